@@ -1,0 +1,133 @@
+package dev.courier;
+
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * A message broker: publish to named streams, consume through consumer groups, acknowledge or reject, inspect
+ * capabilities and health.
+ *
+ * <pre>{@code
+ * @Inject Broker broker;                                    // the default broker
+ * @Inject @BrokerName("analytics") Broker analytics;        // a named one
+ *
+ * String id = broker.publish("orders", Map.of("event_type", "order.placed", "order_id", "42"));
+ * for (Message message : broker.read("orders", "order-processor", 10)) {
+ *     process(message.payload());
+ *     broker.ack("orders", message.id(), "order-processor");
+ * }
+ * }</pre>
+ *
+ * <p>A message is a non-empty JSON object: a {@code Map<String, ?>}, a {@code String} holding a JSON object, or any
+ * object that JSON-B can serialise. Anything else is refused with an {@link IllegalArgumentException} that says what
+ * is wrong, and nothing is sent.
+ *
+ * <p>An operation that needs a capability the broker lacks does not throw: reads give nothing, {@code ack} and
+ * {@code nack} give {@code false}, dead-letter operations give nothing, and a warning is logged once.
+ *
+ * <p>Implementations are thread-safe. Broker failures raise {@link BrokerException}, and
+ * {@link BrokerConnectionException} when the broker cannot be reached.
+ */
+public interface Broker extends AutoCloseable {
+
+    /** The broker's configured name, such as {@code default}. */
+    String name();
+
+    /** The provider that built it, such as {@code inline} or {@code redis}. */
+    String provider();
+
+    /** What this broker can do (unmodifiable). */
+    Set<BrokerCapability> capabilities();
+
+    default boolean hasCapability(BrokerCapability capability) {
+        return capabilities().contains(capability);
+    }
+
+    default boolean hasAllCapabilities(Collection<BrokerCapability> required) {
+        return capabilities().containsAll(required);
+    }
+
+    default boolean hasAllCapabilities(BrokerCapability... required) {
+        return hasAllCapabilities(List.of(required));
+    }
+
+    default boolean hasAnyCapability(Collection<BrokerCapability> wanted) {
+        return wanted.stream().anyMatch(capabilities()::contains);
+    }
+
+    default boolean hasAnyCapability(BrokerCapability... wanted) {
+        return hasAnyCapability(List.of(wanted));
+    }
+
+    /** The highest {@link CapabilityTier} this broker fully covers, or {@code null} when it covers none. */
+    default CapabilityTier tier() {
+        return CapabilityTier.of(capabilities());
+    }
+
+    /**
+     * Publishes a message to a stream.
+     *
+     * @return the message's id
+     * @throws IllegalArgumentException   the stream is blank, or the message is null, empty or not a JSON object
+     * @throws BrokerConnectionException the broker could not be reached; the message was not sent
+     */
+    String publish(String stream, Object message);
+
+    /** The next message for a consumer group, if there is one now. */
+    Optional<Message> getNext(String stream, String group);
+
+    /**
+     * Up to {@code max} messages for a consumer group, in publishing order where the broker has
+     * {@link BrokerCapability#MESSAGE_ORDERING}; empty when there are none now. Never blocks.
+     */
+    List<Message> read(String stream, String group, int max);
+
+    /** Acknowledges a delivered message. {@code true} the first time; {@code false} if unknown or already done. */
+    boolean ack(String stream, String id, String group);
+
+    /**
+     * Rejects a delivered message: it is delivered again after the retry delay, and dead-lettered once it has
+     * failed more than {@code max-retries} times. {@code false} if the message is not held by the group.
+     */
+    boolean nack(String stream, String id, String group);
+
+    /** Whether the broker can be reached now. Never throws. */
+    boolean ping();
+
+    /** The broker's health and message counts. Never throws. */
+    HealthStats healthStats();
+
+    /** Facts about the broker and its streams and groups, for diagnostics. Never contains a password. */
+    Map<String, Object> info();
+
+    // Dead-letter queue (DEAD_LETTER_QUEUE)
+
+    /** The dead letters of a stream, newest first, at most {@code limit}. */
+    List<DeadLetter> deadLetters(String stream, int limit);
+
+    /** One dead letter of a stream, by its dead-letter id. */
+    Optional<DeadLetter> deadLetter(String stream, String deadLetterId);
+
+    /**
+     * Removes a dead letter and publishes its message to the original stream again, as a new message.
+     *
+     * @return whether the dead letter existed
+     */
+    boolean replayDeadLetter(String stream, String deadLetterId);
+
+    /** Replays every dead letter of a stream, oldest first. @return how many were replayed */
+    int replayAllDeadLetters(String stream);
+
+    /** Deletes every dead letter of a stream. @return how many were deleted */
+    int purgeDeadLetters(String stream);
+
+    /** How many dead letters a stream has. */
+    long deadLetterDepth(String stream);
+
+    /** Releases the broker's resources. Messages not yet acknowledged stay pending where the broker keeps them. */
+    @Override
+    void close();
+}

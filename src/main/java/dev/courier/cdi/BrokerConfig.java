@@ -1,0 +1,162 @@
+package dev.courier.cdi;
+
+import dev.courier.Broker;
+import dev.courier.BrokerConfigurationException;
+import dev.courier.Brokers;
+import dev.courier.spi.BrokerProvider;
+import dev.courier.spi.BrokerSettings;
+import org.eclipse.microprofile.config.Config;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Reads the brokers' configuration ({@code brokers.<name>.<option>}) from MicroProfile Config and builds the
+ * brokers, collecting every problem instead of stopping at the first.
+ */
+final class BrokerConfig {
+
+    static final String PREFIX = "brokers.";
+    static final String PROVIDER = "provider";
+    static final String URI = "uri";
+
+    private static final Pattern PROVIDER_PROPERTY = Pattern.compile("brokers\\.([^.]+)\\.provider");
+    /** The environment-variable form, BROKERS_DEFAULT_PROVIDER. */
+    private static final Pattern PROVIDER_VARIABLE = Pattern.compile("BROKERS_([A-Za-z0-9_]+)_PROVIDER");
+
+    private final Config config;
+    private final Map<String, BrokerProvider> providers;
+    private final List<String> problems = new ArrayList<>();
+
+    BrokerConfig(Config config, Map<String, BrokerProvider> providers) {
+        this.config = config;
+        this.providers = providers;
+    }
+
+    /** The problems found so far, each naming the property at fault. */
+    List<String> problems() {
+        return problems;
+    }
+
+    /**
+     * Builds every configured broker. Returns {@code null}, with {@link #problems()} saying why, when any broker's
+     * configuration is wrong; brokers built before a problem was found are closed again.
+     */
+    Brokers build() {
+        Map<String, Broker> built = new LinkedHashMap<>();
+        for (String name : brokerNames()) {
+            try {
+                Broker broker = create(name);
+                if (broker != null) {
+                    built.put(name, broker);
+                }
+            } catch (BrokerConfigurationException e) {
+                problems.add(e.getMessage());
+            } catch (RuntimeException e) {
+                problems.add(PREFIX + name + ": provider '" + providerName(name).orElse("?")
+                        + "' failed to create the broker: " + e.getClass().getName()
+                        + (e.getMessage() == null ? "" : ": " + BrokerSettings.maskUserInfo(e.getMessage())));
+            }
+        }
+        if (!built.containsKey(Brokers.DEFAULT) && providerName(Brokers.DEFAULT).isEmpty()) {
+            problems.add(PREFIX + "default.provider: no default broker is configured; every application needs one, "
+                    + "for example brokers.default.provider=inline (environment: BROKERS_DEFAULT_PROVIDER=inline)");
+        }
+        if (!problems.isEmpty()) {
+            built.values().forEach(BrokerConfig::closeQuietly);
+            return null;
+        }
+        return new Brokers(built);
+    }
+
+    /** The configured broker names: {@code default} first, then the others in the order the config gives them. */
+    Set<String> brokerNames() {
+        Set<String> names = new LinkedHashSet<>();
+        if (providerName(Brokers.DEFAULT).isPresent()) {
+            names.add(Brokers.DEFAULT);
+        }
+        for (String property : config.getPropertyNames()) {
+            Matcher dotted = PROVIDER_PROPERTY.matcher(property);
+            if (dotted.matches()) {
+                names.add(dotted.group(1));
+                continue;
+            }
+            Matcher variable = PROVIDER_VARIABLE.matcher(property);
+            if (variable.matches()) {
+                names.add(variable.group(1).toLowerCase(Locale.ROOT));
+            }
+        }
+        return names;
+    }
+
+    private Broker create(String name) {
+        String providerName = providerName(name).orElseThrow(() -> new BrokerConfigurationException(
+                PREFIX + name + "." + PROVIDER, "is not set; available providers: " + providers.keySet()));
+        BrokerProvider provider = providers.get(providerName);
+        if (provider == null) {
+            throw new BrokerConfigurationException(PREFIX + name + "." + PROVIDER,
+                    "unknown provider '" + providerName + "'; available providers: " + providers.keySet());
+        }
+        BrokerSettings settings = new BrokerSettings(name, providerName, options(name, provider));
+        return provider.create(name, settings);
+    }
+
+    private Optional<String> providerName(String name) {
+        return value(PREFIX + name + "." + PROVIDER);
+    }
+
+    /**
+     * The options set for a broker. Each option the provider knows is looked up by name, so that every config
+     * source (environment variables too) can set it; options found under {@code brokers.<name>.} that the provider
+     * does not know are reported, so that a misspelt option does not pass silently.
+     */
+    private Map<String, String> options(String name, BrokerProvider provider) {
+        String prefix = PREFIX + name + ".";
+        Set<String> known = new TreeSet<>(provider.options());
+        known.add(URI);
+        Map<String, String> options = new LinkedHashMap<>();
+        for (String option : known) {
+            value(prefix + option).ifPresent(v -> options.put(option, v));
+        }
+        if (!options.containsKey(URI)) {
+            // The seed writes the option in capitals: URI = "redis://localhost:6379/0".
+            value(prefix + "URI").ifPresent(v -> options.put(URI, v));
+        }
+        List<String> unknown = new ArrayList<>();
+        for (String property : config.getPropertyNames()) {
+            if (property.startsWith(prefix)) {
+                String option = property.substring(prefix.length());
+                if (!option.equals(PROVIDER) && !option.equals("URI") && !known.contains(option)) {
+                    unknown.add(property);
+                }
+            }
+        }
+        if (!unknown.isEmpty()) {
+            throw new BrokerConfigurationException(String.join(", ", unknown),
+                    (unknown.size() == 1 ? "is not an option" : "are not options") + " of provider '"
+                            + provider.name() + "'; its options are: " + known);
+        }
+        return options;
+    }
+
+    private Optional<String> value(String property) {
+        return config.getOptionalValue(property, String.class).map(String::trim).filter(v -> !v.isEmpty());
+    }
+
+    private static void closeQuietly(Broker broker) {
+        try {
+            broker.close();
+        } catch (RuntimeException ignored) {
+            // Deployment is failing already; the configuration problem is what the user must see.
+        }
+    }
+}

@@ -1,0 +1,378 @@
+package dev.courier.inline;
+
+import dev.courier.BrokerCapability;
+import dev.courier.DeadLetter;
+import dev.courier.HealthStats;
+import dev.courier.Message;
+import dev.courier.spi.AbstractBroker;
+import dev.courier.spi.RetryPolicy;
+
+import java.lang.System.Logger.Level;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * An in-memory broker. Each stream is an append-only log; each consumer group has a position in it, the messages
+ * it holds (delivered, not yet acknowledged) and the messages waiting for a retry. One lock per stream.
+ *
+ * <p>A rejected message comes back after {@code retry-delay * backoff-multiplier^(n-1)}; after {@code max-retries}
+ * rejections, or when held longer than {@code message-timeout}, it goes to the stream's dead-letter queue.
+ */
+final class InlineBroker extends AbstractBroker {
+
+    private static final System.Logger LOG = System.getLogger("dev.courier.inline");
+
+    static final EnumSet<BrokerCapability> CAPABILITIES = EnumSet.of(
+            BrokerCapability.PUBLISH, BrokerCapability.SUBSCRIBE, BrokerCapability.CONSUMER_GROUPS,
+            BrokerCapability.ACK_NACK, BrokerCapability.DELIVERY_GUARANTEES, BrokerCapability.DEAD_LETTER_QUEUE);
+
+    private final RetryPolicy policy;
+    private final InstantSource clock;
+    private final Map<String, StreamLog> streams = new ConcurrentHashMap<>();
+    private final String idPrefix;
+    private final AtomicLong sequence = new AtomicLong();
+    private final LongAdder published = new LongAdder();
+    private final LongAdder failed = new LongAdder();
+    private final LongAdder deadLettered = new LongAdder();
+    private final LongAdder discarded = new LongAdder();
+
+    InlineBroker(String name, RetryPolicy policy, InstantSource clock) {
+        super(name, InlineBrokerProvider.NAME, CAPABILITIES);
+        this.policy = policy;
+        this.clock = clock;
+        this.idPrefix = clock.millis() + "-";
+    }
+
+    RetryPolicy policy() {
+        return policy;
+    }
+
+    @Override
+    protected String doPublish(String stream, Map<String, Object> payload) {
+        Entry entry = new Entry(nextId(), payload);
+        StreamLog log = log(stream);
+        synchronized (log) {
+            log.entries.add(entry);
+        }
+        published.increment();
+        return entry.id;
+    }
+
+    @Override
+    protected List<Message> doRead(String stream, String group, int max) {
+        StreamLog log = log(stream);
+        List<Message> messages = new ArrayList<>(Math.min(max, 16));
+        synchronized (log) {
+            long now = clock.millis();
+            Group g = log.group(group);
+            expire(log, g, group, now);
+            // Retries that are due come first, then messages the group has not seen.
+            while (messages.size() < max && !g.retryOrder.isEmpty() && g.retryOrder.firstKey().dueAt <= now) {
+                Waiting w = g.retryOrder.pollFirstEntry().getValue();
+                g.waiting.remove(w.entry.id);
+                messages.add(deliver(stream, g, w.entry, w.deliveries + 1, now));
+            }
+            while (messages.size() < max && g.position < log.entries.size()) {
+                messages.add(deliver(stream, g, log.entries.get(g.position++), 1, now));
+            }
+        }
+        return messages;
+    }
+
+    private static Message deliver(String stream, Group g, Entry entry, int deliveries, long now) {
+        g.inFlight.put(entry.id, new Delivery(entry, deliveries, now));
+        return new Message(entry.id, stream, entry.payload, deliveries);
+    }
+
+    @Override
+    protected boolean doAck(String stream, String id, String group) {
+        StreamLog log = streams.get(stream);
+        if (log == null) {
+            return false;
+        }
+        synchronized (log) {
+            Group g = log.groups.get(group);
+            if (g == null) {
+                return false;
+            }
+            expire(log, g, group, clock.millis());
+            if (g.inFlight.remove(id) != null) {
+                return true;
+            }
+            // A rejected message that waits for its retry may still be acknowledged: it is then done.
+            Waiting waiting = g.waiting.remove(id);
+            if (waiting != null) {
+                g.retryOrder.remove(waiting.key());
+                return true;
+            }
+            return false;
+        }
+    }
+
+    @Override
+    protected boolean doNack(String stream, String id, String group) {
+        StreamLog log = streams.get(stream);
+        if (log == null) {
+            return false;
+        }
+        synchronized (log) {
+            Group g = log.groups.get(group);
+            if (g == null) {
+                return false;
+            }
+            long now = clock.millis();
+            expire(log, g, group, now);
+            Delivery delivery = g.inFlight.remove(id);
+            if (delivery == null) {
+                return false;
+            }
+            failed.increment();
+            int rejections = delivery.deliveries;
+            if (policy.exhausted(rejections)) {
+                deadLetter(log, delivery, group, DeadLetter.MAX_RETRIES_EXCEEDED, now);
+            } else {
+                Waiting w = new Waiting(delivery.entry, delivery.deliveries,
+                        now + policy.delayBeforeRetry(rejections).toMillis(), log.waitingSequence++);
+                g.waiting.put(id, w);
+                g.retryOrder.put(w.key(), w);
+            }
+            return true;
+        }
+    }
+
+    /** Moves the group's messages held longer than the message timeout to the dead-letter queue. */
+    private void expire(StreamLog log, Group g, String group, long now) {
+        long timeout = policy.messageTimeout().toMillis();
+        Iterator<Delivery> held = g.inFlight.values().iterator();
+        while (held.hasNext()) {
+            Delivery delivery = held.next();
+            if (now - delivery.deliveredAt < timeout) {
+                return; // held in delivery order: the rest are younger
+            }
+            held.remove();
+            failed.increment();
+            deadLetter(log, delivery, group, DeadLetter.TIMEOUT, now);
+        }
+    }
+
+    private void deadLetter(StreamLog log, Delivery delivery, String group, String reason, long now) {
+        Message message = new Message(delivery.entry.id, log.name, delivery.entry.payload, delivery.deliveries);
+        if (!policy.deadLetterEnabled()) {
+            discarded.increment();
+            LOG.log(Level.WARNING, "broker ''{0}'': message {1} of stream ''{2}'' discarded for group ''{3}'' "
+                    + "({4}); enable-dlq is false", name(), message.id(), log.name, group, reason);
+            return;
+        }
+        String id = nextId();
+        log.deadLetters.put(id, new DeadLetter(id, message, group, null, reason, delivery.deliveries,
+                Instant.ofEpochMilli(now)));
+        deadLettered.increment();
+    }
+
+    @Override
+    protected List<DeadLetter> doDeadLetters(String stream, int limit) {
+        StreamLog log = streams.get(stream);
+        if (log == null) {
+            return List.of();
+        }
+        synchronized (log) {
+            List<DeadLetter> all = new ArrayList<>(log.deadLetters.values());
+            Collections.reverse(all);
+            return List.copyOf(all.subList(0, Math.min(limit, all.size())));
+        }
+    }
+
+    @Override
+    protected Optional<DeadLetter> doDeadLetter(String stream, String deadLetterId) {
+        StreamLog log = streams.get(stream);
+        if (log == null) {
+            return Optional.empty();
+        }
+        synchronized (log) {
+            return Optional.ofNullable(log.deadLetters.get(deadLetterId));
+        }
+    }
+
+    @Override
+    protected boolean doReplayDeadLetter(String stream, String deadLetterId) {
+        StreamLog log = streams.get(stream);
+        if (log == null) {
+            return false;
+        }
+        synchronized (log) {
+            DeadLetter letter = log.deadLetters.remove(deadLetterId);
+            if (letter == null) {
+                return false;
+            }
+            doPublish(stream, letter.message().payload());
+            return true;
+        }
+    }
+
+    @Override
+    protected int doReplayAllDeadLetters(String stream) {
+        StreamLog log = streams.get(stream);
+        if (log == null) {
+            return 0;
+        }
+        synchronized (log) {
+            int count = log.deadLetters.size();
+            for (DeadLetter letter : log.deadLetters.values()) {
+                doPublish(stream, letter.message().payload());
+            }
+            log.deadLetters.clear();
+            return count;
+        }
+    }
+
+    @Override
+    protected int doPurgeDeadLetters(String stream) {
+        StreamLog log = streams.get(stream);
+        if (log == null) {
+            return 0;
+        }
+        synchronized (log) {
+            int count = log.deadLetters.size();
+            log.deadLetters.clear();
+            return count;
+        }
+    }
+
+    @Override
+    protected long doDeadLetterDepth(String stream) {
+        StreamLog log = streams.get(stream);
+        if (log == null) {
+            return 0;
+        }
+        synchronized (log) {
+            return log.deadLetters.size();
+        }
+    }
+
+    @Override
+    protected boolean doPing() {
+        return true;
+    }
+
+    @Override
+    protected HealthStats doHealthStats() {
+        long now = clock.millis();
+        long inFlight = 0;
+        for (StreamLog log : streams.values()) {
+            synchronized (log) {
+                for (Map.Entry<String, Group> group : log.groups.entrySet()) {
+                    expire(log, group.getValue(), group.getKey(), now);
+                    inFlight += group.getValue().inFlight.size();
+                }
+            }
+        }
+        Map<String, Object> details = new LinkedHashMap<>();
+        details.put("provider", provider());
+        details.put("streams", streams.size());
+        details.put("max_retries", policy.maxRetries());
+        details.put("retry_delay_ms", policy.retryDelay().toMillis());
+        details.put("backoff_multiplier", policy.backoffMultiplier());
+        details.put("message_timeout_ms", policy.messageTimeout().toMillis());
+        details.put("enable_dlq", policy.deadLetterEnabled());
+        details.put("discarded", discarded.sum());
+        return new HealthStats(HealthStats.Status.HEALTHY, true, Instant.ofEpochMilli(now), uptime(),
+                new HealthStats.MessageCounts(published.sum(), inFlight, failed.sum(), deadLettered.sum()), details);
+    }
+
+    @Override
+    public Map<String, Object> info() {
+        Map<String, Object> streamInfo = new TreeMap<>();
+        for (StreamLog log : streams.values()) {
+            synchronized (log) {
+                Map<String, Object> groups = new TreeMap<>();
+                for (Map.Entry<String, Group> e : log.groups.entrySet()) {
+                    Group g = e.getValue();
+                    groups.put(e.getKey(), Map.of(
+                            "position", g.position,
+                            "lag", log.entries.size() - g.position,
+                            "in_flight", g.inFlight.size(),
+                            "waiting_retry", g.waiting.size()));
+                }
+                streamInfo.put(log.name, Map.of(
+                        "length", log.entries.size(),
+                        "groups", groups,
+                        "dlq_depth", log.deadLetters.size()));
+            }
+        }
+        return Map.of("name", name(), "provider", provider(), "streams", streamInfo);
+    }
+
+    @Override
+    public void close() {
+        // Nothing to release: messages live in memory for as long as the application does.
+    }
+
+    private StreamLog log(String stream) {
+        return streams.computeIfAbsent(stream, StreamLog::new);
+    }
+
+    private String nextId() {
+        return idPrefix + sequence.incrementAndGet();
+    }
+
+    private record Entry(String id, Map<String, Object> payload) {
+    }
+
+    /** A message a group holds: delivered, not yet acknowledged or rejected. */
+    private record Delivery(Entry entry, int deliveries, long deliveredAt) {
+    }
+
+    /** A rejected message waiting for its retry. */
+    private record Waiting(Entry entry, int deliveries, long dueAt, long sequence) {
+        RetryKey key() {
+            return new RetryKey(dueAt, sequence);
+        }
+    }
+
+    private record RetryKey(long dueAt, long sequence) implements Comparable<RetryKey> {
+        @Override
+        public int compareTo(RetryKey o) {
+            int c = Long.compare(dueAt, o.dueAt);
+            return c != 0 ? c : Long.compare(sequence, o.sequence);
+        }
+    }
+
+    private static final class StreamLog {
+        final String name;
+        final List<Entry> entries = new ArrayList<>();
+        final Map<String, Group> groups = new HashMap<>();
+        final LinkedHashMap<String, DeadLetter> deadLetters = new LinkedHashMap<>();
+        long waitingSequence;
+
+        StreamLog(String name) {
+            this.name = name;
+        }
+
+        Group group(String group) {
+            return groups.computeIfAbsent(group, g -> new Group());
+        }
+    }
+
+    private static final class Group {
+        int position;
+        /** By message id, in delivery order. */
+        final LinkedHashMap<String, Delivery> inFlight = new LinkedHashMap<>();
+        /** By message id. */
+        final Map<String, Waiting> waiting = new HashMap<>();
+        /** The same, ordered by due time. */
+        final TreeMap<RetryKey, Waiting> retryOrder = new TreeMap<>();
+    }
+}

@@ -1,0 +1,238 @@
+package dev.courier.spi;
+
+import dev.courier.Broker;
+import dev.courier.BrokerCapability;
+import dev.courier.BrokerException;
+import dev.courier.DeadLetter;
+import dev.courier.HealthStats;
+import dev.courier.Message;
+
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The base of a broker adapter, as the seed's base broker: it checks arguments, turns the published object into a
+ * payload, and answers operations the broker lacks the capability for (reads give nothing, ack/nack give
+ * {@code false}, a warning logged once) before they reach the adapter's {@code do*} methods.
+ */
+public abstract class AbstractBroker implements Broker {
+
+    private static final System.Logger LOG = System.getLogger("dev.courier");
+
+    private final String name;
+    private final String provider;
+    private final Set<BrokerCapability> capabilities;
+    private final Instant created = Instant.now();
+    private final Set<String> warned = ConcurrentHashMap.newKeySet();
+
+    protected AbstractBroker(String name, String provider, Set<BrokerCapability> capabilities) {
+        this.name = requireName(name, "broker name");
+        this.provider = requireName(provider, "provider");
+        this.capabilities = Collections.unmodifiableSet(
+                capabilities.isEmpty() ? EnumSet.noneOf(BrokerCapability.class) : EnumSet.copyOf(capabilities));
+    }
+
+    @Override
+    public final String name() {
+        return name;
+    }
+
+    @Override
+    public final String provider() {
+        return provider;
+    }
+
+    @Override
+    public final Set<BrokerCapability> capabilities() {
+        return capabilities;
+    }
+
+    @Override
+    public final String publish(String stream, Object message) {
+        requireName(stream, "stream");
+        if (!hasCapability(BrokerCapability.PUBLISH)) {
+            throw new BrokerException("broker '" + name + "' (" + provider + ") cannot publish");
+        }
+        return doPublish(stream, JsonCodec.toPayload(message));
+    }
+
+    @Override
+    public final Optional<Message> getNext(String stream, String group) {
+        List<Message> messages = read(stream, group, 1);
+        return messages.isEmpty() ? Optional.empty() : Optional.of(messages.get(0));
+    }
+
+    @Override
+    public final List<Message> read(String stream, String group, int max) {
+        requireName(stream, "stream");
+        requireName(group, "consumer group");
+        if (max < 1) {
+            throw new IllegalArgumentException("max must be at least 1, was " + max);
+        }
+        if (!supports(BrokerCapability.SUBSCRIBE, "read")) {
+            return List.of();
+        }
+        return doRead(stream, group, max);
+    }
+
+    @Override
+    public final boolean ack(String stream, String id, String group) {
+        requireArguments(stream, id, group);
+        return supports(BrokerCapability.ACK_NACK, "ack") && doAck(stream, id, group);
+    }
+
+    @Override
+    public final boolean nack(String stream, String id, String group) {
+        requireArguments(stream, id, group);
+        return supports(BrokerCapability.ACK_NACK, "nack") && doNack(stream, id, group);
+    }
+
+    @Override
+    public final boolean ping() {
+        try {
+            return doPing();
+        } catch (RuntimeException e) {
+            LOG.log(Level.DEBUG, () -> "ping of broker '" + name + "' failed: " + e.getClass().getName());
+            return false;
+        }
+    }
+
+    @Override
+    public final HealthStats healthStats() {
+        try {
+            return doHealthStats();
+        } catch (RuntimeException e) {
+            // The exception's text may carry connection details: report its type only.
+            return new HealthStats(HealthStats.Status.UNHEALTHY, false, null, uptime(),
+                    new HealthStats.MessageCounts(0, 0, 0, 0), Map.of("error", e.getClass().getName()));
+        }
+    }
+
+    @Override
+    public final List<DeadLetter> deadLetters(String stream, int limit) {
+        requireName(stream, "stream");
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be at least 1, was " + limit);
+        }
+        return supports(BrokerCapability.DEAD_LETTER_QUEUE, "deadLetters") ? doDeadLetters(stream, limit) : List.of();
+    }
+
+    @Override
+    public final Optional<DeadLetter> deadLetter(String stream, String deadLetterId) {
+        requireName(stream, "stream");
+        requireName(deadLetterId, "dead letter id");
+        return supports(BrokerCapability.DEAD_LETTER_QUEUE, "deadLetter")
+                ? doDeadLetter(stream, deadLetterId) : Optional.empty();
+    }
+
+    @Override
+    public final boolean replayDeadLetter(String stream, String deadLetterId) {
+        requireName(stream, "stream");
+        requireName(deadLetterId, "dead letter id");
+        return supports(BrokerCapability.DEAD_LETTER_QUEUE, "replayDeadLetter")
+                && doReplayDeadLetter(stream, deadLetterId);
+    }
+
+    @Override
+    public final int replayAllDeadLetters(String stream) {
+        requireName(stream, "stream");
+        return supports(BrokerCapability.DEAD_LETTER_QUEUE, "replayAllDeadLetters") ? doReplayAllDeadLetters(stream) : 0;
+    }
+
+    @Override
+    public final int purgeDeadLetters(String stream) {
+        requireName(stream, "stream");
+        return supports(BrokerCapability.DEAD_LETTER_QUEUE, "purgeDeadLetters") ? doPurgeDeadLetters(stream) : 0;
+    }
+
+    @Override
+    public final long deadLetterDepth(String stream) {
+        requireName(stream, "stream");
+        return supports(BrokerCapability.DEAD_LETTER_QUEUE, "deadLetterDepth") ? doDeadLetterDepth(stream) : 0;
+    }
+
+    /** How long this broker object has existed. */
+    protected final Duration uptime() {
+        return Duration.between(created, Instant.now());
+    }
+
+    /** Whether the broker has the capability; if not, logs a warning the first time an operation asks for it. */
+    protected final boolean supports(BrokerCapability capability, String operation) {
+        if (hasCapability(capability)) {
+            return true;
+        }
+        if (warned.add(operation)) {
+            LOG.log(Level.WARNING, "broker ''{0}'' ({1}) does not have capability {2}: {3} does nothing",
+                    name, provider, capability, operation);
+        }
+        return false;
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getSimpleName() + "[" + name + ", provider=" + provider + "]";
+    }
+
+    // What an adapter implements. Arguments are checked; payloads are unmodifiable, non-empty JSON objects.
+
+    protected abstract String doPublish(String stream, Map<String, Object> payload);
+
+    protected abstract List<Message> doRead(String stream, String group, int max);
+
+    protected abstract boolean doPing();
+
+    protected abstract HealthStats doHealthStats();
+
+    protected boolean doAck(String stream, String id, String group) {
+        return false;
+    }
+
+    protected boolean doNack(String stream, String id, String group) {
+        return false;
+    }
+
+    protected List<DeadLetter> doDeadLetters(String stream, int limit) {
+        return List.of();
+    }
+
+    protected Optional<DeadLetter> doDeadLetter(String stream, String deadLetterId) {
+        return Optional.empty();
+    }
+
+    protected boolean doReplayDeadLetter(String stream, String deadLetterId) {
+        return false;
+    }
+
+    protected int doReplayAllDeadLetters(String stream) {
+        return 0;
+    }
+
+    protected int doPurgeDeadLetters(String stream) {
+        return 0;
+    }
+
+    protected long doDeadLetterDepth(String stream) {
+        return 0;
+    }
+
+    private static void requireArguments(String stream, String id, String group) {
+        requireName(stream, "stream");
+        requireName(id, "message id");
+        requireName(group, "consumer group");
+    }
+
+    private static String requireName(String value, String what) {
+        if (value == null || value.isBlank()) {
+            throw new IllegalArgumentException(what + " must not be " + (value == null ? "null" : "blank"));
+        }
+        return value;
+    }
+}

@@ -1,0 +1,529 @@
+package dev.courier.spi;
+
+import java.lang.reflect.Array;
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns what a user publishes into a message payload and payloads into JSON text and back.
+ *
+ * <p>A payload is an unmodifiable, non-empty {@code Map<String, Object>} whose values are of the types that parsing
+ * JSON gives: {@code String}, {@code Boolean}, {@code Integer}, {@code Long}, {@code BigInteger}, {@code Double},
+ * {@code List} and {@code Map} (unmodifiable), or {@code null}. {@link #toPayload} and {@link #parse} agree:
+ * {@code parse(write(toPayload(x))).equals(toPayload(x))}.
+ *
+ * <p>Objects that are not maps, strings, numbers, booleans, collections or arrays are serialised with JSON-B, which
+ * the application server provides.
+ */
+public final class JsonCodec {
+
+    private JsonCodec() {
+    }
+
+    /**
+     * The payload of a message to publish: a copy of a map, the object a JSON string holds, or a JSON-B serialised
+     * object. The caller's object is never changed or kept.
+     *
+     * @throws IllegalArgumentException the message is null, empty, or not a JSON object; the text says why
+     */
+    public static Map<String, Object> toPayload(Object message) {
+        if (message == null) {
+            throw new IllegalArgumentException("message must not be null; publish a non-empty JSON object");
+        }
+        Map<String, Object> payload;
+        if (message instanceof Map<?, ?> map) {
+            payload = copyMap(map, "message");
+        } else if (message instanceof CharSequence text) {
+            payload = parse(text.toString());
+        } else if (isJsonValue(message)) {
+            throw new IllegalArgumentException("message must be a JSON object, not a "
+                    + message.getClass().getSimpleName() + "; wrap it in a map or an object");
+        } else {
+            payload = parse(JsonbHolder.toJson(message));
+        }
+        if (payload.isEmpty()) {
+            throw new IllegalArgumentException("message must not be empty; publish a non-empty JSON object");
+        }
+        return payload;
+    }
+
+    /** The JSON text of a payload. */
+    public static String write(Map<String, ?> payload) {
+        StringBuilder out = new StringBuilder(128);
+        writeValue(out, payload);
+        return out.toString();
+    }
+
+    /**
+     * The payload a JSON object text holds.
+     *
+     * @throws IllegalArgumentException the text is not one JSON object
+     */
+    public static Map<String, Object> parse(String json) {
+        if (json == null) {
+            throw new IllegalArgumentException("message must not be null; publish a non-empty JSON object");
+        }
+        Parser parser = new Parser(json);
+        Object value = parser.parseDocument();
+        if (!(value instanceof Map)) {
+            throw new IllegalArgumentException("message must be a JSON object, not " + describe(value));
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> map = (Map<String, Object>) value;
+        return map;
+    }
+
+    /** Any JSON value as text (used for values inside a payload, such as a list). */
+    public static Object parseValue(String json) {
+        return new Parser(json).parseDocument();
+    }
+
+    private static boolean isJsonValue(Object value) {
+        return value instanceof Number || value instanceof Boolean || value instanceof Character
+                || value instanceof Collection || value.getClass().isArray() || value instanceof Enum;
+    }
+
+    private static String describe(Object value) {
+        if (value == null) {
+            return "null";
+        }
+        if (value instanceof List) {
+            return "an array";
+        }
+        return "a " + value.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    // Copying: a deep, unmodifiable copy in the canonical types.
+
+    private static Map<String, Object> copyMap(Map<?, ?> map, String path) {
+        Map<String, Object> copy = new LinkedHashMap<>(Math.max(4, map.size() * 4 / 3 + 1));
+        for (Map.Entry<?, ?> entry : map.entrySet()) {
+            if (!(entry.getKey() instanceof String key)) {
+                throw new IllegalArgumentException(path + " has a key that is not a string: " + entry.getKey()
+                        + "; JSON object keys are strings");
+            }
+            copy.put(key, copyValue(entry.getValue(), path + "." + key));
+        }
+        return Collections.unmodifiableMap(copy);
+    }
+
+    private static Object copyValue(Object value, String path) {
+        if (value == null || value instanceof String || value instanceof Boolean) {
+            return value;
+        }
+        if (value instanceof Integer || value instanceof Short || value instanceof Byte) {
+            return ((Number) value).intValue();
+        }
+        if (value instanceof Long l) {
+            return narrow(l);
+        }
+        if (value instanceof BigInteger big) {
+            return big.bitLength() < 64 ? narrow(big.longValue()) : big;
+        }
+        if (value instanceof Double || value instanceof Float || value instanceof BigDecimal) {
+            double d = ((Number) value).doubleValue();
+            if (!Double.isFinite(d)) {
+                throw new IllegalArgumentException(path + " is " + value + ", which JSON cannot represent");
+            }
+            return d;
+        }
+        if (value instanceof CharSequence || value instanceof Character || value instanceof Enum) {
+            return value instanceof Enum<?> e ? e.name() : value.toString();
+        }
+        if (value instanceof Map<?, ?> map) {
+            return copyMap(map, path);
+        }
+        if (value instanceof Collection<?> collection) {
+            List<Object> list = new ArrayList<>(collection.size());
+            int i = 0;
+            for (Object item : collection) {
+                list.add(copyValue(item, path + "[" + i++ + "]"));
+            }
+            return Collections.unmodifiableList(list);
+        }
+        if (value.getClass().isArray()) {
+            int length = Array.getLength(value);
+            List<Object> list = new ArrayList<>(length);
+            for (int i = 0; i < length; i++) {
+                list.add(copyValue(Array.get(value, i), path + "[" + i + "]"));
+            }
+            return Collections.unmodifiableList(list);
+        }
+        if (value instanceof Number) {
+            throw new IllegalArgumentException(path + " is a " + value.getClass().getName()
+                    + ", which has no JSON form; use a standard number type");
+        }
+        return parseValue(JsonbHolder.toJson(value));
+    }
+
+    private static Object narrow(long value) {
+        return value == (int) value ? (Object) (int) value : (Object) value;
+    }
+
+    // Writing
+
+    private static void writeValue(StringBuilder out, Object value) {
+        if (value == null) {
+            out.append("null");
+        } else if (value instanceof String s) {
+            writeString(out, s);
+        } else if (value instanceof Map<?, ?> map) {
+            out.append('{');
+            boolean first = true;
+            for (Map.Entry<?, ?> entry : map.entrySet()) {
+                if (!first) {
+                    out.append(',');
+                }
+                first = false;
+                writeString(out, String.valueOf(entry.getKey()));
+                out.append(':');
+                writeValue(out, entry.getValue());
+            }
+            out.append('}');
+        } else if (value instanceof List<?> list) {
+            out.append('[');
+            for (int i = 0; i < list.size(); i++) {
+                if (i > 0) {
+                    out.append(',');
+                }
+                writeValue(out, list.get(i));
+            }
+            out.append(']');
+        } else if (value instanceof Integer || value instanceof Long || value instanceof BigInteger
+                || value instanceof Double || value instanceof Boolean) {
+            // Double.toString of a finite double ("1.0", "1.0E10") is valid JSON; payloads hold no NaN.
+            out.append(value);
+        } else {
+            writeValue(out, copyValue(value, "value"));
+        }
+    }
+
+    private static void writeString(StringBuilder out, String s) {
+        out.append('"');
+        int start = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < 0x20 || c == '"' || c == '\\' || c == '\u2028' || c == '\u2029') {
+                out.append(s, start, i);
+                switch (c) {
+                    case '"' -> out.append("\\\"");
+                    case '\\' -> out.append("\\\\");
+                    case '\n' -> out.append("\\n");
+                    case '\r' -> out.append("\\r");
+                    case '\t' -> out.append("\\t");
+                    case '\b' -> out.append("\\b");
+                    case '\f' -> out.append("\\f");
+                    default -> out.append(String.format("\\u%04x", (int) c));
+                }
+                start = i + 1;
+            }
+        }
+        out.append(s, start, s.length()).append('"');
+    }
+
+    // Parsing: strict JSON (RFC 8259), one document, nothing after it but white space.
+
+    private static final class Parser {
+        private static final int MAX_DEPTH = 512;
+
+        private final String text;
+        private int pos;
+        private int depth;
+
+        Parser(String text) {
+            this.text = text;
+        }
+
+        Object parseDocument() {
+            skipWhitespace();
+            Object value = parseValue();
+            skipWhitespace();
+            if (pos != text.length()) {
+                throw error("unexpected text after the JSON value");
+            }
+            return value;
+        }
+
+        private Object parseValue() {
+            if (pos >= text.length()) {
+                throw error("unexpected end of the text");
+            }
+            char c = text.charAt(pos);
+            return switch (c) {
+                case '{' -> parseObject();
+                case '[' -> parseArray();
+                case '"' -> parseString();
+                case 't' -> literal("true", Boolean.TRUE);
+                case 'f' -> literal("false", Boolean.FALSE);
+                case 'n' -> literal("null", null);
+                default -> {
+                    if (c == '-' || (c >= '0' && c <= '9')) {
+                        yield parseNumber();
+                    }
+                    throw error("unexpected character '" + c + "'");
+                }
+            };
+        }
+
+        private Map<String, Object> parseObject() {
+            enter();
+            pos++;
+            Map<String, Object> map = new LinkedHashMap<>();
+            skipWhitespace();
+            if (peek() == '}') {
+                pos++;
+                depth--;
+                return Collections.unmodifiableMap(map);
+            }
+            while (true) {
+                skipWhitespace();
+                if (peek() != '"') {
+                    throw error("expected a string key");
+                }
+                String key = parseString();
+                skipWhitespace();
+                expect(':');
+                skipWhitespace();
+                map.put(key, parseValue());
+                skipWhitespace();
+                char c = next();
+                if (c == '}') {
+                    depth--;
+                    return Collections.unmodifiableMap(map);
+                }
+                if (c != ',') {
+                    pos--;
+                    throw error("expected ',' or '}'");
+                }
+            }
+        }
+
+        private List<Object> parseArray() {
+            enter();
+            pos++;
+            List<Object> list = new ArrayList<>();
+            skipWhitespace();
+            if (peek() == ']') {
+                pos++;
+                depth--;
+                return Collections.unmodifiableList(list);
+            }
+            while (true) {
+                skipWhitespace();
+                list.add(parseValue());
+                skipWhitespace();
+                char c = next();
+                if (c == ']') {
+                    depth--;
+                    return Collections.unmodifiableList(list);
+                }
+                if (c != ',') {
+                    pos--;
+                    throw error("expected ',' or ']'");
+                }
+            }
+        }
+
+        private String parseString() {
+            pos++; // opening quote
+            int start = pos;
+            // Fast path: no escapes.
+            while (pos < text.length()) {
+                char c = text.charAt(pos);
+                if (c == '"') {
+                    return text.substring(start, pos++);
+                }
+                if (c == '\\' || c < 0x20) {
+                    break;
+                }
+                pos++;
+            }
+            StringBuilder sb = new StringBuilder(text.length() - start);
+            sb.append(text, start, pos);
+            while (true) {
+                if (pos >= text.length()) {
+                    throw error("unterminated string");
+                }
+                char c = text.charAt(pos++);
+                if (c == '"') {
+                    return sb.toString();
+                }
+                if (c < 0x20) {
+                    pos--;
+                    throw error("control character in a string");
+                }
+                if (c != '\\') {
+                    sb.append(c);
+                    continue;
+                }
+                char e = next();
+                switch (e) {
+                    case '"' -> sb.append('"');
+                    case '\\' -> sb.append('\\');
+                    case '/' -> sb.append('/');
+                    case 'b' -> sb.append('\b');
+                    case 'f' -> sb.append('\f');
+                    case 'n' -> sb.append('\n');
+                    case 'r' -> sb.append('\r');
+                    case 't' -> sb.append('\t');
+                    case 'u' -> {
+                        if (pos + 4 > text.length()) {
+                            throw error("incomplete \\u escape");
+                        }
+                        try {
+                            sb.append((char) Integer.parseInt(text.substring(pos, pos + 4), 16));
+                        } catch (NumberFormatException ex) {
+                            throw error("invalid \\u escape");
+                        }
+                        pos += 4;
+                    }
+                    default -> {
+                        pos--;
+                        throw error("invalid escape '\\" + e + "'");
+                    }
+                }
+            }
+        }
+
+        private Object parseNumber() {
+            int start = pos;
+            if (peek() == '-') {
+                pos++;
+            }
+            if (peek() == '0') {
+                pos++;
+            } else if (isDigit(peek())) {
+                while (isDigit(peek())) {
+                    pos++;
+                }
+            } else {
+                throw error("invalid number");
+            }
+            boolean integral = true;
+            if (peek() == '.') {
+                integral = false;
+                pos++;
+                if (!isDigit(peek())) {
+                    throw error("invalid number");
+                }
+                while (isDigit(peek())) {
+                    pos++;
+                }
+            }
+            if (peek() == 'e' || peek() == 'E') {
+                integral = false;
+                pos++;
+                if (peek() == '+' || peek() == '-') {
+                    pos++;
+                }
+                if (!isDigit(peek())) {
+                    throw error("invalid number");
+                }
+                while (isDigit(peek())) {
+                    pos++;
+                }
+            }
+            String number = text.substring(start, pos);
+            if (!integral) {
+                double d = Double.parseDouble(number);
+                if (!Double.isFinite(d)) {
+                    throw error("number out of range");
+                }
+                return d;
+            }
+            if (number.length() <= 18) {
+                return narrow(Long.parseLong(number));
+            }
+            BigInteger big = new BigInteger(number);
+            return big.bitLength() < 64 ? narrow(big.longValue()) : big;
+        }
+
+        private Object literal(String word, Object value) {
+            if (!text.startsWith(word, pos)) {
+                throw error("unexpected text");
+            }
+            pos += word.length();
+            return value;
+        }
+
+        private void enter() {
+            if (++depth > MAX_DEPTH) {
+                throw error("nested deeper than " + MAX_DEPTH + " levels");
+            }
+        }
+
+        private char peek() {
+            return pos < text.length() ? text.charAt(pos) : '\0';
+        }
+
+        private char next() {
+            if (pos >= text.length()) {
+                throw error("unexpected end of the text");
+            }
+            return text.charAt(pos++);
+        }
+
+        private void expect(char c) {
+            if (next() != c) {
+                pos--;
+                throw error("expected '" + c + "'");
+            }
+        }
+
+        private void skipWhitespace() {
+            while (pos < text.length()) {
+                char c = text.charAt(pos);
+                if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+                    return;
+                }
+                pos++;
+            }
+        }
+
+        private static boolean isDigit(char c) {
+            return c >= '0' && c <= '9';
+        }
+
+        private IllegalArgumentException error(String problem) {
+            return new IllegalArgumentException("not valid JSON: " + problem + " at position " + pos);
+        }
+    }
+
+    /** JSON-B, loaded only when an object that is not a map or JSON text is published. */
+    private static final class JsonbHolder {
+        private static volatile jakarta.json.bind.Jsonb jsonb;
+
+        static String toJson(Object value) {
+            try {
+                return jsonb().toJson(value);
+            } catch (LinkageError e) {
+                throw new IllegalArgumentException("cannot serialise a " + value.getClass().getName()
+                        + ": no JSON-B implementation is available (the server's jsonb feature, or Yasson); "
+                        + "publish a Map or a JSON string instead", e);
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("cannot serialise a " + value.getClass().getName()
+                        + " to JSON: " + e.getMessage(), e);
+            }
+        }
+
+        private static jakarta.json.bind.Jsonb jsonb() {
+            jakarta.json.bind.Jsonb result = jsonb;
+            if (result == null) {
+                synchronized (JsonbHolder.class) {
+                    result = jsonb;
+                    if (result == null) {
+                        result = jakarta.json.bind.JsonbBuilder.create();
+                        jsonb = result;
+                    }
+                }
+            }
+            return result;
+        }
+    }
+}

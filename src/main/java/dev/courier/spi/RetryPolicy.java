@@ -1,0 +1,61 @@
+package dev.courier.spi;
+
+import java.time.Duration;
+import java.util.Set;
+
+/**
+ * When a rejected message comes back and when it is given up on: the options {@code max-retries} (3),
+ * {@code retry-delay} (1 s), {@code backoff-multiplier} (2), {@code message-timeout} (300 s) and {@code enable-dlq}
+ * (true), defaults as in the seed.
+ *
+ * @param maxRetries        how many times a rejected message is delivered again before it is dead-lettered
+ * @param retryDelay        the delay before the first redelivery
+ * @param backoffMultiplier the factor applied to the delay for each further redelivery (at least 1)
+ * @param messageTimeout    how long a delivered message may stay unacknowledged
+ * @param deadLetterEnabled whether failed messages go to the dead-letter queue (else they are dropped, with a warning)
+ */
+public record RetryPolicy(int maxRetries, Duration retryDelay, double backoffMultiplier, Duration messageTimeout,
+                          boolean deadLetterEnabled) {
+
+    public static final String MAX_RETRIES = "max-retries";
+    public static final String RETRY_DELAY = "retry-delay";
+    public static final String BACKOFF_MULTIPLIER = "backoff-multiplier";
+    public static final String MESSAGE_TIMEOUT = "message-timeout";
+    public static final String ENABLE_DLQ = "enable-dlq";
+
+    /** The option names this policy reads. */
+    public static final Set<String> OPTIONS =
+            Set.of(MAX_RETRIES, RETRY_DELAY, BACKOFF_MULTIPLIER, MESSAGE_TIMEOUT, ENABLE_DLQ);
+
+    /** The longest delay between two deliveries, however many attempts were made. */
+    public static final Duration MAX_DELAY = Duration.ofHours(1);
+
+    public static final RetryPolicy DEFAULT =
+            new RetryPolicy(3, Duration.ofSeconds(1), 2.0, Duration.ofSeconds(300), true);
+
+    /** The policy a broker's settings describe, defaults for what is unset. */
+    public static RetryPolicy from(BrokerSettings settings) {
+        return new RetryPolicy(
+                settings.getInt(MAX_RETRIES, DEFAULT.maxRetries),
+                settings.getDuration(RETRY_DELAY, DEFAULT.retryDelay),
+                settings.getDouble(BACKOFF_MULTIPLIER, DEFAULT.backoffMultiplier, 1.0),
+                settings.getDuration(MESSAGE_TIMEOUT, DEFAULT.messageTimeout),
+                settings.getBoolean(ENABLE_DLQ, DEFAULT.deadLetterEnabled));
+    }
+
+    /**
+     * The delay before redelivery number {@code retry} (1 for the first): {@code retryDelay * backoffMultiplier^(retry
+     * - 1)}, capped at {@link #MAX_DELAY} (or at {@code retryDelay} if that is longer), and never overflowing however
+     * large {@code retry} is.
+     */
+    public Duration delayBeforeRetry(int retry) {
+        long cap = Math.max(MAX_DELAY.toNanos(), retryDelay.toNanos());
+        double nanos = retryDelay.toNanos() * Math.pow(backoffMultiplier, Math.max(0, retry - 1));
+        return nanos >= cap ? Duration.ofNanos(cap) : Duration.ofNanos((long) nanos);
+    }
+
+    /** Whether a message that has been rejected {@code rejections} times is to be dead-lettered. */
+    public boolean exhausted(int rejections) {
+        return rejections > maxRetries;
+    }
+}
