@@ -1,0 +1,81 @@
+package dev.courier.inline;
+
+import dev.courier.Message;
+import dev.courier.spi.RetryPolicy;
+import org.junit.jupiter.api.Test;
+
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class InlineBrokerConcurrencyTest {
+
+    static final int PUBLISHERS = 4;
+    static final int CONSUMERS = 4;
+    static final int MESSAGES = 100_000;
+
+    @Test
+    void four_publishers_and_four_consumers_in_one_group_ack_every_message_exactly_once() throws Exception {
+        InlineBroker broker = new InlineBroker("test", RetryPolicy.DEFAULT, InstantSource.system());
+        Set<String> published = ConcurrentHashMap.newKeySet();
+        Map<Integer, String> delivered = new ConcurrentHashMap<>();
+        AtomicInteger duplicates = new AtomicInteger();
+        AtomicInteger failedAcks = new AtomicInteger();
+        AtomicInteger acked = new AtomicInteger();
+
+        ExecutorService pool = Executors.newFixedThreadPool(PUBLISHERS + CONSUMERS);
+        List<Future<?>> tasks = new ArrayList<>();
+        for (int p = 0; p < PUBLISHERS; p++) {
+            int publisher = p;
+            tasks.add(pool.submit(() -> {
+                for (int i = publisher; i < MESSAGES; i += PUBLISHERS) {
+                    published.add(broker.publish("orders", Map.of("n", i)));
+                }
+            }));
+        }
+        for (int c = 0; c < CONSUMERS; c++) {
+            tasks.add(pool.submit(() -> {
+                while (acked.get() < MESSAGES) {
+                    for (Message m : broker.read("orders", "workers", 50)) {
+                        if (delivered.putIfAbsent((Integer) m.payload().get("n"), m.id()) != null) {
+                            duplicates.incrementAndGet();
+                        }
+                        if (broker.ack("orders", m.id(), "workers")) {
+                            acked.incrementAndGet();
+                        } else {
+                            failedAcks.incrementAndGet();
+                        }
+                    }
+                    Thread.onSpinWait();
+                }
+            }));
+        }
+        for (Future<?> task : tasks) {
+            task.get(60, TimeUnit.SECONDS);
+        }
+        pool.shutdown();
+
+        int lost = MESSAGES - delivered.size();
+        System.out.printf("inline concurrency: published=%d acked=%d lost=%d duplicates=%d failed-acks=%d%n",
+                published.size(), acked.get(), lost, duplicates.get(), failedAcks.get());
+        assertEquals(MESSAGES, published.size(), "every publish returns a new id");
+        assertEquals(0, lost);
+        assertEquals(0, duplicates.get());
+        assertEquals(0, failedAcks.get());
+        assertEquals(MESSAGES, acked.get());
+        assertTrue(broker.read("orders", "workers", 10).isEmpty());
+        assertEquals(0, broker.healthStats().messageCounts().inFlight());
+        assertEquals(published, Set.copyOf(delivered.values()));
+    }
+}
