@@ -29,7 +29,8 @@ final class BrokerConfig {
     static final String PROVIDER = "provider";
     static final String URI = "uri";
 
-    private static final Pattern PROVIDER_PROPERTY = Pattern.compile("brokers\\.([^.]+)\\.provider");
+    /** Also matches names that a config source derived from environment variables (brokers.my.broker.provider). */
+    private static final Pattern PROVIDER_PROPERTY = Pattern.compile("brokers\\.(.+)\\.provider");
     /** The environment-variable form, BROKERS_DEFAULT_PROVIDER. */
     private static final Pattern PROVIDER_VARIABLE = Pattern.compile("BROKERS_([A-Za-z0-9_]+)_PROVIDER");
 
@@ -131,11 +132,16 @@ final class BrokerConfig {
             // The seed writes the option in capitals: URI = "redis://localhost:6379/0".
             value(prefix + "URI").ifPresent(v -> options.put(URI, v));
         }
+        Set<String> knownVariables = new TreeSet<>();
+        known.forEach(option -> knownVariables.add(variableForm(option)));
+        knownVariables.add(variableForm(PROVIDER));
         List<String> unknown = new ArrayList<>();
         for (String property : config.getPropertyNames()) {
             if (property.startsWith(prefix)) {
+                // Compared in environment-variable form: a config source may report BROKERS_X_ENABLE_DLQ as
+                // brokers.x.enable.dlq.
                 String option = property.substring(prefix.length());
-                if (!option.equals(PROVIDER) && !option.equals("URI") && !known.contains(option)) {
+                if (!knownVariables.contains(variableForm(option))) {
                     unknown.add(property);
                 }
             }
@@ -146,6 +152,10 @@ final class BrokerConfig {
                             + provider.name() + "'; its options are: " + known);
         }
         return options;
+    }
+
+    private static String variableForm(String option) {
+        return option.replaceAll("[^A-Za-z0-9]", "_").toUpperCase(Locale.ROOT);
     }
 
     private Optional<String> value(String property) {

@@ -1,5 +1,6 @@
 package dev.courier.testing;
 
+import io.smallrye.config.EnvConfigSource;
 import io.smallrye.config.PropertiesConfigSource;
 import io.smallrye.config.SmallRyeConfig;
 import io.smallrye.config.SmallRyeConfigBuilder;
@@ -20,6 +21,14 @@ public final class TestConfig implements AutoCloseable {
     }
 
     public static TestConfig of(Map<String, String> properties) {
+        return of(properties, Map.of());
+    }
+
+    /**
+     * @param properties       properties in a config source of ordinal 500
+     * @param environment      variables as the environment would hold them (BROKERS_DEFAULT_PROVIDER), ordinal 300
+     */
+    public static TestConfig of(Map<String, String> properties, Map<String, String> environment) {
         ClassLoader loader = Thread.currentThread().getContextClassLoader();
         ConfigProviderResolver resolver = ConfigProviderResolver.instance();
         try {
@@ -29,6 +38,7 @@ public final class TestConfig implements AutoCloseable {
         }
         SmallRyeConfig config = new SmallRyeConfigBuilder()
                 .withSources(new PropertiesConfigSource(properties, "test", 500))
+                .withSources(new EnvConfigSource(environment, 300))
                 .build();
         resolver.registerConfig(config, loader);
         return new TestConfig(config);
