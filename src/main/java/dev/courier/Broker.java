@@ -1,5 +1,6 @@
 package dev.courier;
 
+import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -84,6 +85,12 @@ public interface Broker extends AutoCloseable {
      * {@link BrokerCapability#MESSAGE_ORDERING}; empty when there are none now. Never blocks.
      */
     List<Message> read(String stream, String group, int max);
+
+    /**
+     * Like {@link #read(String, String, int)}, but where the broker has {@link BrokerCapability#BLOCKING_READ} it
+     * waits on the server up to {@code block} for messages to arrive; elsewhere it does not wait.
+     */
+    List<Message> read(String stream, String group, int max, Duration block);
 
     /** Acknowledges a delivered message. {@code true} the first time; {@code false} if unknown or already done. */
     boolean ack(String stream, String id, String group);

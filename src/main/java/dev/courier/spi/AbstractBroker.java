@@ -84,6 +84,22 @@ public abstract class AbstractBroker implements Broker {
     }
 
     @Override
+    public final List<Message> read(String stream, String group, int max, Duration block) {
+        if (block == null || block.isNegative()) {
+            throw new IllegalArgumentException("block must be zero or positive, was " + block);
+        }
+        if (block.isZero() || !hasCapability(BrokerCapability.BLOCKING_READ)) {
+            return read(stream, group, max);
+        }
+        requireName(stream, "stream");
+        requireName(group, "consumer group");
+        if (max < 1) {
+            throw new IllegalArgumentException("max must be at least 1, was " + max);
+        }
+        return doReadBlocking(stream, group, max, block);
+    }
+
+    @Override
     public final boolean ack(String stream, String id, String group) {
         requireArguments(stream, id, group);
         return supports(BrokerCapability.ACK_NACK, "ack") && doAck(stream, id, group);
@@ -190,6 +206,11 @@ public abstract class AbstractBroker implements Broker {
     protected abstract boolean doPing();
 
     protected abstract HealthStats doHealthStats();
+
+    /** A read that waits up to {@code block} for messages; only called on brokers with BLOCKING_READ. */
+    protected List<Message> doReadBlocking(String stream, String group, int max, Duration block) {
+        return doRead(stream, group, max);
+    }
 
     protected boolean doAck(String stream, String id, String group) {
         return false;
