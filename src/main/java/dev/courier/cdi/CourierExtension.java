@@ -36,9 +36,33 @@ public class CourierExtension implements Extension {
     private final Map<String, InjectionPoint> namedInjectionPoints = new LinkedHashMap<>();
     private volatile Brokers brokers;
 
-    void addProducers(@Observes BeforeBeanDiscovery event, BeanManager beanManager) {
-        event.addAnnotatedType(beanManager.createAnnotatedType(BrokerProducers.class),
-                BrokerProducers.class.getName());
+    /** Health checks, added where the application has MicroProfile Health. */
+    private static final List<String> HEALTH_CHECKS = List.of("dev.courier.health.BrokerReadinessCheck");
+
+    void addBeans(@Observes BeforeBeanDiscovery event, BeanManager beanManager) {
+        add(event, beanManager, BrokerProducers.class);
+        if (present("org.eclipse.microprofile.health.HealthCheck")) {
+            for (String check : HEALTH_CHECKS) {
+                try {
+                    add(event, beanManager, Class.forName(check, true, CourierExtension.class.getClassLoader()));
+                } catch (ClassNotFoundException e) {
+                    throw new IllegalStateException("Courier jar is incomplete: " + check, e);
+                }
+            }
+        }
+    }
+
+    private static void add(BeforeBeanDiscovery event, BeanManager beanManager, Class<?> type) {
+        event.addAnnotatedType(beanManager.createAnnotatedType(type), type.getName());
+    }
+
+    private static boolean present(String className) {
+        try {
+            Class.forName(className, false, CourierExtension.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
     }
 
     void collectNamedBrokers(@Observes ProcessInjectionPoint<?, ? extends Broker> event) {
