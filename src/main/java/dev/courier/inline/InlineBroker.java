@@ -23,6 +23,8 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BiPredicate;
+import java.util.function.Function;
 
 /**
  * An in-memory broker. Each stream is an append-only log; each consumer group has a position in it, the messages
@@ -99,15 +101,7 @@ final class InlineBroker extends AbstractBroker {
 
     @Override
     protected boolean doAck(String stream, String id, String group) {
-        StreamLog log = streams.get(stream);
-        if (log == null) {
-            return false;
-        }
-        synchronized (log) {
-            Group g = log.groups.get(group);
-            if (g == null) {
-                return false;
-            }
+        return withGroup(stream, group, (log, g) -> {
             expire(log, g, group, clock.millis());
             if (g.inFlight.remove(id) != null) {
                 return true;
@@ -116,23 +110,14 @@ final class InlineBroker extends AbstractBroker {
             Waiting waiting = g.waiting.remove(id);
             if (waiting != null) {
                 g.retryOrder.remove(waiting.key());
-                return true;
             }
-            return false;
-        }
+            return waiting != null;
+        });
     }
 
     @Override
     protected boolean doNack(String stream, String id, String group) {
-        StreamLog log = streams.get(stream);
-        if (log == null) {
-            return false;
-        }
-        synchronized (log) {
-            Group g = log.groups.get(group);
-            if (g == null) {
-                return false;
-            }
+        return withGroup(stream, group, (log, g) -> {
             long now = clock.millis();
             expire(log, g, group, now);
             Delivery delivery = g.inFlight.remove(id);
@@ -150,7 +135,15 @@ final class InlineBroker extends AbstractBroker {
                 g.retryOrder.put(w.key(), w);
             }
             return true;
-        }
+        });
+    }
+
+    /** Runs an action on a group under its stream's lock; an unknown stream or group gives {@code false}. */
+    private boolean withGroup(String stream, String group, BiPredicate<StreamLog, Group> action) {
+        return withLog(stream, false, log -> {
+            Group g = log.groups.get(group);
+            return g != null && action.test(log, g);
+        });
     }
 
     /** Moves the group's messages held longer than the message timeout to the dead-letter queue. */
@@ -184,81 +177,61 @@ final class InlineBroker extends AbstractBroker {
 
     @Override
     protected List<DeadLetter> doDeadLetters(String stream, int limit) {
-        StreamLog log = streams.get(stream);
-        if (log == null) {
-            return List.of();
-        }
-        synchronized (log) {
+        return withLog(stream, List.of(), log -> {
             List<DeadLetter> all = new ArrayList<>(log.deadLetters.values());
             Collections.reverse(all);
             return List.copyOf(all.subList(0, Math.min(limit, all.size())));
-        }
+        });
     }
 
     @Override
     protected Optional<DeadLetter> doDeadLetter(String stream, String deadLetterId) {
-        StreamLog log = streams.get(stream);
-        if (log == null) {
-            return Optional.empty();
-        }
-        synchronized (log) {
-            return Optional.ofNullable(log.deadLetters.get(deadLetterId));
-        }
+        return withLog(stream, Optional.empty(), log -> Optional.ofNullable(log.deadLetters.get(deadLetterId)));
     }
 
     @Override
     protected boolean doReplayDeadLetter(String stream, String deadLetterId) {
-        StreamLog log = streams.get(stream);
-        if (log == null) {
-            return false;
-        }
-        synchronized (log) {
+        return withLog(stream, false, log -> {
             DeadLetter letter = log.deadLetters.remove(deadLetterId);
-            if (letter == null) {
-                return false;
+            if (letter != null) {
+                doPublish(stream, letter.message().payload());
             }
-            doPublish(stream, letter.message().payload());
-            return true;
-        }
+            return letter != null;
+        });
     }
 
     @Override
     protected int doReplayAllDeadLetters(String stream) {
-        StreamLog log = streams.get(stream);
-        if (log == null) {
-            return 0;
-        }
-        synchronized (log) {
-            int count = log.deadLetters.size();
-            for (DeadLetter letter : log.deadLetters.values()) {
-                doPublish(stream, letter.message().payload());
-            }
-            log.deadLetters.clear();
-            return count;
-        }
+        return withLog(stream, 0, log -> {
+            log.deadLetters.values().forEach(letter -> doPublish(stream, letter.message().payload()));
+            return purge(log);
+        });
     }
 
     @Override
     protected int doPurgeDeadLetters(String stream) {
-        StreamLog log = streams.get(stream);
-        if (log == null) {
-            return 0;
-        }
-        synchronized (log) {
-            int count = log.deadLetters.size();
-            log.deadLetters.clear();
-            return count;
-        }
+        return withLog(stream, 0, InlineBroker::purge);
     }
 
     @Override
     protected long doDeadLetterDepth(String stream) {
+        return withLog(stream, 0, log -> log.deadLetters.size());
+    }
+
+    private static int purge(StreamLog log) {
+        int count = log.deadLetters.size();
+        log.deadLetters.clear();
+        return count;
+    }
+
+    /** Runs an action on a stream's log under its lock; a stream never published to gives {@code absent}. */
+    private <T> T withLog(String stream, T absent, Function<StreamLog, T> action) {
         StreamLog log = streams.get(stream);
         if (log == null) {
-            return 0;
+            return absent;
         }
         synchronized (log) {
-            return log.deadLetters.size();
+            return action.apply(log);
         }
     }
 

@@ -6,6 +6,7 @@ import dev.courier.BrokerName;
 import dev.courier.Brokers;
 import dev.courier.CapabilityTier;
 import dev.courier.Message;
+import dev.courier.testing.FixedBroker;
 import dev.courier.testing.TestConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Instance;
@@ -129,44 +130,8 @@ class BrokerInjectionTest {
 
         @Override
         public Broker create(String brokerName, dev.courier.spi.BrokerSettings settings) {
-            return new RecordingBroker(brokerName);
-        }
-    }
-
-    static final class RecordingBroker extends dev.courier.spi.AbstractBroker {
-        RecordingBroker(String name) {
-            super(name, "recording", Set.of(dev.courier.BrokerCapability.PUBLISH,
+            return new FixedBroker(brokerName, "recording", Set.of(dev.courier.BrokerCapability.PUBLISH,
                     dev.courier.BrokerCapability.SUBSCRIBE));
-        }
-
-        @Override
-        protected String doPublish(String stream, Map<String, Object> payload) {
-            return "1";
-        }
-
-        @Override
-        protected List<Message> doRead(String stream, String group, int max) {
-            return List.of();
-        }
-
-        @Override
-        protected boolean doPing() {
-            return true;
-        }
-
-        @Override
-        protected dev.courier.HealthStats doHealthStats() {
-            return new dev.courier.HealthStats(dev.courier.HealthStats.Status.HEALTHY, true, null, uptime(),
-                    new dev.courier.HealthStats.MessageCounts(0, 0, 0, 0), Map.of());
-        }
-
-        @Override
-        public Map<String, Object> info() {
-            return Map.of();
-        }
-
-        @Override
-        public void close() {
         }
     }
 }

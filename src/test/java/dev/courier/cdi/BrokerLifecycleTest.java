@@ -2,6 +2,7 @@ package dev.courier.cdi;
 
 import dev.courier.Broker;
 import dev.courier.Brokers;
+import dev.courier.testing.FixedBroker;
 import dev.courier.testing.TestConfig;
 import org.jboss.weld.environment.se.Weld;
 import org.jboss.weld.environment.se.WeldContainer;
@@ -29,9 +30,9 @@ class BrokerLifecycleTest {
                 "brokers.b.provider", "closing"))) {
             WeldContainer container = start();
             assertEquals(List.of("a", "b"), ClosingProvider.created.stream().map(Broker::name).toList());
-            assertFalse(ClosingProvider.created.get(0).closed);
+            assertFalse(ClosingProvider.created.get(0).closed());
             container.shutdown();
-            assertTrue(ClosingProvider.created.stream().allMatch(b -> b.closed), "every broker closed");
+            assertTrue(ClosingProvider.created.stream().allMatch(FixedBroker::closed), "every broker closed");
         }
     }
 
