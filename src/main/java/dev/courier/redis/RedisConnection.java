@@ -200,11 +200,17 @@ final class RedisConnection implements AutoCloseable {
     BrokerException translate(String operation, JedisException e) {
         String where = "broker '" + config.brokerName + "': " + operation + " on Redis at " + describe();
         Throwable accessError = find(e, JedisAccessControlException.class);
-        if (accessError != null || startsWithAny(e.getMessage(), "WRONGPASS", "NOAUTH", "NOPERM")) {
+        String who = config.user == null ? "the default user" : "user '" + config.user + "'";
+        if (startsWithAny(e.getMessage(), "NOPERM")) {
+            // Authenticated, but the user's ACL does not allow this command or key.
+            String reply = safe(e.getMessage());
+            return new RedisReplyException(where + " was refused for " + who + ": " + reply
+                    + " (check the user's ACL)", reply, e);
+        }
+        if (accessError != null || startsWithAny(e.getMessage(), "WRONGPASS", "NOAUTH")) {
             String reply = safe(accessError != null ? accessError.getMessage() : e.getMessage());
-            String who = config.user == null ? "the default user" : "user '" + config.user + "'";
             return new BrokerConnectionException(where + " was refused for " + who + ": " + reply
-                    + " (check the user and password in the uri, and the user's ACL)", e);
+                    + " (check the user and password in the uri)", e);
         }
         if (e instanceof JedisConnectionException || find(e, JedisConnectionException.class) != null) {
             return new BrokerConnectionException(where + " failed, Redis cannot be reached (after one retry): "
