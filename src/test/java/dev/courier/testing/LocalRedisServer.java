@@ -62,7 +62,8 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
 
     /** Starts a server from the PATH, else from embedded-redis's binaries. */
     static LocalRedisServer launch(boolean tls, List<String> extraArgs) throws IOException {
-        Path binary = onPath("redis-server");
+        // -Dcourier.redis.binary=embedded tries the last fallback on a machine that has redis-server.
+        Path binary = "embedded".equals(System.getProperty("courier.redis.binary")) ? null : onPath("redis-server");
         String origin = "PATH";
         if (binary == null) {
             binary = embeddedBinary();
