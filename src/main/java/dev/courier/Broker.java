@@ -87,10 +87,23 @@ public interface Broker extends AutoCloseable {
     List<Message> read(String stream, String group, int max);
 
     /**
-     * Like {@link #read(String, String, int)}, but where the broker has {@link BrokerCapability#BLOCKING_READ} it
-     * waits on the server up to {@code block} for messages to arrive; elsewhere it does not wait.
+     * Like {@link #read(String, String, int)}, but where the broker has {@link BrokerCapability#BLOCKING_READ} and
+     * nothing is there now, waits on the broker up to {@code block} (capped by the broker, about 1 s) for messages to
+     * arrive. Brokers without the capability answer at once, as {@code read} does.
      */
-    List<Message> read(String stream, String group, int max, Duration block);
+    default List<Message> read(String stream, String group, int max, Duration block) {
+        return read(stream, group, max);
+    }
+
+    /**
+     * Publishes several messages to a stream, in order, in as few round trips as the broker allows. Every message is
+     * checked before any is sent.
+     *
+     * @return the messages' ids, in order
+     */
+    default List<String> publishAll(String stream, List<?> messages) {
+        return messages.stream().map(message -> publish(stream, message)).toList();
+    }
 
     /** Acknowledges a delivered message. {@code true} the first time; {@code false} if unknown or already done. */
     boolean ack(String stream, String id, String group);
@@ -133,6 +146,28 @@ public interface Broker extends AutoCloseable {
 
     /** How many dead letters a stream has. */
     long deadLetterDepth(String stream);
+
+    // Replay and retention
+
+    /**
+     * Moves a consumer group's position so that its next reads deliver the stream's messages from {@code fromId}
+     * on, including that message ({@code "0"} for the whole history). Needs {@link BrokerCapability#REPLAY}.
+     *
+     * @return whether the position was moved ({@code false} where the broker lacks the capability)
+     */
+    default boolean replay(String stream, String group, String fromId) {
+        return false;
+    }
+
+    /**
+     * Removes a stream's oldest messages so that about {@code maxLength} remain, never one that a consumer group has
+     * not yet read or acknowledged. Brokers that keep no history do nothing.
+     *
+     * @return how many messages were removed
+     */
+    default long trim(String stream, long maxLength) {
+        return 0;
+    }
 
     /** Releases the broker's resources. Messages not yet acknowledged stay pending where the broker keeps them. */
     @Override

@@ -85,18 +85,54 @@ public abstract class AbstractBroker implements Broker {
 
     @Override
     public final List<Message> read(String stream, String group, int max, Duration block) {
-        if (block == null || block.isNegative()) {
-            throw new IllegalArgumentException("block must be zero or positive, was " + block);
-        }
-        if (block.isZero() || !hasCapability(BrokerCapability.BLOCKING_READ)) {
-            return read(stream, group, max);
-        }
         requireName(stream, "stream");
         requireName(group, "consumer group");
         if (max < 1) {
             throw new IllegalArgumentException("max must be at least 1, was " + max);
         }
-        return doReadBlocking(stream, group, max, block);
+        if (block == null || block.isNegative()) {
+            throw new IllegalArgumentException("block must be zero or more, was " + block);
+        }
+        if (!supports(BrokerCapability.SUBSCRIBE, "read")) {
+            return List.of();
+        }
+        // Without BLOCKING_READ this is a plain read: the caller polls.
+        return hasCapability(BrokerCapability.BLOCKING_READ) && !block.isZero()
+                ? doRead(stream, group, max, block) : doRead(stream, group, max);
+    }
+
+    @Override
+    public final List<String> publishAll(String stream, List<?> messages) {
+        requireName(stream, "stream");
+        if (messages == null) {
+            throw new IllegalArgumentException("messages must not be null");
+        }
+        if (!hasCapability(BrokerCapability.PUBLISH)) {
+            throw new BrokerException("broker '" + name + "' (" + provider + ") cannot publish");
+        }
+        // Every message is checked before any is sent.
+        List<Map<String, Object>> payloads = new java.util.ArrayList<>(messages.size());
+        for (Object message : messages) {
+            payloads.add(JsonCodec.toPayload(message));
+        }
+        return payloads.isEmpty() ? List.of() : doPublishAll(stream, payloads);
+    }
+
+    @Override
+    public final boolean replay(String stream, String group, String fromId) {
+        requireName(stream, "stream");
+        requireName(group, "consumer group");
+        requireName(fromId, "message id");
+        return supports(BrokerCapability.REPLAY, "replay") && doReplay(stream, group, fromId);
+    }
+
+    @Override
+    public final long trim(String stream, long maxLength) {
+        requireName(stream, "stream");
+        if (maxLength < 0) {
+            throw new IllegalArgumentException("maxLength must be zero or more, was " + maxLength);
+        }
+        return doTrim(stream, maxLength);
     }
 
     @Override
@@ -207,9 +243,26 @@ public abstract class AbstractBroker implements Broker {
 
     protected abstract HealthStats doHealthStats();
 
-    /** A read that waits up to {@code block} for messages; only called on brokers with BLOCKING_READ. */
-    protected List<Message> doReadBlocking(String stream, String group, int max, Duration block) {
+    /** A read that may wait up to {@code block} (not zero) for messages; only called with BLOCKING_READ. */
+    protected List<Message> doRead(String stream, String group, int max, Duration block) {
         return doRead(stream, group, max);
+    }
+
+    /** Publishes checked payloads in order; adapters that can batch override this. */
+    protected List<String> doPublishAll(String stream, List<Map<String, Object>> payloads) {
+        List<String> ids = new java.util.ArrayList<>(payloads.size());
+        for (Map<String, Object> payload : payloads) {
+            ids.add(doPublish(stream, payload));
+        }
+        return ids;
+    }
+
+    protected boolean doReplay(String stream, String group, String fromId) {
+        return false;
+    }
+
+    protected long doTrim(String stream, long maxLength) {
+        return 0;
     }
 
     protected boolean doAck(String stream, String id, String group) {

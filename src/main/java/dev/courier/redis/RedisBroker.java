@@ -1,0 +1,998 @@
+package dev.courier.redis;
+
+import dev.courier.BrokerCapability;
+import dev.courier.BrokerConnectionException;
+import dev.courier.BrokerException;
+import dev.courier.DeadLetter;
+import dev.courier.HealthStats;
+import dev.courier.Message;
+import dev.courier.redis.RedisConnection.RedisReplyException;
+import dev.courier.spi.AbstractBroker;
+import dev.courier.spi.JsonCodec;
+import dev.courier.spi.RetryPolicy;
+import redis.clients.jedis.AbstractPipeline;
+import redis.clients.jedis.Protocol;
+import redis.clients.jedis.Response;
+import redis.clients.jedis.StreamEntryID;
+import redis.clients.jedis.params.XAddParams;
+import redis.clients.jedis.params.XClaimParams;
+import redis.clients.jedis.params.XPendingParams;
+import redis.clients.jedis.params.XReadGroupParams;
+import redis.clients.jedis.params.XTrimParams;
+import redis.clients.jedis.resps.StreamConsumerInfo;
+import redis.clients.jedis.resps.StreamEntry;
+import redis.clients.jedis.resps.StreamGroupInfo;
+import redis.clients.jedis.resps.StreamPendingEntry;
+import redis.clients.jedis.resps.StreamPendingSummary;
+import redis.clients.jedis.util.SafeEncoder;
+
+import java.lang.System.Logger.Level;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * A broker on Redis Streams, in the wire format of the seed's system: {@code XADD <stream> * data <json>}, consumer
+ * groups created on first use, dead letters in the stream {@code <stream>:dlq}.
+ *
+ * <p>Delivery state lives in Redis, so it survives restarts of the application and of Redis (with persistence):
+ * <ul>
+ * <li>a delivered entry stays in the group's pending entries list (PEL) until acknowledged;</li>
+ * <li>a rejected entry is moved (XCLAIM JUSTID, keeping its delivery count) to the group's consumer
+ * {@value #RETRY_CONSUMER}, and claimed back by a reader once it has been idle for
+ * {@code retry-delay * backoff-multiplier^(n-1)}, n being its PEL delivery count;</li>
+ * <li>an entry left pending for longer than {@code message-timeout} (its consumer crashed or hangs) is claimed by a
+ * live reader with XAUTOCLAIM and delivered again; past {@code max-retries} it is dead-lettered instead;</li>
+ * <li>dead-lettering writes the entry to {@code <stream>:dlq} first and acknowledges it only then.</li>
+ * </ul>
+ */
+final class RedisBroker extends AbstractBroker {
+
+    private static final System.Logger LOG = System.getLogger("dev.courier.redis");
+
+    static final Set<BrokerCapability> CAPABILITIES = EnumSet.of(
+            BrokerCapability.PUBLISH, BrokerCapability.SUBSCRIBE, BrokerCapability.CONSUMER_GROUPS,
+            BrokerCapability.ACK_NACK, BrokerCapability.DELIVERY_GUARANTEES, BrokerCapability.MESSAGE_ORDERING,
+            BrokerCapability.BLOCKING_READ, BrokerCapability.DEAD_LETTER_QUEUE, BrokerCapability.REPLAY);
+
+    /** The field of a stream entry that holds the message's JSON. */
+    static final String DATA = "data";
+    static final String DLQ_SUFFIX = ":dlq";
+    /** The consumer that holds rejected entries while they wait for their retry. */
+    static final String RETRY_CONSUMER = "courier-retry";
+
+    // Dead-letter entry fields, besides data.
+    static final String ORIGINAL_STREAM = "original_stream";
+    static final String ORIGINAL_ID = "original_id";
+    static final String CONSUMER_GROUP = "consumer_group";
+    static final String CONSUMER = "consumer";
+    static final String FAILED_AT = "failed_at";
+    static final String RETRY_COUNT = "retry_count";
+    static final String REASON = "reason";
+    /** For an entry without a data field: its fields, as a JSON object. */
+    static final String FIELDS = "fields";
+
+    /** XADD stream * ...: shared, never changed. */
+    private static final XAddParams XADD = XAddParams.xAddParams();
+    /** How many retry entries one look at the retry consumer's PEL considers. */
+    private static final int RETRY_SCAN = 100;
+    /** How often a reader looks for retries rejected by other instances. */
+    private static final long RETRY_POLL_MS = 1000;
+    private static final long MIN_RECLAIM_INTERVAL_MS = 100;
+    private static final long MAX_RECLAIM_INTERVAL_MS = 30_000;
+    private static final String ZERO = "0-0";
+
+    /**
+     * Removes a consumer only if it holds no pending entry and has been idle long enough, atomically, so that an
+     * entry it reads meanwhile is never dropped with it.
+     */
+    private static final String DELETE_IDLE_CONSUMER = """
+            pcall(redis.replicate_commands)
+            local consumers = redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+            for _, c in ipairs(consumers) do
+              local fields = {}
+              for i = 1, #c, 2 do fields[c[i]] = c[i + 1] end
+              if fields['name'] == ARGV[2] then
+                if fields['pending'] == 0 and fields['idle'] >= tonumber(ARGV[3]) then
+                  return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+                end
+                return -1
+              end
+            end
+            return -1
+            """;
+
+    private final RedisConnection connection;
+    private final RetryPolicy policy;
+    private final String consumer;
+    private final long maxLength;
+    private final Duration blockTimeout;
+    private final long reclaimIntervalMs;
+    private final Map<String, Map<String, GroupState>> groups = new ConcurrentHashMap<>();
+    private final Set<String> streams = ConcurrentHashMap.newKeySet();
+    private final Map<String, AtomicLong> publishedSinceTrim = new ConcurrentHashMap<>();
+    private final LongAdder published = new LongAdder();
+    private final LongAdder failed = new LongAdder();
+    private final LongAdder deadLettered = new LongAdder();
+    private final LongAdder discarded = new LongAdder();
+    private volatile boolean reclaimSupported = true;
+    private volatile boolean consumerCleanupSupported = true;
+    private volatile Instant lastPing;
+    private volatile long lastRejectedConnections = -1;
+
+    RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, long maxLength,
+                Duration blockTimeout) {
+        super(name, RedisBrokerProvider.NAME, CAPABILITIES);
+        this.connection = connection;
+        this.policy = policy;
+        this.consumer = consumer;
+        this.maxLength = maxLength;
+        this.blockTimeout = blockTimeout;
+        this.reclaimIntervalMs = Math.max(MIN_RECLAIM_INTERVAL_MS,
+                Math.min(MAX_RECLAIM_INTERVAL_MS, policy.messageTimeout().toMillis() / 2));
+    }
+
+    String consumer() {
+        return consumer;
+    }
+
+    RetryPolicy policy() {
+        return policy;
+    }
+
+    RedisConnection connection() {
+        return connection;
+    }
+
+    // Publishing
+
+    @Override
+    protected String doPublish(String stream, Map<String, Object> payload) {
+        String json = JsonCodec.write(payload);
+        StreamEntryID id = connection.execute("XADD", j -> j.xadd(stream, XADD, Map.of(DATA, json)));
+        published.increment();
+        afterPublish(stream, 1);
+        return id.toString();
+    }
+
+    @Override
+    protected List<String> doPublishAll(String stream, List<Map<String, Object>> payloads) {
+        List<Map<String, String>> entries = new ArrayList<>(payloads.size());
+        for (Map<String, Object> payload : payloads) {
+            entries.add(Map.of(DATA, JsonCodec.write(payload)));
+        }
+        // One round trip for the lot. A retry after a connection error may add some of them twice (at least once).
+        List<String> ids = connection.execute("XADD (pipelined)", j -> {
+            try (AbstractPipeline pipeline = j.pipelined()) {
+                List<Response<StreamEntryID>> responses = new ArrayList<>(entries.size());
+                for (Map<String, String> entry : entries) {
+                    responses.add(pipeline.xadd(stream, XADD, entry));
+                }
+                pipeline.sync();
+                List<String> result = new ArrayList<>(responses.size());
+                for (Response<StreamEntryID> response : responses) {
+                    result.add(response.get().toString());
+                }
+                return result;
+            }
+        });
+        published.add(ids.size());
+        afterPublish(stream, ids.size());
+        return ids;
+    }
+
+    private void afterPublish(String stream, int count) {
+        streams.add(stream);
+        if (maxLength <= 0) {
+            return;
+        }
+        // Trim now and then rather than on every XADD: a safe trim costs a few round trips.
+        long every = Math.max(1, maxLength / 10);
+        AtomicLong since = publishedSinceTrim.computeIfAbsent(stream, s -> new AtomicLong());
+        if (since.addAndGet(count) >= every) {
+            since.set(0);
+            try {
+                doTrim(stream, maxLength);
+            } catch (BrokerException e) {
+                LOG.log(Level.WARNING, "broker ''{0}'': trimming stream ''{1}'' failed: {2}", name(), stream,
+                        e.getMessage());
+            }
+        }
+    }
+
+    // Reading
+
+    @Override
+    protected List<Message> doRead(String stream, String group, int max) {
+        return readGroup(stream, group, max, 0L);
+    }
+
+    @Override
+    protected List<Message> doRead(String stream, String group, int max, Duration block) {
+        return readGroup(stream, group, max, Math.min(block.toMillis(), blockTimeout.toMillis()));
+    }
+
+    private List<Message> readGroup(String stream, String group, int max, long blockMs) {
+        GroupState g = state(stream, group);
+        ensureGroup(g);
+        List<Message> out = new ArrayList<>(Math.min(max, 16));
+        long now = System.currentTimeMillis();
+        if (reclaimSupported && now >= g.nextReclaimAt) {
+            reclaim(g, out, max, now);
+        }
+        if (out.size() < max && now >= g.nextRetryCheckAt()) {
+            retries(g, out, max, now);
+        }
+        if (out.size() < max) {
+            // Block only when there is nothing to give, and not past the next retry that is due.
+            long block = out.isEmpty() ? Math.min(blockMs, g.nextRetryCheckAt() - now) : 0;
+            readNew(g, out, max - out.size(), block);
+        }
+        return out;
+    }
+
+    private void readNew(GroupState g, List<Message> out, int count, long blockMs) {
+        XReadGroupParams params = XReadGroupParams.xReadGroupParams().count(count);
+        if (blockMs >= 1) {
+            params.block((int) Math.min(Integer.MAX_VALUE, blockMs));
+        }
+        Map<String, StreamEntryID> key = Map.of(g.stream, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY);
+        List<Map.Entry<String, List<StreamEntry>>> result;
+        try {
+            result = xreadgroup(g, params, key, blockMs >= 1);
+        } catch (RedisReplyException e) {
+            if (!e.is("NOGROUP")) {
+                throw e;
+            }
+            // The stream was deleted or Redis restarted empty: create the group again and carry on.
+            LOG.log(Level.INFO, "broker ''{0}'': group ''{1}'' of stream ''{2}'' is gone; creating it again",
+                    name(), g.group, g.stream);
+            g.created = false;
+            ensureGroup(g);
+            result = xreadgroup(g, params, key, blockMs >= 1);
+        }
+        if (result == null) {
+            return;
+        }
+        for (Map.Entry<String, List<StreamEntry>> streamEntries : result) {
+            for (StreamEntry entry : streamEntries.getValue()) {
+                deliver(g, entry, 1, out);
+            }
+        }
+    }
+
+    private List<Map.Entry<String, List<StreamEntry>>> xreadgroup(GroupState g, XReadGroupParams params,
+                                                                  Map<String, StreamEntryID> key, boolean blocking) {
+        return blocking
+                ? connection.executeBlocking("XREADGROUP", j -> j.xreadGroup(g.group, consumer, params, key))
+                : connection.execute("XREADGROUP", j -> j.xreadGroup(g.group, consumer, params, key));
+    }
+
+    /** Adds the entry to {@code out} as a message, or dead-letters it as malformed. */
+    private void deliver(GroupState g, StreamEntry entry, int deliveryCount, List<Message> out) {
+        Map<String, String> fields = entry.getFields();
+        String data = fields == null ? null : fields.get(DATA);
+        Map<String, Object> payload = null;
+        if (data != null) {
+            try {
+                payload = JsonCodec.parse(data);
+            } catch (IllegalArgumentException e) {
+                payload = null;
+            }
+        }
+        if (payload == null || payload.isEmpty()) {
+            LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' is not a message ({3}); "
+                    + "dead-lettering it", name(), entry.getID(), g.stream,
+                    fields == null ? "deleted while pending" : data == null ? "no data field" : "data is not a JSON object");
+            deadLetterQuietly(g, entry.getID().toString(), fields, deliveryCount, DeadLetter.MALFORMED);
+            return;
+        }
+        out.add(new Message(entry.getID().toString(), g.stream, payload, deliveryCount));
+    }
+
+    /** Claims the group's rejected entries whose retry delay has passed. */
+    private void retries(GroupState g, List<Message> out, int max, long now) {
+        List<StreamPendingEntry> pending;
+        try {
+            pending = connection.execute("XPENDING", j -> j.xpending(g.stream, g.group,
+                    XPendingParams.xPendingParams("-", "+", RETRY_SCAN).consumer(RETRY_CONSUMER)));
+        } catch (RedisReplyException e) {
+            if (e.is("NOGROUP")) {
+                return; // readNew recreates it
+            }
+            throw e;
+        }
+        long seen = g.nextRetryCheckAt();
+        long next = now + RETRY_POLL_MS;
+        List<StreamEntryID> due = new ArrayList<>();
+        Map<StreamEntryID, Long> counts = new HashMap<>();
+        long minIdle = Long.MAX_VALUE;
+        for (StreamPendingEntry p : pending) {
+            long delay = policy.delayBeforeRetry((int) Math.min(Integer.MAX_VALUE, p.getDeliveredTimes())).toMillis();
+            if (p.getIdleTime() < delay) {
+                next = Math.min(next, now + delay - p.getIdleTime());
+            } else if (out.size() + due.size() < max) {
+                due.add(p.getID());
+                counts.put(p.getID(), p.getDeliveredTimes());
+                minIdle = Math.min(minIdle, delay);
+            } else {
+                next = now; // due, but no room in this batch
+            }
+        }
+        g.retryCheckedUntil(seen, next);
+        if (due.isEmpty()) {
+            return;
+        }
+        long idle = minIdle;
+        // min-idle makes the claim fail for an entry another reader has just claimed.
+        List<StreamEntry> claimed = connection.execute("XCLAIM", j -> j.xclaim(g.stream, g.group, consumer, idle,
+                XClaimParams.xClaimParams(), due.toArray(new StreamEntryID[0])));
+        for (StreamEntry entry : claimed) {
+            if (entry == null) {
+                continue;
+            }
+            Long count = counts.get(entry.getID());
+            deliver(g, entry, count == null ? 1 : (int) Math.min(Integer.MAX_VALUE, count + 1), out);
+        }
+    }
+
+    /**
+     * Claims entries held longer than {@code message-timeout} (their consumer crashed or hangs) with XAUTOCLAIM,
+     * carrying the cursor from read to read until a scan of the PEL is complete.
+     */
+    private void reclaim(GroupState g, List<Message> out, int max, long now) {
+        String cursor = g.reclaimCursor;
+        int count = max - out.size();
+        List<Object> reply;
+        try {
+            reply = connection.execute("XAUTOCLAIM", j -> castList(j.sendCommand(Protocol.Command.XAUTOCLAIM,
+                    g.stream, g.group, consumer, Long.toString(policy.messageTimeout().toMillis()), cursor,
+                    "COUNT", Integer.toString(count))));
+        } catch (RedisReplyException e) {
+            if (e.is("NOGROUP")) {
+                return;
+            }
+            if (e.is("ERR unknown command") || e.is("ERR Unknown") || e.is("ERR syntax")) {
+                reclaimSupported = false;
+                LOG.log(Level.WARNING, "broker ''{0}'': Redis at {1} has no XAUTOCLAIM (Redis 6.2+): entries of "
+                        + "crashed consumers are not reclaimed", name(), connection.describe());
+                return;
+            }
+            throw e;
+        }
+        String nextCursor = SafeEncoder.encode((byte[]) reply.get(0));
+        boolean complete = ZERO.equals(nextCursor);
+        g.reclaimCursor = complete ? ZERO : nextCursor;
+        g.nextReclaimAt = complete ? now + reclaimIntervalMs : now;
+
+        List<Object> entries = castList(reply.get(1));
+        if (!entries.isEmpty()) {
+            List<StreamEntry> claimed = new ArrayList<>(entries.size());
+            for (Object item : entries) {
+                if (item == null) {
+                    continue;
+                }
+                List<Object> pair = castList(item);
+                StreamEntryID id = new StreamEntryID(SafeEncoder.encode((byte[]) pair.get(0)));
+                claimed.add(new StreamEntry(id, fields(pair.get(1))));
+            }
+            Map<StreamEntryID, Long> counts = deliveryCounts(g, claimed);
+            for (StreamEntry entry : claimed) {
+                int deliveries = (int) Math.min(Integer.MAX_VALUE, counts.getOrDefault(entry.getID(), 1L));
+                if (policy.exhausted(deliveries - 1)) {
+                    // Delivered and never acknowledged more often than max-retries allows.
+                    deadLetterQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
+                            DeadLetter.TIMEOUT);
+                } else {
+                    deliver(g, entry, deliveries, out);
+                }
+            }
+        }
+        if (reply.size() > 2 && reply.get(2) != null) {
+            // Redis 7: entries deleted (trimmed) while pending, already removed from the PEL.
+            for (Object deleted : castList(reply.get(2))) {
+                String id = SafeEncoder.encode((byte[]) deleted);
+                LOG.log(Level.WARNING, "broker ''{0}'': pending entry {1} of stream ''{2}'' was deleted before it "
+                        + "was acknowledged; dead-lettering what is known of it", name(), id, g.stream);
+                deadLetterQuietly(g, id, null, 0, DeadLetter.MALFORMED);
+            }
+        }
+        if (complete && consumerCleanupSupported) {
+            removeIdleConsumers(g);
+        }
+    }
+
+    private Map<StreamEntryID, Long> deliveryCounts(GroupState g, List<StreamEntry> claimed) {
+        if (claimed.isEmpty()) {
+            return Map.of();
+        }
+        StreamEntryID first = claimed.get(0).getID();
+        StreamEntryID last = claimed.get(claimed.size() - 1).getID();
+        List<StreamPendingEntry> pending = connection.execute("XPENDING", j -> j.xpending(g.stream, g.group,
+                XPendingParams.xPendingParams(first, last, claimed.size()).consumer(consumer)));
+        Map<StreamEntryID, Long> counts = new HashMap<>();
+        for (StreamPendingEntry p : pending) {
+            counts.put(p.getID(), p.getDeliveredTimes());
+        }
+        return counts;
+    }
+
+    /**
+     * Removes consumers of earlier runs (another consumer name, such as a restarted instance's) that hold nothing and
+     * have been idle longer than {@code message-timeout}, so that consumers do not pile up.
+     */
+    private void removeIdleConsumers(GroupState g) {
+        try {
+            long idleMs = Math.max(policy.messageTimeout().toMillis(), MIN_RECLAIM_INTERVAL_MS);
+            List<StreamConsumerInfo> consumers = connection.execute("XINFO CONSUMERS",
+                    j -> j.xinfoConsumers2(g.stream, g.group));
+            for (StreamConsumerInfo c : consumers) {
+                if (c.getPending() == 0 && c.getIdle() >= idleMs && !c.getName().equals(consumer)
+                        && !c.getName().equals(RETRY_CONSUMER)) {
+                    Object removed = connection.execute("EVAL", j -> j.eval(DELETE_IDLE_CONSUMER,
+                            List.of(g.stream), List.of(g.group, c.getName(), Long.toString(idleMs))));
+                    if (removed instanceof Long n && n >= 0) {
+                        LOG.log(Level.DEBUG, () -> "broker '" + name() + "': removed idle consumer '" + c.getName()
+                                + "' of group '" + g.group + "'");
+                    }
+                }
+            }
+        } catch (RedisReplyException e) {
+            // No EVAL (ACL) or no such command: idle consumers stay, which is harmless.
+            consumerCleanupSupported = false;
+            LOG.log(Level.INFO, "broker ''{0}'': idle consumers are not removed: {1}", name(), e.reply());
+        }
+    }
+
+    // Acknowledging and rejecting
+
+    @Override
+    protected boolean doAck(String stream, String id, String group) {
+        StreamEntryID entryId = parseId(id);
+        if (entryId == null) {
+            return false;
+        }
+        try {
+            return connection.execute("XACK", j -> j.xack(stream, group, entryId)) > 0;
+        } catch (RedisReplyException e) {
+            if (e.is("NOGROUP")) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    protected boolean doNack(String stream, String id, String group) {
+        StreamEntryID entryId = parseId(id);
+        if (entryId == null) {
+            return false;
+        }
+        List<StreamPendingEntry> pending;
+        try {
+            pending = connection.execute("XPENDING", j -> j.xpending(stream, group,
+                    XPendingParams.xPendingParams(entryId, entryId, 1)));
+        } catch (RedisReplyException e) {
+            if (e.is("NOGROUP")) {
+                return false;
+            }
+            throw e;
+        }
+        if (pending.isEmpty() || RETRY_CONSUMER.equals(pending.get(0).getConsumerName())) {
+            return false; // not delivered, already done, or already waiting for its retry
+        }
+        StreamPendingEntry entry = pending.get(0);
+        int deliveries = (int) Math.min(Integer.MAX_VALUE, entry.getDeliveredTimes());
+        GroupState g = state(stream, group);
+        failed.increment();
+        if (policy.exhausted(deliveries)) {
+            deadLetter(g, id, null, deliveries, DeadLetter.MAX_RETRIES_EXCEEDED, entry.getConsumerName());
+            return true;
+        }
+        // JUSTID keeps the delivery count; the claim resets the idle time, from which the retry delay counts.
+        List<StreamEntryID> moved = connection.execute("XCLAIM", j -> j.xclaimJustId(stream, group, RETRY_CONSUMER,
+                0, XClaimParams.xClaimParams(), entryId));
+        if (moved.isEmpty()) {
+            return false; // acknowledged meanwhile
+        }
+        g.retryDueBy(System.currentTimeMillis() + policy.delayBeforeRetry(deliveries).toMillis());
+        return true;
+    }
+
+    // Dead letters
+
+    private void deadLetterQuietly(GroupState g, String id, Map<String, String> fields, int attempts, String reason) {
+        try {
+            deadLetter(g, id, fields, attempts, reason, consumer);
+        } catch (BrokerException e) {
+            // Left pending: it comes back after message-timeout, so the dead-lettering is tried again.
+            LOG.log(Level.WARNING, "broker ''{0}'': dead-lettering entry {1} of stream ''{2}'' failed, it stays "
+                    + "pending: {3}", name(), id, g.stream, e.getMessage());
+        }
+    }
+
+    /**
+     * Writes the entry to {@code <stream>:dlq}, then acknowledges it: a failed write leaves it pending.
+     *
+     * @param fields the entry's fields, or {@code null} to read them (a deleted entry has none)
+     */
+    private void deadLetter(GroupState g, String id, Map<String, String> fields, int attempts, String reason,
+                            String holder) {
+        StreamEntryID entryId = new StreamEntryID(id);
+        if (!policy.deadLetterEnabled()) {
+            connection.execute("XACK", j -> j.xack(g.stream, g.group, entryId));
+            discarded.increment();
+            LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' discarded for group ''{3}'' ({4}); "
+                    + "enable-dlq is false", name(), id, g.stream, g.group, reason);
+            return;
+        }
+        if (fields == null) {
+            List<StreamEntry> found = connection.execute("XRANGE", j -> j.xrange(g.stream, entryId, entryId, 1));
+            fields = found.isEmpty() ? null : found.get(0).getFields();
+        }
+        Map<String, String> letter = new LinkedHashMap<>();
+        String data = fields == null ? null : fields.get(DATA);
+        if (data != null) {
+            letter.put(DATA, data);
+        } else if (fields != null && !fields.isEmpty()) {
+            letter.put(FIELDS, JsonCodec.write(fields));
+        }
+        letter.put(ORIGINAL_STREAM, g.stream);
+        letter.put(ORIGINAL_ID, id);
+        letter.put(CONSUMER_GROUP, g.group);
+        letter.put(CONSUMER, holder == null ? consumer : holder);
+        letter.put(FAILED_AT, Instant.now().toString());
+        letter.put(RETRY_COUNT, Integer.toString(attempts));
+        letter.put(REASON, reason);
+        connection.execute("XADD", j -> j.xadd(g.stream + DLQ_SUFFIX, XADD, letter));
+        connection.execute("XACK", j -> j.xack(g.stream, g.group, entryId));
+        deadLettered.increment();
+    }
+
+    @Override
+    protected List<DeadLetter> doDeadLetters(String stream, int limit) {
+        List<StreamEntry> entries = connection.execute("XREVRANGE",
+                j -> j.xrevrange(stream + DLQ_SUFFIX, "+", "-", limit));
+        List<DeadLetter> letters = new ArrayList<>(entries.size());
+        for (StreamEntry entry : entries) {
+            letters.add(toDeadLetter(stream, entry));
+        }
+        return letters;
+    }
+
+    @Override
+    protected Optional<DeadLetter> doDeadLetter(String stream, String deadLetterId) {
+        return findDeadLetter(stream, deadLetterId).map(entry -> toDeadLetter(stream, entry));
+    }
+
+    private Optional<StreamEntry> findDeadLetter(String stream, String deadLetterId) {
+        StreamEntryID id = parseId(deadLetterId);
+        if (id == null) {
+            return Optional.empty();
+        }
+        List<StreamEntry> found = connection.execute("XRANGE", j -> j.xrange(stream + DLQ_SUFFIX, id, id, 1));
+        return found.isEmpty() ? Optional.empty() : Optional.of(found.get(0));
+    }
+
+    private DeadLetter toDeadLetter(String stream, StreamEntry entry) {
+        Map<String, String> f = entry.getFields() == null ? Map.of() : entry.getFields();
+        String data = f.get(DATA);
+        Map<String, Object> payload;
+        try {
+            payload = JsonCodec.parse(data);
+        } catch (IllegalArgumentException e) {
+            // A malformed entry: keep what it held, as text.
+            payload = Map.of("_raw", data != null ? data : f.getOrDefault(FIELDS, ""));
+        }
+        int attempts = parseInt(f.get(RETRY_COUNT));
+        Message message = new Message(f.getOrDefault(ORIGINAL_ID, entry.getID().toString()),
+                f.getOrDefault(ORIGINAL_STREAM, stream), payload, attempts);
+        Instant failedAt;
+        try {
+            failedAt = f.containsKey(FAILED_AT) ? Instant.parse(f.get(FAILED_AT))
+                    : Instant.ofEpochMilli(entry.getID().getTime());
+        } catch (DateTimeParseException e) {
+            failedAt = Instant.ofEpochMilli(entry.getID().getTime());
+        }
+        return new DeadLetter(entry.getID().toString(), message, f.get(CONSUMER_GROUP), f.get(CONSUMER),
+                f.getOrDefault(REASON, "unknown"), attempts, failedAt);
+    }
+
+    @Override
+    protected boolean doReplayDeadLetter(String stream, String deadLetterId) {
+        Optional<StreamEntry> entry = findDeadLetter(stream, deadLetterId);
+        return entry.isPresent() && replay(stream, entry.get());
+    }
+
+    /** Publishes the dead letter's data again, then deletes the letter: a crash between gives a duplicate, never a loss. */
+    private boolean replay(String stream, StreamEntry letter) {
+        String data = letter.getFields() == null ? null : letter.getFields().get(DATA);
+        if (data == null) {
+            LOG.log(Level.WARNING, "broker ''{0}'': dead letter {1} of stream ''{2}'' has no data to replay",
+                    name(), letter.getID(), stream);
+            return false;
+        }
+        connection.execute("XADD", j -> j.xadd(stream, XADD, Map.of(DATA, data)));
+        published.increment();
+        connection.execute("XDEL", j -> j.xdel(stream + DLQ_SUFFIX, letter.getID()));
+        return true;
+    }
+
+    @Override
+    protected int doReplayAllDeadLetters(String stream) {
+        int replayed = 0;
+        String start = "-";
+        while (true) {
+            String from = start;
+            List<StreamEntry> page = connection.execute("XRANGE", j -> j.xrange(stream + DLQ_SUFFIX, from, "+", 100));
+            if (page.isEmpty()) {
+                return replayed;
+            }
+            for (StreamEntry letter : page) {
+                if (replay(stream, letter)) {
+                    replayed++;
+                }
+            }
+            start = "(" + page.get(page.size() - 1).getID();
+        }
+    }
+
+    @Override
+    protected int doPurgeDeadLetters(String stream) {
+        String key = stream + DLQ_SUFFIX;
+        long depth = connection.execute("XLEN", j -> j.xlen(key));
+        connection.execute("DEL", j -> j.del(key));
+        return (int) Math.min(Integer.MAX_VALUE, depth);
+    }
+
+    @Override
+    protected long doDeadLetterDepth(String stream) {
+        return connection.execute("XLEN", j -> j.xlen(stream + DLQ_SUFFIX));
+    }
+
+    // Replay and trimming
+
+    @Override
+    protected boolean doReplay(String stream, String group, String fromId) {
+        String before = idBefore(fromId);
+        if (before == null) {
+            throw new IllegalArgumentException("'" + fromId + "' is not a stream entry id such as 1700000000000-0");
+        }
+        GroupState g = state(stream, group);
+        try {
+            connection.execute("XGROUP SETID", j -> j.sendCommand(Protocol.Command.XGROUP, "SETID", stream, group,
+                    before));
+        } catch (RedisReplyException e) {
+            if (!e.is("NOGROUP")) {
+                throw e;
+            }
+            connection.execute("XGROUP CREATE", j -> j.sendCommand(Protocol.Command.XGROUP, "CREATE", stream,
+                    group, before, "MKSTREAM"));
+        }
+        g.created = true;
+        streams.add(stream);
+        return true;
+    }
+
+    /** The id just before {@code id}, so that XGROUP SETID to it delivers {@code id} next; null if not an id. */
+    static String idBefore(String id) {
+        String text = id.trim();
+        if (text.equals("0") || text.equals(ZERO) || text.equals("-")) {
+            return "0";
+        }
+        if (text.equals("$")) {
+            return "$";
+        }
+        int dash = text.indexOf('-');
+        try {
+            long ms = Long.parseUnsignedLong(dash < 0 ? text : text.substring(0, dash));
+            long seq = dash < 0 ? 0 : Long.parseUnsignedLong(text.substring(dash + 1));
+            if (seq != 0) {
+                return Long.toUnsignedString(ms) + "-" + Long.toUnsignedString(seq - 1);
+            }
+            return ms == 0 ? "0" : Long.toUnsignedString(ms - 1) + "-" + Long.toUnsignedString(-1L);
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
+    /**
+     * Trims the stream to about {@code maxLength} entries. With consumer groups, never past the first entry any group
+     * still needs: the lowest of each group's last-delivered id and first pending id (MINID). Without groups,
+     * MAXLEN ~.
+     */
+    @Override
+    protected long doTrim(String stream, long maxLength) {
+        long length = connection.execute("XLEN", j -> j.xlen(stream));
+        if (length <= maxLength) {
+            return 0;
+        }
+        List<StreamGroupInfo> groupInfos = connection.execute("XINFO GROUPS", j -> j.xinfoGroups(stream));
+        if (groupInfos.isEmpty()) {
+            return connection.execute("XTRIM", j -> j.xtrim(stream,
+                    XTrimParams.xTrimParams().maxLen(maxLength).approximateTrimming()));
+        }
+        StreamEntryID keepFrom = null;
+        for (StreamGroupInfo info : groupInfos) {
+            StreamEntryID needed = info.getLastDeliveredId();
+            if (info.getPending() > 0) {
+                StreamPendingSummary summary = connection.execute("XPENDING",
+                        j -> j.xpending(stream, info.getName()));
+                if (summary.getMinId() != null && summary.getMinId().compareTo(needed) < 0) {
+                    needed = summary.getMinId();
+                }
+            }
+            keepFrom = keepFrom == null || needed.compareTo(keepFrom) < 0 ? needed : keepFrom;
+        }
+        // The first entry to keep for maxLength: the (length - maxLength + 1)th.
+        long skip = length - maxLength + 1;
+        StreamEntryID cut = null;
+        String start = "-";
+        while (skip > 0) {
+            String from = start;
+            int count = (int) Math.min(1000, skip);
+            List<StreamEntry> page = connection.execute("XRANGE", j -> j.xrange(stream, from, "+", count));
+            if (page.isEmpty()) {
+                break;
+            }
+            skip -= page.size();
+            cut = page.get(page.size() - 1).getID();
+            start = "(" + cut;
+        }
+        if (cut == null) {
+            return 0;
+        }
+        StreamEntryID minId = cut.compareTo(keepFrom) < 0 ? cut : keepFrom;
+        return connection.execute("XTRIM", j -> j.xtrim(stream, XTrimParams.xTrimParams().minId(minId.toString())));
+    }
+
+    // Health
+
+    @Override
+    protected boolean doPing() {
+        boolean ok = "PONG".equalsIgnoreCase(connection.execute("PING", j -> j.ping()));
+        if (ok) {
+            lastPing = Instant.now();
+        }
+        return ok;
+    }
+
+    @Override
+    protected HealthStats doHealthStats() {
+        Map<String, Object> details = new LinkedHashMap<>();
+        details.put("provider", provider());
+        details.put("uri", connection.describe());
+        details.put("consumer", consumer);
+        HealthStats.Status status = HealthStats.Status.HEALTHY;
+        boolean connected;
+        long inFlight = 0;
+        try {
+            long start = System.nanoTime();
+            String pong = connection.execute("PING", j -> j.ping());
+            details.put("latency_ms", (System.nanoTime() - start) / 1_000_000.0);
+            connected = "PONG".equalsIgnoreCase(pong);
+            lastPing = Instant.now();
+            Map<String, String> server = parseInfo(connection.execute("INFO", j -> j.info()));
+            details.put("redis_version", server.get("redis_version"));
+            details.put("role", server.get("role"));
+            details.put("used_memory", parseLong(server.get("used_memory")));
+            details.put("connected_clients", parseLong(server.get("connected_clients")));
+            if ("1".equals(server.get("loading"))) {
+                status = HealthStats.Status.DEGRADED;
+                details.put("reason", "loading");
+            }
+            long rejected = parseLong(server.get("rejected_connections"));
+            if (lastRejectedConnections >= 0 && rejected > lastRejectedConnections) {
+                status = HealthStats.Status.DEGRADED;
+                details.put("reason", "rejecting connections");
+            }
+            lastRejectedConnections = rejected;
+            for (String stream : streams) {
+                for (StreamGroupInfo info : groupInfos(stream)) {
+                    inFlight += info.getPending();
+                }
+            }
+        } catch (RedisReplyException e) {
+            // LOADING, BUSY, MASTERDOWN, max clients: Redis is there but cannot serve.
+            connected = true;
+            status = HealthStats.Status.DEGRADED;
+            details.put("reason", e.reply());
+        } catch (BrokerConnectionException e) {
+            connected = false;
+            status = HealthStats.Status.UNHEALTHY;
+            details.put("error", e.getMessage());
+        }
+        details.put("streams", streams.size());
+        details.put("max_retries", policy.maxRetries());
+        details.put("retry_delay_ms", policy.retryDelay().toMillis());
+        details.put("backoff_multiplier", policy.backoffMultiplier());
+        details.put("message_timeout_ms", policy.messageTimeout().toMillis());
+        details.put("enable_dlq", policy.deadLetterEnabled());
+        details.put("discarded", discarded.sum());
+        details.values().removeIf(java.util.Objects::isNull);
+        return new HealthStats(status, connected, lastPing, uptime(),
+                new HealthStats.MessageCounts(published.sum(), inFlight, failed.sum(), deadLettered.sum()), details);
+    }
+
+    @Override
+    public Map<String, Object> info() {
+        Map<String, Object> info = new LinkedHashMap<>();
+        info.put("name", name());
+        info.put("provider", provider());
+        info.put("uri", connection.describe());
+        info.put("consumer", consumer);
+        try {
+            Map<String, String> server = parseInfo(connection.execute("INFO", j -> j.info()));
+            info.put("redis_version", server.getOrDefault("redis_version", ""));
+            info.put("role", server.getOrDefault("role", ""));
+            info.put("used_memory", parseLong(server.get("used_memory")));
+            info.put("used_memory_human", server.getOrDefault("used_memory_human", ""));
+            info.put("connected_clients", parseLong(server.get("connected_clients")));
+            info.put("loading", "1".equals(server.get("loading")));
+            Map<String, Object> streamInfo = new TreeMap<>();
+            for (String stream : streams) {
+                streamInfo.put(stream, streamInfo(stream));
+            }
+            info.put("streams", streamInfo);
+        } catch (BrokerException e) {
+            info.put("error", e.getMessage());
+        }
+        return info;
+    }
+
+    private Map<String, Object> streamInfo(String stream) {
+        Map<String, Object> s = new LinkedHashMap<>();
+        long length = connection.execute("XLEN", j -> j.xlen(stream));
+        s.put("length", length);
+        s.put("dlq_depth", connection.execute("XLEN", j -> j.xlen(stream + DLQ_SUFFIX)));
+        Map<String, Object> groupMap = new TreeMap<>();
+        long pending = 0;
+        for (StreamGroupInfo info : groupInfos(stream)) {
+            Map<String, Object> gi = new LinkedHashMap<>();
+            gi.put("pending", info.getPending());
+            gi.put("last_delivered_id", String.valueOf(info.getLastDeliveredId()));
+            Object lag = info.getGroupInfo().get("lag"); // Redis 7+
+            gi.put("lag", lag instanceof Long l ? l : -1L);
+            List<Map<String, Object>> consumers = new ArrayList<>();
+            for (StreamConsumerInfo c : connection.execute("XINFO CONSUMERS",
+                    j -> j.xinfoConsumers2(stream, info.getName()))) {
+                consumers.add(Map.of("name", c.getName(), "pending", c.getPending(), "idle_ms", c.getIdle()));
+            }
+            gi.put("consumers", consumers);
+            groupMap.put(info.getName(), gi);
+            pending += info.getPending();
+        }
+        s.put("pending", pending);
+        s.put("groups", groupMap);
+        return s;
+    }
+
+    private List<StreamGroupInfo> groupInfos(String stream) {
+        try {
+            return connection.execute("XINFO GROUPS", j -> j.xinfoGroups(stream));
+        } catch (RedisReplyException e) {
+            return List.of(); // no such key
+        }
+    }
+
+    @Override
+    public void close() {
+        connection.close();
+    }
+
+    // Helpers
+
+    private GroupState state(String stream, String group) {
+        return groups.computeIfAbsent(stream, s -> new ConcurrentHashMap<>())
+                .computeIfAbsent(group, g -> new GroupState(stream, g));
+    }
+
+    /** XGROUP CREATE stream group 0 MKSTREAM, once; BUSYGROUP (another creator was first) is success. */
+    private void ensureGroup(GroupState g) {
+        if (g.created) {
+            return;
+        }
+        try {
+            connection.execute("XGROUP CREATE", j -> j.xgroupCreate(g.stream, g.group, new StreamEntryID(), true));
+        } catch (RedisReplyException e) {
+            if (!e.is("BUSYGROUP")) {
+                throw e;
+            }
+        }
+        g.created = true;
+        streams.add(g.stream);
+    }
+
+    private static StreamEntryID parseId(String id) {
+        try {
+            return new StreamEntryID(id);
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static Map<String, String> fields(Object raw) {
+        if (raw == null) {
+            return null; // deleted while pending (Redis 6.2)
+        }
+        List<Object> list = castList(raw);
+        Map<String, String> fields = new LinkedHashMap<>();
+        for (int i = 0; i + 1 < list.size(); i += 2) {
+            fields.put(SafeEncoder.encode((byte[]) list.get(i)), SafeEncoder.encode((byte[]) list.get(i + 1)));
+        }
+        return fields;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Object> castList(Object value) {
+        return value == null ? List.of() : (List<Object>) value;
+    }
+
+    static Map<String, String> parseInfo(String info) {
+        Map<String, String> values = new HashMap<>();
+        for (String line : info.split("\r?\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0 && !line.startsWith("#")) {
+                values.put(line.substring(0, colon), line.substring(colon + 1).trim());
+            }
+        }
+        return values;
+    }
+
+    private static long parseLong(String text) {
+        try {
+            return text == null ? 0 : Long.parseLong(text);
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    private static int parseInt(String text) {
+        return (int) Math.min(Integer.MAX_VALUE, parseLong(text));
+    }
+
+    /** What this broker object knows of one group of one stream. */
+    private static final class GroupState {
+        final String stream;
+        final String group;
+        volatile boolean created;
+        /** Where the next XAUTOCLAIM starts; 0-0 begins a scan. */
+        volatile String reclaimCursor = ZERO;
+        volatile long nextReclaimAt;
+        /** When to look at the retry consumer's PEL next: the earliest known due time, else a poll. */
+        private long nextRetryCheckAt;
+
+        GroupState(String stream, String group) {
+            this.stream = stream;
+            this.group = group;
+        }
+
+        /** After a look at the retry PEL that began when the next check was {@code seen}. */
+        synchronized void retryCheckedUntil(long seen, long next) {
+            // A nack during the look may have asked for an earlier check: keep it.
+            nextRetryCheckAt = nextRetryCheckAt == seen ? next : Math.min(nextRetryCheckAt, next);
+        }
+
+        /** A retry is due by then (this instance rejected an entry). */
+        synchronized void retryDueBy(long due) {
+            nextRetryCheckAt = Math.min(nextRetryCheckAt, due);
+        }
+
+        synchronized long nextRetryCheckAt() {
+            return nextRetryCheckAt;
+        }
+    }
+}

@@ -1,0 +1,102 @@
+package dev.courier.redis;
+
+import dev.courier.Broker;
+import dev.courier.spi.BrokerProvider;
+import dev.courier.spi.BrokerSettings;
+import dev.courier.spi.RetryPolicy;
+
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * The {@code redis} provider: a broker on Redis Streams (Redis 5.0+, 6.2+ to reclaim the entries of crashed
+ * consumers).
+ *
+ * <pre>
+ * brokers.analytics.provider=redis
+ * brokers.analytics.uri=redis://user:secret@localhost:6379/1     # rediss:// for TLS
+ * </pre>
+ *
+ * <p>Options ({@code brokers.<name>.<option>}), besides {@code uri} and the retry options of {@link RetryPolicy}:
+ * <table>
+ * <caption>Options</caption>
+ * <tr><th>option</th><th>default</th><th>meaning</th></tr>
+ * <tr><td>{@code pool-size}</td><td>8</td><td>connections for commands (blocking reads have a pool of the same
+ * size of their own)</td></tr>
+ * <tr><td>{@code connect-timeout}</td><td>2 s</td><td>to open a connection</td></tr>
+ * <tr><td>{@code socket-timeout}</td><td>2 s</td><td>to wait for a reply</td></tr>
+ * <tr><td>{@code consumer-name}</td><td>host name + "-" + process id</td><td>this instance's consumer name in every
+ * group; keep it stable per instance</td></tr>
+ * <tr><td>{@code max-length}</td><td>0 (off)</td><td>trim each stream to about this many entries while publishing,
+ * never removing entries a group still needs</td></tr>
+ * <tr><td>{@code block-timeout}</td><td>1 s</td><td>the longest a blocking read waits on the server</td></tr>
+ * <tr><td>{@code tls-truststore}</td><td>the JVM's</td><td>a truststore file with the certificates to trust for
+ * {@code rediss://}</td></tr>
+ * <tr><td>{@code tls-truststore-password}, {@code tls-truststore-type}</td><td>none, the file's</td><td>its password
+ * and type (PKCS12, JKS)</td></tr>
+ * <tr><td>{@code tls-verify}</td><td>full</td><td>{@code full} (certificate and host name), {@code ca} (certificate
+ * only) or {@code none}</td></tr>
+ * </table>
+ */
+public final class RedisBrokerProvider implements BrokerProvider {
+
+    public static final String NAME = "redis";
+
+    static final String CONSUMER_NAME = "consumer-name";
+    static final String MAX_LENGTH = "max-length";
+    static final String BLOCK_TIMEOUT = "block-timeout";
+
+    static final Duration DEFAULT_BLOCK_TIMEOUT = Duration.ofSeconds(1);
+
+    private static final Set<String> OPTIONS;
+
+    static {
+        Set<String> options = new HashSet<>(RetryPolicy.OPTIONS);
+        options.addAll(RedisConnection.OPTIONS);
+        options.addAll(Set.of(CONSUMER_NAME, MAX_LENGTH, BLOCK_TIMEOUT));
+        OPTIONS = Set.copyOf(options);
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public Set<String> options() {
+        return OPTIONS;
+    }
+
+    /** Checks the settings and builds the broker; it connects on first use. */
+    @Override
+    public Broker create(String brokerName, BrokerSettings settings) {
+        RetryPolicy policy = RetryPolicy.from(settings);
+        Duration block = settings.getDuration(BLOCK_TIMEOUT, DEFAULT_BLOCK_TIMEOUT);
+        if (block.toMillis() < 1 || block.toSeconds() > 60) {
+            throw settings.invalid(BLOCK_TIMEOUT, "'" + settings.get(BLOCK_TIMEOUT).orElse("")
+                    + "' must be between 1 ms and 60 s");
+        }
+        String consumer = settings.get(CONSUMER_NAME).orElseGet(RedisBrokerProvider::defaultConsumerName);
+        long maxLength = settings.getInt(MAX_LENGTH, 0, 0);
+        RedisConnection connection = new RedisConnection(RedisConnection.Config.from(settings), block);
+        return new RedisBroker(brokerName, connection, policy, consumer, maxLength, block);
+    }
+
+    /** The host name and the process id: stable while the process lives, distinct between instances on one host. */
+    static String defaultConsumerName() {
+        String host = System.getenv("HOSTNAME");
+        if (host == null || host.isBlank()) {
+            host = System.getenv("COMPUTERNAME");
+        }
+        if (host == null || host.isBlank()) {
+            try {
+                host = InetAddress.getLocalHost().getHostName();
+            } catch (java.io.IOException e) {
+                host = "localhost";
+            }
+        }
+        return host + "-" + ProcessHandle.current().pid();
+    }
+}

@@ -1,0 +1,375 @@
+package dev.courier.redis;
+
+import dev.courier.BrokerConnectionException;
+import dev.courier.BrokerException;
+import dev.courier.spi.BrokerSettings;
+import redis.clients.jedis.ConnectionPoolConfig;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.RedisClient;
+import redis.clients.jedis.SslOptions;
+import redis.clients.jedis.SslVerifyMode;
+import redis.clients.jedis.UnifiedJedis;
+import redis.clients.jedis.exceptions.JedisAccessControlException;
+import redis.clients.jedis.exceptions.JedisConnectionException;
+import redis.clients.jedis.exceptions.JedisDataException;
+import redis.clients.jedis.exceptions.JedisException;
+
+import java.io.File;
+import java.lang.System.Logger.Level;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * The connection to one Redis server, shared by the Redis providers: parses the {@code uri} and the connection
+ * options, builds Jedis clients lazily, retries once after a connection error and turns Jedis's exceptions into
+ * Courier's, never with a password in them.
+ *
+ * <p>Commands go through a pooled {@link UnifiedJedis} (so cluster and sentinel clients can take its place later);
+ * blocking reads go through a second pool of their own, so that they never hold the connections that publishing
+ * needs.
+ */
+final class RedisConnection implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger("dev.courier.redis");
+
+    static final String POOL_SIZE = "pool-size";
+    static final String CONNECT_TIMEOUT = "connect-timeout";
+    static final String SOCKET_TIMEOUT = "socket-timeout";
+    static final String TLS_TRUSTSTORE = "tls-truststore";
+    static final String TLS_TRUSTSTORE_PASSWORD = "tls-truststore-password";
+    static final String TLS_TRUSTSTORE_TYPE = "tls-truststore-type";
+    static final String TLS_VERIFY = "tls-verify";
+
+    /** The connection options, besides {@code uri}. */
+    static final Set<String> OPTIONS = Set.of(POOL_SIZE, CONNECT_TIMEOUT, SOCKET_TIMEOUT, TLS_TRUSTSTORE,
+            TLS_TRUSTSTORE_PASSWORD, TLS_TRUSTSTORE_TYPE, TLS_VERIFY);
+
+    static final int DEFAULT_POOL_SIZE = 8;
+    static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(2);
+
+    /** Where and how to connect. {@link #toString()} shows no password. */
+    record Config(String brokerName, String host, int port, boolean ssl, String user, String password, int database,
+                  int poolSize, Duration connectTimeout, Duration socketTimeout, String truststore,
+                  String truststorePassword, String truststoreType, SslVerifyMode verifyMode) {
+
+        /** The URI without credentials, for messages and health data. */
+        String describe() {
+            return (ssl ? "rediss://" : "redis://") + (user != null || password != null ? "***@" : "")
+                    + (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port + "/" + database;
+        }
+
+        @Override
+        public String toString() {
+            return "RedisConnection.Config[" + describe() + ", pool-size=" + poolSize + "]";
+        }
+
+        /** The connection settings of a broker; {@code uri} is required. */
+        static Config from(BrokerSettings settings) {
+            URI uri = settings.uri("redis", "rediss")
+                    .orElseThrow(() -> settings.invalid("uri", "is required by provider '" + settings.provider()
+                            + "'; for example redis://localhost:6379/0"));
+            String masked = BrokerSettings.maskUserInfo(settings.get("uri").orElse(""));
+            boolean ssl = uri.getScheme().equalsIgnoreCase("rediss");
+            String user = null;
+            String password = null;
+            String userInfo = uri.getRawUserInfo();
+            if (userInfo != null && !userInfo.isEmpty()) {
+                int colon = userInfo.indexOf(':');
+                if (colon < 0) {
+                    // redis://secret@host: a lone user-info is the password, as redis-cli and Jedis read it.
+                    password = decode(userInfo);
+                } else {
+                    user = colon == 0 ? null : decode(userInfo.substring(0, colon));
+                    password = decode(userInfo.substring(colon + 1));
+                }
+            }
+            int database = 0;
+            String path = uri.getPath();
+            if (path != null && path.length() > 1) {
+                try {
+                    database = Integer.parseInt(path.substring(1));
+                } catch (NumberFormatException e) {
+                    database = -1;
+                }
+                if (database < 0) {
+                    throw settings.invalid("uri", "'" + masked + "' names database '" + path.substring(1)
+                            + "'; use a number such as redis://host:6379/0");
+                }
+            }
+            int port = uri.getPort() < 0 ? 6379 : uri.getPort();
+            String verify = settings.get(TLS_VERIFY).orElse("full");
+            SslVerifyMode verifyMode = switch (verify.toLowerCase(java.util.Locale.ROOT)) {
+                case "full" -> SslVerifyMode.FULL;
+                case "ca" -> SslVerifyMode.CA;
+                case "none" -> SslVerifyMode.INSECURE;
+                default -> throw settings.invalid(TLS_VERIFY, "'" + verify + "' is not full, ca or none");
+            };
+            String truststore = settings.get(TLS_TRUSTSTORE).orElse(null);
+            if (truststore != null && !new File(truststore).isFile()) {
+                throw settings.invalid(TLS_TRUSTSTORE, "'" + truststore + "' is not a readable file");
+            }
+            String host = uri.getHost();
+            if (host.startsWith("[") && host.endsWith("]")) {
+                host = host.substring(1, host.length() - 1);
+            }
+            return new Config(settings.brokerName(), host, port, ssl, user, password, database,
+                    settings.getInt(POOL_SIZE, DEFAULT_POOL_SIZE, 1),
+                    positive(settings, CONNECT_TIMEOUT, settings.getDuration(CONNECT_TIMEOUT, DEFAULT_TIMEOUT)),
+                    positive(settings, SOCKET_TIMEOUT, settings.getDuration(SOCKET_TIMEOUT, DEFAULT_TIMEOUT)),
+                    truststore, settings.get(TLS_TRUSTSTORE_PASSWORD).orElse(null),
+                    settings.get(TLS_TRUSTSTORE_TYPE).orElse(null), verifyMode);
+        }
+
+        private static Duration positive(BrokerSettings settings, String option, Duration value) {
+            if (value.toMillis() < 1 || value.toMillis() > Integer.MAX_VALUE) {
+                throw settings.invalid(option, "'" + settings.get(option).orElse("") + "' must be between 1 ms and "
+                        + Integer.MAX_VALUE + " ms");
+            }
+            return value;
+        }
+
+        private static String decode(String text) {
+            return URLDecoder.decode(text.replace("+", "%2B"), StandardCharsets.UTF_8);
+        }
+    }
+
+    private final Config config;
+    private final Duration blockTimeout;
+    private volatile RedisClient client;
+    private volatile RedisClient blockingClient;
+
+    /**
+     * @param blockTimeout the longest a blocking read waits on the server; the blocking pool's socket timeout allows
+     *                     for it
+     */
+    RedisConnection(Config config, Duration blockTimeout) {
+        this.config = config;
+        this.blockTimeout = blockTimeout;
+    }
+
+    Config config() {
+        return config;
+    }
+
+    /** The URI without credentials. */
+    String describe() {
+        return config.describe();
+    }
+
+    /**
+     * Runs a command. After a connection error the pool's idle connections are dropped (after a restart they are all
+     * dead) and the command runs once more; if that fails too, {@link BrokerConnectionException}.
+     *
+     * @param operation what is being done, for the exception's message
+     * @throws BrokerConnectionException Redis cannot be reached
+     * @throws RedisReplyException       Redis answered with an error
+     */
+    <T> T execute(String operation, Function<UnifiedJedis, T> command) {
+        return run(operation, command, false);
+    }
+
+    /** Runs a blocking command on the blocking pool, with the same retry and exception rules. */
+    <T> T executeBlocking(String operation, Function<UnifiedJedis, T> command) {
+        return run(operation, command, true);
+    }
+
+    private <T> T run(String operation, Function<UnifiedJedis, T> command, boolean blocking) {
+        try {
+            return command.apply(client(blocking));
+        } catch (JedisException first) {
+            if (find(first, JedisConnectionException.class) == null
+                    || find(first, JedisAccessControlException.class) != null) {
+                throw translate(operation, first);
+            }
+            LOG.log(Level.DEBUG, () -> "broker '" + config.brokerName + "': " + operation + " on " + describe()
+                    + " failed (" + first.getClass().getSimpleName() + "), retrying once");
+            resetPool(blocking);
+            try {
+                return command.apply(client(blocking));
+            } catch (JedisException second) {
+                throw translate(operation, second);
+            }
+        }
+    }
+
+    /** Courier's exception for a Jedis exception; the message names the URI without credentials. */
+    BrokerException translate(String operation, JedisException e) {
+        String where = "broker '" + config.brokerName + "': " + operation + " on Redis at " + describe();
+        Throwable accessError = find(e, JedisAccessControlException.class);
+        String who = config.user == null ? "the default user" : "user '" + config.user + "'";
+        if (startsWithAny(e.getMessage(), "NOPERM")) {
+            // Authenticated, but the user's ACL does not allow this command or key.
+            String reply = safe(e.getMessage());
+            return new RedisReplyException(where + " was refused for " + who + ": " + reply
+                    + " (check the user's ACL)", reply, e);
+        }
+        if (accessError != null || startsWithAny(e.getMessage(), "WRONGPASS", "NOAUTH")) {
+            String reply = safe(accessError != null ? accessError.getMessage() : e.getMessage());
+            return new BrokerConnectionException(where + " was refused for " + who + ": " + reply
+                    + " (check the user and password in the uri)", e);
+        }
+        if (e instanceof JedisConnectionException || find(e, JedisConnectionException.class) != null) {
+            return new BrokerConnectionException(where + " failed, Redis cannot be reached (after one retry): "
+                    + safe(rootMessage(e)), e);
+        }
+        if (e instanceof JedisDataException) {
+            return new RedisReplyException(where + " failed: " + safe(e.getMessage()), safe(e.getMessage()), e);
+        }
+        // Pool exhaustion and other client-side failures.
+        return new BrokerConnectionException(where + " failed: " + safe(rootMessage(e)), e);
+    }
+
+    private String safe(String text) {
+        if (text == null) {
+            return "";
+        }
+        String masked = BrokerSettings.maskUserInfo(text);
+        return config.password == null || config.password.isEmpty() ? masked : masked.replace(config.password, "***");
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        String message = e.getMessage();
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+            if (t.getMessage() != null) {
+                message = t.getClass().getSimpleName() + ": " + t.getMessage();
+            }
+        }
+        return message;
+    }
+
+    private static Throwable find(Throwable e, Class<? extends Throwable> type) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (type.isInstance(t)) {
+                return t;
+            }
+        }
+        return null;
+    }
+
+    private static boolean startsWithAny(String text, String... prefixes) {
+        if (text != null) {
+            for (String prefix : prefixes) {
+                if (text.startsWith(prefix)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    private RedisClient client(boolean blocking) {
+        RedisClient c = blocking ? blockingClient : client;
+        if (c != null) {
+            return c;
+        }
+        synchronized (this) {
+            c = blocking ? blockingClient : client;
+            if (c == null) {
+                c = build(blocking);
+                if (blocking) {
+                    blockingClient = c;
+                } else {
+                    client = c;
+                }
+            }
+            return c;
+        }
+    }
+
+    private RedisClient build(boolean blocking) {
+        // A blocking read holds its socket for up to blockTimeout: its timeout allows for that.
+        int socketTimeout = (int) Math.min(Integer.MAX_VALUE,
+                config.socketTimeout.toMillis() + (blocking ? blockTimeout.toMillis() : 0));
+        DefaultJedisClientConfig.Builder clientConfig = DefaultJedisClientConfig.builder()
+                .connectionTimeoutMillis((int) config.connectTimeout.toMillis())
+                .socketTimeoutMillis(socketTimeout)
+                .blockingSocketTimeoutMillis(socketTimeout)
+                .database(config.database)
+                .clientName("courier-" + config.brokerName + (blocking ? "-blocking" : ""))
+                .user(config.user)
+                .password(config.password)
+                .ssl(config.ssl);
+        if (config.ssl) {
+            SslOptions.Builder ssl = SslOptions.builder().sslVerifyMode(config.verifyMode);
+            if (config.truststore != null) {
+                ssl.truststore(new File(config.truststore),
+                        config.truststorePassword == null ? null : config.truststorePassword.toCharArray());
+                if (config.truststoreType != null) {
+                    ssl.trustStoreType(config.truststoreType);
+                }
+            }
+            clientConfig.sslOptions(ssl.build());
+        }
+        ConnectionPoolConfig pool = new ConnectionPoolConfig();
+        pool.setMaxTotal(config.poolSize);
+        pool.setMaxIdle(config.poolSize);
+        pool.setMinIdle(0);
+        // Never wait forever for a pooled connection.
+        pool.setMaxWait(config.connectTimeout.plus(Duration.ofMillis(socketTimeout)));
+        pool.setJmxEnabled(false);
+        return RedisClient.builder()
+                .hostAndPort(config.host, config.port)
+                .clientConfig(clientConfig.build())
+                .poolConfig(pool)
+                .build();
+    }
+
+    private void resetPool(boolean blocking) {
+        RedisClient c = blocking ? blockingClient : client;
+        if (c != null) {
+            try {
+                c.getPool().clear();
+            } catch (RuntimeException e) {
+                LOG.log(Level.DEBUG, () -> "clearing the pool failed: " + e.getClass().getName());
+            }
+        }
+    }
+
+    /** Closes the clients; the next operation connects again. */
+    @Override
+    public void close() {
+        RedisClient c;
+        RedisClient b;
+        synchronized (this) {
+            c = client;
+            b = blockingClient;
+            client = null;
+            blockingClient = null;
+        }
+        for (RedisClient each : new RedisClient[] {c, b}) {
+            if (each != null) {
+                try {
+                    each.close();
+                } catch (RuntimeException e) {
+                    LOG.log(Level.DEBUG, () -> "closing a Redis client failed: " + e.getClass().getName());
+                }
+            }
+        }
+    }
+
+    /** Redis answered a command with an error, such as {@code NOGROUP} or {@code LOADING}. */
+    static final class RedisReplyException extends BrokerException {
+        private static final long serialVersionUID = 1L;
+        private final String reply;
+
+        RedisReplyException(String message, String reply, Throwable cause) {
+            super(message, cause);
+            this.reply = reply;
+        }
+
+        /** The error reply, starting with its code ({@code NOGROUP No such key ...}). */
+        String reply() {
+            return reply;
+        }
+
+        boolean is(String code) {
+            return reply.startsWith(code);
+        }
+    }
+}

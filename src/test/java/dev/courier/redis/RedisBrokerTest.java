@@ -1,0 +1,411 @@
+package dev.courier.redis;
+
+import dev.courier.Broker;
+import dev.courier.BrokerConfigurationException;
+import dev.courier.BrokerConnectionException;
+import dev.courier.DeadLetter;
+import dev.courier.HealthStats;
+import dev.courier.Message;
+import dev.courier.spi.BrokerSettings;
+import dev.courier.spi.RetryPolicy;
+import dev.courier.testing.RedisServer;
+import dev.courier.testing.WithRedis;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What the Redis Streams broker does beyond the shared contract: wire format, groups, recovery, trimming, options. */
+@WithRedis
+class RedisBrokerTest {
+
+    private static RedisServer redis;
+    private final List<Broker> brokers = new ArrayList<>();
+    private String stream;
+
+    @BeforeAll
+    static void server(RedisServer server) {
+        redis = server;
+    }
+
+    @BeforeEach
+    void newStream() {
+        stream = "redis-" + UUID.randomUUID();
+    }
+
+    @AfterEach
+    void close() {
+        brokers.forEach(Broker::close);
+    }
+
+    private RedisBroker broker(RetryPolicy policy, Map<String, String> options) {
+        RedisBroker broker = (RedisBroker) new RedisBrokerProvider()
+                .create("test", RedisBrokerContractTest.settings(redis.uri(), policy, options));
+        brokers.add(broker);
+        return broker;
+    }
+
+    private RedisBroker broker(String consumer, Duration messageTimeout) {
+        return broker(new RetryPolicy(3, Duration.ofMillis(100), 2.0, messageTimeout, true),
+                Map.of("consumer-name", consumer));
+    }
+
+    private static String text(Object reply) {
+        return reply instanceof byte[] bytes ? new String(bytes, StandardCharsets.UTF_8) : String.valueOf(reply);
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<Object> list(Object reply) {
+        return (List<Object>) reply;
+    }
+
+    private List<Message> awaitRead(Broker broker, String group, int atLeast) {
+        List<Message> got = new ArrayList<>();
+        await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20)).until(() -> {
+            got.addAll(broker.read(stream, group, 100));
+            return got.size() >= atLeast;
+        });
+        return got;
+    }
+
+    // Options
+
+    @Test
+    void declaresItsOptionsAndCapabilities() {
+        RedisBrokerProvider provider = new RedisBrokerProvider();
+        assertEquals("redis", provider.name());
+        assertTrue(provider.options().containsAll(RetryPolicy.OPTIONS));
+        assertTrue(provider.options().containsAll(List.of("pool-size", "connect-timeout", "socket-timeout",
+                "consumer-name", "max-length", "block-timeout", "tls-truststore", "tls-truststore-password",
+                "tls-truststore-type", "tls-verify")));
+        assertEquals(RedisBroker.CAPABILITIES, broker("c", Duration.ofSeconds(30)).capabilities());
+        assertEquals(dev.courier.CapabilityTier.ORDERED_MESSAGING, broker("c", Duration.ofSeconds(30)).tier());
+    }
+
+    @Test
+    void badSettingsNameThePropertyAndNeverThePassword() {
+        RedisBrokerProvider provider = new RedisBrokerProvider();
+        BrokerConfigurationException missing = assertThrows(BrokerConfigurationException.class,
+                () -> provider.create("orders", new BrokerSettings("orders", "redis", Map.of())));
+        assertEquals("brokers.orders.uri", missing.property());
+
+        for (String uri : List.of("http://user:s3cr3t-pw@localhost:6379", "redis://user:s3cr3t-pw@localhost:6379/x",
+                "redis://user:s3cr3t-pw@local host:6379")) {
+            BrokerConfigurationException e = assertThrows(BrokerConfigurationException.class,
+                    () -> provider.create("orders", new BrokerSettings("orders", "redis", Map.of("uri", uri))));
+            assertEquals("brokers.orders.uri", e.property());
+            assertFalse(e.getMessage().contains("s3cr3t-pw"), e.getMessage());
+            System.out.println("config error: " + e.getMessage());
+        }
+        Map<String, String> bad = new HashMap<>(Map.of("uri", "redis://localhost:6379"));
+        bad.put("pool-size", "0");
+        BrokerConfigurationException pool = assertThrows(BrokerConfigurationException.class,
+                () -> provider.create("orders", new BrokerSettings("orders", "redis", bad)));
+        assertEquals("brokers.orders.pool-size", pool.property());
+        assertTrue(pool.getMessage().contains("'0'"), pool.getMessage());
+        bad.remove("pool-size");
+        bad.put("block-timeout", "soon");
+        assertEquals("brokers.orders.block-timeout", assertThrows(BrokerConfigurationException.class,
+                () -> provider.create("orders", new BrokerSettings("orders", "redis", bad))).property());
+    }
+
+    @Test
+    void createDoesNotConnectAndAnUnreachableRedisRaisesAConnectionError() throws Exception {
+        int closedPort;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            closedPort = socket.getLocalPort();
+        }
+        Broker broker = new RedisBrokerProvider().create("down", new BrokerSettings("down", "redis",
+                Map.of("uri", "redis://user:s3cr3t-pw@127.0.0.1:" + closedPort + "/0", "connect-timeout", "0.5")));
+        brokers.add(broker);
+        BrokerConnectionException e = assertThrows(BrokerConnectionException.class,
+                () -> broker.publish(stream, Map.of("a", 1)));
+        assertFalse(e.getMessage().contains("s3cr3t-pw"), e.getMessage());
+        assertTrue(e.getMessage().contains("127.0.0.1:" + closedPort), e.getMessage());
+        assertFalse(broker.ping());
+        HealthStats health = broker.healthStats();
+        assertEquals(HealthStats.Status.UNHEALTHY, health.status());
+        assertFalse(health.toString().contains("s3cr3t-pw"));
+        System.out.println("unreachable: " + e.getMessage());
+    }
+
+    // Wire format and groups
+
+    @Test
+    void wireFormatIsXaddDataJsonAsInTheSeedsSystem() {
+        RedisBroker broker = broker("c", Duration.ofSeconds(30));
+        String id = broker.publish(stream, Map.of("event_type", "user.registered", "user_id", "123"));
+        List<Object> entries = list(redis.command("XRANGE", stream, "-", "+"));
+        List<Object> entry = list(entries.get(0));
+        assertEquals(id, text(entry.get(0)));
+        List<Object> fields = list(entry.get(1));
+        assertEquals(2, fields.size());
+        assertEquals("data", text(fields.get(0)));
+        assertEquals(Map.of("event_type", "user.registered", "user_id", "123"),
+                dev.courier.spi.JsonCodec.parse(text(fields.get(1))));
+
+        // What another producer of the seed's format writes, extra fields and all, is read.
+        String foreign = text(redis.command("XADD", stream, "*", "data", "{\"type\":\"email\"}", "extra", "x"));
+        List<Message> read = broker.read(stream, "g", 10);
+        assertEquals(List.of(id, foreign), read.stream().map(Message::id).toList());
+    }
+
+    @Test
+    void aGroupCreatedByAnotherClientFirstIsUsed() {
+        redis.command("XGROUP", "CREATE", stream, "g", "$", "MKSTREAM");
+        RedisBroker broker = broker("c", Duration.ofSeconds(30));
+        String id = broker.publish(stream, Map.of("a", 1));
+        assertEquals(id, broker.getNext(stream, "g").orElseThrow().id());
+    }
+
+    @Test
+    void aDeletedStreamAndGroupAreCreatedAgain() {
+        RedisBroker broker = broker("c", Duration.ofSeconds(30));
+        broker.publish(stream, Map.of("a", 1));
+        assertEquals(1, broker.read(stream, "g", 10).size());
+        redis.command("DEL", stream);
+        String id = broker.publish(stream, Map.of("a", 2));
+        assertEquals(List.of(id), broker.read(stream, "g", 10).stream().map(Message::id).toList());
+    }
+
+    @Test
+    void malformedEntriesAreDeadLetteredAndDoNotBlockTheNextOnes() {
+        RedisBroker broker = broker("c", Duration.ofSeconds(30));
+        String notJson = text(redis.command("XADD", stream, "*", "data", "not-json"));
+        String noData = text(redis.command("XADD", stream, "*", "payload", "{\"a\":1}"));
+        String array = text(redis.command("XADD", stream, "*", "data", "[1,2]"));
+        String good = broker.publish(stream, Map.of("ok", true));
+
+        List<Message> read = broker.read(stream, "g", 10);
+        assertEquals(List.of(good), read.stream().map(Message::id).toList());
+        assertEquals(3, broker.deadLetterDepth(stream));
+        List<DeadLetter> letters = broker.deadLetters(stream, 10);
+        assertEquals(List.of(array, noData, notJson), letters.stream().map(l -> l.message().id()).toList());
+        letters.forEach(l -> assertEquals(DeadLetter.MALFORMED, l.reason()));
+        assertEquals("not-json", letters.get(2).message().payload().get("_raw"));
+        // Acknowledged once dead-lettered: nothing pending but the good one.
+        assertEquals(1L, list(redis.command("XPENDING", stream, "g")).get(0));
+        System.out.println("malformed: " + letters.size() + " dead-lettered, next good entry read: " + good);
+    }
+
+    @Test
+    void theAttemptCountIsThePelDeliveryCountAndSurvivesANewBrokerObject() {
+        RedisBroker first = broker("instance-1", Duration.ofSeconds(30));
+        String id = first.publish(stream, Map.of("a", 1));
+        first.getNext(stream, "g").orElseThrow();
+        assertTrue(first.nack(stream, id, "g"));
+        first.close();
+
+        RedisBroker second = broker("instance-1", Duration.ofSeconds(30));
+        Message again = awaitRead(second, "g", 1).get(0);
+        assertEquals(id, again.id());
+        assertEquals(2, again.deliveryCount());
+    }
+
+    // Crash recovery and consumers
+
+    @Test
+    void entriesOfAConsumerIdleLongerThanTheMessageTimeoutAreClaimedByAnother() {
+        RedisBroker crashed = broker("crashed", Duration.ofMillis(400));
+        List<String> ids = crashed.publishAll(stream, List.of(Map.of("n", 1), Map.of("n", 2), Map.of("n", 3)));
+        assertEquals(3, crashed.read(stream, "g", 10).size()); // and never acknowledged
+
+        RedisBroker survivor = broker("survivor", Duration.ofMillis(400));
+        long start = System.nanoTime();
+        List<Message> claimed = awaitRead(survivor, "g", 3);
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        assertEquals(ids, claimed.stream().map(Message::id).toList());
+        claimed.forEach(m -> assertEquals(2, m.deliveryCount()));
+        System.out.println("reclaim: 3 entries of an idle consumer claimed after " + ms + " ms (message-timeout 400 ms)");
+    }
+
+    @Test
+    void anEntryThatKeepsTimingOutIsDeadLetteredAsTimedOut() {
+        RetryPolicy policy = new RetryPolicy(0, Duration.ofMillis(100), 1.0, Duration.ofMillis(300), true);
+        RedisBroker crashed = broker(policy, Map.of("consumer-name", "crashed"));
+        String id = crashed.publish(stream, Map.of("a", 1));
+        crashed.getNext(stream, "g").orElseThrow();
+        RedisBroker survivor = broker(policy, Map.of("consumer-name", "survivor"));
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
+                .until(() -> survivor.read(stream, "g", 10).isEmpty() && survivor.deadLetterDepth(stream) == 1);
+        DeadLetter letter = survivor.deadLetters(stream, 1).get(0);
+        assertEquals(DeadLetter.TIMEOUT, letter.reason());
+        assertEquals(id, letter.message().id());
+        assertEquals(1, letter.attempts());
+        assertEquals("g", letter.group());
+    }
+
+    @Test
+    void consumersAreStableAndIdleOnesAreRemovedOnlyOnceTheyHoldNothing() {
+        RedisBroker old = broker("old-instance", Duration.ofMillis(300));
+        old.publishAll(stream, List.of(Map.of("n", 1), Map.of("n", 2)));
+        List<Message> held = old.read(stream, "g", 1);
+        old.ack(stream, held.get(0).id(), "g");
+        old.read(stream, "g", 1); // held, never acknowledged: old-instance must not vanish with it
+
+        RedisBroker current = broker("new-instance", Duration.ofMillis(300));
+        for (int i = 0; i < 20; i++) {
+            current.read(stream, "g", 10);
+        }
+        List<Message> claimed = awaitRead(current, "g", 1);
+        assertEquals(2, claimed.get(0).payload().get("n"));
+        current.ack(stream, claimed.get(0).id(), "g");
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50)).until(() -> {
+            current.read(stream, "g", 10);
+            return consumers("g").equals(List.of("new-instance"));
+        });
+    }
+
+    private List<String> consumers(String group) {
+        List<String> names = new ArrayList<>();
+        for (Object c : list(redis.command("XINFO", "CONSUMERS", stream, group))) {
+            List<Object> fields = list(c);
+            names.add(text(fields.get(1)));
+        }
+        return names;
+    }
+
+    // Trimming
+
+    @Test
+    void trimNeverRemovesWhatAGroupHasNotReadOrAcknowledged() {
+        RedisBroker broker = broker("c", Duration.ofSeconds(30));
+        List<Map<String, Object>> batch = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            batch.add(Map.of("n", i));
+        }
+        List<String> ids = broker.publishAll(stream, batch);
+        List<Message> read = broker.read(stream, "g", 4);
+        broker.ack(stream, read.get(0).id(), "g");
+        broker.ack(stream, read.get(1).id(), "g"); // 3rd and 4th stay pending
+
+        assertEquals(2, broker.trim(stream, 2));
+        assertEquals(ids.subList(2, 10), list(redis.command("XRANGE", stream, "-", "+")).stream()
+                .map(e -> text(list(e).get(0))).toList());
+
+        broker.read(stream, "late", 1); // a group that has read only the first remaining entry
+        broker.ack(stream, ids.get(2), "late");
+        assertEquals(0, broker.trim(stream, 2));
+        assertEquals(8L, redis.command("XLEN", stream));
+    }
+
+    @Test
+    void trimWithoutGroupsKeepsAboutMaxLength() {
+        RedisBroker broker = broker("c", Duration.ofSeconds(30));
+        List<Map<String, Object>> batch = new ArrayList<>();
+        for (int i = 0; i < 1000; i++) {
+            batch.add(Map.of("n", i));
+        }
+        broker.publishAll(stream, batch);
+        long removed = broker.trim(stream, 100);
+        long length = (Long) redis.command("XLEN", stream);
+        assertEquals(1000 - removed, length);
+        assertTrue(length >= 100 && length < 1000, "length " + length);
+        assertEquals(0, broker.trim(stream, 5000));
+    }
+
+    @Test
+    void maxLengthTrimsWhilePublishingButKeepsUnreadEntries() {
+        RedisBroker broker = broker(RetryPolicy.DEFAULT, Map.of("max-length", "20", "consumer-name", "c"));
+        broker.read(stream, "g", 1); // the group exists and has read nothing
+        for (int i = 0; i < 100; i++) {
+            broker.publish(stream, Map.of("n", i));
+        }
+        assertEquals(100L, redis.command("XLEN", stream), "nothing unread was removed");
+        List<Message> all = new ArrayList<>();
+        List<Message> batch;
+        while (!(batch = broker.read(stream, "g", 50)).isEmpty()) {
+            all.addAll(batch);
+        }
+        all.forEach(m -> broker.ack(stream, m.id(), "g"));
+        for (int i = 0; i < 10; i++) {
+            broker.publish(stream, Map.of("n", i));
+        }
+        long length = (Long) redis.command("XLEN", stream);
+        assertTrue(length <= 30, "length " + length);
+    }
+
+    // Blocking reads, connections, health
+
+    @Test
+    void aBlockingReadIsCappedByTheBlockTimeout() {
+        RedisBroker broker = broker(RetryPolicy.DEFAULT, Map.of("block-timeout", "0.2"));
+        long start = System.nanoTime();
+        assertTrue(broker.read(stream, "g", 1, Duration.ofSeconds(10)).isEmpty());
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        assertTrue(ms >= 150 && ms < 2000, ms + " ms");
+    }
+
+    @Test
+    void afterCloseOperationsConnectAgain() {
+        RedisBroker broker = broker("c", Duration.ofSeconds(30));
+        broker.publish(stream, Map.of("a", 1));
+        broker.close();
+        broker.publish(stream, Map.of("a", 2));
+        assertEquals(2, broker.read(stream, "g", 10).size());
+    }
+
+    @Test
+    void infoAndHealthDescribeRedisStreamsAndGroups() {
+        RedisBroker broker = broker("c", Duration.ofSeconds(30));
+        broker.publishAll(stream, List.of(Map.of("n", 1), Map.of("n", 2), Map.of("n", 3)));
+        Message m = broker.read(stream, "g", 1).get(0);
+        broker.nack(stream, m.id(), "g");
+
+        Map<String, Object> info = broker.info();
+        assertEquals(redis.version(), info.get("redis_version"));
+        assertEquals("master", info.get("role"));
+        assertTrue((Long) info.get("used_memory") > 0);
+        assertTrue((Long) info.get("connected_clients") >= 1);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> s = (Map<String, Object>) ((Map<String, Object>) info.get("streams")).get(stream);
+        assertEquals(3L, s.get("length"));
+        assertEquals(1L, s.get("pending"));
+        assertEquals(0L, s.get("dlq_depth"));
+        @SuppressWarnings("unchecked")
+        Map<String, Object> g = (Map<String, Object>) ((Map<String, Object>) s.get("groups")).get("g");
+        assertEquals(redis.version().compareTo("7") >= 0 ? 2L : -1L, g.get("lag")); // XINFO GROUPS has lag from 7.0
+        assertTrue(g.get("consumers").toString().contains("courier-retry"), g.toString());
+
+        HealthStats health = broker.healthStats();
+        assertEquals(HealthStats.Status.HEALTHY, health.status());
+        assertEquals(redis.version(), health.details().get("redis_version"));
+        assertEquals(3, health.messageCounts().total());
+        assertEquals(1, health.messageCounts().inFlight());
+        assertEquals(1, health.messageCounts().failed());
+        System.out.println("info: " + info);
+    }
+
+    @Test
+    void consumerNameDefaultsToHostAndProcess() {
+        String name = RedisBrokerProvider.defaultConsumerName();
+        assertTrue(name.endsWith("-" + ProcessHandle.current().pid()), name);
+        RedisBroker broker = broker(RetryPolicy.DEFAULT, Map.of());
+        assertEquals(name, broker.consumer());
+    }
+
+    @Test
+    void idBeforeGivesThePositionJustBeforeAnId() {
+        assertEquals("0", RedisBroker.idBefore("0"));
+        assertEquals("0", RedisBroker.idBefore("0-0"));
+        assertEquals("5-2", RedisBroker.idBefore("5-3"));
+        assertEquals("4-18446744073709551615", RedisBroker.idBefore("5-0"));
+        assertEquals("4-18446744073709551615", RedisBroker.idBefore("5"));
+        assertEquals(null, RedisBroker.idBefore("x-1"));
+    }
+}

@@ -1,0 +1,120 @@
+package dev.courier.redis;
+
+import dev.courier.Broker;
+import dev.courier.BrokerConnectionException;
+import dev.courier.HealthStats;
+import dev.courier.Message;
+import dev.courier.spi.RetryPolicy;
+import dev.courier.testing.RedisServer;
+import dev.courier.testing.WithRedis;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Redis goes away and comes back, with its append-only file: nothing acknowledged comes back, nothing is lost. */
+@WithRedis(controllable = true, args = {"--appendonly", "yes", "--appendfsync", "always"})
+class RedisRestartTest {
+
+    private static final RetryPolicy POLICY =
+            new RetryPolicy(3, Duration.ofMillis(100), 2.0, Duration.ofSeconds(1), true);
+
+    private static Broker broker(RedisServer redis, String consumer) {
+        return new RedisBrokerProvider().create("restart", RedisBrokerContractTest.settings(redis.uri(), POLICY,
+                Map.of("consumer-name", consumer, "connect-timeout", "0.5", "socket-timeout", "1")));
+    }
+
+    @Test
+    void aRestartLosesNothingAndRedeliversNothingAcknowledged(RedisServer redis) {
+        String stream = "restart-" + System.nanoTime();
+        try (Broker broker = broker(redis, "instance-1")) {
+            List<Map<String, Object>> batch = new ArrayList<>();
+            for (int i = 0; i < 1000; i++) {
+                batch.add(Map.of("n", i));
+            }
+            Set<String> published = new HashSet<>(broker.publishAll(stream, batch));
+            List<Message> read = broker.read(stream, "g", 500);
+            Set<String> acked = new HashSet<>();
+            for (Message m : read.subList(0, 300)) {
+                assertTrue(broker.ack(stream, m.id(), "g"));
+                acked.add(m.id());
+            }
+            Set<String> heldUnacked = new HashSet<>();
+            read.subList(300, 500).forEach(m -> heldUnacked.add(m.id()));
+
+            redis.stop();
+            long down = System.nanoTime();
+            BrokerConnectionException e = assertThrows(BrokerConnectionException.class,
+                    () -> broker.publish(stream, Map.of("during", "outage")));
+            assertThrows(BrokerConnectionException.class, () -> broker.read(stream, "g", 10));
+            assertFalse(broker.ping());
+            assertEquals(HealthStats.Status.UNHEALTHY, broker.healthStats().status());
+            System.out.println("publish during the outage: " + e.getMessage());
+
+            redis.start();
+            long up = System.nanoTime();
+            // The same broker object carries on: its pooled connections are dead and replaced.
+            String after = broker.publish(stream, Map.of("after", "restart"));
+            published.add(after);
+            long recoveredMs = (System.nanoTime() - up) / 1_000_000;
+            assertTrue(broker.ping());
+            assertEquals(HealthStats.Status.HEALTHY, broker.healthStats().status());
+
+            List<Message> delivered = new ArrayList<>();
+            Set<String> expected = new HashSet<>(published);
+            expected.removeAll(acked);
+            await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20)).until(() -> {
+                for (Message m : broker.read(stream, "g", 200)) {
+                    delivered.add(m);
+                    broker.ack(stream, m.id(), "g");
+                }
+                return delivered.stream().map(Message::id).toList().containsAll(expected);
+            });
+            Set<String> deliveredIds = new HashSet<>();
+            delivered.forEach(m -> deliveredIds.add(m.id()));
+            long redeliveredAcked = delivered.stream().filter(m -> acked.contains(m.id())).count();
+            long lost = expected.stream().filter(id -> !deliveredIds.contains(id)).count();
+            long reclaimed = delivered.stream().filter(m -> heldUnacked.contains(m.id()) && m.deliveryCount() == 2)
+                    .count();
+            System.out.printf("restart: messages=%d, acknowledged before=%d, held unacknowledged=%d, "
+                            + "delivered after=%d (of which %d redelivered with delivery count 2), lost=%d, "
+                            + "acknowledged redelivered=%d, outage=%d ms, first publish after start took %d ms%n",
+                    published.size(), acked.size(), heldUnacked.size(), delivered.size(), reclaimed, lost,
+                    redeliveredAcked, (up - down) / 1_000_000, recoveredMs);
+            assertEquals(0, lost);
+            assertEquals(0, redeliveredAcked);
+            assertEquals(heldUnacked.size(), reclaimed, "the PEL and its delivery counts survived the restart");
+        }
+    }
+
+    @Test
+    void aFrozenRedisTimesOutWithAConnectionErrorAndRecovers(RedisServer redis) {
+        String stream = "pause-" + System.nanoTime();
+        try (Broker broker = broker(redis, "instance-1")) {
+            broker.publish(stream, Map.of("n", 1));
+            redis.pause();
+            try {
+                long start = System.nanoTime();
+                assertThrows(BrokerConnectionException.class, () -> broker.publish(stream, Map.of("n", 2)));
+                long ms = (System.nanoTime() - start) / 1_000_000;
+                System.out.println("publish to a frozen Redis failed after " + ms + " ms (socket-timeout 1 s, one retry)");
+                assertTrue(ms < 10_000, ms + " ms");
+            } finally {
+                redis.resume();
+            }
+            await().atMost(Duration.ofSeconds(10)).ignoreExceptions().until(() -> broker.ping());
+            broker.publish(stream, Map.of("n", 3));
+            assertTrue(broker.read(stream, "g", 10).size() >= 2);
+        }
+    }
+}
