@@ -6,6 +6,7 @@ import dev.courier.BrokerException;
 import dev.courier.DeadLetter;
 import dev.courier.HealthStats;
 import dev.courier.Message;
+import dev.courier.redis.RedisConnection.LuaScript;
 import dev.courier.redis.RedisConnection.RedisReplyException;
 import dev.courier.spi.AbstractBroker;
 import dev.courier.spi.JsonCodec;
@@ -99,7 +100,7 @@ final class RedisBroker extends AbstractBroker {
      * Removes a consumer only if it holds no pending entry and has been idle long enough, atomically, so that an
      * entry it reads meanwhile is never dropped with it.
      */
-    private static final String DELETE_IDLE_CONSUMER = """
+    private static final LuaScript DELETE_IDLE_CONSUMER = LuaScript.of("""
             pcall(redis.replicate_commands)
             local consumers = redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
             for _, c in ipairs(consumers) do
@@ -113,7 +114,7 @@ final class RedisBroker extends AbstractBroker {
               end
             end
             return -1
-            """;
+            """);
 
     private final RedisConnection connection;
     private final RetryPolicy policy;
@@ -442,8 +443,8 @@ final class RedisBroker extends AbstractBroker {
             for (StreamConsumerInfo c : consumers) {
                 if (c.getPending() == 0 && c.getIdle() >= idleMs && !c.getName().equals(consumer)
                         && !c.getName().equals(RETRY_CONSUMER)) {
-                    Object removed = connection.execute("EVAL", j -> j.eval(DELETE_IDLE_CONSUMER,
-                            List.of(g.stream), List.of(g.group, c.getName(), Long.toString(idleMs))));
+                    Object removed = connection.eval("XGROUP DELCONSUMER", DELETE_IDLE_CONSUMER,
+                            List.of(g.stream), List.of(g.group, c.getName(), Long.toString(idleMs)));
                     if (removed instanceof Long n && n >= 0) {
                         LOG.log(Level.DEBUG, () -> "broker '" + name() + "': removed idle consumer '" + c.getName()
                                 + "' of group '" + g.group + "'");
@@ -785,16 +786,16 @@ final class RedisBroker extends AbstractBroker {
             details.put("latency_ms", (System.nanoTime() - start) / 1_000_000.0);
             connected = "PONG".equalsIgnoreCase(pong);
             lastPing = Instant.now();
-            Map<String, String> server = parseInfo(connection.execute("INFO", j -> j.info()));
+            Map<String, String> server = connection.serverInfo();
             details.put("redis_version", server.get("redis_version"));
             details.put("role", server.get("role"));
-            details.put("used_memory", parseLong(server.get("used_memory")));
-            details.put("connected_clients", parseLong(server.get("connected_clients")));
+            details.put("used_memory", RedisConnection.parseLong(server.get("used_memory")));
+            details.put("connected_clients", RedisConnection.parseLong(server.get("connected_clients")));
             if ("1".equals(server.get("loading"))) {
                 status = HealthStats.Status.DEGRADED;
                 details.put("reason", "loading");
             }
-            long rejected = parseLong(server.get("rejected_connections"));
+            long rejected = RedisConnection.parseLong(server.get("rejected_connections"));
             if (lastRejectedConnections >= 0 && rejected > lastRejectedConnections) {
                 status = HealthStats.Status.DEGRADED;
                 details.put("reason", "rejecting connections");
@@ -835,12 +836,12 @@ final class RedisBroker extends AbstractBroker {
         info.put("uri", connection.describe());
         info.put("consumer", consumer);
         try {
-            Map<String, String> server = parseInfo(connection.execute("INFO", j -> j.info()));
+            Map<String, String> server = connection.serverInfo();
             info.put("redis_version", server.getOrDefault("redis_version", ""));
             info.put("role", server.getOrDefault("role", ""));
-            info.put("used_memory", parseLong(server.get("used_memory")));
+            info.put("used_memory", RedisConnection.parseLong(server.get("used_memory")));
             info.put("used_memory_human", server.getOrDefault("used_memory_human", ""));
-            info.put("connected_clients", parseLong(server.get("connected_clients")));
+            info.put("connected_clients", RedisConnection.parseLong(server.get("connected_clients")));
             info.put("loading", "1".equals(server.get("loading")));
             Map<String, Object> streamInfo = new TreeMap<>();
             for (String stream : streams) {
@@ -941,27 +942,8 @@ final class RedisBroker extends AbstractBroker {
         return value == null ? List.of() : (List<Object>) value;
     }
 
-    static Map<String, String> parseInfo(String info) {
-        Map<String, String> values = new HashMap<>();
-        for (String line : info.split("\r?\n")) {
-            int colon = line.indexOf(':');
-            if (colon > 0 && !line.startsWith("#")) {
-                values.put(line.substring(0, colon), line.substring(colon + 1).trim());
-            }
-        }
-        return values;
-    }
-
-    private static long parseLong(String text) {
-        try {
-            return text == null ? 0 : Long.parseLong(text);
-        } catch (NumberFormatException e) {
-            return 0;
-        }
-    }
-
     private static int parseInt(String text) {
-        return (int) Math.min(Integer.MAX_VALUE, parseLong(text));
+        return (int) Math.min(Integer.MAX_VALUE, RedisConnection.parseLong(text));
     }
 
     /** What this broker object knows of one group of one stream. */

@@ -19,7 +19,13 @@ import java.lang.System.Logger.Level;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 
@@ -196,6 +202,42 @@ final class RedisConnection implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs a Lua script by its SHA-1 (EVALSHA), sending its source (EVAL) only when Redis does not have it yet, as
+     * after a restart. Needs the EVALSHA and EVAL commands in the user's ACL.
+     */
+    Object eval(String operation, LuaScript script, List<String> keys, List<String> args) {
+        try {
+            return execute(operation, j -> j.evalsha(script.sha1(), keys, args));
+        } catch (RedisReplyException e) {
+            if (!e.is("NOSCRIPT")) {
+                throw e;
+            }
+            return execute(operation, j -> j.eval(script.source(), keys, args));
+        }
+    }
+
+    /** INFO, as field to value. */
+    Map<String, String> serverInfo() {
+        Map<String, String> values = new HashMap<>();
+        for (String line : execute("INFO", j -> j.info()).split("\r?\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0 && !line.startsWith("#")) {
+                values.put(line.substring(0, colon), line.substring(colon + 1).trim());
+            }
+        }
+        return values;
+    }
+
+    /** A number from a Redis reply or INFO field; 0 when absent or not a number. */
+    static long parseLong(String text) {
+        try {
+            return text == null ? 0 : Long.parseLong(text);
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
     /** Courier's exception for a Jedis exception; the message names the URI without credentials. */
     BrokerException translate(String operation, JedisException e) {
         String where = "broker '" + config.brokerName + "': " + operation + " on Redis at " + describe();
@@ -349,6 +391,19 @@ final class RedisConnection implements AutoCloseable {
                 } catch (RuntimeException e) {
                     LOG.log(Level.DEBUG, () -> "closing a Redis client failed: " + e.getClass().getName());
                 }
+            }
+        }
+    }
+
+    /** A Lua script and its SHA-1, the name Redis caches it under. */
+    record LuaScript(String source, String sha1) {
+
+        static LuaScript of(String source) {
+            try {
+                byte[] digest = MessageDigest.getInstance("SHA-1").digest(source.getBytes(StandardCharsets.UTF_8));
+                return new LuaScript(source, HexFormat.of().formatHex(digest));
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException("SHA-1 is missing from this JVM", e);
             }
         }
     }

@@ -55,8 +55,13 @@ public final class JsonCodec {
 
     /** The JSON text of a payload. */
     public static String write(Map<String, ?> payload) {
+        return writeValue(payload);
+    }
+
+    /** The JSON text of any value of the payload types (a list holding an id and a payload, say). */
+    public static String writeValue(Object value) {
         StringBuilder out = new StringBuilder(128);
-        writeValue(out, payload);
+        writeValue(out, value);
         return out.toString();
     }
 
