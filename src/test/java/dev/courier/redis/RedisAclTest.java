@@ -32,7 +32,7 @@ class RedisAclTest {
             "+ping", "+info", "+client|setname", "+xadd", "+xreadgroup", "+xack",
             "+xgroup|create", "+xgroup|setid", "+xgroup|delconsumer", "+xpending", "+xclaim", "+xautoclaim",
             "+xrange", "+xrevrange", "+xlen", "+xdel", "+xtrim", "+xinfo|groups", "+xinfo|consumers", "+del",
-            "+eval"};
+            "+eval", "+evalsha"};
 
     @BeforeAll
     static void user(RedisServer redis) {

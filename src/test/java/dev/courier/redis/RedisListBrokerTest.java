@@ -254,6 +254,21 @@ class RedisListBrokerTest {
     }
 
     @Test
+    void an_acl_user_with_the_documented_commands_publishes_reads_and_trims() {
+        // The rules README gives for this provider, on this test's stream.
+        redis.command("ACL", "SETUSER", "notifier", "on", ">n0tify", "resetkeys", "~" + stream,
+                "~position:" + stream + ":*", "~consumer_groups:" + stream, "-@all", "+ping", "+info",
+                "+client|setname", "+rpush", "+llen", "+smembers", "+get", "+eval", "+evalsha", "+sadd", "+lrange",
+                "+incrby", "+ltrim", "+decrby");
+        Broker broker = broker(Map.of("uri", redis.uri("notifier", "n0tify")));
+        List<String> ids = broker.publishAll(stream, List.of(event(1), event(2)));
+        assertEquals(ids.get(0), broker.getNext(stream, "g").orElseThrow().id());
+        assertEquals(1, broker.trim(stream, 0));
+        assertEquals(ids.get(1), broker.getNext(stream, "g").orElseThrow().id());
+        assertTrue(broker.healthStats().healthy());
+    }
+
+    @Test
     void health_and_info_never_show_the_password() {
         redis.command("ACL", "SETUSER", "lists", "on", ">s3cret-pw", "~*", "&*", "+@all");
         Broker broker = broker(Map.of("uri", redis.uri("lists", "s3cret-pw")));
