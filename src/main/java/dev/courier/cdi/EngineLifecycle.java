@@ -21,7 +21,7 @@ class EngineLifecycle {
     }
 
     /** Early, so that handlers finish before the application's own shutdown observers tear things down. */
-    void stop(@Observes @Priority(Interceptor.Priority.PLATFORM_BEFORE) @BeforeDestroyed(ApplicationScoped.class)
+    void stop(@Observes @Priority(Interceptor.Priority.LIBRARY_BEFORE) @BeforeDestroyed(ApplicationScoped.class)
               Object event, CourierExtension extension) {
         extension.stopEngine();
     }
