@@ -24,7 +24,7 @@ import static java.lang.annotation.RetentionPolicy.RUNTIME;
  *     }
  *
  *     void audit(@Subscribe(stream = "user-events") Map<String, Object> anyEvent) {   // every type
- *         ...
+ *         System.out.println("user event: " + anyEvent);
  *     }
  * }
  *

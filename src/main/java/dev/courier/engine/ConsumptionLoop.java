@@ -237,7 +237,8 @@ final class ConsumptionLoop implements Runnable {
     private void reject(Message message, Handler handler, Throwable error) {
         failed.increment();
         if (acknowledges) {
-            LOG.log(Level.WARNING, "{0}: {1} failed on message {2} (delivery {3}); rejected for redelivery: {4}",
+            LOG.log(Level.WARNING, "{0}: {1} failed on message {2} (delivery {3}); rejected, for the broker to deliver again or "
+                    + "dead-letter: {4}",
                     this, handler.subscription().description(), id(message), message.deliveryCount(), error);
             LOG.log(Level.DEBUG, "stack trace", error);
             broker.nack(stream, message.id(), group);

@@ -20,8 +20,11 @@ public record EngineStatus(boolean enabled, boolean started, EngineSettings.Mode
         loops = List.copyOf(loops);
     }
 
-    /** Whether the engine is started and every loop is {@link LoopStatus#healthy() healthy}. */
+    /**
+     * Whether the engine is started and every loop is {@link LoopStatus#healthy() healthy}; a disabled engine, having
+     * nothing to run, is healthy.
+     */
     public boolean healthy() {
-        return started && loops.stream().allMatch(LoopStatus::healthy);
+        return !enabled || started && loops.stream().allMatch(LoopStatus::healthy);
     }
 }

@@ -35,6 +35,7 @@ class EngineSettingsTest {
             assertFalse(status.enabled());
             assertFalse(status.started());
             assertTrue(status.loops().isEmpty());
+            assertTrue(status.healthy(), "nothing to run is not a failure");
             @SuppressWarnings("unchecked")
             Map<String, Object> events = (Map<String, Object>) ((Map<String, Object>) app.broker().info()
                     .get("streams")).get("events");

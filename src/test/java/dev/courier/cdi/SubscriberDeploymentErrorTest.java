@@ -78,6 +78,7 @@ class SubscriberDeploymentErrorTest {
     }
 
     @ApplicationScoped
+    @SuppressWarnings("rawtypes")
     static class Unbindable {
         void primitive(@Subscribe(stream = "s") int number) {
         }
@@ -88,7 +89,7 @@ class SubscriberDeploymentErrorTest {
         void raw(@Subscribe(stream = "s") Envelope envelope) {
         }
 
-        void rawMap(@Subscribe(stream = "s") @SuppressWarnings("rawtypes") Map payload) {
+        void rawMap(@Subscribe(stream = "s") Map payload) {
         }
     }
 

@@ -116,6 +116,71 @@ class ConsumptionLoopTest {
         assertEquals(LoopStatus.State.STOPPED, engine.status().loops().get(0).state());
     }
 
+    /** Queuing without acknowledgement, as redis_pubsub is: at most once. */
+    static final class UnacknowledgedBroker extends AbstractBroker {
+        final Broker inner = new InlineBrokerProvider().create("q", new BrokerSettings("q", "inline", Map.of()));
+
+        UnacknowledgedBroker() {
+            super("q", "queue", java.util.EnumSet.of(dev.courier.BrokerCapability.PUBLISH,
+                    dev.courier.BrokerCapability.SUBSCRIBE, dev.courier.BrokerCapability.CONSUMER_GROUPS));
+        }
+
+        @Override
+        protected String doPublish(String stream, Map<String, Object> payload) {
+            return inner.publish(stream, payload);
+        }
+
+        @Override
+        protected List<Message> doRead(String stream, String group, int max) {
+            return inner.read(stream, group, max);
+        }
+
+        @Override
+        protected boolean doPing() {
+            return true;
+        }
+
+        @Override
+        protected HealthStats doHealthStats() {
+            return inner.healthStats();
+        }
+
+        @Override
+        public Map<String, Object> info() {
+            return inner.info();
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    @Test
+    void on_a_broker_without_ack_nack_a_failure_is_counted_and_logged_and_the_loop_goes_on() {
+        UnacknowledgedBroker broker = new UnacknowledgedBroker();
+        List<Object> handled = new CopyOnWriteArrayList<>();
+        CourierEngine engine = CourierEngine.create(EngineSettings.defaults(), new Brokers(Map.of("default", broker)),
+                List.of(new Subscription("default", "s", "g", "", Message.class, "test", argument -> {
+                    Object n = ((Message) argument).payload().get("n");
+                    if (n.equals(1)) {
+                        throw new IllegalStateException("fails");
+                    }
+                    handled.add(n);
+                })));
+        engine.start();
+        try {
+            broker.publish("s", Map.of("type", "t", "n", 1));
+            broker.publish("s", Map.of("type", "t", "n", 2));
+            await().atMost(Duration.ofSeconds(10)).until(() -> handled.size() == 1);
+            LoopStatus loop = engine.status().loops().get(0);
+            assertEquals(1, loop.failed());
+            assertEquals(1, loop.handled());
+            assertEquals(LoopStatus.State.RUNNING, loop.state());
+        } finally {
+            engine.stop();
+        }
+    }
+
     @Test
     void a_stop_while_backing_off_is_prompt() {
         FlakyBroker broker = new FlakyBroker();

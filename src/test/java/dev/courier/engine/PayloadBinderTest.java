@@ -70,6 +70,7 @@ class PayloadBinderTest {
     }
 
     @Test
+    @SuppressWarnings("try")
     void what_each_type_receives() throws Exception {
         Message message = new Message("1-1", "orders", Map.of("id", "A7", "quantity", 3), 1);
         try (jakarta.json.bind.Jsonb jsonb = jakarta.json.bind.JsonbBuilder.create()) {
