@@ -169,6 +169,17 @@ public interface Broker extends AutoCloseable {
         return 0;
     }
 
+    /**
+     * Moves a delivered message that the group cannot process at all (a payload that cannot be bound, say) to the
+     * stream's dead-letter queue at once, without the retries a {@link #nack nack} would give it. The group is done
+     * with it, as after an {@link #ack ack}.
+     *
+     * @param reason why, kept as the dead letter's {@link DeadLetter#reason() reason}
+     * @return {@code false} if the message is not held by the group, or the broker lacks
+     *         {@link BrokerCapability#DEAD_LETTER_QUEUE}
+     */
+    boolean deadLetter(String stream, String id, String group, String reason);
+
     /** Releases the broker's resources. Messages not yet acknowledged stay pending where the broker keeps them. */
     @Override
     void close();

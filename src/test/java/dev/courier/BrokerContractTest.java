@@ -296,6 +296,24 @@ public abstract class BrokerContractTest {
     }
 
     @Test
+    void aMessageDeadLetteredAtOnceSkipsItsRetriesAndIsDoneForTheGroup() {
+        Broker broker = broker();
+        String id = broker.publish(stream, event(3));
+        broker.read(stream, "g", 1);
+        assertFalse(broker.deadLetter(stream, id, "other-group", "cannot bind"), "not held by that group");
+        assertTrue(broker.deadLetter(stream, id, "g", "cannot bind"));
+        assertFalse(broker.deadLetter(stream, id, "g", "cannot bind"), "already done");
+        assertFalse(broker.ack(stream, id, "g"));
+        tick(Duration.ofMinutes(5));
+        assertTrue(broker.read(stream, "g", 10).isEmpty(), "not retried");
+        DeadLetter letter = broker.deadLetters(stream, 10).get(0);
+        assertEquals("cannot bind", letter.reason());
+        assertEquals(id, letter.message().id());
+        assertEquals("g", letter.group());
+        assertEquals(1, letter.attempts());
+    }
+
+    @Test
     void deadLettersAreListedNewestFirstReplayedAndPurged() {
         Broker broker = broker(new RetryPolicy(0, Duration.ZERO, 1.0, Duration.ofSeconds(30), true));
         for (int i = 0; i < 3; i++) {

@@ -36,11 +36,13 @@ final class BrokerConfig {
 
     private final Config config;
     private final Map<String, BrokerProvider> providers;
+    private final String consumerName;
     private final List<String> problems = new ArrayList<>();
 
-    BrokerConfig(Config config, Map<String, BrokerProvider> providers) {
+    BrokerConfig(Config config, Map<String, BrokerProvider> providers, String consumerName) {
         this.config = config;
         this.providers = providers;
+        this.consumerName = consumerName;
     }
 
     /** The problems found so far, each naming the property at fault. */
@@ -107,7 +109,7 @@ final class BrokerConfig {
             throw new BrokerConfigurationException(PREFIX + name + "." + PROVIDER,
                     "unknown provider '" + providerName + "'; available providers: " + providers.keySet());
         }
-        BrokerSettings settings = new BrokerSettings(name, providerName, options(name, provider));
+        BrokerSettings settings = new BrokerSettings(name, providerName, options(name, provider), consumerName);
         return provider.create(name, settings);
     }
 

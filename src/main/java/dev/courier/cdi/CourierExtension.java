@@ -3,6 +3,10 @@ package dev.courier.cdi;
 import dev.courier.Broker;
 import dev.courier.BrokerName;
 import dev.courier.Brokers;
+import dev.courier.BrokerConfigurationException;
+import dev.courier.engine.CourierEngine;
+import dev.courier.engine.Engine;
+import dev.courier.engine.EngineSettings;
 import dev.courier.spi.BrokerProvider;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.spi.AfterDeploymentValidation;
@@ -13,6 +17,7 @@ import jakarta.enterprise.inject.spi.DeploymentException;
 import jakarta.enterprise.inject.spi.Extension;
 import jakarta.enterprise.inject.spi.InjectionPoint;
 import jakarta.enterprise.inject.spi.ProcessInjectionPoint;
+import jakarta.enterprise.inject.spi.ProcessManagedBean;
 import org.eclipse.microprofile.config.Config;
 import org.eclipse.microprofile.config.ConfigProvider;
 
@@ -20,27 +25,34 @@ import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.TreeMap;
 
 /**
- * Courier's CDI extension: builds the configured brokers when the application is deployed, reports every
- * configuration problem at once as a deployment error, and closes the brokers when the application stops.
+ * Courier's CDI extension: builds the configured brokers when the application is deployed, finds the
+ * {@link dev.courier.Subscribe @Subscribe} methods and builds the engine that runs them, reports every configuration
+ * and subscriber problem at once as one deployment error, starts the engine when the application has started, and
+ * stops it, then closes the brokers, when the application stops.
  */
 public class CourierExtension implements Extension {
 
     private static final System.Logger LOG = System.getLogger("dev.courier");
 
     private final Map<String, InjectionPoint> namedInjectionPoints = new LinkedHashMap<>();
+    private final SubscriberMethods subscribers = new SubscriberMethods();
     private volatile Brokers brokers;
+    private volatile CourierEngine engine;
 
     /** Health checks, added where the application has MicroProfile Health. */
     private static final List<String> HEALTH_CHECKS = List.of("dev.courier.health.BrokerReadinessCheck");
 
     void addBeans(@Observes BeforeBeanDiscovery event, BeanManager beanManager) {
         add(event, beanManager, BrokerProducers.class);
+        add(event, beanManager, EngineLifecycle.class);
         if (present("org.eclipse.microprofile.health.HealthCheck")) {
             for (String check : HEALTH_CHECKS) {
                 try {
@@ -65,6 +77,10 @@ public class CourierExtension implements Extension {
         }
     }
 
+    void collectSubscribers(@Observes ProcessManagedBean<?> event) {
+        subscribers.collect(event);
+    }
+
     void collectNamedBrokers(@Observes ProcessInjectionPoint<?, ? extends Broker> event) {
         InjectionPoint point = event.getInjectionPoint();
         point.getQualifiers().stream()
@@ -83,18 +99,29 @@ public class CourierExtension implements Extension {
                     + "(Open Liberty: feature mpConfig-3.1): " + e));
             return;
         }
+        EngineSettings settings = engineSettings(config, problems);
         Map<String, BrokerProvider> providers = providers(beanManager, problems);
-        BrokerConfig brokerConfig = new BrokerConfig(config, providers);
+        BrokerConfig brokerConfig = new BrokerConfig(config, providers, settings.consumerName());
         Brokers built = brokerConfig.build();
         problems.addAll(brokerConfig.problems());
-        if (built != null) {
-            namedInjectionPoints.forEach((name, point) -> {
-                if (!built.names().contains(name)) {
-                    problems.add("@BrokerName(\"" + name + "\") at " + describe(point) + ": no broker named '"
-                            + name + "' is configured (brokers." + name + ".provider); configured brokers: "
-                            + built.names());
-                }
-            });
+        Set<String> configured = built != null ? built.names() : brokerConfig.brokerNames();
+        namedInjectionPoints.forEach((name, point) -> {
+            if (built != null && !configured.contains(name)) {
+                problems.add("@BrokerName(\"" + name + "\") at " + describe(point) + ": no broker named '"
+                        + name + "' is configured (brokers." + name + ".provider); configured brokers: "
+                        + configured);
+            }
+        });
+        // After the brokers, so that a subscriber's broker is checked for what it can do, not only for its name.
+        List<dev.courier.engine.Subscription> subscriptions =
+                subscribers.validate(configured, built, beanManager, problems);
+        CourierEngine created = null;
+        if (problems.isEmpty()) {
+            try {
+                created = CourierEngine.create(settings, built, subscriptions);
+            } catch (IllegalStateException e) {
+                problems.add(e.getMessage());
+            }
         }
         if (!problems.isEmpty()) {
             if (built != null) {
@@ -104,11 +131,52 @@ public class CourierExtension implements Extension {
                     "Courier configuration is invalid:\n  - " + String.join("\n  - ", problems)));
             return;
         }
-        brokers = built;
+        engine = created;
+        brokers = created.brokers();
         LOG.log(Level.INFO, () -> "Courier brokers ready: " + describe(built));
     }
 
+    /** The courier.* settings; a misspelt courier.engine.* property is reported, as broker options are. */
+    private static EngineSettings engineSettings(Config config, List<String> problems) {
+        Map<String, String> values = new LinkedHashMap<>();
+        for (String option : EngineSettings.OPTIONS) {
+            config.getOptionalValue(EngineSettings.PREFIX + option, String.class)
+                    .ifPresent(value -> values.put(option, value));
+        }
+        Set<String> known = new java.util.TreeSet<>();
+        EngineSettings.OPTIONS.forEach(option -> known.add(variableForm(EngineSettings.PREFIX + option)));
+        for (String property : config.getPropertyNames()) {
+            if (variableForm(property).startsWith("COURIER_ENGINE_") && !known.contains(variableForm(property))) {
+                problems.add(property + ": is not a Courier engine setting; the settings are "
+                        + EngineSettings.OPTIONS.stream().map(o -> EngineSettings.PREFIX + o).toList());
+            }
+        }
+        return EngineSettings.from(values, (BrokerConfigurationException e) -> problems.add(e.getMessage()));
+    }
+
+    private static String variableForm(String property) {
+        return property.replaceAll("[^A-Za-z0-9]", "_").toUpperCase(Locale.ROOT);
+    }
+
+    /** Starts the engine's loops; called once the application has started. */
+    void startEngine() {
+        CourierEngine current = engine;
+        if (current != null) {
+            current.start();
+        }
+    }
+
+    /** Stops the engine's loops, letting running handlers finish; called when the application stops. */
+    void stopEngine() {
+        CourierEngine current = engine;
+        if (current != null) {
+            current.stop();
+        }
+    }
+
     void closeBrokers(@Observes BeforeShutdown event) {
+        // Normally stopped already, at @BeforeDestroyed(ApplicationScoped.class); never close brokers under a loop.
+        stopEngine();
         Brokers current = brokers;
         brokers = null;
         if (current != null) {
@@ -125,6 +193,15 @@ public class CourierExtension implements Extension {
         Brokers current = brokers;
         if (current == null) {
             throw new IllegalStateException("Courier brokers are not available: the deployment failed or stopped");
+        }
+        return current;
+    }
+
+    /** The engine built at deployment. */
+    Engine engine() {
+        CourierEngine current = engine;
+        if (current == null) {
+            throw new IllegalStateException("the Courier engine is not available: the deployment failed");
         }
         return current;
     }

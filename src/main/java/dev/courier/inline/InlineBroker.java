@@ -146,6 +146,21 @@ final class InlineBroker extends AbstractBroker {
         });
     }
 
+    @Override
+    protected boolean doDeadLetter(String stream, String id, String group, String reason) {
+        return withGroup(stream, group, (log, g) -> {
+            long now = clock.millis();
+            expire(log, g, group, now);
+            Delivery delivery = g.inFlight.remove(id);
+            if (delivery == null) {
+                return false;
+            }
+            failed.increment();
+            deadLetter(log, delivery, group, reason, now);
+            return true;
+        });
+    }
+
     /** Moves the group's messages held longer than the message timeout to the dead-letter queue. */
     private void expire(StreamLog log, Group g, String group, long now) {
         long timeout = policy.messageTimeout().toMillis();

@@ -482,20 +482,10 @@ final class RedisBroker extends AbstractBroker {
         if (entryId == null) {
             return false;
         }
-        List<StreamPendingEntry> pending;
-        try {
-            pending = connection.execute("XPENDING", j -> j.xpending(stream, group,
-                    XPendingParams.xPendingParams(entryId, entryId, 1)));
-        } catch (RedisReplyException e) {
-            if (e.is("NOGROUP")) {
-                return false;
-            }
-            throw e;
+        StreamPendingEntry entry = heldEntry(stream, group, entryId);
+        if (entry == null) {
+            return false;
         }
-        if (pending.isEmpty() || RETRY_CONSUMER.equals(pending.get(0).getConsumerName())) {
-            return false; // not delivered, already done, or already waiting for its retry
-        }
-        StreamPendingEntry entry = pending.get(0);
         int deliveries = (int) Math.min(Integer.MAX_VALUE, entry.getDeliveredTimes());
         GroupState g = state(stream, group);
         failed.increment();
@@ -513,7 +503,38 @@ final class RedisBroker extends AbstractBroker {
         return true;
     }
 
+    /**
+     * The pending entry of a message a consumer of the group holds, or {@code null} when it is not delivered,
+     * already done, or waiting for its retry.
+     */
+    private StreamPendingEntry heldEntry(String stream, String group, StreamEntryID entryId) {
+        List<StreamPendingEntry> pending;
+        try {
+            pending = connection.execute("XPENDING", j -> j.xpending(stream, group,
+                    XPendingParams.xPendingParams(entryId, entryId, 1)));
+        } catch (RedisReplyException e) {
+            if (e.is("NOGROUP")) {
+                return null;
+            }
+            throw e;
+        }
+        return pending.isEmpty() || RETRY_CONSUMER.equals(pending.get(0).getConsumerName()) ? null : pending.get(0);
+    }
+
     // Dead letters
+
+    @Override
+    protected boolean doDeadLetter(String stream, String id, String group, String reason) {
+        StreamEntryID entryId = parseId(id);
+        StreamPendingEntry entry = entryId == null ? null : heldEntry(stream, group, entryId);
+        if (entry == null) {
+            return false;
+        }
+        failed.increment();
+        deadLetter(state(stream, group), id, null, (int) Math.min(Integer.MAX_VALUE, entry.getDeliveredTimes()),
+                reason, entry.getConsumerName());
+        return true;
+    }
 
     private void deadLetterQuietly(GroupState g, String id, Map<String, String> fields, int attempts, String reason) {
         try {

@@ -5,7 +5,6 @@ import dev.courier.spi.BrokerProvider;
 import dev.courier.spi.BrokerSettings;
 import dev.courier.spi.RetryPolicy;
 
-import java.net.InetAddress;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
@@ -27,8 +26,8 @@ import java.util.Set;
  * size of their own)</td></tr>
  * <tr><td>{@code connect-timeout}</td><td>2 s</td><td>to open a connection</td></tr>
  * <tr><td>{@code socket-timeout}</td><td>2 s</td><td>to wait for a reply</td></tr>
- * <tr><td>{@code consumer-name}</td><td>host name + "-" + process id</td><td>this instance's consumer name in every
- * group; keep it stable per instance</td></tr>
+ * <tr><td>{@code consumer-name}</td><td>{@code courier.consumer-name}, else host name + "-" + process id</td><td>this
+ * instance's consumer name in every group; keep it stable per instance</td></tr>
  * <tr><td>{@code max-length}</td><td>0 (off)</td><td>trim each stream to about this many entries while publishing,
  * never removing entries a group still needs</td></tr>
  * <tr><td>{@code block-timeout}</td><td>1 s</td><td>the longest a blocking read waits on the server</td></tr>
@@ -78,25 +77,10 @@ public final class RedisBrokerProvider implements BrokerProvider {
             throw settings.invalid(BLOCK_TIMEOUT, "'" + settings.get(BLOCK_TIMEOUT).orElse("")
                     + "' must be between 1 ms and 60 s");
         }
-        String consumer = settings.get(CONSUMER_NAME).orElseGet(RedisBrokerProvider::defaultConsumerName);
+        // A broker's own consumer-name wins over the application's courier.consumer-name.
+        String consumer = settings.get(CONSUMER_NAME).orElse(settings.consumerName());
         long maxLength = settings.getInt(MAX_LENGTH, 0, 0);
         RedisConnection connection = new RedisConnection(RedisConnection.Config.from(settings), block);
         return new RedisBroker(brokerName, connection, policy, consumer, maxLength, block);
-    }
-
-    /** The host name and the process id: stable while the process lives, distinct between instances on one host. */
-    static String defaultConsumerName() {
-        String host = System.getenv("HOSTNAME");
-        if (host == null || host.isBlank()) {
-            host = System.getenv("COMPUTERNAME");
-        }
-        if (host == null || host.isBlank()) {
-            try {
-                host = InetAddress.getLocalHost().getHostName();
-            } catch (java.io.IOException e) {
-                host = "localhost";
-            }
-        }
-        return host + "-" + ProcessHandle.current().pid();
     }
 }

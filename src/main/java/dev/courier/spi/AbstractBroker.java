@@ -211,6 +211,13 @@ public abstract class AbstractBroker implements Broker {
         return supports(BrokerCapability.DEAD_LETTER_QUEUE, "deadLetterDepth") ? doDeadLetterDepth(stream) : 0;
     }
 
+    @Override
+    public final boolean deadLetter(String stream, String id, String group, String reason) {
+        requireArguments(stream, id, group);
+        requireName(reason, "reason");
+        return supports(BrokerCapability.DEAD_LETTER_QUEUE, "deadLetter") && doDeadLetter(stream, id, group, reason);
+    }
+
     /** How long this broker object has existed. */
     protected final Duration uptime() {
         return Duration.between(created, Instant.now());
@@ -295,6 +302,11 @@ public abstract class AbstractBroker implements Broker {
 
     protected long doDeadLetterDepth(String stream) {
         return 0;
+    }
+
+    /** Moves a message the group holds to the dead-letter queue; only called on brokers with DEAD_LETTER_QUEUE. */
+    protected boolean doDeadLetter(String stream, String id, String group, String reason) {
+        return false;
     }
 
     private static void requireArguments(String stream, String id, String group) {

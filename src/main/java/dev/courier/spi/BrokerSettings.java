@@ -5,36 +5,45 @@ import dev.courier.BrokerConfigurationException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
-import java.time.format.DateTimeParseException;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
  * The options of one configured broker ({@code brokers.<name>.<option>}), with typed getters whose errors name the
- * property and its value (masking any password in a URI).
+ * property and its value (masking any password in a URI). The parsing is {@link Options}, shared with Courier's
+ * other settings.
  */
 public final class BrokerSettings {
 
-    private static final Pattern PLAIN_SECONDS = Pattern.compile("-?\\d{1,12}(\\.\\d{1,9})?");
     private static final Pattern USER_INFO = Pattern.compile("(?<=//)[^/@]*@");
 
     private final String brokerName;
     private final String provider;
-    private final Map<String, String> options;
+    private final Options options;
+    private final String consumerName;
 
     /**
+     * Settings with the default consumer name ({@link #defaultConsumerName()}).
+     *
      * @param brokerName the broker's name
      * @param provider   its provider's name
      * @param options    option values by option name ({@code uri}, {@code max-retries}, ...), without the
      *                   {@code brokers.<name>.} prefix
      */
     public BrokerSettings(String brokerName, String provider, Map<String, String> options) {
+        this(brokerName, provider, options, defaultConsumerName());
+    }
+
+    /**
+     * @param consumerName this application instance's consumer name ({@code courier.consumer-name})
+     */
+    public BrokerSettings(String brokerName, String provider, Map<String, String> options, String consumerName) {
         this.brokerName = brokerName;
         this.provider = provider;
-        this.options = Collections.unmodifiableMap(new LinkedHashMap<>(options));
+        this.options = new Options("brokers." + brokerName + ".", options);
+        this.consumerName = Objects.requireNonNull(consumerName, "consumerName");
     }
 
     public String brokerName() {
@@ -45,20 +54,28 @@ public final class BrokerSettings {
         return provider;
     }
 
+    /**
+     * The name under which this application instance consumes ({@code courier.consumer-name}; by default the host
+     * name and a per-JVM suffix). Stable for the life of the instance, so that a broker that tracks consumers within
+     * a group (Redis XREADGROUP) sees one consumer per instance, never one per read.
+     */
+    public String consumerName() {
+        return consumerName;
+    }
+
     /** Every option that was set, by option name. Values may hold credentials: never log them. */
     public Map<String, String> options() {
-        return options;
+        return options.values();
     }
 
     /** The full property name of an option: {@code brokers.<name>.<option>}. */
     public String property(String option) {
-        return "brokers." + brokerName + "." + option;
+        return options.property(option);
     }
 
     /** An option's value, trimmed; empty when unset or blank. */
     public Optional<String> get(String option) {
-        String value = options.get(option);
-        return value == null || value.isBlank() ? Optional.empty() : Optional.of(value.trim());
+        return options.get(option);
     }
 
     /** An option that must be set. */
@@ -73,55 +90,17 @@ public final class BrokerSettings {
 
     /** A whole number of at least {@code min}. */
     public int getInt(String option, int defaultValue, int min) {
-        Optional<String> value = get(option);
-        if (value.isEmpty()) {
-            return defaultValue;
-        }
-        int parsed;
-        try {
-            parsed = Integer.parseInt(value.get());
-        } catch (NumberFormatException e) {
-            throw invalid(option, "'" + value.get() + "' is not a whole number");
-        }
-        if (parsed < min) {
-            throw invalid(option, "'" + value.get() + "' is " + (parsed < 0 ? "negative" : "too small")
-                    + "; it must be at least " + min);
-        }
-        return parsed;
+        return options.getInt(option, defaultValue, min);
     }
 
     /** A finite decimal number of at least {@code min}. */
     public double getDouble(String option, double defaultValue, double min) {
-        Optional<String> value = get(option);
-        if (value.isEmpty()) {
-            return defaultValue;
-        }
-        double parsed;
-        try {
-            parsed = Double.parseDouble(value.get());
-        } catch (NumberFormatException e) {
-            throw invalid(option, "'" + value.get() + "' is not a number");
-        }
-        if (!Double.isFinite(parsed) || parsed < min) {
-            throw invalid(option, "'" + value.get() + "' is " + (parsed < 0 ? "negative" : "out of range")
-                    + "; it must be a number of at least " + min);
-        }
-        return parsed;
+        return options.getDouble(option, defaultValue, min);
     }
 
     /** {@code true} or {@code false} (any case). */
     public boolean getBoolean(String option, boolean defaultValue) {
-        Optional<String> value = get(option);
-        if (value.isEmpty()) {
-            return defaultValue;
-        }
-        if (value.get().equalsIgnoreCase("true")) {
-            return true;
-        }
-        if (value.get().equalsIgnoreCase("false")) {
-            return false;
-        }
-        throw invalid(option, "'" + value.get() + "' is not true or false");
+        return options.getBoolean(option, defaultValue);
     }
 
     /**
@@ -129,18 +108,7 @@ public final class BrokerSettings {
      * {@code 0.5}).
      */
     public Duration getDuration(String option, Duration defaultValue) {
-        Optional<String> value = get(option);
-        if (value.isEmpty()) {
-            return defaultValue;
-        }
-        Duration parsed = parseDuration(value.get());
-        if (parsed == null) {
-            throw invalid(option, "'" + value.get() + "' is not a duration; use seconds (5, 0.5) or ISO-8601 (PT5S)");
-        }
-        if (parsed.isNegative()) {
-            throw invalid(option, "'" + value.get() + "' is negative");
-        }
-        return parsed;
+        return options.getDuration(option, defaultValue);
     }
 
     /**
@@ -173,7 +141,7 @@ public final class BrokerSettings {
 
     /** A configuration error for an option of this broker. */
     public BrokerConfigurationException invalid(String option, String problem) {
-        return new BrokerConfigurationException(property(option), problem);
+        return options.invalid(option, problem);
     }
 
     /** The text with the user-info of any {@code scheme://user:password@host} replaced by {@code ***}. */
@@ -181,22 +149,36 @@ public final class BrokerSettings {
         return text == null ? null : USER_INFO.matcher(text).replaceAll("***@");
     }
 
-    private static Duration parseDuration(String text) {
-        try {
-            if (text.length() > 1 && (text.charAt(0) == 'P' || text.charAt(0) == 'p')) {
-                return Duration.parse(text);
+    /**
+     * The consumer name used when {@code courier.consumer-name} is not set: the host name and this JVM's process id,
+     * such as {@code app-7f9c-4121}. Unique per instance wherever host names are (containers, VMs) and stable while
+     * the JVM runs.
+     */
+    public static String defaultConsumerName() {
+        return DefaultConsumerName.VALUE;
+    }
+
+    private static final class DefaultConsumerName {
+        static final String VALUE = hostName() + "-" + ProcessHandle.current().pid();
+
+        private static String hostName() {
+            // The environment first: resolving the local host can wait on DNS.
+            for (String variable : new String[] {"HOSTNAME", "COMPUTERNAME"}) {
+                String value = System.getenv(variable);
+                if (value != null && !value.isBlank()) {
+                    return value.trim();
+                }
             }
-            if (!PLAIN_SECONDS.matcher(text).matches()) {
-                return null;
+            try {
+                return java.net.InetAddress.getLocalHost().getHostName();
+            } catch (java.io.IOException | SecurityException e) {
+                return "localhost";
             }
-            return Duration.ofNanos(new java.math.BigDecimal(text).movePointRight(9).longValueExact());
-        } catch (DateTimeParseException | ArithmeticException e) {
-            return null;
         }
     }
 
     @Override
     public String toString() {
-        return "BrokerSettings[" + brokerName + ", provider=" + provider + ", options=" + options.keySet() + "]";
+        return "BrokerSettings[" + brokerName + ", provider=" + provider + ", options=" + options.values().keySet() + "]";
     }
 }

@@ -393,7 +393,7 @@ class RedisBrokerTest {
 
     @Test
     void consumerNameDefaultsToHostAndProcess() {
-        String name = RedisBrokerProvider.defaultConsumerName();
+        String name = dev.courier.spi.BrokerSettings.defaultConsumerName();
         assertTrue(name.endsWith("-" + ProcessHandle.current().pid()), name);
         RedisBroker broker = broker(RetryPolicy.DEFAULT, Map.of());
         assertEquals(name, broker.consumer());

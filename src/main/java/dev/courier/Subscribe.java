@@ -1,0 +1,68 @@
+package dev.courier;
+
+import java.lang.annotation.Documented;
+import java.lang.annotation.Retention;
+import java.lang.annotation.Target;
+
+import static java.lang.annotation.ElementType.PARAMETER;
+import static java.lang.annotation.RetentionPolicy.RUNTIME;
+
+/**
+ * Marks the parameter of a bean method that receives the messages of a stream, in the way {@code @Observes} marks
+ * an observer's event parameter. Courier's engine reads the stream through a consumer group and calls the method for
+ * each message whose type matches; the method's other parameters are injected as for an observer method.
+ *
+ * <pre>{@code
+ * // brokers.default.provider=inline
+ * public record UserRegistered(String user_id, String email) { }
+ *
+ * @ApplicationScoped
+ * public class UserEventSubscriber {
+ *     void sendWelcomeEmail(@Subscribe(stream = "user-events", type = "user.registered") UserRegistered event,
+ *                           Mailer mailer) {                       // injected, as for CDI observers
+ *         mailer.welcome(event.email());
+ *     }
+ *
+ *     void audit(@Subscribe(stream = "user-events") Map<String, Object> anyEvent) {   // every type
+ *         System.out.println("user event: " + anyEvent);
+ *     }
+ * }
+ *
+ * brokers.publish("user-events", Map.of("event_type", "user.registered", "user_id", "123",
+ *                                       "email", "user@example.com"));
+ * }</pre>
+ *
+ * <p>The parameter may be a {@link Message} (id, stream, payload, delivery count), a {@code Map<String, Object>}
+ * (the payload), a {@code String} (the payload as JSON text), or any class or record that JSON-B binds from the
+ * payload. A payload that cannot be bound goes to the stream's dead-letter queue at once, with the binding error as
+ * reason.
+ *
+ * <p>A method that returns normally acknowledges the message; one that throws rejects it, and the broker delivers it
+ * again after its retry delay, dead-lettering it after {@code max-retries}. Handlers run with a request context
+ * active. Delivery is at least once: a handler may see a message again after a failure or a crash.
+ *
+ * <p>Methods of one bean on one stream share one consumer group, by default the bean class's name, so instances of
+ * one application share the work and each message reaches each matching method once per group. A message that no
+ * method's {@link #type()} matches is acknowledged and skipped. Mistakes (an empty stream, an unknown broker, a broker
+ * without consumer groups, a type that cannot be bound, {@code @Subscribe} on two parameters) fail the deployment.
+ */
+@Documented
+@Retention(RUNTIME)
+@Target(PARAMETER)
+public @interface Subscribe {
+
+    /** The stream to consume. */
+    String stream();
+
+    /**
+     * The message type this method handles, compared with {@link Message#type()} (the payload's {@code event_type},
+     * else its {@code type}); empty, the default, handles every message of the stream.
+     */
+    String type() default "";
+
+    /** The name of the broker to consume from ({@code brokers.<name>.provider}). */
+    String broker() default Brokers.DEFAULT;
+
+    /** The consumer group; empty, the default, means the fully qualified name of the bean's class. */
+    String group() default "";
+}

@@ -1,0 +1,209 @@
+package dev.courier.cdi;
+
+import dev.courier.Broker;
+import dev.courier.BrokerCapability;
+import dev.courier.Brokers;
+import dev.courier.Subscribe;
+import dev.courier.engine.Subscription;
+import jakarta.enterprise.context.Dependent;
+import jakarta.enterprise.context.control.RequestContextController;
+import jakarta.enterprise.context.spi.Context;
+import jakarta.enterprise.context.spi.Contextual;
+import jakarta.enterprise.context.spi.CreationalContext;
+import jakarta.enterprise.inject.Instance;
+import jakarta.enterprise.inject.spi.AnnotatedMethod;
+import jakarta.enterprise.inject.spi.AnnotatedParameter;
+import jakarta.enterprise.inject.spi.Bean;
+import jakarta.enterprise.inject.spi.BeanManager;
+import jakarta.enterprise.inject.spi.InjectionPoint;
+import jakarta.enterprise.inject.spi.ProcessManagedBean;
+
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * The {@code @Subscribe} methods of the application's beans: found as the beans are processed, checked once the
+ * brokers are built (every problem collected, each naming the method and the fix), and turned into the engine's
+ * {@link Subscription}s, whose invokers do the CDI part: the bean instance, the injected parameters, the request
+ * context.
+ */
+final class SubscriberMethods {
+
+    /** What a broker needs to serve a subscriber: reads, and consumer groups to read as. */
+    static final Set<BrokerCapability> REQUIRED = EnumSet.of(BrokerCapability.SUBSCRIBE,
+            BrokerCapability.CONSUMER_GROUPS);
+
+    private record Found(Bean<?> bean, AnnotatedMethod<?> method) {
+    }
+
+    private final List<Found> found = new ArrayList<>();
+
+    void collect(ProcessManagedBean<?> event) {
+        for (AnnotatedMethod<?> method : event.getAnnotatedBeanClass().getMethods()) {
+            if (method.getParameters().stream().anyMatch(p -> p.isAnnotationPresent(Subscribe.class))) {
+                found.add(new Found(event.getBean(), method));
+            }
+        }
+    }
+
+    boolean isEmpty() {
+        return found.isEmpty();
+    }
+
+    /**
+     * Checks every subscriber method and returns those without problems as subscriptions.
+     *
+     * @param configured the configured broker names
+     * @param brokers    the built brokers, or {@code null} when building them failed (capabilities are then not
+     *                   checked)
+     */
+    List<Subscription> validate(Set<String> configured, Brokers brokers, BeanManager beanManager,
+                                List<String> problems) {
+        List<Subscription> subscriptions = new ArrayList<>();
+        for (Found f : found) {
+            String where = "subscriber " + describe(f.bean, f.method);
+            List<AnnotatedParameter<?>> marked = f.method.getParameters().stream()
+                    .filter(p -> p.isAnnotationPresent(Subscribe.class)).collect(Collectors.toList());
+            if (marked.size() != 1) {
+                problems.add(where + ": @Subscribe is on " + marked.size() + " parameters (" + marked.stream()
+                        .map(p -> "#" + p.getPosition()).collect(Collectors.joining(", ")) + "); put it on exactly "
+                        + "one, the parameter that receives the message; the others are injected");
+                continue;
+            }
+            AnnotatedParameter<?> parameter = marked.get(0);
+            Subscribe subscribe = parameter.getAnnotation(Subscribe.class);
+            int before = problems.size();
+            if (subscribe.stream().isBlank()) {
+                problems.add(where + ": @Subscribe names no stream; give the stream to consume, such as "
+                        + "@Subscribe(stream = \"user-events\")");
+            }
+            if (!configured.contains(subscribe.broker())) {
+                problems.add(where + ": @Subscribe(broker = \"" + subscribe.broker() + "\"): no broker named '"
+                        + subscribe.broker() + "' is configured; configured brokers: " + configured
+                        + "; name one of them or configure brokers." + subscribe.broker() + ".provider");
+            } else if (brokers != null) {
+                Broker broker = brokers.get(subscribe.broker());
+                if (!broker.hasAllCapabilities(REQUIRED)) {
+                    Set<BrokerCapability> missing = EnumSet.copyOf(REQUIRED);
+                    missing.removeAll(broker.capabilities());
+                    problems.add(where + ": broker '" + broker.name() + "' (provider '" + broker.provider()
+                            + "') cannot serve a subscriber: it lacks " + missing + "; a subscriber needs "
+                            + REQUIRED + " (tier SIMPLE_QUEUING or higher, as inline and redis have); subscribe "
+                            + "through such a broker");
+                }
+            }
+            String bindingProblem = Subscription.bindingProblem(parameter.getBaseType());
+            if (bindingProblem != null) {
+                problems.add(where + ": the @Subscribe parameter cannot receive a message: " + bindingProblem
+                        + "; declare it as Message, Map<String, Object>, String, or a class or record that JSON-B "
+                        + "can bind");
+            }
+            InjectionPoint[] injected = new InjectionPoint[f.method.getParameters().size()];
+            for (AnnotatedParameter<?> other : f.method.getParameters()) {
+                if (other == parameter) {
+                    continue;
+                }
+                try {
+                    InjectionPoint point = beanManager.createInjectionPoint(other);
+                    beanManager.validate(point);
+                    injected[other.getPosition()] = point;
+                } catch (RuntimeException e) {
+                    problems.add(where + ": parameter #" + other.getPosition() + " (" + typeName(other) + ") "
+                            + "cannot be injected: " + e.getMessage() + "; make exactly one bean of that type and "
+                            + "those qualifiers available, or mark the message parameter alone with @Subscribe");
+                }
+            }
+            if (problems.size() > before) {
+                continue;
+            }
+            String group = subscribe.group().isEmpty() ? f.bean.getBeanClass().getName() : subscribe.group();
+            subscriptions.add(new Subscription(subscribe.broker(), subscribe.stream(), group, subscribe.type(),
+                    parameter.getBaseType(), describe(f.bean, f.method),
+                    new MethodInvoker(beanManager, f.bean, f.method.getJavaMember(), parameter.getPosition(),
+                            injected)));
+        }
+        return subscriptions;
+    }
+
+    private static String describe(Bean<?> bean, AnnotatedMethod<?> method) {
+        return bean.getBeanClass().getName() + "." + method.getJavaMember().getName() + "("
+                + method.getParameters().stream().map(SubscriberMethods::typeName).collect(Collectors.joining(", "))
+                + ")";
+    }
+
+    private static String typeName(AnnotatedParameter<?> parameter) {
+        return parameter.getBaseType().getTypeName().replaceAll("\\b[a-z][\\w]*\\.", "").replace('$', '.');
+    }
+
+    /** Calls a subscriber method as CDI calls an observer method. */
+    private static final class MethodInvoker implements Subscription.Invoker {
+        private final BeanManager beanManager;
+        private final Bean<?> bean;
+        private final Method method;
+        private final int messagePosition;
+        private final InjectionPoint[] injected;
+        private final Instance<RequestContextController> requestContexts;
+
+        MethodInvoker(BeanManager beanManager, Bean<?> bean, Method method, int messagePosition,
+                      InjectionPoint[] injected) {
+            this.beanManager = beanManager;
+            this.bean = bean;
+            this.method = method;
+            this.messagePosition = messagePosition;
+            this.injected = injected;
+            this.requestContexts = beanManager.createInstance().select(RequestContextController.class);
+            // Subscriber methods, like observer methods, need not be public.
+            method.setAccessible(true);
+        }
+
+        @Override
+        public void invoke(Object argument) throws Exception {
+            RequestContextController requestContext = requestContexts.get();
+            boolean activated = requestContext.activate();
+            CreationalContext<?> dependents = beanManager.createCreationalContext(bean);
+            try {
+                Object instance = Modifier.isStatic(method.getModifiers()) ? null : instance(dependents);
+                Object[] arguments = new Object[injected.length];
+                for (int i = 0; i < arguments.length; i++) {
+                    arguments[i] = i == messagePosition ? argument
+                            : beanManager.getInjectableReference(injected[i], dependents);
+                }
+                method.invoke(instance, arguments);
+            } catch (InvocationTargetException e) {
+                Throwable cause = e.getCause();
+                if (cause instanceof Exception exception) {
+                    throw exception;
+                }
+                if (cause instanceof Error error) {
+                    throw error;
+                }
+                throw e;
+            } finally {
+                // Dependent objects made for this call (a @Dependent bean, injected parameters) end with it.
+                dependents.release();
+                if (activated) {
+                    requestContext.deactivate();
+                }
+                requestContexts.destroy(requestContext);
+            }
+        }
+
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        private Object instance(CreationalContext<?> dependents) {
+            Context context = beanManager.getContext(bean.getScope());
+            if (bean.getScope() == Dependent.class) {
+                return context.get((Contextual) bean, dependents);
+            }
+            // The contextual instance itself, not its client proxy: a proxy cannot forward a private method.
+            Object existing = context.get((Contextual) bean);
+            return existing != null ? existing
+                    : context.get((Contextual) bean, beanManager.createCreationalContext(bean));
+        }
+    }
+}

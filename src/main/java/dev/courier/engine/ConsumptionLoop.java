@@ -1,0 +1,327 @@
+package dev.courier.engine;
+
+import dev.courier.Broker;
+import dev.courier.BrokerCapability;
+import dev.courier.Message;
+import dev.courier.spi.BrokerSettings;
+
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Reads one stream of one broker as one consumer group, on its own thread, and hands each message to the handlers
+ * whose type matches it.
+ */
+final class ConsumptionLoop implements Runnable {
+
+    private static final System.Logger LOG = System.getLogger("dev.courier.engine");
+
+    /*
+     * Idle polling of a broker without BLOCKING_READ: the pause doubles from 1 ms to 50 ms while the stream stays
+     * empty, and drops back after a message. A burst is followed within a millisecond or two; an idle loop costs
+     * about 20 cheap reads a second (an in-memory read for inline), and the first message after a quiet spell waits
+     * at most 50 ms.
+     */
+    static final Duration MIN_IDLE_PAUSE = Duration.ofMillis(1);
+    static final Duration MAX_IDLE_PAUSE = Duration.ofMillis(50);
+    /** While the broker cannot be reached: 1, 2, 4 ... 30 s between attempts. */
+    static final Duration MIN_RECONNECT_PAUSE = Duration.ofSeconds(1);
+    static final Duration MAX_RECONNECT_PAUSE = Duration.ofSeconds(30);
+
+    /** Message ids in the log are cut to this length: a broker may let a stream use long ids. */
+    private static final int LOGGED_ID_LENGTH = 100;
+
+    final int order;
+    final Broker broker;
+    final String stream;
+    final String group;
+    private final List<Handler> handlers;
+    private final EngineSettings settings;
+    private final boolean blocking;
+    private final boolean acknowledges;
+
+    /** Held for a read and the handling of what it gave; lets a sync-mode publish drain the loop in its thread. */
+    final ReentrantLock cycleLock = new ReentrantLock();
+    private final CountDownLatch stopSignal = new CountDownLatch(1);
+    /** The message whose handlers are running; taken away by a stop that gave up waiting, so it is left pending. */
+    private final AtomicReference<Message> inHand = new AtomicReference<>();
+    private volatile boolean stopping;
+    private volatile Thread thread;
+
+    private volatile LoopStatus.State state = LoopStatus.State.STARTING;
+    private volatile Instant lastCycle;
+    private volatile String lastError;
+    private final LongAdder handled = new LongAdder();
+    private final LongAdder failed = new LongAdder();
+    private final LongAdder deadLettered = new LongAdder();
+    private final LongAdder skipped = new LongAdder();
+
+    ConsumptionLoop(int order, Broker broker, String stream, String group, List<Handler> handlers,
+                    EngineSettings settings) {
+        this.order = order;
+        this.broker = broker;
+        this.stream = stream;
+        this.group = group;
+        this.handlers = List.copyOf(handlers);
+        this.settings = settings;
+        this.blocking = broker.hasCapability(BrokerCapability.BLOCKING_READ);
+        this.acknowledges = broker.hasCapability(BrokerCapability.ACK_NACK);
+    }
+
+    /** A subscriber method with the binder of its parameter. */
+    record Handler(Subscription subscription, PayloadBinder binder) {
+        boolean wants(Message message) {
+            return subscription.type().isEmpty() || subscription.type().equals(message.type());
+        }
+    }
+
+    boolean usesJsonb() {
+        return handlers.stream().anyMatch(h -> h.binder().usesJsonb());
+    }
+
+    void start(java.util.concurrent.ThreadFactory threads) {
+        Thread t = threads.newThread(this);
+        if (t == null) {
+            throw new IllegalStateException("the thread factory gave no thread for " + this);
+        }
+        try {
+            t.setName("courier-" + broker.name() + "-" + stream + "-" + group);
+        } catch (SecurityException ignored) {
+            // A managed thread may refuse a new name; the default name will do.
+        }
+        thread = t;
+        t.start();
+    }
+
+    @Override
+    public void run() {
+        LOG.log(Level.DEBUG, () -> "started " + this);
+        Duration idlePause = Duration.ZERO;
+        Duration reconnectPause = MIN_RECONNECT_PAUSE;
+        boolean backingOff = false;
+        try {
+            while (!stopping) {
+                int read;
+                try {
+                    cycleLock.lock();
+                    try {
+                        if (stopping) {
+                            break;
+                        }
+                        read = cycle();
+                    } finally {
+                        cycleLock.unlock();
+                    }
+                } catch (RuntimeException e) {
+                    // Unreachable (BrokerConnectionException) or failing: no exception ends the loop.
+                    state = LoopStatus.State.BACKING_OFF;
+                    backingOff = true;
+                    lastError = BrokerSettings.maskUserInfo(e.getClass().getName()
+                            + (e.getMessage() == null ? "" : ": " + e.getMessage()));
+                    LOG.log(Level.WARNING, "{0}: broker failed ({1}); trying again in {2} s", this, lastError,
+                            reconnectPause.toSeconds());
+                    if (pause(reconnectPause)) {
+                        break;
+                    }
+                    reconnectPause = min(reconnectPause.multipliedBy(2), MAX_RECONNECT_PAUSE);
+                    continue;
+                }
+                if (backingOff) {
+                    backingOff = false;
+                    LOG.log(Level.INFO, "{0}: broker reachable again; consuming", this);
+                }
+                reconnectPause = MIN_RECONNECT_PAUSE;
+                if (read > 0 || blocking) {
+                    idlePause = Duration.ZERO;
+                } else {
+                    idlePause = idlePause.isZero() ? MIN_IDLE_PAUSE : min(idlePause.multipliedBy(2), MAX_IDLE_PAUSE);
+                    if (pause(idlePause)) {
+                        break;
+                    }
+                }
+            }
+        } finally {
+            state = LoopStatus.State.STOPPED;
+            LOG.log(Level.DEBUG, () -> "stopped " + this);
+        }
+    }
+
+    /**
+     * Reads until the stream has nothing more for the group, handling what comes, in the calling thread. The caller
+     * holds {@link #cycleLock}. A broker failure is logged and ends the drain; the loop's thread will retry.
+     */
+    void drain() {
+        try {
+            while (!stopping && cycle() > 0) {
+                // next batch
+            }
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "{0}: synchronous delivery failed ({1}); the loop will deliver later", this,
+                    BrokerSettings.maskUserInfo(String.valueOf(e)));
+        }
+    }
+
+    /** One read and the handling of what it gave. @return how many messages were read */
+    private int cycle() {
+        List<Message> batch = blocking
+                ? broker.read(stream, group, settings.batchSize(), settings.blockTimeout())
+                : broker.read(stream, group, settings.batchSize());
+        state = LoopStatus.State.RUNNING;
+        lastCycle = Instant.now();
+        lastError = null;
+        for (Message message : batch) {
+            if (stopping) {
+                // The rest stay unacknowledged: the broker delivers them again.
+                break;
+            }
+            process(message);
+        }
+        return batch.size();
+    }
+
+    private void process(Message message) {
+        List<Handler> matching = new ArrayList<>(handlers.size());
+        for (Handler handler : handlers) {
+            if (handler.wants(message)) {
+                matching.add(handler);
+            }
+        }
+        if (matching.isEmpty()) {
+            if (acknowledges) {
+                broker.ack(stream, message.id(), group);
+            }
+            skipped.increment();
+            return;
+        }
+        Object[] arguments = new Object[matching.size()];
+        for (int i = 0; i < arguments.length; i++) {
+            try {
+                arguments[i] = matching.get(i).binder().bind(message);
+            } catch (PayloadBinder.BindingException e) {
+                deadLetter(message, matching.get(i), e.getMessage());
+                return;
+            }
+        }
+        inHand.set(message);
+        Handler running = null;
+        try {
+            for (int i = 0; i < arguments.length; i++) {
+                running = matching.get(i);
+                running.subscription().invoker().invoke(arguments[i]);
+            }
+        } catch (VirtualMachineError e) {
+            throw e;
+        } catch (Throwable e) {
+            if (inHand.compareAndSet(message, null)) {
+                reject(message, running, e);
+            }
+            return;
+        }
+        if (inHand.compareAndSet(message, null)) {
+            if (acknowledges) {
+                broker.ack(stream, message.id(), group);
+            }
+            handled.increment();
+        }
+        // else: the stop gave up on this message; it stays unacknowledged, to be delivered again.
+    }
+
+    private void reject(Message message, Handler handler, Throwable error) {
+        failed.increment();
+        if (acknowledges) {
+            LOG.log(Level.WARNING, "{0}: {1} failed on message {2} (delivery {3}); rejected, for the broker to deliver again or "
+                    + "dead-letter: {4}",
+                    this, handler.subscription().description(), id(message), message.deliveryCount(), error);
+            LOG.log(Level.DEBUG, "stack trace", error);
+            broker.nack(stream, message.id(), group);
+        } else {
+            LOG.log(Level.ERROR, "{0}: {1} failed on message {2}; broker ''{3}'' has no ACK_NACK, so the message is "
+                    + "not delivered again", this, handler.subscription().description(), id(message), broker.name());
+            LOG.log(Level.ERROR, "the handler's error", error);
+        }
+    }
+
+    private void deadLetter(Message message, Handler handler, String reason) {
+        if (broker.deadLetter(stream, message.id(), group, reason)) {
+            deadLettered.increment();
+            LOG.log(Level.WARNING, "{0}: message {1} dead-lettered: {2} cannot take it: {3}", this, id(message),
+                    handler.subscription().description(), reason);
+            return;
+        }
+        // No dead-letter queue: the broker's own policy decides, as for a failing handler.
+        reject(message, handler, new IllegalArgumentException(reason));
+    }
+
+    private static String id(Message message) {
+        String id = message.id();
+        return id.length() <= LOGGED_ID_LENGTH ? id : id.substring(0, LOGGED_ID_LENGTH) + "...";
+    }
+
+    /** Waits, returning early (and {@code true}) when the loop is stopped. */
+    private boolean pause(Duration duration) {
+        try {
+            return stopSignal.await(duration.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return true;
+        }
+    }
+
+    /** Asks the loop to stop: no more reads; the running handler is let finish. */
+    void requestStop() {
+        stopping = true;
+        stopSignal.countDown();
+    }
+
+    boolean stopping() {
+        return stopping;
+    }
+
+    /** Waits for the loop's thread to end. @return whether it ended */
+    boolean awaitStop(long nanos) throws InterruptedException {
+        Thread t = thread;
+        if (t == null) {
+            state = LoopStatus.State.STOPPED;
+            return true;
+        }
+        TimeUnit.NANOSECONDS.timedJoin(t, Math.max(0, nanos));
+        return !t.isAlive();
+    }
+
+    /**
+     * Gives up on a handler that outlived the shutdown timeout: its message will be neither acknowledged nor
+     * rejected (the broker delivers it again), and its thread is interrupted.
+     *
+     * @return the abandoned message, or {@code null}
+     */
+    Message abandon() {
+        Message message = inHand.getAndSet(null);
+        Thread t = thread;
+        if (t != null) {
+            t.interrupt();
+        }
+        return message;
+    }
+
+    LoopStatus status() {
+        return new LoopStatus(broker.name(), stream, group, state, lastCycle, handled.sum(), failed.sum(),
+                deadLettered.sum(), skipped.sum(), lastError);
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
+
+    @Override
+    public String toString() {
+        return "loop[broker=" + broker.name() + ", stream=" + stream + ", group=" + group + "]";
+    }
+}

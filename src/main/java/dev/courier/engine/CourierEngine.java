@@ -1,0 +1,237 @@
+package dev.courier.engine;
+
+import dev.courier.Broker;
+import dev.courier.Brokers;
+import dev.courier.Message;
+import jakarta.json.bind.Jsonb;
+import jakarta.json.bind.JsonbBuilder;
+
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
+
+/**
+ * The consumption engine: one {@link ConsumptionLoop} per (broker, stream, consumer group), each on its own thread.
+ * Built, started and stopped by Courier's CDI extension; applications inject {@link Engine} to read its status.
+ *
+ * <p>Sync mode: the {@code inline} brokers of {@link #brokers()} are wrapped so that a publish takes the cycle lock
+ * of every loop on that stream (in a fixed order), publishes, drains each of those loops in the publishing thread,
+ * and only then returns. The loops' own threads keep running (they deliver retries), but since they read under the
+ * same lock they never take a message between its publish and the publisher's drain. A publish made inside a
+ * handler (nested) only drains the loops whose lock is free or its own, so that two threads can never wait on each
+ * other.
+ */
+public final class CourierEngine implements Engine {
+
+    private static final System.Logger LOG = System.getLogger("dev.courier.engine");
+
+    /** The provider whose brokers publish synchronously in sync mode (named, not imported: adapters sit apart). */
+    static final String INLINE = "inline";
+
+    private final EngineSettings settings;
+    private final Brokers brokers;
+    private final List<ConsumptionLoop> loops;
+    /** The loops of each (broker, stream), in lock order, for sync-mode publishing. */
+    private final Map<String, List<ConsumptionLoop>> loopsByStream = new LinkedHashMap<>();
+    private final AtomicBoolean started = new AtomicBoolean();
+    private final AtomicBoolean stopped = new AtomicBoolean();
+    private volatile Jsonb jsonb;
+
+    private CourierEngine(EngineSettings settings, Brokers brokers, List<Subscription> subscriptions) {
+        this.settings = settings;
+        List<ConsumptionLoop> built = new ArrayList<>();
+        if (settings.enabled()) {
+            Map<List<String>, List<ConsumptionLoop.Handler>> byLoop = new LinkedHashMap<>();
+            for (Subscription s : subscriptions) {
+                byLoop.computeIfAbsent(List.of(s.broker(), s.stream(), s.group()), k -> new ArrayList<>())
+                        .add(new ConsumptionLoop.Handler(s, PayloadBinder.of(s.parameterType(), this::jsonb)));
+            }
+            byLoop.forEach((key, handlers) -> built.add(new ConsumptionLoop(built.size(),
+                    brokers.get(key.get(0)), key.get(1), key.get(2), handlers, settings)));
+        }
+        this.loops = List.copyOf(built);
+        for (ConsumptionLoop loop : loops) {
+            loopsByStream.computeIfAbsent(key(loop.broker.name(), loop.stream), k -> new ArrayList<>()).add(loop);
+        }
+        loopsByStream.values().forEach(list -> list.sort(Comparator.comparingInt(l -> l.order)));
+        this.brokers = settings.enabled() && settings.mode() == EngineSettings.Mode.SYNC ? syncBrokers(brokers)
+                : brokers;
+    }
+
+    /**
+     * Builds an engine over the given brokers (not started).
+     *
+     * @param subscriptions validated subscriber methods: each names a broker of {@code brokers} and a parameter type
+     *                      without {@link Subscription#bindingProblem binding problem}
+     * @throws IllegalStateException a subscriber needs JSON-B and none is available
+     */
+    public static CourierEngine create(EngineSettings settings, Brokers brokers, List<Subscription> subscriptions) {
+        CourierEngine engine = new CourierEngine(settings, brokers, subscriptions);
+        boolean needsJsonb = engine.loops.stream().anyMatch(ConsumptionLoop::usesJsonb);
+        if (needsJsonb) {
+            // Created now, on the deploying thread, so that a missing JSON-B fails the deployment, not the messages.
+            engine.jsonb();
+        }
+        return engine;
+    }
+
+    /** The brokers to hand to the application: in sync mode, its inline brokers publish synchronously. */
+    public Brokers brokers() {
+        return brokers;
+    }
+
+    public EngineSettings settings() {
+        return settings;
+    }
+
+    /**
+     * Starts every loop. Call it on a thread of the application, once the application has started: the server's
+     * ManagedThreadFactory is looked up there.
+     */
+    public void start() {
+        if (!settings.enabled() || stopped.get() || !started.compareAndSet(false, true)) {
+            return;
+        }
+        ThreadFactory threads = Threads.lookup();
+        for (ConsumptionLoop loop : loops) {
+            loop.start(threads);
+        }
+        if (!loops.isEmpty()) {
+            LOG.log(Level.INFO, "Courier engine started: {0} consumption loop(s) as consumer ''{1}'', mode {2}",
+                    loops.size(), settings.consumerName(), settings.mode().label());
+        }
+    }
+
+    /**
+     * Stops every loop: no more reads; handlers that are running may finish within {@code shutdown-timeout} and are
+     * then acknowledged; messages read but not handled stay unacknowledged, for redelivery. Returns within about the
+     * shutdown timeout whatever the handlers do: a handler still running then is interrupted and its message left
+     * unacknowledged. Idempotent.
+     */
+    public void stop() {
+        if (!stopped.compareAndSet(false, true)) {
+            return;
+        }
+        loops.forEach(ConsumptionLoop::requestStop);
+        long deadline = System.nanoTime() + settings.shutdownTimeout().toNanos();
+        boolean interrupted = false;
+        for (ConsumptionLoop loop : loops) {
+            try {
+                if (!loop.awaitStop(deadline - System.nanoTime())) {
+                    abandon(loop);
+                }
+            } catch (InterruptedException e) {
+                interrupted = true;
+                abandon(loop);
+            }
+        }
+        started.set(false);
+        Jsonb current = jsonb;
+        if (current != null) {
+            try {
+                current.close();
+            } catch (Exception e) {
+                LOG.log(Level.DEBUG, "closing JSON-B failed", e);
+            }
+        }
+        if (!loops.isEmpty()) {
+            LOG.log(Level.INFO, "Courier engine stopped");
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void abandon(ConsumptionLoop loop) {
+        Message left = loop.abandon();
+        LOG.log(Level.WARNING, "{0}: a handler outlived courier.engine.shutdown-timeout ({1} ms) and was interrupted;"
+                        + " {2}", loop, settings.shutdownTimeout().toMillis(),
+                left == null ? "no message was in hand"
+                        : "message " + left.id() + " is left unacknowledged, to be delivered again");
+    }
+
+    @Override
+    public EngineStatus status() {
+        List<LoopStatus> statuses = new ArrayList<>(loops.size());
+        loops.forEach(loop -> statuses.add(loop.status()));
+        return new EngineStatus(settings.enabled(), started.get(), settings.mode(), settings.consumerName(),
+                statuses);
+    }
+
+    /** Publishes through {@code publish} and runs the stream's subscribers in this thread before returning. */
+    <T> T publishSynchronously(Broker broker, String stream, Supplier<T> publish) {
+        List<ConsumptionLoop> targets = loopsByStream.getOrDefault(key(broker.name(), stream), List.of());
+        if (targets.isEmpty() || stopped.get()) {
+            return publish.get();
+        }
+        boolean nested = loops.stream().anyMatch(loop -> loop.cycleLock.isHeldByCurrentThread());
+        List<ConsumptionLoop> locked = new ArrayList<>(targets.size());
+        try {
+            for (ConsumptionLoop loop : targets) {
+                // At top level wait for each lock, in lock order; inside a handler never wait, so no two threads
+                // can wait on each other. A loop whose lock another thread holds delivers the message itself.
+                if (nested ? loop.cycleLock.tryLock() : lock(loop)) {
+                    locked.add(loop);
+                }
+            }
+            T result = publish.get();
+            for (ConsumptionLoop loop : locked) {
+                loop.drain();
+            }
+            return result;
+        } finally {
+            locked.forEach(loop -> loop.cycleLock.unlock());
+        }
+    }
+
+    private static boolean lock(ConsumptionLoop loop) {
+        loop.cycleLock.lock();
+        return true;
+    }
+
+    private Brokers syncBrokers(Brokers original) {
+        Map<String, Broker> wrapped = new LinkedHashMap<>();
+        for (String name : original.names()) {
+            Broker broker = original.get(name);
+            wrapped.put(name, INLINE.equals(broker.provider())
+                    ? new SyncPublishingBroker(broker, this) : broker);
+        }
+        return new Brokers(wrapped);
+    }
+
+    private Jsonb jsonb() {
+        Jsonb result = jsonb;
+        if (result == null) {
+            synchronized (this) {
+                result = jsonb;
+                if (result == null) {
+                    try {
+                        result = JsonbBuilder.create();
+                    } catch (RuntimeException | LinkageError e) {
+                        throw new IllegalStateException("a subscriber's parameter is bound with JSON-B, and no JSON-B "
+                                + "implementation is available (Open Liberty: feature jsonb-3.0; Java SE: Yasson); "
+                                + "declare the parameter as Message, Map<String, Object> or String instead: " + e, e);
+                    }
+                    jsonb = result;
+                }
+            }
+        }
+        return result;
+    }
+
+    private static String key(String broker, String stream) {
+        return broker + '\u0000' + stream;
+    }
+
+    @Override
+    public String toString() {
+        return "CourierEngine[" + loops + "]";
+    }
+}

@@ -1,0 +1,19 @@
+package dev.courier.engine;
+
+/**
+ * Courier's consumption engine, as applications and health checks see it: injected with {@code @Inject Engine},
+ * read-only.
+ *
+ * <pre>{@code
+ * @Inject Engine engine;
+ *
+ * for (LoopStatus loop : engine.status().loops()) {
+ *     log(loop.stream() + "/" + loop.group() + ": " + loop.state() + ", handled " + loop.handled());
+ * }
+ * }</pre>
+ */
+public interface Engine {
+
+    /** A snapshot of the engine and of each of its consumption loops. */
+    EngineStatus status();
+}

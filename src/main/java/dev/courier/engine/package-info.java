@@ -1,0 +1,25 @@
+/**
+ * The consumption engine: runs {@link dev.courier.Subscribe @Subscribe} methods over the brokers. Public here are
+ * the read-only status ({@link dev.courier.engine.Engine}, {@link dev.courier.engine.EngineStatus},
+ * {@link dev.courier.engine.LoopStatus}), the settings ({@link dev.courier.engine.EngineSettings}) and what Courier's
+ * CDI extension drives it with ({@link dev.courier.engine.CourierEngine}, {@link dev.courier.engine.Subscription});
+ * the rest is package-private. The engine imports no CDI.
+ *
+ * <ul>
+ * <li>One loop per (broker, stream, consumer group), on a thread of the server's
+ *     {@code java:comp/DefaultManagedThreadFactory}, or a daemon thread in Java SE.</li>
+ * <li>A loop reads up to {@code courier.engine.batch-size} messages; where the broker has BLOCKING_READ it waits on
+ *     the broker up to {@code courier.engine.block-timeout}; elsewhere an empty read is followed by a pause that
+ *     doubles from 1 ms to 50 ms (low latency after a burst, about 20 cheap reads a second when idle).</li>
+ * <li>Each message goes to the loop's handlers whose type matches; a message none wants is acknowledged. All the
+ *     payload bindings are made first: one that fails dead-letters the message at once
+ *     ({@link dev.courier.Broker#deadLetter(String, String, String, String)}); else the handlers run in turn, and the
+ *     first that throws stops the others and rejects the message (nack), so the broker's retry and dead-letter policy
+ *     applies to the whole message; a redelivery runs every matching handler again.</li>
+ * <li>A broker error (unreachable, or failing) backs the loop off 1, 2, 4 ... 30 s, shown as
+ *     {@link dev.courier.engine.LoopStatus.State#BACKING_OFF}; it resumes by itself.</li>
+ * <li>Stop: no new reads or messages; the running handler may finish within {@code courier.engine.shutdown-timeout}
+ *     and is acknowledged; one that outlives it is interrupted and its message left unacknowledged.</li>
+ * </ul>
+ */
+package dev.courier.engine;

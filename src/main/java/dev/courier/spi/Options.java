@@ -1,0 +1,151 @@
+package dev.courier.spi;
+
+import dev.courier.BrokerConfigurationException;
+
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * Text settings under one property prefix, with typed getters whose errors name the full property and its value.
+ * {@link BrokerSettings} reads {@code brokers.<name>.<option>} with it, the engine {@code courier.<option>}, so that
+ * every Courier setting is parsed, and its errors worded, the same way.
+ *
+ * <pre>{@code
+ * Options options = new Options("courier.", Map.of("engine.batch-size", "20"));
+ * int batch = options.getInt("engine.batch-size", 10, 1);   // errors read "courier.engine.batch-size: ..."
+ * }</pre>
+ */
+public final class Options {
+
+    private static final Pattern PLAIN_SECONDS = Pattern.compile("-?\\d{1,12}(\\.\\d{1,9})?");
+
+    private final String prefix;
+    private final Map<String, String> values;
+
+    /**
+     * @param prefix the property prefix, with its trailing dot ({@code brokers.orders.}, {@code courier.})
+     * @param values values by option name, without the prefix
+     */
+    public Options(String prefix, Map<String, String> values) {
+        this.prefix = prefix;
+        this.values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
+    }
+
+    /** Every option that was set, by option name. Values may hold credentials: never log them. */
+    public Map<String, String> values() {
+        return values;
+    }
+
+    /** The full property name of an option. */
+    public String property(String option) {
+        return prefix + option;
+    }
+
+    /** An option's value, trimmed; empty when unset or blank. */
+    public Optional<String> get(String option) {
+        String value = values.get(option);
+        return value == null || value.isBlank() ? Optional.empty() : Optional.of(value.trim());
+    }
+
+    /** A whole number of at least {@code min}. */
+    public int getInt(String option, int defaultValue, int min) {
+        Optional<String> value = get(option);
+        if (value.isEmpty()) {
+            return defaultValue;
+        }
+        int parsed;
+        try {
+            parsed = Integer.parseInt(value.get());
+        } catch (NumberFormatException e) {
+            throw invalid(option, "'" + value.get() + "' is not a whole number");
+        }
+        if (parsed < min) {
+            throw invalid(option, "'" + value.get() + "' is " + (parsed < 0 ? "negative" : "too small")
+                    + "; it must be at least " + min);
+        }
+        return parsed;
+    }
+
+    /** A finite decimal number of at least {@code min}. */
+    public double getDouble(String option, double defaultValue, double min) {
+        Optional<String> value = get(option);
+        if (value.isEmpty()) {
+            return defaultValue;
+        }
+        double parsed;
+        try {
+            parsed = Double.parseDouble(value.get());
+        } catch (NumberFormatException e) {
+            throw invalid(option, "'" + value.get() + "' is not a number");
+        }
+        if (!Double.isFinite(parsed) || parsed < min) {
+            throw invalid(option, "'" + value.get() + "' is " + (parsed < 0 ? "negative" : "out of range")
+                    + "; it must be a number of at least " + min);
+        }
+        return parsed;
+    }
+
+    /** {@code true} or {@code false} (any case). */
+    public boolean getBoolean(String option, boolean defaultValue) {
+        Optional<String> value = get(option);
+        if (value.isEmpty()) {
+            return defaultValue;
+        }
+        if (value.get().equalsIgnoreCase("true")) {
+            return true;
+        }
+        if (value.get().equalsIgnoreCase("false")) {
+            return false;
+        }
+        throw invalid(option, "'" + value.get() + "' is not true or false");
+    }
+
+    /**
+     * A duration of at least zero, in ISO-8601 ({@code PT1S}, {@code PT0.5S}) or in plain seconds ({@code 1},
+     * {@code 0.5}).
+     */
+    public Duration getDuration(String option, Duration defaultValue) {
+        Optional<String> value = get(option);
+        if (value.isEmpty()) {
+            return defaultValue;
+        }
+        Duration parsed = parseDuration(value.get());
+        if (parsed == null) {
+            throw invalid(option, "'" + value.get() + "' is not a duration; use seconds (5, 0.5) or ISO-8601 (PT5S)");
+        }
+        if (parsed.isNegative()) {
+            throw invalid(option, "'" + value.get() + "' is negative");
+        }
+        return parsed;
+    }
+
+    /** A configuration error for an option, naming its full property. */
+    public BrokerConfigurationException invalid(String option, String problem) {
+        return new BrokerConfigurationException(property(option), problem);
+    }
+
+    private static Duration parseDuration(String text) {
+        try {
+            if (text.length() > 1 && (text.charAt(0) == 'P' || text.charAt(0) == 'p')) {
+                return Duration.parse(text);
+            }
+            if (!PLAIN_SECONDS.matcher(text).matches()) {
+                return null;
+            }
+            return Duration.ofNanos(new BigDecimal(text).movePointRight(9).longValueExact());
+        } catch (DateTimeParseException | ArithmeticException e) {
+            return null;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Options[" + prefix + "*: " + values.keySet() + "]";
+    }
+}

@@ -1,0 +1,93 @@
+package dev.courier.cdi;
+
+import dev.courier.Message;
+import dev.courier.Subscribe;
+import dev.courier.engine.EngineSettings;
+import dev.courier.engine.EngineStatus;
+import dev.courier.spi.BrokerSettings;
+import dev.courier.testing.Deployment;
+import jakarta.enterprise.context.ApplicationScoped;
+import org.junit.jupiter.api.Test;
+
+import java.util.Map;
+
+import static dev.courier.cdi.ConfigurationErrorTest.assertContains;
+import static dev.courier.cdi.ConfigurationErrorTest.deploymentError;
+import static dev.courier.cdi.ConfigurationErrorTest.valid;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The courier.* settings: defaults, effects, and errors that name the property. */
+class EngineSettingsTest {
+
+    @ApplicationScoped
+    static class Subscriber {
+        void handle(@Subscribe(stream = "events") Message message) {
+        }
+    }
+
+    @Test
+    void a_disabled_engine_has_no_loops_and_consumes_nothing() {
+        try (Deployment app = Deployment.of(Deployment.inline("courier.engine.enabled", "false"), Subscriber.class)) {
+            app.broker().publish("events", Map.of("type", "x", "n", 1));
+            EngineStatus status = app.engine().status();
+            assertFalse(status.enabled());
+            assertFalse(status.started());
+            assertTrue(status.loops().isEmpty());
+            assertTrue(status.healthy(), "nothing to run is not a failure");
+            @SuppressWarnings("unchecked")
+            Map<String, Object> events = (Map<String, Object>) ((Map<String, Object>) app.broker().info()
+                    .get("streams")).get("events");
+            assertEquals(Map.of(), events.get("groups"), "no group ever read the stream");
+        }
+    }
+
+    @Test
+    void defaults_and_the_consumer_name() {
+        try (Deployment app = Deployment.of(Deployment.inline(), Subscriber.class)) {
+            EngineStatus status = app.engine().status();
+            assertEquals(EngineSettings.Mode.ASYNC, status.mode());
+            assertEquals(BrokerSettings.defaultConsumerName(), status.consumerName());
+            assertTrue(status.consumerName().endsWith("-" + ProcessHandle.current().pid()), status.consumerName());
+        }
+        try (Deployment app = Deployment.of(Deployment.inline("courier.consumer-name", "worker-7"),
+                Subscriber.class)) {
+            assertEquals("worker-7", app.engine().status().consumerName());
+        }
+    }
+
+    @Test
+    void invalid_values_fail_deployment_naming_the_property() {
+        String error = deploymentError(valid(
+                "courier.engine.enabled", "maybe",
+                "courier.engine.mode", "parallel",
+                "courier.engine.batch-size", "many",
+                "courier.engine.block-timeout", "0",
+                "courier.engine.shutdown-timeout", "-1",
+                "courier.engine.batchsize", "5"));
+        assertContains(error, "courier.engine.enabled: 'maybe' is not true or false");
+        assertContains(error, "courier.engine.mode: 'parallel' is not a mode; use async or sync");
+        assertContains(error, "courier.engine.batch-size: 'many' is not a whole number");
+        assertContains(error, "courier.engine.block-timeout: '0' is too short; it must be at least 1 ms (0.001)");
+        assertContains(error, "courier.engine.shutdown-timeout: '-1' is negative");
+        assertContains(error, "courier.engine.batchsize: is not a Courier engine setting; the settings are "
+                + "[courier.engine.enabled, courier.engine.mode, courier.engine.batch-size, courier.engine.block-timeout, "
+                + "courier.engine.shutdown-timeout, courier.consumer-name]");
+    }
+
+    @Test
+    void parsing_shares_the_broker_settings_rules() {
+        EngineSettings settings = EngineSettings.from(Map.of(
+                "engine.batch-size", "25", "engine.block-timeout", "PT0.5S", "engine.shutdown-timeout", "2.5",
+                "engine.mode", "SYNC"), e -> {
+                    throw e;
+                });
+        assertEquals(25, settings.batchSize());
+        assertEquals(java.time.Duration.ofMillis(500), settings.blockTimeout());
+        assertEquals(java.time.Duration.ofMillis(2500), settings.shutdownTimeout());
+        assertEquals(EngineSettings.Mode.SYNC, settings.mode());
+        assertEquals(EngineSettings.defaults().batchSize(),
+                EngineSettings.from(Map.of(), e -> { throw e; }).batchSize());
+    }
+}

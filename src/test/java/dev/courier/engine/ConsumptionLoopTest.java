@@ -1,0 +1,197 @@
+package dev.courier.engine;
+
+import dev.courier.Broker;
+import dev.courier.BrokerConnectionException;
+import dev.courier.Brokers;
+import dev.courier.HealthStats;
+import dev.courier.Message;
+import dev.courier.inline.InlineBrokerProvider;
+import dev.courier.spi.AbstractBroker;
+import dev.courier.spi.BrokerSettings;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The engine without CDI: a broker that cannot be reached. */
+class ConsumptionLoopTest {
+
+    /** An inline broker whose reads fail, as an unreachable one's do, while {@code down}. */
+    static final class FlakyBroker extends AbstractBroker {
+        final Broker inner = new InlineBrokerProvider().create("flaky", new BrokerSettings("flaky", "inline", Map.of()));
+        final List<Long> readsWhileDown = new CopyOnWriteArrayList<>();
+        volatile boolean down;
+
+        FlakyBroker() {
+            super("flaky", "flaky", new InlineBrokerProvider().create("x", new BrokerSettings("x", "inline",
+                    Map.of())).capabilities());
+        }
+
+        @Override
+        protected String doPublish(String stream, Map<String, Object> payload) {
+            return inner.publish(stream, payload);
+        }
+
+        @Override
+        protected List<Message> doRead(String stream, String group, int max) {
+            if (down) {
+                readsWhileDown.add(System.nanoTime());
+                throw new BrokerConnectionException("cannot reach redis://admin:secret@db:6379");
+            }
+            return inner.read(stream, group, max);
+        }
+
+        @Override
+        protected boolean doAck(String stream, String id, String group) {
+            return inner.ack(stream, id, group);
+        }
+
+        @Override
+        protected boolean doNack(String stream, String id, String group) {
+            return inner.nack(stream, id, group);
+        }
+
+        @Override
+        protected boolean doPing() {
+            return !down;
+        }
+
+        @Override
+        protected HealthStats doHealthStats() {
+            return inner.healthStats();
+        }
+
+        @Override
+        public Map<String, Object> info() {
+            return inner.info();
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    @Test
+    void an_unreachable_broker_backs_the_loop_off_reports_it_and_the_loop_resumes_by_itself() {
+        FlakyBroker broker = new FlakyBroker();
+        List<Object> handled = new CopyOnWriteArrayList<>();
+        Subscription subscription = new Subscription("default", "s", "g", "", Message.class, "test.handle(Message)",
+                argument -> handled.add(((Message) argument).payload().get("n")));
+        CourierEngine engine = CourierEngine.create(EngineSettings.defaults(),
+                new Brokers(Map.of("default", broker)), List.of(subscription));
+        broker.down = true;
+        engine.start();
+        try {
+            broker.publish("s", Map.of("type", "t", "n", 1));
+            await().atMost(Duration.ofSeconds(10)).until(() -> broker.readsWhileDown.size() >= 2);
+            LoopStatus loop = engine.status().loops().get(0);
+            assertEquals(LoopStatus.State.BACKING_OFF, loop.state());
+            assertFalse(loop.healthy());
+            assertFalse(engine.status().healthy());
+            assertTrue(loop.lastError().startsWith(BrokerConnectionException.class.getName()), loop.lastError());
+            assertFalse(loop.lastError().contains("secret"), "no password in the status: " + loop.lastError());
+            long gap = broker.readsWhileDown.get(1) - broker.readsWhileDown.get(0);
+            assertTrue(gap >= Duration.ofMillis(900).toNanos(), "backed off about 1 s: " + gap);
+
+            broker.down = false;
+            await().atMost(Duration.ofSeconds(10)).until(() -> handled.size() == 1);
+            assertEquals(2, broker.readsWhileDown.size(), "the second pause was 2 s: no third failing read");
+            await().atMost(Duration.ofSeconds(5))
+                    .until(() -> engine.status().loops().get(0).state() == LoopStatus.State.RUNNING);
+            LoopStatus recovered = engine.status().loops().get(0);
+            assertNull(recovered.lastError());
+            assertEquals(1, recovered.handled());
+            assertTrue(engine.status().healthy());
+        } finally {
+            engine.stop();
+        }
+        assertEquals(LoopStatus.State.STOPPED, engine.status().loops().get(0).state());
+    }
+
+    /** Queuing without acknowledgement, as redis_pubsub is: at most once. */
+    static final class UnacknowledgedBroker extends AbstractBroker {
+        final Broker inner = new InlineBrokerProvider().create("q", new BrokerSettings("q", "inline", Map.of()));
+
+        UnacknowledgedBroker() {
+            super("q", "queue", java.util.EnumSet.of(dev.courier.BrokerCapability.PUBLISH,
+                    dev.courier.BrokerCapability.SUBSCRIBE, dev.courier.BrokerCapability.CONSUMER_GROUPS));
+        }
+
+        @Override
+        protected String doPublish(String stream, Map<String, Object> payload) {
+            return inner.publish(stream, payload);
+        }
+
+        @Override
+        protected List<Message> doRead(String stream, String group, int max) {
+            return inner.read(stream, group, max);
+        }
+
+        @Override
+        protected boolean doPing() {
+            return true;
+        }
+
+        @Override
+        protected HealthStats doHealthStats() {
+            return inner.healthStats();
+        }
+
+        @Override
+        public Map<String, Object> info() {
+            return inner.info();
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    @Test
+    void on_a_broker_without_ack_nack_a_failure_is_counted_and_logged_and_the_loop_goes_on() {
+        UnacknowledgedBroker broker = new UnacknowledgedBroker();
+        List<Object> handled = new CopyOnWriteArrayList<>();
+        CourierEngine engine = CourierEngine.create(EngineSettings.defaults(), new Brokers(Map.of("default", broker)),
+                List.of(new Subscription("default", "s", "g", "", Message.class, "test", argument -> {
+                    Object n = ((Message) argument).payload().get("n");
+                    if (n.equals(1)) {
+                        throw new IllegalStateException("fails");
+                    }
+                    handled.add(n);
+                })));
+        engine.start();
+        try {
+            broker.publish("s", Map.of("type", "t", "n", 1));
+            broker.publish("s", Map.of("type", "t", "n", 2));
+            await().atMost(Duration.ofSeconds(10)).until(() -> handled.size() == 1);
+            LoopStatus loop = engine.status().loops().get(0);
+            assertEquals(1, loop.failed());
+            assertEquals(1, loop.handled());
+            assertEquals(LoopStatus.State.RUNNING, loop.state());
+        } finally {
+            engine.stop();
+        }
+    }
+
+    @Test
+    void a_stop_while_backing_off_is_prompt() {
+        FlakyBroker broker = new FlakyBroker();
+        broker.down = true;
+        CourierEngine engine = CourierEngine.create(EngineSettings.defaults(), new Brokers(Map.of("default", broker)),
+                List.of(new Subscription("default", "s", "g", "", Message.class, "test", argument -> { })));
+        engine.start();
+        await().atMost(Duration.ofSeconds(5)).until(() -> !broker.readsWhileDown.isEmpty());
+        long begin = System.nanoTime();
+        engine.stop();
+        assertTrue(System.nanoTime() - begin < Duration.ofMillis(500).toNanos(), "the backoff pause ends at stop");
+        assertEquals(LoopStatus.State.STOPPED, engine.status().loops().get(0).state());
+    }
+}
