@@ -7,6 +7,7 @@ import dev.courier.BrokerConfigurationException;
 import dev.courier.engine.CourierEngine;
 import dev.courier.engine.Engine;
 import dev.courier.engine.EngineSettings;
+import dev.courier.health.HealthSettings;
 import dev.courier.spi.BrokerProvider;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.spi.AfterDeploymentValidation;
@@ -48,12 +49,14 @@ public class CourierExtension implements Extension {
     private volatile CourierEngine engine;
 
     /** Health checks, added where the application has MicroProfile Health. */
-    private static final List<String> HEALTH_CHECKS = List.of("dev.courier.health.BrokerReadinessCheck");
+    private static final List<String> HEALTH_CHECKS = List.of("dev.courier.health.BrokerReadinessCheck",
+            "dev.courier.health.LoopLivenessCheck", "dev.courier.health.EngineStartupCheck");
+    private static final String HEALTH_API = "org.eclipse.microprofile.health.HealthCheck";
 
     void addBeans(@Observes BeforeBeanDiscovery event, BeanManager beanManager) {
         add(event, beanManager, BrokerProducers.class);
         add(event, beanManager, EngineLifecycle.class);
-        if (present("org.eclipse.microprofile.health.HealthCheck")) {
+        if (present(HEALTH_API)) {
             for (String check : HEALTH_CHECKS) {
                 try {
                     add(event, beanManager, Class.forName(check, true, CourierExtension.class.getClassLoader()));
@@ -100,6 +103,13 @@ public class CourierExtension implements Extension {
             return;
         }
         EngineSettings settings = engineSettings(config, problems);
+        if (present(HEALTH_API)) {
+            try {
+                HealthSettings.stuckAfter(config);
+            } catch (BrokerConfigurationException e) {
+                problems.add(e.getMessage());
+            }
+        }
         Map<String, BrokerProvider> providers = providers(beanManager, problems);
         BrokerConfig brokerConfig = new BrokerConfig(config, providers, settings.consumerName());
         Brokers built = brokerConfig.build();

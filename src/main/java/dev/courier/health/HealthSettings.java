@@ -1,0 +1,39 @@
+package dev.courier.health;
+
+import dev.courier.spi.Options;
+import org.eclipse.microprofile.config.Config;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The health checks' one setting, {@code courier.health.stuck-after}: how long a running consumption loop may go
+ * without completing a read cycle before liveness reports it stuck. Five minutes by default, as the brokers' default
+ * {@code message-timeout}: a handler busy for longer has its message given to another consumer anyway.
+ */
+public final class HealthSettings {
+
+    public static final String PREFIX = "courier.";
+    public static final String STUCK_AFTER = "health.stuck-after";
+    public static final Duration DEFAULT_STUCK_AFTER = Duration.ofMinutes(5);
+
+    private HealthSettings() {
+    }
+
+    /**
+     * The configured bound.
+     *
+     * @throws dev.courier.BrokerConfigurationException the value is not a positive duration; names the property
+     */
+    public static Duration stuckAfter(Config config) {
+        Map<String, String> values = new HashMap<>();
+        config.getOptionalValue(PREFIX + STUCK_AFTER, String.class).ifPresent(v -> values.put(STUCK_AFTER, v));
+        Options options = new Options(PREFIX, values);
+        Duration value = options.getDuration(STUCK_AFTER, DEFAULT_STUCK_AFTER);
+        if (value.isZero()) {
+            throw options.invalid(STUCK_AFTER, "'" + options.get(STUCK_AFTER).orElse("") + "' must be positive");
+        }
+        return value;
+    }
+}

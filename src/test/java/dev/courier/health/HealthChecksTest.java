@@ -1,0 +1,182 @@
+package dev.courier.health;
+
+import dev.courier.Message;
+import dev.courier.Subscribe;
+import dev.courier.testing.Deployment;
+import dev.courier.testing.RedisServer;
+import dev.courier.testing.WithRedis;
+import io.smallrye.health.AsyncHealthCheckFactory;
+import io.smallrye.health.SmallRyeHealth;
+import io.smallrye.health.SmallRyeHealthReporter;
+import io.smallrye.health.registry.HealthRegistries;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.json.JsonObject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Readiness, liveness and startup as MicroProfile Health reports them, on inline and on a real Redis. */
+@WithRedis(controllable = true)
+class HealthChecksTest {
+
+    static final String PASSWORD = "h3alth-s3cret";
+    static RedisServer redis;
+    final List<Deployment> deployed = new ArrayList<>();
+
+    @BeforeAll
+    static void server(RedisServer server) {
+        redis = server;
+    }
+
+    @AfterEach
+    void undeploy() {
+        deployed.forEach(Deployment::close);
+    }
+
+    Deployment deploy(Map<String, String> properties, Class<?>... beans) {
+        List<Class<?>> all = new ArrayList<>(List.of(SmallRyeHealthReporter.class, AsyncHealthCheckFactory.class,
+                HealthRegistries.class));
+        all.addAll(List.of(beans));
+        Deployment app = Deployment.of(properties, all.toArray(Class<?>[]::new));
+        deployed.add(app);
+        return app;
+    }
+
+    static SmallRyeHealthReporter reporter(Deployment app) {
+        return app.bean(SmallRyeHealthReporter.class);
+    }
+
+    static JsonObject check(SmallRyeHealth health, String name) {
+        return health.getPayload().getJsonArray("checks").stream()
+                .map(JsonObject.class::cast)
+                .filter(c -> c.getString("name").equals(name))
+                .findFirst().orElseThrow(() -> new AssertionError("no check " + name + " in " + health.getPayload()));
+    }
+
+    static void createUser() {
+        redis.command("ACL", "SETUSER", "app", "on", ">" + PASSWORD, "~*", "&*", "+@all");
+    }
+
+    @ApplicationScoped
+    static class Worker {
+        static volatile CountDownLatch release = new CountDownLatch(0);
+        final CountDownLatch blocked = new CountDownLatch(1);
+
+        void work(@Subscribe(stream = "jobs") Message message) throws InterruptedException {
+            if ("block".equals(message.type())) {
+                blocked.countDown();
+                release.await(30, TimeUnit.SECONDS);
+            }
+        }
+
+        CountDownLatch blocked() {
+            return blocked;
+        }
+    }
+
+    @Test
+    void all_three_checks_are_up_on_inline_with_a_running_loop() {
+        Deployment app = deploy(Deployment.inline(), Worker.class);
+        await().atMost(Duration.ofSeconds(5)).until(() -> !reporter(app).getStartup().isDown());
+        SmallRyeHealth health = reporter(app).getHealth();
+        assertFalse(health.isDown(), health.getPayload().toString());
+        JsonObject live = check(reporter(app).getLiveness(), LoopLivenessCheck.NAME).getJsonObject("data");
+        String loop = "default/jobs/" + Worker.class.getName();
+        assertEquals("running", live.getString(loop + ".state"));
+        assertEquals(1, live.getJsonNumber("loops").intValue());
+        JsonObject started = check(reporter(app).getStartup(), EngineStartupCheck.NAME).getJsonObject("data");
+        assertTrue(started.getBoolean("started"));
+        assertEquals(0, started.getJsonNumber("starting").intValue());
+    }
+
+    @Test
+    void a_loop_stuck_in_a_handler_makes_liveness_down_until_it_cycles_again() throws InterruptedException {
+        Worker.release = new CountDownLatch(1);
+        Deployment app = deploy(Deployment.inline("courier.health.stuck-after", "0.5"), Worker.class);
+        app.broker().publish("jobs", Map.of("type", "block"));
+        assertTrue(app.bean(Worker.class).blocked().await(5, TimeUnit.SECONDS));
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> reporter(app).getLiveness().isDown());
+        JsonObject data = check(reporter(app).getLiveness(), LoopLivenessCheck.NAME).getJsonObject("data");
+        assertTrue(data.getString("default/jobs/" + Worker.class.getName() + ".stuck").startsWith("no read cycle"));
+        assertFalse(reporter(app).getReadiness().isDown(), "a stuck loop is a liveness matter; the broker is fine");
+
+        Worker.release.countDown();
+        await().atMost(Duration.ofSeconds(5)).until(() -> !reporter(app).getLiveness().isDown());
+    }
+
+    @Test
+    void readiness_follows_redis_down_and_up_again_and_liveness_stays_up() {
+        createUser();
+        Map<String, String> properties = new HashMap<>(Map.of(
+                "brokers.default.provider", "inline",
+                "brokers.orders.provider", "redis",
+                "brokers.orders.uri", redis.uri("app", PASSWORD),
+                "brokers.orders.connect-timeout", "0.5",
+                "brokers.orders.socket-timeout", "0.5"));
+        Deployment app = deploy(properties, RedisWorker.class);
+        await().atMost(Duration.ofSeconds(5)).until(() -> !reporter(app).getReadiness().isDown());
+        try {
+            redis.stop();
+            long stoppedAt = System.nanoTime();
+            await().atMost(Duration.ofSeconds(5)).until(() -> reporter(app).getReadiness().isDown());
+            System.out.printf("readiness: DOWN %d ms after Redis was stopped%n",
+                    (System.nanoTime() - stoppedAt) / 1_000_000);
+            JsonObject data = check(reporter(app).getReadiness(), BrokerReadinessCheck.NAME).getJsonObject("data");
+            assertEquals("unhealthy", data.getString("orders.status"));
+            assertEquals("healthy", data.getString("default.status"));
+            assertFalse(reporter(app).getLiveness().isDown(), "an unreachable broker does not make the app dead");
+            assertNoPassword(app);
+        } finally {
+            redis.start();
+            createUser(); // ACL users live in memory: the restarted server has to learn it again
+        }
+        long startedAt = System.nanoTime();
+        await().atMost(Duration.ofSeconds(5)).until(() -> !reporter(app).getReadiness().isDown());
+        System.out.printf("readiness: UP again %d ms after Redis was started%n",
+                (System.nanoTime() - startedAt) / 1_000_000);
+        assertNoPassword(app);
+    }
+
+    static void assertNoPassword(Deployment app) {
+        for (SmallRyeHealth health : List.of(reporter(app).getHealth(), reporter(app).getStartup())) {
+            String json = health.getPayload().toString();
+            assertFalse(json.contains(PASSWORD), json);
+            assertFalse(json.contains("app:"), json);
+        }
+    }
+
+    @ApplicationScoped
+    static class RedisWorker {
+        void work(@Subscribe(stream = "orders", broker = "orders") Map<String, Object> order) {
+        }
+    }
+
+    @Test
+    void a_disabled_engine_is_started_and_alive() {
+        Deployment app = deploy(Deployment.inline("courier.engine.enabled", "false"), Worker.class);
+        assertFalse(reporter(app).getStartup().isDown());
+        assertFalse(reporter(app).getLiveness().isDown());
+    }
+
+    @Test
+    void a_malformed_stuck_after_fails_deployment_naming_the_property() {
+        RuntimeException e = assertThrows(RuntimeException.class,
+                () -> deploy(Deployment.inline("courier.health.stuck-after", "soon"), Worker.class));
+        assertTrue(e.getMessage().contains("courier.health.stuck-after: 'soon' is not a duration"), e.getMessage());
+    }
+}
