@@ -24,6 +24,10 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -137,9 +141,64 @@ class RedisGracefulStopTest {
         }
     }
 
+    /** INFO commandstats: calls by command. */
+    private static Map<String, Long> commandCalls(RedisServer redis) {
+        Map<String, Long> calls = new java.util.TreeMap<>();
+        String info = new String((byte[]) redis.command("INFO", "commandstats"), java.nio.charset.StandardCharsets.UTF_8);
+        for (String line : info.split("\r?\n")) {
+            if (line.startsWith("cmdstat_")) {
+                String command = line.substring("cmdstat_".length(), line.indexOf(':'));
+                String count = line.substring(line.indexOf("calls=") + 6, line.indexOf(',', line.indexOf("calls=")));
+                if (!command.equals("info") && !command.equals("config")) {
+                    calls.put(command, Long.parseLong(count));
+                }
+            }
+        }
+        return calls;
+    }
+
     @ApplicationScoped
     static class Idle {
         void never(@Subscribe(stream = "idle") Message message) {
+        }
+    }
+
+    @Test
+    void a_shutdown_timeout_shorter_than_the_block_timeout_is_kept(RedisServer redis) {
+        Deployment app = Deployment.of(properties(redis, "courier.engine.block-timeout", "1",
+                "courier.engine.shutdown-timeout", "0.2"), Idle.class);
+        var engine = app.engine();
+        await().atMost(WAIT).until(() -> engine.status().loops().get(0).state() == LoopStatus.State.RUNNING);
+        List<String> warnings = new CopyOnWriteArrayList<>();
+        Logger logger = Logger.getLogger("dev.courier.engine");
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord record) {
+                if (record.getLevel().intValue() >= Level.WARNING.intValue()) {
+                    warnings.add(record.getMessage());
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        logger.addHandler(capture);
+        try {
+            long begin = System.nanoTime();
+            app.close();
+            Duration stopTook = Duration.ofNanos(System.nanoTime() - begin);
+            System.out.printf("graceful stop on redis: shutdown-timeout 200 ms, block-timeout 1000 ms: stop took %d "
+                    + "ms%n", stopTook.toMillis());
+            assertTrue(stopTook.compareTo(Duration.ofMillis(800)) < 0, stopTook.toString());
+            await().atMost(WAIT).until(() -> engine.status().loops().get(0).state() == LoopStatus.State.STOPPED);
+            assertEquals(List.of(), warnings, "no handler ran, so none is reported as outliving the timeout");
+        } finally {
+            logger.removeHandler(capture);
         }
     }
 
@@ -148,6 +207,13 @@ class RedisGracefulStopTest {
         Deployment app = Deployment.of(properties(redis, "courier.engine.block-timeout", "1"), Idle.class);
         var engine = app.engine();
         await().atMost(WAIT).until(() -> engine.status().loops().get(0).state() == LoopStatus.State.RUNNING);
+        // Idle, the loop waits in blocking reads: about one XREADGROUP a second, no busy polling.
+        redis.command("CONFIG", "RESETSTAT");
+        await().pollDelay(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(4)).until(() -> true);
+        Map<String, Long> calls = commandCalls(redis);
+        System.out.printf("idle loop on redis: commands in 3 s: %s%n", calls);
+        assertTrue(calls.getOrDefault("xreadgroup", 0L) <= 5, calls.toString());
+        assertTrue(calls.values().stream().mapToLong(Long::longValue).sum() <= 20, calls.toString());
         long begin = System.nanoTime();
         app.close();
         Duration stopTook = Duration.ofNanos(System.nanoTime() - begin);
