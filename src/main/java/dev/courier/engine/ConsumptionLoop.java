@@ -121,6 +121,11 @@ final class ConsumptionLoop implements Runnable {
                         cycleLock.unlock();
                     }
                 } catch (RuntimeException e) {
+                    if (stopping) {
+                        // The stop gave up waiting and the broker was closed under a read: not a broker failure.
+                        LOG.log(Level.DEBUG, () -> this + ": broker call ended by the stop: " + e);
+                        break;
+                    }
                     // Unreachable (BrokerConnectionException) or failing: no exception ends the loop.
                     state = LoopStatus.State.BACKING_OFF;
                     backingOff = true;

@@ -151,10 +151,17 @@ public final class CourierEngine implements Engine {
 
     private void abandon(ConsumptionLoop loop) {
         Message left = loop.abandon();
+        if (left == null) {
+            // No handler ran: the loop is in a call to the broker, typically a blocking read (block-timeout may be
+            // longer than shutdown-timeout). Nothing is lost: what that read returns is left unacknowledged.
+            LOG.log(Level.INFO, "{0}: still in a call to the broker at courier.engine.shutdown-timeout ({1} ms); it "
+                    + "ends when the call returns, leaving what it read unacknowledged", loop,
+                    settings.shutdownTimeout().toMillis());
+            return;
+        }
         LOG.log(Level.WARNING, "{0}: a handler outlived courier.engine.shutdown-timeout ({1} ms) and was interrupted;"
-                        + " {2}", loop, settings.shutdownTimeout().toMillis(),
-                left == null ? "no message was in hand"
-                        : "message " + left.id() + " is left unacknowledged, to be delivered again");
+                + " message {2} is left unacknowledged, to be delivered again", loop,
+                settings.shutdownTimeout().toMillis(), left.id());
     }
 
     @Override

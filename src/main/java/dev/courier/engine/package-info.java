@@ -19,7 +19,9 @@
  * <li>A broker error (unreachable, or failing) backs the loop off 1, 2, 4 ... 30 s, shown as
  *     {@link dev.courier.engine.LoopStatus.State#BACKING_OFF}; it resumes by itself.</li>
  * <li>Stop: no new reads or messages; the running handler may finish within {@code courier.engine.shutdown-timeout}
- *     and is acknowledged; one that outlives it is interrupted and its message left unacknowledged.</li>
+ *     and is acknowledged; one that outlives it is interrupted and its message left unacknowledged. A loop that is
+ *     only in a blocking read when the timeout ends is not waited for: it ends when the read returns, and what the
+ *     read gave stays unacknowledged.</li>
  * </ul>
  */
 package dev.courier.engine;

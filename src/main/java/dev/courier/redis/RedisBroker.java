@@ -57,6 +57,9 @@ import java.util.concurrent.atomic.LongAdder;
  * {@code retry-delay * backoff-multiplier^(n-1)}, n being its PEL delivery count;</li>
  * <li>an entry left pending for longer than {@code message-timeout} (its consumer crashed or hangs) is claimed by a
  * live reader with XAUTOCLAIM and delivered again; past {@code max-retries} it is dead-lettered instead;</li>
+ * <li>the entries that this consumer name held before this broker was created (the instance stopped or crashed
+ * with messages read and not handled, and runs again under its stable name) are delivered again by its first reads
+ * of the group, without waiting for {@code message-timeout};</li>
  * <li>dead-lettering writes the entry to {@code <stream>:dlq} first and acknowledges it only then.</li>
  * </ul>
  */
@@ -133,6 +136,8 @@ final class RedisBroker extends AbstractBroker {
     private volatile boolean consumerCleanupSupported = true;
     private volatile Instant lastPing;
     private volatile long lastRejectedConnections = -1;
+    /** Entries of this consumer name idle since before this are left over from an earlier run of the instance. */
+    private final long createdAt = System.currentTimeMillis();
 
     RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, long maxLength,
                 Duration blockTimeout) {
@@ -231,7 +236,10 @@ final class RedisBroker extends AbstractBroker {
         ensureGroup(g);
         List<Message> out = new ArrayList<>(Math.min(max, 16));
         long now = System.currentTimeMillis();
-        if (reclaimSupported && now >= g.nextReclaimAt) {
+        if (g.leftoverCursor != null) {
+            leftovers(g, out, max, now);
+        }
+        if (out.size() < max && reclaimSupported && now >= g.nextReclaimAt) {
             reclaim(g, out, max, now);
         }
         if (out.size() < max && now >= g.nextRetryCheckAt()) {
@@ -348,6 +356,71 @@ final class RedisBroker extends AbstractBroker {
             Long count = counts.get(entry.getID());
             deliver(g, entry, count == null ? 1 : (int) Math.min(Integer.MAX_VALUE, count + 1), out);
         }
+    }
+
+    /**
+     * Delivers again the entries that this consumer name held before this broker was created: read by an earlier run
+     * of this instance and never acknowledged (it stopped with a batch half done, or crashed). Without this they would
+     * wait for {@code message-timeout} (300 s by default), since XREADGROUP {@code >} gives only new entries. The
+     * consumer's pending entries are looked at in id order, a batch per read, until the end; one counts as left over
+     * if it has been idle since before this broker was created, so that what this broker delivers itself meanwhile is
+     * never taken from its reader, and XCLAIM's min-idle keeps it so on the server. Past {@code max-retries}
+     * deliveries a left-over entry is dead-lettered, as a reclaimed one is.
+     */
+    private void leftovers(GroupState g, List<Message> out, int max, long now) {
+        String from = g.leftoverCursor;
+        int count = max - out.size();
+        List<StreamPendingEntry> pending;
+        try {
+            pending = connection.execute("XPENDING", j -> j.xpending(g.stream, g.group,
+                    XPendingParams.xPendingParams(from, "+", count).consumer(consumer)));
+        } catch (RedisReplyException e) {
+            if (e.is("NOGROUP")) {
+                return; // readNew creates it again, empty
+            }
+            throw e;
+        }
+        long sinceCreated = Math.max(0, now - createdAt);
+        List<StreamEntryID> left = new ArrayList<>();
+        Map<StreamEntryID, Long> counts = new HashMap<>();
+        for (StreamPendingEntry p : pending) {
+            if (p.getIdleTime() >= sinceCreated) {
+                left.add(p.getID());
+                counts.put(p.getID(), p.getDeliveredTimes() + 1); // XCLAIM counts this delivery
+            }
+        }
+        g.leftoverCursor = pending.size() < count ? null : next(pending.get(pending.size() - 1).getID());
+        if (left.isEmpty()) {
+            return;
+        }
+        List<StreamEntry> claimed = connection.execute("XCLAIM", j -> j.xclaim(g.stream, g.group, consumer,
+                sinceCreated, XClaimParams.xClaimParams(), left.toArray(new StreamEntryID[0])));
+        int redelivered = 0;
+        for (StreamEntry entry : claimed) {
+            if (entry == null) {
+                continue; // deleted while pending (Redis 6.2 and earlier)
+            }
+            int deliveries = (int) Math.min(Integer.MAX_VALUE, counts.getOrDefault(entry.getID(), 1L));
+            if (policy.exhausted(deliveries - 1)) {
+                deadLetterQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
+                        DeadLetter.TIMEOUT);
+            } else {
+                deliver(g, entry, deliveries, out);
+                redelivered++;
+            }
+        }
+        if (redelivered > 0) {
+            int n = redelivered;
+            LOG.log(Level.INFO, () -> "broker '" + name() + "': consumer '" + consumer + "' held " + n
+                    + " unacknowledged entries of stream '" + g.stream + "' for group '" + g.group
+                    + "' from an earlier run; delivering them again");
+        }
+    }
+
+    /** The smallest entry id after {@code id}. */
+    private static String next(StreamEntryID id) {
+        return id.getSequence() == -1L ? new StreamEntryID(id.getTime() + 1, 0).toString()
+                : new StreamEntryID(id.getTime(), id.getSequence() + 1).toString();
     }
 
     /**
@@ -972,6 +1045,8 @@ final class RedisBroker extends AbstractBroker {
         final String stream;
         final String group;
         volatile boolean created;
+        /** Where the look for this consumer's left-over entries goes on; {@code null} once it reached the end. */
+        volatile String leftoverCursor = "-";
         /** Where the next XAUTOCLAIM starts; 0-0 begins a scan. */
         volatile String reclaimCursor = ZERO;
         volatile long nextReclaimAt;

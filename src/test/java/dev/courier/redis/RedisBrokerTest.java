@@ -235,6 +235,40 @@ class RedisBrokerTest {
     }
 
     @Test
+    void anInstanceThatRunsAgainUnderItsConsumerNameGetsWhatItHeldAtOnce() {
+        RedisBroker first = broker("instance-1", Duration.ofSeconds(300));
+        List<String> ids = first.publishAll(stream, List.of(Map.of("n", 1), Map.of("n", 2), Map.of("n", 3)));
+        List<Message> held = first.read(stream, "g", 3);
+        first.ack(stream, held.get(0).id(), "g");
+        assertEquals(List.of(), first.read(stream, "g", 10), "what a broker holds is not delivered to it again");
+        RedisBroker other = broker("instance-2", Duration.ofSeconds(300));
+        assertEquals(List.of(), other.read(stream, "g", 10), "nor to another name before message-timeout");
+        first.close();
+
+        RedisBroker again = broker("instance-1", Duration.ofSeconds(300));
+        List<Message> redelivered = again.read(stream, "g", 1);
+        assertEquals(List.of(ids.get(1)), redelivered.stream().map(Message::id).toList(), "a batch at a time");
+        redelivered.addAll(again.read(stream, "g", 10));
+        assertEquals(ids.subList(1, 3), redelivered.stream().map(Message::id).toList());
+        redelivered.forEach(m -> assertEquals(2, m.deliveryCount()));
+        assertEquals(List.of(), again.read(stream, "g", 10), "only once: the look at its own entries is over");
+        redelivered.forEach(m -> assertTrue(again.ack(stream, m.id(), "g")));
+    }
+
+    @Test
+    void aLeftOverEntryPastMaxRetriesIsDeadLetteredAsTimedOut() {
+        RetryPolicy policy = new RetryPolicy(0, Duration.ofMillis(100), 1.0, Duration.ofSeconds(300), true);
+        RedisBroker first = broker(policy, Map.of("consumer-name", "instance-1"));
+        String id = first.publish(stream, Map.of("a", 1));
+        first.getNext(stream, "g").orElseThrow();
+        RedisBroker again = broker(policy, Map.of("consumer-name", "instance-1"));
+        assertEquals(List.of(), again.read(stream, "g", 10));
+        DeadLetter letter = again.deadLetters(stream, 1).get(0);
+        assertEquals(DeadLetter.TIMEOUT, letter.reason());
+        assertEquals(id, letter.message().id());
+    }
+
+    @Test
     void anEntryThatKeepsTimingOutIsDeadLetteredAsTimedOut() {
         RetryPolicy policy = new RetryPolicy(0, Duration.ofMillis(100), 1.0, Duration.ofMillis(300), true);
         RedisBroker crashed = broker(policy, Map.of("consumer-name", "crashed"));

@@ -1,0 +1,40 @@
+package dev.courier.cdi;
+
+import dev.courier.testing.TestConfig;
+import org.jboss.weld.environment.se.Weld;
+import org.jboss.weld.environment.se.WeldContainer;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * An application with Courier's engine and {@link RecordingOrders} in a JVM of its own, for
+ * {@link RedisEngineCrashTest}: Weld SE, the extension, and a {@code redis} default broker configured as
+ * {@link RedisEngineCrashTest#properties} says. Prints {@code STARTED} once deployed; a line {@code HANG} on its
+ * standard input makes the next handler call hang, to be killed there.
+ *
+ * <p>Arguments: redis-uri consumer-name.
+ */
+public final class EngineProcess {
+
+    private EngineProcess() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        TestConfig.of(RedisEngineCrashTest.properties(args[0], args[1]));
+        WeldContainer container = new Weld().disableDiscovery()
+                .addExtension(new CourierExtension()).addBeanClasses(RecordingOrders.class).initialize();
+        System.out.println("STARTED " + container.getId());
+        System.out.flush();
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        String line;
+        while ((line = in.readLine()) != null) {
+            if (line.equals("HANG")) {
+                RecordingOrders.HANG.set(true);
+            }
+        }
+        new CountDownLatch(1).await(); // the loops run on daemon threads: keep the JVM alive until killed
+    }
+}
