@@ -16,6 +16,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * An application server running the demo WAR in a child process, on free ports, for the integration tests.
@@ -33,6 +35,7 @@ public abstract class AppServer implements AutoCloseable {
 
     private static final Duration START_TIMEOUT = Duration.ofSeconds(Long.getLong("courier.it.start-timeout", 300));
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(60);
+    private static final String START_MARKER = "==== ";
 
     protected final Path workDir;
     protected final Path war;
@@ -52,6 +55,12 @@ public abstract class AppServer implements AutoCloseable {
 
     /** The command that runs the server in the foreground, with {@link #war} deployed at / on {@link #httpPort}. */
     protected abstract List<String> command() throws IOException;
+
+    /**
+     * What the server writes to its console when the application fails to deploy. Both servers go on running
+     * without it, so waiting for the demo to answer would take the whole start timeout.
+     */
+    protected abstract Pattern deploymentFailure();
 
     /** Variables added to the server process's environment at its next start. */
     public Map<String, String> environment() {
@@ -90,7 +99,7 @@ public abstract class AppServer implements AutoCloseable {
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log().toFile()));
             builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
             builder.environment().putAll(environment);
-            Files.writeString(log(), "\n==== " + name() + " starting: " + builder.command() + "\n",
+            Files.writeString(log(), "\n" + START_MARKER + name() + " starting: " + builder.command() + "\n",
                     StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE,
                     java.nio.file.StandardOpenOption.APPEND);
             process = builder.start();
@@ -156,6 +165,12 @@ public abstract class AppServer implements AutoCloseable {
                 throw new IllegalStateException(name() + " exited with code " + process.exitValue()
                         + " before the demo answered; log " + log() + ":\n" + tail());
             }
+            String failure = deploymentFailureInLog();
+            if (failure != null) {
+                kill();
+                throw new IllegalStateException(name() + " could not deploy the demo:\n" + failure
+                        + "\n(log " + log() + ")");
+            }
             try {
                 HttpResponse<Void> response = http.send(HttpRequest.newBuilder(probe)
                         .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.discarding());
@@ -173,6 +188,22 @@ public abstract class AppServer implements AutoCloseable {
         kill();
         throw new IllegalStateException(name() + ": the demo did not answer at " + probe + " within "
                 + START_TIMEOUT + "; log " + log() + ":\n" + tail());
+    }
+
+    /** The failure and the lines after it, if this start's part of the log reports one. */
+    private String deploymentFailureInLog() {
+        try {
+            String text = Files.readString(log(), StandardCharsets.UTF_8);
+            text = text.substring(Math.max(0, text.lastIndexOf(START_MARKER)));
+            Matcher matcher = deploymentFailure().matcher(text);
+            if (!matcher.find()) {
+                return null;
+            }
+            int from = text.lastIndexOf('\n', matcher.start()) + 1;
+            return text.substring(from, Math.min(text.length(), from + 4000));
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     /** The last lines of the server's log. */

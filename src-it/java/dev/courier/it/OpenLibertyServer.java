@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * Open Liberty from the runtime that liberty-maven-plugin installed (target/liberty/wlp), running server
@@ -26,6 +27,12 @@ final class OpenLibertyServer extends AppServer {
     @Override
     public String name() {
         return "Open Liberty";
+    }
+
+    @Override
+    protected Pattern deploymentFailure() {
+        // CWWKZ0002E: An exception occurred while starting the application courier-demo. ...
+        return Pattern.compile("CWWKZ0002E");
     }
 
     @Override

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * Payara Micro 6 (the jar that maven-dependency-plugin copied to target/payara), as a user would start it:
@@ -21,6 +22,12 @@ final class PayaraMicroServer extends AppServer {
     @Override
     public String name() {
         return "Payara Micro";
+    }
+
+    @Override
+    protected Pattern deploymentFailure() {
+        // The first of the two SEVERE entries holds the cause.
+        return Pattern.compile("Exception during lifecycle processing|Exception while loading the app");
     }
 
     @Override
