@@ -104,31 +104,64 @@ final class SubscriberMethods {
                         + "; declare it as Message, Map<String, Object>, String, or a class or record that JSON-B "
                         + "can bind");
             }
-            InjectionPoint[] injected = new InjectionPoint[f.method.getParameters().size()];
-            for (AnnotatedParameter<?> other : f.method.getParameters()) {
-                if (other == parameter) {
-                    continue;
-                }
-                try {
-                    InjectionPoint point = beanManager.createInjectionPoint(other);
-                    beanManager.validate(point);
-                    injected[other.getPosition()] = point;
-                } catch (RuntimeException e) {
-                    problems.add(where + ": parameter #" + other.getPosition() + " (" + typeName(other) + ") "
-                            + "cannot be injected: " + e.getMessage() + "; make exactly one bean of that type and "
-                            + "those qualifiers available, or mark the message parameter alone with @Subscribe");
+            // The extension's bean manager belongs to the Courier jar's archive; on Payara it does not see the
+            // beans of WEB-INF/classes. Where it cannot resolve a parameter, the application's may.
+            BeanManager resolver = beanManager;
+            List<String> injectionProblems = new ArrayList<>();
+            InjectionPoint[] injected = injectionPoints(f, parameter, beanManager, where, injectionProblems);
+            if (!injectionProblems.isEmpty()) {
+                BeanManager application = applicationBeanManager();
+                if (application != null && application != beanManager) {
+                    List<String> again = new ArrayList<>();
+                    InjectionPoint[] retried = injectionPoints(f, parameter, application, where, again);
+                    if (again.isEmpty()) {
+                        resolver = application;
+                        injected = retried;
+                        injectionProblems.clear();
+                    }
                 }
             }
+            problems.addAll(injectionProblems);
             if (problems.size() > before) {
                 continue;
             }
             String group = subscribe.group().isEmpty() ? f.bean.getBeanClass().getName() : subscribe.group();
             subscriptions.add(new Subscription(subscribe.broker(), subscribe.stream(), group, subscribe.type(),
                     parameter.getBaseType(), describe(f.bean, f.method),
-                    new MethodInvoker(beanManager, f.bean, f.method.getJavaMember(), parameter.getPosition(),
+                    new MethodInvoker(resolver, f.bean, f.method.getJavaMember(), parameter.getPosition(),
                             injected)));
         }
         return subscriptions;
+    }
+
+    /** Injection points for the parameters other than the message's, each validated; problems are added. */
+    private static InjectionPoint[] injectionPoints(Found f, AnnotatedParameter<?> message, BeanManager beanManager,
+                                                    String where, List<String> problems) {
+        InjectionPoint[] injected = new InjectionPoint[f.method.getParameters().size()];
+        for (AnnotatedParameter<?> other : f.method.getParameters()) {
+            if (other == message) {
+                continue;
+            }
+            try {
+                InjectionPoint point = beanManager.createInjectionPoint(other);
+                beanManager.validate(point);
+                injected[other.getPosition()] = point;
+            } catch (RuntimeException e) {
+                problems.add(where + ": parameter #" + other.getPosition() + " (" + typeName(other) + ") "
+                        + "cannot be injected: " + e.getMessage() + "; make exactly one bean of that type and "
+                        + "those qualifiers available, or mark the message parameter alone with @Subscribe");
+            }
+        }
+        return injected;
+    }
+
+    /** The application's bean manager, where the container gives it ({@code CDI.current()}), else {@code null}. */
+    private static BeanManager applicationBeanManager() {
+        try {
+            return jakarta.enterprise.inject.spi.CDI.current().getBeanManager();
+        } catch (RuntimeException e) {
+            return null;
+        }
     }
 
     private static String describe(Bean<?> bean, AnnotatedMethod<?> method) {

@@ -1,0 +1,253 @@
+package dev.courier.it;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * An application server running the demo WAR in a child process, on free ports, for the integration tests.
+ *
+ * <p>Hooks for tests that need more than a running server (the Redis cases):
+ * <ul>
+ *   <li>{@link #environment()}: variables for the server process, such as {@code BROKERS_DEFAULT_PROVIDER=redis} and
+ *       {@code BROKERS_DEFAULT_URI}; they apply from the next {@link #start()} or {@link #restart()};</li>
+ *   <li>{@link #stop()} (graceful: SIGTERM, the server's own shutdown), {@link #kill()} (SIGKILL),
+ *       {@link #start()} and {@link #restart()}; the base URI stays the same across restarts;</li>
+ *   <li>{@link #log()}: the server's console output, for assertions and diagnostics.</li>
+ * </ul>
+ */
+public abstract class AppServer implements AutoCloseable {
+
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(Long.getLong("courier.it.start-timeout", 300));
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(60);
+    private static final String START_MARKER = "==== ";
+
+    protected final Path workDir;
+    protected final Path war;
+    protected final int httpPort = freePort();
+    private final Map<String, String> environment = new LinkedHashMap<>();
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private Process process;
+    private Duration lastStartTime;
+
+    protected AppServer(String kind) {
+        this.workDir = Path.of(property("courier.it.work")).resolve(kind);
+        this.war = existing(property("courier.it.war"));
+    }
+
+    /** A name for messages, such as "Open Liberty". */
+    public abstract String name();
+
+    /** The command that runs the server in the foreground, with {@link #war} deployed at / on {@link #httpPort}. */
+    protected abstract List<String> command() throws IOException;
+
+    /**
+     * What the server writes to its console when the application fails to deploy. Both servers go on running
+     * without it, so waiting for the demo to answer would take the whole start timeout.
+     */
+    protected abstract Pattern deploymentFailure();
+
+    /** Variables added to the server process's environment at its next start. */
+    public Map<String, String> environment() {
+        return environment;
+    }
+
+    /** The server's root, such as {@code http://localhost:41234/}. */
+    public URI baseUri() {
+        return URI.create("http://localhost:" + httpPort + "/");
+    }
+
+    public Path log() {
+        return workDir.resolve("console.log");
+    }
+
+    /** How long the last start took, from launching the process to the demo answering over HTTP. */
+    public Duration lastStartTime() {
+        return lastStartTime;
+    }
+
+    public boolean isRunning() {
+        return process != null && process.isAlive();
+    }
+
+    /** Starts the server and waits until the demo application answers. */
+    public synchronized void start() {
+        if (isRunning()) {
+            return;
+        }
+        long started = System.nanoTime();
+        try {
+            Files.createDirectories(workDir);
+            ProcessBuilder builder = new ProcessBuilder(command())
+                    .directory(workDir.toFile())
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log().toFile()));
+            builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
+            builder.environment().putAll(environment);
+            Files.writeString(log(), "\n" + START_MARKER + name() + " starting: " + builder.command() + "\n",
+                    StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.APPEND);
+            process = builder.start();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start " + name(), e);
+        }
+        awaitApplication(started);
+        lastStartTime = Duration.ofNanos(System.nanoTime() - started);
+        System.out.printf("[courier-it] %s started in %.1f s at %s (log: %s)%n",
+                name(), lastStartTime.toMillis() / 1000.0, baseUri(), log());
+    }
+
+    /** Stops the server gracefully (SIGTERM), as an orchestrator would; forcibly after a minute. */
+    public synchronized void stop() {
+        if (process == null) {
+            return;
+        }
+        List<ProcessHandle> children = new ArrayList<>(process.descendants().toList());
+        process.destroy();
+        try {
+            if (!process.waitFor(STOP_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+                System.out.printf("[courier-it] %s did not stop within %s; killing it%n", name(), STOP_TIMEOUT);
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            process.destroyForcibly();
+        }
+        children.forEach(ProcessHandle::destroyForcibly);
+        process = null;
+    }
+
+    /** Kills the server at once (SIGKILL), as a crash would: no shutdown hooks, nothing flushed. */
+    public synchronized void kill() {
+        if (process == null) {
+            return;
+        }
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly();
+        try {
+            process.waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        process = null;
+    }
+
+    public void restart() {
+        stop();
+        start();
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+
+    private void awaitApplication(long startedNanos) {
+        URI probe = baseUri().resolve("api/received");
+        long deadline = startedNanos + START_TIMEOUT.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException(name() + " exited with code " + process.exitValue()
+                        + " before the demo answered; log " + log() + ":\n" + tail());
+            }
+            String failure = deploymentFailureInLog();
+            if (failure != null) {
+                kill();
+                throw new IllegalStateException(name() + " could not deploy the demo:\n" + failure
+                        + "\n(log " + log() + ")");
+            }
+            try {
+                HttpResponse<Void> response = http.send(HttpRequest.newBuilder(probe)
+                        .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.discarding());
+                if (response.statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException e) {
+                // not listening yet
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for " + name(), e);
+            }
+            sleep(Duration.ofMillis(250));
+        }
+        kill();
+        throw new IllegalStateException(name() + ": the demo did not answer at " + probe + " within "
+                + START_TIMEOUT + "; log " + log() + ":\n" + tail());
+    }
+
+    /** The failure and the lines after it, if this start's part of the log reports one. */
+    private String deploymentFailureInLog() {
+        try {
+            String text = Files.readString(log(), StandardCharsets.UTF_8);
+            text = text.substring(Math.max(0, text.lastIndexOf(START_MARKER)));
+            Matcher matcher = deploymentFailure().matcher(text);
+            if (!matcher.find()) {
+                return null;
+            }
+            int from = text.lastIndexOf('\n', matcher.start()) + 1;
+            return text.substring(from, Math.min(text.length(), from + 4000));
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** The last lines of the server's log. */
+    public String tail() {
+        try {
+            List<String> lines = Files.readAllLines(log(), StandardCharsets.UTF_8);
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size()));
+        } catch (IOException e) {
+            return "(no log: " + e + ")";
+        }
+    }
+
+    protected static String property(String name) {
+        String value = System.getProperty(name);
+        if (value == null || value.isBlank()) {
+            throw new IllegalStateException("system property " + name + " is not set; run the integration tests "
+                    + "through Maven (mvn verify), which sets it");
+        }
+        return value;
+    }
+
+    protected static Path existing(String path) {
+        Path file = Path.of(path);
+        if (!Files.exists(file)) {
+            throw new IllegalStateException(file + " does not exist; run mvn verify (it is built in the package "
+                    + "and pre-integration-test phases)");
+        }
+        return file;
+    }
+
+    protected static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            socket.setReuseAddress(true);
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,215 @@
+package dev.courier.it;
+
+import jakarta.json.bind.Jsonb;
+import jakarta.json.bind.JsonbBuilder;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.Predicate;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The demo WAR on a real application server, over HTTP: what a user sees after deploying it. Each server kind
+ * has a subclass ({@link OpenLibertyIT}, {@link PayaraMicroIT}), so every case runs on each.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@ExtendWith(Servers.class)
+abstract class DemoApplicationIT {
+
+    private static final Jsonb JSON = JsonbBuilder.create();
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    protected AppServer server;
+
+    protected abstract Servers.Kind kind();
+
+    @BeforeAll
+    void startServer() {
+        server = Servers.acquire(kind());
+    }
+
+    @AfterAll
+    void checkServerStillRuns() {
+        assertTrue(server.isRunning(), () -> server.name() + " died during the tests:\n" + server.tail());
+    }
+
+    @Test
+    void publishAnswersWithTheMessageId() {
+        HttpResponse<String> response = post("api/streams/orders",
+                "{\"event_type\": \"order.placed\", \"order_id\": \"" + UUID.randomUUID() + "\"}");
+
+        assertEquals(200, response.statusCode(), response::body);
+        Map<?, ?> body = assertInstanceOf(Map.class, json(response));
+        assertEquals("orders", body.get("stream"));
+        assertInstanceOf(String.class, body.get("id"));
+        assertFalse(((String) body.get("id")).isBlank(), response.body());
+    }
+
+    @Test
+    void eachPublishedMessageGetsItsOwnId() {
+        Object first = ((Map<?, ?>) json(post("api/streams/orders", "{\"n\": 1}"))).get("id");
+        Object second = ((Map<?, ?>) json(post("api/streams/orders", "{\"n\": 2}"))).get("id");
+
+        assertNotEquals(first, second);
+    }
+
+    @Test
+    void publishRefusesAnEmptyMessageAndSaysWhy() {
+        HttpResponse<String> response = post("api/streams/orders", "{}");
+
+        assertEquals(400, response.statusCode(), response::body);
+        String error = (String) ((Map<?, ?>) json(response)).get("error");
+        assertTrue(error.contains("empty"), error);
+    }
+
+    @Test
+    void receivedAnswersAList() {
+        HttpResponse<String> response = get("api/received");
+
+        assertEquals(200, response.statusCode(), response::body);
+        assertInstanceOf(List.class, json(response));
+    }
+
+    @Test
+    void deadLettersOfAStreamWithoutFailuresAreAnEmptyList() {
+        HttpResponse<String> response = get("api/dead-letters/never-failed-" + UUID.randomUUID());
+
+        assertEquals(200, response.statusCode(), response::body);
+        assertEquals(List.of(), json(response));
+    }
+
+    @ParameterizedTest(name = "/health/{0} is UP")
+    @ValueSource(strings = {"ready", "live", "started"})
+    void healthProbesAreUp(String probe) {
+        assertUp(get("health/" + probe));
+    }
+
+    @Test
+    void healthAsAWholeIsUp() {
+        assertUp(get("health"));
+    }
+
+    // The demo's subscriber (dev.courier.demo.OrderSubscriber) needs the engine (@Subscribe, issue 5).
+    // Enable these two when it is added to src-it/demo.
+
+    @Test
+    void thePublishedOrderReachesTheSubscriber() {
+        String orderId = UUID.randomUUID().toString();
+
+        assertEquals(200, post("api/streams/orders",
+                "{\"event_type\": \"order.placed\", \"order_id\": \"" + orderId + "\"}").statusCode());
+
+        awaitReceived(entry -> Boolean.TRUE.equals(entry.get("handled")) && payloadHas(entry, orderId),
+                Duration.ofSeconds(10));
+    }
+
+    @Test
+    void anOrderThatAlwaysFailsIsRetriedThenDeadLettered() {
+        String orderId = UUID.randomUUID().toString();
+
+        assertEquals(200, post("api/streams/orders",
+                "{\"event_type\": \"order.placed\", \"order_id\": \"" + orderId + "\", \"fail\": true}").statusCode());
+
+        // max-retries 2 and retry-delay 1 s (the demo's microprofile-config.properties): 3 attempts in about 3 s.
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        List<?> deadLetters = List.of();
+        while (System.nanoTime() < deadline) {
+            deadLetters = (List<?>) json(get("api/dead-letters/orders"));
+            if (deadLetters.stream().anyMatch(d -> d.toString().contains(orderId))) {
+                break;
+            }
+            pause();
+        }
+        Map<?, ?> letter = deadLetters.stream().map(Map.class::cast)
+                .filter(d -> d.toString().contains(orderId)).findFirst()
+                .orElseGet(() -> fail("not dead-lettered within 20 s: " + orderId));
+        assertEquals("max_retries_exceeded", letter.get("reason"));
+        long failures = ((List<?>) json(get("api/received"))).stream().map(Map.class::cast)
+                .filter(e -> Boolean.FALSE.equals(e.get("handled")) && payloadHas(e, orderId)).count();
+        assertEquals(3, failures, "attempts: the first delivery and 2 retries");
+    }
+
+    // HTTP
+
+    protected HttpResponse<String> get(String path) {
+        return send(HttpRequest.newBuilder(uri(path)).GET());
+    }
+
+    protected HttpResponse<String> post(String path, String json) {
+        return send(HttpRequest.newBuilder(uri(path)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(json)));
+    }
+
+    private URI uri(String path) {
+        return server.baseUri().resolve(path);
+    }
+
+    private HttpResponse<String> send(HttpRequest.Builder request) {
+        try {
+            return http.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new AssertionError(server.name() + " did not answer: " + e + "\n" + server.tail(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    protected static Object json(HttpResponse<String> response) {
+        try {
+            return JSON.fromJson(response.body(), Object.class);
+        } catch (RuntimeException e) {
+            throw new AssertionError("not JSON (HTTP " + response.statusCode() + "): " + response.body(), e);
+        }
+    }
+
+    private static void assertUp(HttpResponse<String> response) {
+        assertEquals(200, response.statusCode(), response::body);
+        assertEquals("UP", ((Map<?, ?>) json(response)).get("status"), response.body());
+    }
+
+    private void awaitReceived(Predicate<Map<?, ?>> wanted, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<?> entries = List.of();
+        while (System.nanoTime() < deadline) {
+            entries = (List<?>) json(get("api/received"));
+            if (entries.stream().map(e -> (Map<?, ?>) e).anyMatch(wanted)) {
+                return;
+            }
+            pause();
+        }
+        fail("not received within " + timeout + "; received: " + entries);
+    }
+
+    private static boolean payloadHas(Map<?, ?> entry, String orderId) {
+        return entry.get("payload") instanceof Map<?, ?> payload && orderId.equals(payload.get("order_id"));
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(200);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
