@@ -1,5 +1,7 @@
 package dev.courier.it;
 
+import org.awaitility.core.ConditionTimeoutException;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
@@ -18,6 +20,8 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+
+import static org.awaitility.Awaitility.await;
 
 /**
  * An application server running the demo WAR in a child process, on free ports, for the integration tests.
@@ -159,35 +163,35 @@ public abstract class AppServer implements AutoCloseable {
 
     private void awaitApplication(long startedNanos) {
         URI probe = baseUri().resolve("api/received");
-        long deadline = startedNanos + START_TIMEOUT.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (!process.isAlive()) {
-                throw new IllegalStateException(name() + " exited with code " + process.exitValue()
-                        + " before the demo answered; log " + log() + ":\n" + tail());
-            }
-            String failure = deploymentFailureInLog();
-            if (failure != null) {
-                kill();
-                throw new IllegalStateException(name() + " could not deploy the demo:\n" + failure
-                        + "\n(log " + log() + ")");
-            }
-            try {
-                HttpResponse<Void> response = http.send(HttpRequest.newBuilder(probe)
-                        .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.discarding());
-                if (response.statusCode() == 200) {
-                    return;
-                }
-            } catch (IOException e) {
-                // not listening yet
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for " + name(), e);
-            }
-            sleep(Duration.ofMillis(250));
+        Duration left = START_TIMEOUT.minusNanos(System.nanoTime() - startedNanos);
+        try {
+            await().atMost(left.isNegative() ? Duration.ZERO : left).pollInterval(Duration.ofMillis(250))
+                    .until(() -> answers(probe));
+        } catch (ConditionTimeoutException e) {
+            kill();
+            throw new IllegalStateException(name() + ": the demo did not answer at " + probe + " within "
+                    + START_TIMEOUT + "; log " + log() + ":\n" + tail());
         }
-        kill();
-        throw new IllegalStateException(name() + ": the demo did not answer at " + probe + " within "
-                + START_TIMEOUT + "; log " + log() + ":\n" + tail());
+    }
+
+    /** Whether the demo answers; fails at once when the server died or reported that the deployment failed. */
+    private boolean answers(URI probe) throws InterruptedException {
+        if (!process.isAlive()) {
+            throw new IllegalStateException(name() + " exited with code " + process.exitValue()
+                    + " before the demo answered; log " + log() + ":\n" + tail());
+        }
+        String failure = deploymentFailureInLog();
+        if (failure != null) {
+            kill();
+            throw new IllegalStateException(name() + " could not deploy the demo:\n" + failure
+                    + "\n(log " + log() + ")");
+        }
+        try {
+            return http.send(HttpRequest.newBuilder(probe).timeout(Duration.ofSeconds(5)).GET().build(),
+                    HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+        } catch (IOException e) {
+            return false; // not listening yet
+        }
     }
 
     /** The failure and the lines after it, if this start's part of the log reports one. */
@@ -240,14 +244,6 @@ public abstract class AppServer implements AutoCloseable {
             return socket.getLocalPort();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        }
-    }
-
-    private static void sleep(Duration duration) {
-        try {
-            Thread.sleep(duration.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 }

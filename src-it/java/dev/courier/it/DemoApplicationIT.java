@@ -18,9 +18,11 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.function.Predicate;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -109,8 +111,7 @@ abstract class DemoApplicationIT {
         assertUp(get("health"));
     }
 
-    // The demo's subscriber (dev.courier.demo.OrderSubscriber) needs the engine (@Subscribe, issue 5).
-    // Enable these two when it is added to src-it/demo.
+    // The demo's subscriber, dev.courier.demo.OrderSubscriber
 
     @Test
     void thePublishedOrderReachesTheSubscriber() {
@@ -131,18 +132,10 @@ abstract class DemoApplicationIT {
                 "{\"event_type\": \"order.placed\", \"order_id\": \"" + orderId + "\", \"fail\": true}").statusCode());
 
         // max-retries 2 and retry-delay 1 s (the demo's microprofile-config.properties): 3 attempts in about 3 s.
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        List<?> deadLetters = List.of();
-        while (System.nanoTime() < deadline) {
-            deadLetters = (List<?>) json(get("api/dead-letters/orders"));
-            if (deadLetters.stream().anyMatch(d -> d.toString().contains(orderId))) {
-                break;
-            }
-            pause();
-        }
-        Map<?, ?> letter = deadLetters.stream().map(Map.class::cast)
-                .filter(d -> d.toString().contains(orderId)).findFirst()
-                .orElseGet(() -> fail("not dead-lettered within 20 s: " + orderId));
+        Map<?, ?> letter = await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(200))
+                .until(() -> ((List<?>) json(get("api/dead-letters/orders"))).stream().map(Map.class::cast)
+                        .filter(d -> d.toString().contains(orderId)).findFirst(), Optional::isPresent)
+                .orElseThrow();
         assertEquals("max_retries_exceeded", letter.get("reason"));
         long failures = ((List<?>) json(get("api/received"))).stream().map(Map.class::cast)
                 .filter(e -> Boolean.FALSE.equals(e.get("handled")) && payloadHas(e, orderId)).count();
@@ -189,27 +182,11 @@ abstract class DemoApplicationIT {
     }
 
     private void awaitReceived(Predicate<Map<?, ?>> wanted, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        List<?> entries = List.of();
-        while (System.nanoTime() < deadline) {
-            entries = (List<?>) json(get("api/received"));
-            if (entries.stream().map(e -> (Map<?, ?>) e).anyMatch(wanted)) {
-                return;
-            }
-            pause();
-        }
-        fail("not received within " + timeout + "; received: " + entries);
+        await().atMost(timeout).pollInterval(Duration.ofMillis(200))
+                .until(() -> ((List<?>) json(get("api/received"))).stream().map(e -> (Map<?, ?>) e).anyMatch(wanted));
     }
 
     private static boolean payloadHas(Map<?, ?> entry, String orderId) {
         return entry.get("payload") instanceof Map<?, ?> payload && orderId.equals(payload.get("order_id"));
-    }
-
-    private static void pause() {
-        try {
-            Thread.sleep(200);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 }
