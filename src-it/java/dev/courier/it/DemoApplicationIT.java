@@ -1,7 +1,5 @@
 package dev.courier.it;
 
-import jakarta.json.bind.Jsonb;
-import jakarta.json.bind.JsonbBuilder;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -37,8 +35,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @ExtendWith(Servers.class)
 abstract class DemoApplicationIT {
-
-    private static final Jsonb JSON = JsonbBuilder.create();
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     protected AppServer server;
@@ -170,7 +166,7 @@ abstract class DemoApplicationIT {
 
     protected static Object json(HttpResponse<String> response) {
         try {
-            return JSON.fromJson(response.body(), Object.class);
+            return DemoJson.parse(response.body());
         } catch (RuntimeException e) {
             throw new AssertionError("not JSON (HTTP " + response.statusCode() + "): " + response.body(), e);
         }

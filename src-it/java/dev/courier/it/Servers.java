@@ -34,13 +34,27 @@ public final class Servers implements BeforeAllCallback {
     }
 
     /** The running server of that kind, started on first use; any server of another kind is stopped first. */
-    public static synchronized AppServer acquire(Kind kind) {
+    public static AppServer acquire(Kind kind) {
+        return acquire(kind, Map.of());
+    }
+
+    /**
+     * The running server of that kind with that environment: started on first use, restarted when it runs with
+     * another environment (so test classes that want the same one share a start). Any server of another kind is
+     * stopped first.
+     */
+    public static synchronized AppServer acquire(Kind kind, Map<String, String> environment) {
         SERVERS.forEach((other, server) -> {
             if (other != kind) {
                 server.stop();
             }
         });
         AppServer server = SERVERS.computeIfAbsent(kind, k -> k.factory.get());
+        if (!server.environment().equals(environment)) {
+            server.stop();
+            server.environment().clear();
+            server.environment().putAll(environment);
+        }
         server.start();
         return server;
     }
