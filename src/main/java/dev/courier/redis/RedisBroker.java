@@ -236,6 +236,14 @@ final class RedisBroker extends AbstractBroker {
         ensureGroup(g);
         List<Message> out = new ArrayList<>(Math.min(max, 16));
         long now = System.currentTimeMillis();
+        long failures = connection.failures();
+        if (failures != g.seenFailures) {
+            // Redis could not be reached: a batch may have been left half done, or its acks lost. What this
+            // consumer held then is delivered again now, not after message-timeout.
+            g.seenFailures = failures;
+            g.leftoverSince = connection.lastFailureAt();
+            g.leftoverCursor = "-";
+        }
         if (g.leftoverCursor != null) {
             leftovers(g, out, max, now);
         }
@@ -359,8 +367,9 @@ final class RedisBroker extends AbstractBroker {
     }
 
     /**
-     * Delivers again the entries that this consumer name held before this broker was created: read by an earlier run
-     * of this instance and never acknowledged (it stopped with a batch half done, or crashed). Without this they would
+     * Delivers again the entries that this consumer name held before this broker was created, or before Redis last
+     * could not be reached: read by an earlier run of this instance, or by this one before the failure, and never
+     * acknowledged (it stopped with a batch half done, crashed, or lost its acks to the outage). Without this they would
      * wait for {@code message-timeout} (300 s by default), since XREADGROUP {@code >} gives only new entries. The
      * consumer's pending entries are looked at in id order, a batch per read, until the end; one counts as left over
      * if it has been idle since before this broker was created, so that what this broker delivers itself meanwhile is
@@ -380,7 +389,7 @@ final class RedisBroker extends AbstractBroker {
             }
             throw e;
         }
-        long sinceCreated = Math.max(0, now - createdAt);
+        long sinceCreated = Math.max(0, now - g.leftoverSince);
         List<StreamEntryID> left = new ArrayList<>();
         Map<StreamEntryID, Long> counts = new HashMap<>();
         for (StreamPendingEntry p : pending) {
@@ -413,7 +422,7 @@ final class RedisBroker extends AbstractBroker {
             int n = redelivered;
             LOG.log(Level.INFO, () -> "broker '" + name() + "': consumer '" + consumer + "' held " + n
                     + " unacknowledged entries of stream '" + g.stream + "' for group '" + g.group
-                    + "' from an earlier run; delivering them again");
+                    + "' from an earlier run or an interrupted one; delivering them again");
         }
     }
 
@@ -992,7 +1001,12 @@ final class RedisBroker extends AbstractBroker {
 
     private GroupState state(String stream, String group) {
         return groups.computeIfAbsent(stream, s -> new ConcurrentHashMap<>())
-                .computeIfAbsent(group, g -> new GroupState(stream, g));
+                .computeIfAbsent(group, g -> {
+                    GroupState state = new GroupState(stream, g);
+                    state.leftoverSince = createdAt;
+                    state.seenFailures = connection.failures();
+                    return state;
+                });
     }
 
     /** XGROUP CREATE stream group 0 MKSTREAM, once; BUSYGROUP (another creator was first) is success. */
@@ -1047,6 +1061,10 @@ final class RedisBroker extends AbstractBroker {
         volatile boolean created;
         /** Where the look for this consumer's left-over entries goes on; {@code null} once it reached the end. */
         volatile String leftoverCursor = "-";
+        /** Entries this consumer has held since before this time (epoch ms) are left over. */
+        volatile long leftoverSince;
+        /** The connection's failure count when this group last looked for left-over entries. */
+        volatile long seenFailures;
         /** Where the next XAUTOCLAIM starts; 0-0 begins a scan. */
         volatile String reclaimCursor = ZERO;
         volatile long nextReclaimAt;

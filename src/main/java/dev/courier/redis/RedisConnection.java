@@ -146,6 +146,8 @@ final class RedisConnection implements AutoCloseable {
     private final Config config;
     private final Duration blockTimeout;
     private volatile RedisClient client;
+    private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
+    private volatile long lastFailureAt;
     private volatile RedisClient blockingClient;
 
     /**
@@ -159,6 +161,16 @@ final class RedisConnection implements AutoCloseable {
 
     Config config() {
         return config;
+    }
+
+    /** How many operations failed because Redis could not be reached (after the retry). */
+    long failures() {
+        return failures.get();
+    }
+
+    /** When the last of those failed, in epoch milliseconds. */
+    long lastFailureAt() {
+        return lastFailureAt;
     }
 
     /** The URI without credentials. */
@@ -197,7 +209,12 @@ final class RedisConnection implements AutoCloseable {
             try {
                 return command.apply(client(blocking));
             } catch (JedisException second) {
-                throw translate(operation, second);
+                BrokerException failure = translate(operation, second);
+                if (failure instanceof BrokerConnectionException) {
+                    lastFailureAt = System.currentTimeMillis();
+                    failures.incrementAndGet();
+                }
+                throw failure;
             }
         }
     }

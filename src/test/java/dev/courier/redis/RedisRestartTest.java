@@ -117,4 +117,30 @@ class RedisRestartTest {
             assertTrue(broker.read(stream, "g", 10).size() >= 2);
         }
     }
+
+    @Test
+    void whatAnOutageInterruptedIsDeliveredAgainAtOnceNotAfterTheMessageTimeout(RedisServer redis) {
+        String stream = "interrupted-" + System.nanoTime();
+        RetryPolicy longTimeout = new RetryPolicy(3, Duration.ofMillis(100), 2.0, Duration.ofSeconds(300), true);
+        try (Broker broker = new RedisBrokerProvider().create("restart", RedisBrokerContractTest.settings(
+                redis.uri(), longTimeout, Map.of("consumer-name", "instance-3", "connect-timeout", "0.5")))) {
+            List<String> ids = broker.publishAll(stream, List.of(Map.of("n", 1), Map.of("n", 2), Map.of("n", 3)));
+            List<Message> batch = broker.read(stream, "g", 10);
+            assertEquals(ids, batch.stream().map(Message::id).toList());
+            assertTrue(broker.ack(stream, ids.get(0), "g"));
+            redis.stop();
+            try {
+                // The second was handled, but its ack is lost to the outage; the third was never handled.
+                assertThrows(BrokerConnectionException.class, () -> broker.ack(stream, ids.get(1), "g"));
+            } finally {
+                redis.start();
+            }
+            // message-timeout is 300 s: only the outage, not a timeout, brings them back.
+            List<Message> again = broker.read(stream, "g", 10);
+            assertEquals(ids.subList(1, 3), again.stream().map(Message::id).toList());
+            assertEquals(List.of(2, 2), again.stream().map(Message::deliveryCount).toList());
+            again.forEach(m -> assertTrue(broker.ack(stream, m.id(), "g")));
+            assertTrue(broker.read(stream, "g", 10).isEmpty());
+        }
+    }
 }
