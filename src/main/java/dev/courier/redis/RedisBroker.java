@@ -476,6 +476,31 @@ final class RedisBroker extends AbstractBroker {
         }
     }
 
+    /** One XACK for the lot. */
+    @Override
+    protected int doAckAll(String stream, List<String> ids, String group) {
+        List<StreamEntryID> entryIds = new ArrayList<>(ids.size());
+        for (String id : ids) {
+            StreamEntryID entryId = parseId(id);
+            if (entryId != null) {
+                entryIds.add(entryId);
+            }
+        }
+        if (entryIds.isEmpty()) {
+            return 0;
+        }
+        StreamEntryID[] array = entryIds.toArray(new StreamEntryID[0]);
+        try {
+            long acknowledged = connection.execute("XACK", j -> j.xack(stream, group, array));
+            return (int) acknowledged;
+        } catch (RedisReplyException e) {
+            if (e.is("NOGROUP")) {
+                return 0;
+            }
+            throw e;
+        }
+    }
+
     @Override
     protected boolean doNack(String stream, String id, String group) {
         StreamEntryID entryId = parseId(id);

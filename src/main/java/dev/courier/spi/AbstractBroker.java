@@ -142,6 +142,19 @@ public abstract class AbstractBroker implements Broker {
     }
 
     @Override
+    public final int ackAll(String stream, List<String> ids, String group) {
+        requireName(stream, "stream");
+        requireName(group, "consumer group");
+        if (ids == null) {
+            throw new IllegalArgumentException("ids must not be null");
+        }
+        for (String id : ids) {
+            requireName(id, "message id");
+        }
+        return ids.isEmpty() || !supports(BrokerCapability.ACK_NACK, "ack") ? 0 : doAckAll(stream, ids, group);
+    }
+
+    @Override
     public final boolean nack(String stream, String id, String group) {
         requireArguments(stream, id, group);
         return supports(BrokerCapability.ACK_NACK, "nack") && doNack(stream, id, group);
@@ -274,6 +287,17 @@ public abstract class AbstractBroker implements Broker {
 
     protected boolean doAck(String stream, String id, String group) {
         return false;
+    }
+
+    /** Acknowledges checked ids (not empty); adapters that can do it in one round trip override this. */
+    protected int doAckAll(String stream, List<String> ids, String group) {
+        int acknowledged = 0;
+        for (String id : ids) {
+            if (doAck(stream, id, group)) {
+                acknowledged++;
+            }
+        }
+        return acknowledged;
     }
 
     protected boolean doNack(String stream, String id, String group) {
