@@ -46,7 +46,7 @@ import java.util.function.LongSupplier;
  */
 public final class Bench {
 
-    static final int ROUNDS = 3;
+    static final int ROUNDS = 5;
     static final int BATCH = 100;
     static final int THREADS = 16;
     static final String GROUP = "bench-group";
@@ -526,11 +526,13 @@ public final class Bench {
 
     private static void inline() throws Exception {
         long start = System.nanoTime();
-        int n = n(2_000_000);
+        int n = n(1_000_000);
         double[] r = new double[ROUNDS];
         for (int i = 0; i < ROUNDS; i++) {
+            System.gc();
             r[i] = inlineThroughput(n);
         }
+        System.err.printf(Locale.ROOT, "    rounds inline %s%n", rounds(r));
         double rate = median(r);
         row("inline publish + engine consume, in process (" + String.format(Locale.ROOT, "%,d", n) + " messages)",
                 rate(rate), "", ">= 1,000,000/s", rate >= 1_000_000 ? "yes" : "NO");
@@ -640,10 +642,23 @@ public final class Bench {
     private static double[][] rounds(Measure rawSide, Measure courierSide) throws Exception {
         double[][] r = new double[2][ROUNDS];
         for (int i = 0; i < ROUNDS; i++) {
+            // Each round starts on a collected heap: no round pays for an earlier one's garbage.
+            System.gc();
             r[0][i] = rawSide.run();
+            System.gc();
             r[1][i] = courierSide.run();
         }
+        // Each round, on stderr: how far apart the rounds are shows how noisy the machine was.
+        System.err.printf(Locale.ROOT, "    rounds raw %s%n    rounds courier %s%n", rounds(r[0]), rounds(r[1]));
         return r;
+    }
+
+    private static String rounds(double[] values) {
+        StringBuilder text = new StringBuilder();
+        for (double v : values) {
+            text.append(String.format(Locale.ROOT, " %,.0f", v));
+        }
+        return text.toString();
     }
 
     private static double median(double[] values) {
