@@ -294,10 +294,20 @@ public final class JsonCodec {
 
     private static void writeString(StringBuilder out, String s) {
         out.append('"');
+        int length = s.length();
+        int first = 0;
+        while (first < length && !needsEscape(s.charAt(first))) {
+            first++;
+        }
+        if (first == length) {
+            // Most strings need no escape: one bulk copy rather than a copy char by char.
+            out.append(s).append('"');
+            return;
+        }
         int start = 0;
-        for (int i = 0; i < s.length(); i++) {
+        for (int i = first; i < s.length(); i++) {
             char c = s.charAt(i);
-            if (c < 0x20 || c == '"' || c == '\\' || c == '\u2028' || c == '\u2029') {
+            if (needsEscape(c)) {
                 out.append(s, start, i);
                 switch (c) {
                     case '"' -> out.append("\\\"");
@@ -313,6 +323,10 @@ public final class JsonCodec {
             }
         }
         out.append(s, start, s.length()).append('"');
+    }
+
+    private static boolean needsEscape(char c) {
+        return c < 0x20 || c == '"' || c == '\\' || c == '\u2028' || c == '\u2029';
     }
 
     // Parsing: strict JSON (RFC 8259), one document, nothing after it but white space.
