@@ -72,6 +72,7 @@ final class RedisBroker extends AbstractBroker {
     /** The field of a stream entry that holds the message's JSON. */
     static final String DATA = "data";
     private static final byte[] DATA_BYTES = DATA.getBytes(StandardCharsets.UTF_8);
+    private static final byte[] UNDELIVERED = SafeEncoder.encode(">");
     static final String DLQ_SUFFIX = ":dlq";
     /** The consumer that holds rejected entries while they wait for their retry. */
     static final String RETRY_CONSUMER = "courier-retry";
@@ -121,6 +122,7 @@ final class RedisBroker extends AbstractBroker {
     private final XaddCombiner combiner;
     private final RetryPolicy policy;
     private final String consumer;
+    private final byte[] consumerKey;
     private final long maxLength;
     private final Duration blockTimeout;
     private final long reclaimIntervalMs;
@@ -143,6 +145,7 @@ final class RedisBroker extends AbstractBroker {
         this.combiner = new XaddCombiner(connection);
         this.policy = policy;
         this.consumer = consumer;
+        this.consumerKey = SafeEncoder.encode(consumer);
         this.maxLength = maxLength;
         this.blockTimeout = blockTimeout;
         this.reclaimIntervalMs = Math.max(MIN_RECLAIM_INTERVAL_MS,
@@ -266,8 +269,9 @@ final class RedisBroker extends AbstractBroker {
         if (blockMs >= 1) {
             params.block((int) Math.min(Integer.MAX_VALUE, blockMs));
         }
-        Map<String, StreamEntryID> key = Map.of(g.stream, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY);
-        List<Map.Entry<String, List<StreamEntry>>> result;
+        // Binary: the reply is read as it comes, no StreamEntryID parsed and printed again, no field map built.
+        Map.Entry<byte[], byte[]> key = Map.entry(g.streamKey, UNDELIVERED);
+        List<Object> result;
         try {
             result = xreadgroup(g, params, key, blockMs >= 1);
         } catch (RedisReplyException e) {
@@ -284,18 +288,42 @@ final class RedisBroker extends AbstractBroker {
         if (result == null) {
             return;
         }
-        for (Map.Entry<String, List<StreamEntry>> streamEntries : result) {
-            for (StreamEntry entry : streamEntries.getValue()) {
-                deliver(g, entry, 1, out);
+        // [[stream, [[id, [field, value, ...]], ...]]]
+        for (Object streamReply : result) {
+            for (Object item : castList(castList(streamReply).get(1))) {
+                deliverRaw(g, castList(item), out);
             }
         }
     }
 
-    private List<Map.Entry<String, List<StreamEntry>>> xreadgroup(GroupState g, XReadGroupParams params,
-                                                                  Map<String, StreamEntryID> key, boolean blocking) {
+    private List<Object> xreadgroup(GroupState g, XReadGroupParams params, Map.Entry<byte[], byte[]> key,
+                                    boolean blocking) {
         return blocking
-                ? connection.executeBlocking("XREADGROUP", j -> j.xreadGroup(g.group, consumer, params, key))
-                : connection.execute("XREADGROUP", j -> j.xreadGroup(g.group, consumer, params, key));
+                ? connection.executeBlocking("XREADGROUP", j -> j.xreadGroup(g.groupKey, consumerKey, params, key))
+                : connection.execute("XREADGROUP", j -> j.xreadGroup(g.groupKey, consumerKey, params, key));
+    }
+
+    /** A first delivery from XREADGROUP's reply: the data field parsed, anything odd by the general route. */
+    private void deliverRaw(GroupState g, List<Object> entry, List<Message> out) {
+        String id = SafeEncoder.encode((byte[]) entry.get(0));
+        List<Object> fields = entry.get(1) == null ? null : castList(entry.get(1));
+        if (fields != null) {
+            for (int i = 0; i + 1 < fields.size(); i += 2) {
+                if (java.util.Arrays.equals((byte[]) fields.get(i), DATA_BYTES)) {
+                    try {
+                        Map<String, Object> payload = JsonCodec.parse(SafeEncoder.encode((byte[]) fields.get(i + 1)));
+                        if (!payload.isEmpty()) {
+                            out.add(new Message(id, g.stream, payload, 1));
+                            return;
+                        }
+                    } catch (IllegalArgumentException e) {
+                        // not JSON: dead-lettered below
+                    }
+                    break;
+                }
+            }
+        }
+        deliver(g, new StreamEntry(new StreamEntryID(id), fields(entry.get(1))), 1, out);
     }
 
     /** Adds the entry to {@code out} as a message, or dead-letters it as malformed. */
@@ -492,22 +520,24 @@ final class RedisBroker extends AbstractBroker {
         }
     }
 
-    /** One XACK for the lot. */
+    /** One XACK for the lot; ids go as they came, not parsed into StreamEntryIDs and printed again. */
     @Override
     protected int doAckAll(String stream, List<String> ids, String group) {
-        List<StreamEntryID> entryIds = new ArrayList<>(ids.size());
+        List<byte[]> entryIds = new ArrayList<>(ids.size());
         for (String id : ids) {
-            StreamEntryID entryId = parseId(id);
-            if (entryId != null) {
-                entryIds.add(entryId);
+            // One malformed id would fail the whole command: it cannot be pending anyway.
+            if (isEntryId(id)) {
+                entryIds.add(id.getBytes(StandardCharsets.US_ASCII));
             }
         }
         if (entryIds.isEmpty()) {
             return 0;
         }
-        StreamEntryID[] array = entryIds.toArray(new StreamEntryID[0]);
+        byte[] key = stream.getBytes(StandardCharsets.UTF_8);
+        byte[] groupName = group.getBytes(StandardCharsets.UTF_8);
+        byte[][] array = entryIds.toArray(new byte[0][]);
         try {
-            long acknowledged = connection.execute("XACK", j -> j.xack(stream, group, array));
+            long acknowledged = connection.execute("XACK", j -> j.xack(key, groupName, array));
             return (int) acknowledged;
         } catch (RedisReplyException e) {
             if (e.is("NOGROUP")) {
@@ -515,6 +545,26 @@ final class RedisBroker extends AbstractBroker {
             }
             throw e;
         }
+    }
+
+    /** Whether the text is a stream entry id such as {@code 1700000000000-0} (or {@code 1700000000000}). */
+    static boolean isEntryId(String id) {
+        int dash = id.indexOf('-');
+        return digits(id, 0, dash < 0 ? id.length() : dash) && (dash < 0 || digits(id, dash + 1, id.length()));
+    }
+
+    private static boolean digits(String text, int from, int to) {
+        if (to <= from || to - from > 20) {
+            return false;
+        }
+        for (int i = from; i < to; i++) {
+            char c = text.charAt(i);
+            if (c < '0' || c > '9') {
+                return false;
+            }
+        }
+        // At most 2^64 - 1: Redis refuses larger parts.
+        return to - from < 20 || text.substring(from, to).compareTo("18446744073709551615") <= 0;
     }
 
     @Override
@@ -1012,6 +1062,8 @@ final class RedisBroker extends AbstractBroker {
     private static final class GroupState {
         final String stream;
         final String group;
+        final byte[] streamKey;
+        final byte[] groupKey;
         volatile boolean created;
         /** Where the next XAUTOCLAIM starts; 0-0 begins a scan. */
         volatile String reclaimCursor = ZERO;
@@ -1022,6 +1074,8 @@ final class RedisBroker extends AbstractBroker {
         GroupState(String stream, String group) {
             this.stream = stream;
             this.group = group;
+            this.streamKey = SafeEncoder.encode(stream);
+            this.groupKey = SafeEncoder.encode(group);
         }
 
         /** After a look at the retry PEL that began when the next check was {@code seen}. */

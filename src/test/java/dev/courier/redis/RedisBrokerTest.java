@@ -400,6 +400,17 @@ class RedisBrokerTest {
     }
 
     @Test
+    void isEntryIdTellsWhatXackWouldTake() {
+        for (String id : new String[] {"0", "0-0", "1700000000000-12", "18446744073709551615-18446744073709551615"}) {
+            assertTrue(RedisBroker.isEntryId(id), id);
+        }
+        for (String id : new String[] {"", "-", "1-", "-1", "a-1", "1-a", "1-2-3", " 1-2", "18446744073709551616-0",
+                "1-123456789012345678901"}) {
+            assertFalse(RedisBroker.isEntryId(id), id);
+        }
+    }
+
+    @Test
     void idBeforeGivesThePositionJustBeforeAnId() {
         assertEquals("0", RedisBroker.idBefore("0"));
         assertEquals("0", RedisBroker.idBefore("0-0"));
