@@ -191,6 +191,29 @@ public abstract class BrokerContractTest {
     }
 
     @Test
+    void ackAllAcknowledgesTheHeldMessagesAndCountsOnlyThose() {
+        Broker broker = broker();
+        for (int i = 0; i < 5; i++) {
+            broker.publish(stream, event(i));
+        }
+        List<Message> read = broker.read(stream, "g", 4);
+        assertEquals(4, read.size());
+        List<String> ids = new ArrayList<>(read.stream().map(Message::id).toList());
+        assertEquals(0, broker.ackAll(stream, List.of(), "g"));
+        assertEquals(3, broker.ackAll(stream, ids.subList(0, 3), "g"));
+        ids.add("1-1"); // never delivered
+        ids.add("not-an-id");
+        assertEquals(1, broker.ackAll(stream, ids, "g"), "only the fourth was still held");
+        assertEquals(0, broker.ackAll(stream, ids, "never-read"));
+        assertThrows(IllegalArgumentException.class, () -> broker.ackAll(stream, null, "g"));
+        assertThrows(IllegalArgumentException.class, () -> broker.ackAll(stream, List.of(" "), "g"));
+        tick(Duration.ofSeconds(5));
+        List<Message> rest = broker.read(stream, "g", 10);
+        assertEquals(1, rest.size(), "acknowledged messages never come back; the unread one does");
+        assertEquals(4, rest.get(0).payload().get("n"));
+    }
+
+    @Test
     void ackAndNackOfUnknownMessagesOrGroupsAreFalse() {
         Broker broker = broker();
         String id = broker.publish(stream, event(1));

@@ -36,6 +36,13 @@ final class ConsumptionLoop implements Runnable {
     static final Duration MIN_RECONNECT_PAUSE = Duration.ofSeconds(1);
     static final Duration MAX_RECONNECT_PAUSE = Duration.ofSeconds(30);
 
+    /**
+     * Acknowledgements are sent together (one XACK on Redis), at the end of each batch, or sooner once the oldest
+     * waiting one has waited this long. So an ack waits at most this plus one handler's run (the wait the message in
+     * hand has anyway), far inside any message-timeout; a crash before it leads to redelivery (at least once).
+     */
+    static final long MAX_ACK_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+
     /** Message ids in the log are cut to this length: a broker may let a stream use long ids. */
     private static final int LOGGED_ID_LENGTH = 100;
 
@@ -63,6 +70,9 @@ final class ConsumptionLoop implements Runnable {
     private final LongAdder failed = new LongAdder();
     private final LongAdder deadLettered = new LongAdder();
     private final LongAdder skipped = new LongAdder();
+    /** Handled messages whose ack is not sent yet; only the thread in a cycle (holding cycleLock) touches it. */
+    private final List<String> toAck = new ArrayList<>();
+    private long oldestUnackedAt;
 
     ConsumptionLoop(int order, Broker broker, String stream, String group, List<Handler> handlers,
                     EngineSettings settings) {
@@ -182,14 +192,41 @@ final class ConsumptionLoop implements Runnable {
         state = LoopStatus.State.RUNNING;
         lastCycle = Instant.now();
         lastError = null;
-        for (Message message : batch) {
-            if (stopping) {
-                // The rest stay unacknowledged: the broker delivers them again.
-                break;
+        try {
+            for (Message message : batch) {
+                if (stopping) {
+                    // The rest stay unacknowledged: the broker delivers them again.
+                    break;
+                }
+                process(message);
+                if (!toAck.isEmpty() && System.nanoTime() - oldestUnackedAt >= MAX_ACK_DELAY_NANOS) {
+                    sendAcks();
+                }
             }
-            process(message);
+        } finally {
+            sendAcks();
         }
         return batch.size();
+    }
+
+    /** Queues the ack of a message whose handling is done; {@link #sendAcks} sends it. */
+    private void acknowledge(Message message) {
+        if (acknowledges) {
+            if (toAck.isEmpty()) {
+                oldestUnackedAt = System.nanoTime();
+            }
+            toAck.add(message.id());
+        }
+    }
+
+    private void sendAcks() {
+        if (toAck.isEmpty()) {
+            return;
+        }
+        List<String> ids = List.copyOf(toAck);
+        // Cleared first: if the broker fails, these stay pending there and are delivered again.
+        toAck.clear();
+        broker.ackAll(stream, ids, group);
     }
 
     private void process(Message message) {
@@ -200,9 +237,7 @@ final class ConsumptionLoop implements Runnable {
             }
         }
         if (matching.isEmpty()) {
-            if (acknowledges) {
-                broker.ack(stream, message.id(), group);
-            }
+            acknowledge(message);
             skipped.increment();
             return;
         }
@@ -231,9 +266,7 @@ final class ConsumptionLoop implements Runnable {
             return;
         }
         if (inHand.compareAndSet(message, null)) {
-            if (acknowledges) {
-                broker.ack(stream, message.id(), group);
-            }
+            acknowledge(message);
             handled.increment();
         }
         // else: the stop gave up on this message; it stays unacknowledged, to be delivered again.

@@ -67,6 +67,11 @@ final class SyncPublishingBroker implements Broker {
     }
 
     @Override
+    public int ackAll(String stream, List<String> ids, String group) {
+        return delegate.ackAll(stream, ids, group);
+    }
+
+    @Override
     public boolean nack(String stream, String id, String group) {
         return delegate.nack(stream, id, group);
     }

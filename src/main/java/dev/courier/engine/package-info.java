@@ -16,6 +16,9 @@
  *     ({@link dev.courier.Broker#deadLetter(String, String, String, String)}); else the handlers run in turn, and the
  *     first that throws stops the others and rejects the message (nack), so the broker's retry and dead-letter policy
  *     applies to the whole message; a redelivery runs every matching handler again.</li>
+ * <li>The acks of handled messages are sent together ({@link dev.courier.Broker#ackAll}, one XACK on Redis) at the
+ *     end of each batch, or sooner once one has waited 50 ms: still after the handler returned (at least once), but
+ *     one round trip per batch rather than per message.</li>
  * <li>A broker error (unreachable, or failing) backs the loop off 1, 2, 4 ... 30 s, shown as
  *     {@link dev.courier.engine.LoopStatus.State#BACKING_OFF}; it resumes by itself.</li>
  * <li>Stop: no new reads or messages; the running handler may finish within {@code courier.engine.shutdown-timeout}

@@ -103,16 +103,36 @@ final class InlineBroker extends AbstractBroker {
     protected boolean doAck(String stream, String id, String group) {
         return withGroup(stream, group, (log, g) -> {
             expire(log, g, group, clock.millis());
-            if (g.inFlight.remove(id) != null) {
-                return true;
-            }
-            // A rejected message that waits for its retry may still be acknowledged: it is then done.
-            Waiting waiting = g.waiting.remove(id);
-            if (waiting != null) {
-                g.retryOrder.remove(waiting.key());
-            }
-            return waiting != null;
+            return acknowledge(g, id);
         });
+    }
+
+    private static boolean acknowledge(Group g, String id) {
+        if (g.inFlight.remove(id) != null) {
+            return true;
+        }
+        // A rejected message that waits for its retry may still be acknowledged: it is then done.
+        Waiting waiting = g.waiting.remove(id);
+        if (waiting != null) {
+            g.retryOrder.remove(waiting.key());
+        }
+        return waiting != null;
+    }
+
+    /** Under one lock. */
+    @Override
+    protected int doAckAll(String stream, List<String> ids, String group) {
+        int[] acknowledged = {0};
+        withGroup(stream, group, (log, g) -> {
+            expire(log, g, group, clock.millis());
+            for (String id : ids) {
+                if (acknowledge(g, id)) {
+                    acknowledged[0]++;
+                }
+            }
+            return true;
+        });
+        return acknowledged[0];
     }
 
     @Override

@@ -74,6 +74,8 @@ final class RedisBroker extends AbstractBroker {
 
     /** The field of a stream entry that holds the message's JSON. */
     static final String DATA = "data";
+    private static final byte[] DATA_BYTES = DATA.getBytes(StandardCharsets.UTF_8);
+    private static final byte[] UNDELIVERED = SafeEncoder.encode(">");
     static final String DLQ_SUFFIX = ":dlq";
     /** The consumer that holds rejected entries while they wait for their retry. */
     static final String RETRY_CONSUMER = "courier-retry";
@@ -120,8 +122,10 @@ final class RedisBroker extends AbstractBroker {
             """);
 
     private final RedisConnection connection;
+    private final XaddCombiner combiner;
     private final RetryPolicy policy;
     private final String consumer;
+    private final byte[] consumerKey;
     private final long maxLength;
     private final Duration blockTimeout;
     private final long reclaimIntervalMs;
@@ -143,8 +147,10 @@ final class RedisBroker extends AbstractBroker {
                 Duration blockTimeout) {
         super(name, RedisBrokerProvider.NAME, CAPABILITIES);
         this.connection = connection;
+        this.combiner = new XaddCombiner(connection);
         this.policy = policy;
         this.consumer = consumer;
+        this.consumerKey = SafeEncoder.encode(consumer);
         this.maxLength = maxLength;
         this.blockTimeout = blockTimeout;
         this.reclaimIntervalMs = Math.max(MIN_RECLAIM_INTERVAL_MS,
@@ -165,32 +171,45 @@ final class RedisBroker extends AbstractBroker {
 
     // Publishing
 
+    /** Messages arrive as JSON text, made in one pass: the stream entry holds nothing else. */
     @Override
-    protected String doPublish(String stream, Map<String, Object> payload) {
-        String json = JsonCodec.write(payload);
-        StreamEntryID id = connection.execute("XADD", j -> j.xadd(stream, XADD, Map.of(DATA, json)));
-        published.increment();
-        afterPublish(stream, 1);
-        return id.toString();
+    protected boolean sendsJson() {
+        return true;
     }
 
     @Override
-    protected List<String> doPublishAll(String stream, List<Map<String, Object>> payloads) {
-        List<Map<String, String>> entries = new ArrayList<>(payloads.size());
-        for (Map<String, Object> payload : payloads) {
-            entries.add(Map.of(DATA, JsonCodec.write(payload)));
+    protected String doPublish(String stream, Map<String, Object> payload) {
+        return doPublishJson(stream, JsonCodec.write(payload));
+    }
+
+    /** Concurrent publishes share round trips (see {@link XaddCombiner}); a lone one is a plain XADD. */
+    @Override
+    protected String doPublishJson(String stream, String json) {
+        String id = combiner.xadd(stream, json);
+        published.increment();
+        afterPublish(stream, 1);
+        return id;
+    }
+
+    @Override
+    protected List<String> doPublishAllJson(String stream, List<String> texts) {
+        byte[] key = stream.getBytes(StandardCharsets.UTF_8);
+        List<Map<byte[], byte[]>> entries = new ArrayList<>(texts.size());
+        for (String json : texts) {
+            entries.add(Map.of(DATA_BYTES, json.getBytes(StandardCharsets.UTF_8)));
         }
         // One round trip for the lot. A retry after a connection error may add some of them twice (at least once).
+        // Binary XADD: the ids come back as text, without being parsed into StreamEntryIDs and printed again.
         List<String> ids = connection.execute("XADD (pipelined)", j -> {
             try (AbstractPipeline pipeline = j.pipelined()) {
-                List<Response<StreamEntryID>> responses = new ArrayList<>(entries.size());
-                for (Map<String, String> entry : entries) {
-                    responses.add(pipeline.xadd(stream, XADD, entry));
+                List<Response<byte[]>> responses = new ArrayList<>(entries.size());
+                for (Map<byte[], byte[]> entry : entries) {
+                    responses.add(pipeline.xadd(key, XADD, entry));
                 }
                 pipeline.sync();
                 List<String> result = new ArrayList<>(responses.size());
-                for (Response<StreamEntryID> response : responses) {
-                    result.add(response.get().toString());
+                for (Response<byte[]> response : responses) {
+                    result.add(new String(response.get(), StandardCharsets.US_ASCII));
                 }
                 return result;
             }
@@ -266,8 +285,9 @@ final class RedisBroker extends AbstractBroker {
         if (blockMs >= 1) {
             params.block((int) Math.min(Integer.MAX_VALUE, blockMs));
         }
-        Map<String, StreamEntryID> key = Map.of(g.stream, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY);
-        List<Map.Entry<String, List<StreamEntry>>> result;
+        // Binary: the reply is read as it comes, no StreamEntryID parsed and printed again, no field map built.
+        Map.Entry<byte[], byte[]> key = Map.entry(g.streamKey, UNDELIVERED);
+        List<Object> result;
         try {
             result = xreadgroup(g, params, key, blockMs >= 1);
         } catch (RedisReplyException e) {
@@ -284,18 +304,42 @@ final class RedisBroker extends AbstractBroker {
         if (result == null) {
             return;
         }
-        for (Map.Entry<String, List<StreamEntry>> streamEntries : result) {
-            for (StreamEntry entry : streamEntries.getValue()) {
-                deliver(g, entry, 1, out);
+        // [[stream, [[id, [field, value, ...]], ...]]]
+        for (Object streamReply : result) {
+            for (Object item : castList(castList(streamReply).get(1))) {
+                deliverRaw(g, castList(item), out);
             }
         }
     }
 
-    private List<Map.Entry<String, List<StreamEntry>>> xreadgroup(GroupState g, XReadGroupParams params,
-                                                                  Map<String, StreamEntryID> key, boolean blocking) {
+    private List<Object> xreadgroup(GroupState g, XReadGroupParams params, Map.Entry<byte[], byte[]> key,
+                                    boolean blocking) {
         return blocking
-                ? connection.executeBlocking("XREADGROUP", j -> j.xreadGroup(g.group, consumer, params, key))
-                : connection.execute("XREADGROUP", j -> j.xreadGroup(g.group, consumer, params, key));
+                ? connection.executeBlocking("XREADGROUP", j -> j.xreadGroup(g.groupKey, consumerKey, params, key))
+                : connection.execute("XREADGROUP", j -> j.xreadGroup(g.groupKey, consumerKey, params, key));
+    }
+
+    /** A first delivery from XREADGROUP's reply: the data field parsed, anything odd by the general route. */
+    private void deliverRaw(GroupState g, List<Object> entry, List<Message> out) {
+        String id = SafeEncoder.encode((byte[]) entry.get(0));
+        List<Object> fields = entry.get(1) == null ? null : castList(entry.get(1));
+        if (fields != null) {
+            for (int i = 0; i + 1 < fields.size(); i += 2) {
+                if (java.util.Arrays.equals((byte[]) fields.get(i), DATA_BYTES)) {
+                    try {
+                        Map<String, Object> payload = JsonCodec.parse(SafeEncoder.encode((byte[]) fields.get(i + 1)));
+                        if (!payload.isEmpty()) {
+                            out.add(new Message(id, g.stream, payload, 1));
+                            return;
+                        }
+                    } catch (IllegalArgumentException e) {
+                        // not JSON: dead-lettered below
+                    }
+                    break;
+                }
+            }
+        }
+        deliver(g, new StreamEntry(new StreamEntryID(id), fields(entry.get(1))), 1, out);
     }
 
     /** Adds the entry to {@code out} as a message, or dead-letters it as malformed. */
@@ -556,6 +600,53 @@ final class RedisBroker extends AbstractBroker {
             }
             throw e;
         }
+    }
+
+    /** One XACK for the lot; ids go as they came, not parsed into StreamEntryIDs and printed again. */
+    @Override
+    protected int doAckAll(String stream, List<String> ids, String group) {
+        List<byte[]> entryIds = new ArrayList<>(ids.size());
+        for (String id : ids) {
+            // One malformed id would fail the whole command: it cannot be pending anyway.
+            if (isEntryId(id)) {
+                entryIds.add(id.getBytes(StandardCharsets.US_ASCII));
+            }
+        }
+        if (entryIds.isEmpty()) {
+            return 0;
+        }
+        byte[] key = stream.getBytes(StandardCharsets.UTF_8);
+        byte[] groupName = group.getBytes(StandardCharsets.UTF_8);
+        byte[][] array = entryIds.toArray(new byte[0][]);
+        try {
+            long acknowledged = connection.execute("XACK", j -> j.xack(key, groupName, array));
+            return (int) acknowledged;
+        } catch (RedisReplyException e) {
+            if (e.is("NOGROUP")) {
+                return 0;
+            }
+            throw e;
+        }
+    }
+
+    /** Whether the text is a stream entry id such as {@code 1700000000000-0} (or {@code 1700000000000}). */
+    static boolean isEntryId(String id) {
+        int dash = id.indexOf('-');
+        return digits(id, 0, dash < 0 ? id.length() : dash) && (dash < 0 || digits(id, dash + 1, id.length()));
+    }
+
+    private static boolean digits(String text, int from, int to) {
+        if (to <= from || to - from > 20) {
+            return false;
+        }
+        for (int i = from; i < to; i++) {
+            char c = text.charAt(i);
+            if (c < '0' || c > '9') {
+                return false;
+            }
+        }
+        // At most 2^64 - 1: Redis refuses larger parts.
+        return to - from < 20 || text.substring(from, to).compareTo("18446744073709551615") <= 0;
     }
 
     @Override
@@ -1058,6 +1149,8 @@ final class RedisBroker extends AbstractBroker {
     private static final class GroupState {
         final String stream;
         final String group;
+        final byte[] streamKey;
+        final byte[] groupKey;
         volatile boolean created;
         /** Where the look for this consumer's left-over entries goes on; {@code null} once it reached the end. */
         volatile String leftoverCursor = "-";
@@ -1074,6 +1167,8 @@ final class RedisBroker extends AbstractBroker {
         GroupState(String stream, String group) {
             this.stream = stream;
             this.group = group;
+            this.streamKey = SafeEncoder.encode(stream);
+            this.groupKey = SafeEncoder.encode(group);
         }
 
         /** After a look at the retry PEL that began when the next check was {@code seen}. */

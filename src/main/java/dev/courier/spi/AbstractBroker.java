@@ -61,7 +61,8 @@ public abstract class AbstractBroker implements Broker {
         if (!hasCapability(BrokerCapability.PUBLISH)) {
             throw new BrokerException("broker '" + name + "' (" + provider + ") cannot publish");
         }
-        return doPublish(stream, JsonCodec.toPayload(message));
+        return sendsJson() ? doPublishJson(stream, JsonCodec.toJson(message))
+                : doPublish(stream, JsonCodec.toPayload(message));
     }
 
     @Override
@@ -111,6 +112,13 @@ public abstract class AbstractBroker implements Broker {
             throw new BrokerException("broker '" + name + "' (" + provider + ") cannot publish");
         }
         // Every message is checked before any is sent.
+        if (sendsJson()) {
+            List<String> texts = new java.util.ArrayList<>(messages.size());
+            for (Object message : messages) {
+                texts.add(JsonCodec.toJson(message));
+            }
+            return texts.isEmpty() ? List.of() : doPublishAllJson(stream, texts);
+        }
         List<Map<String, Object>> payloads = new java.util.ArrayList<>(messages.size());
         for (Object message : messages) {
             payloads.add(JsonCodec.toPayload(message));
@@ -139,6 +147,19 @@ public abstract class AbstractBroker implements Broker {
     public final boolean ack(String stream, String id, String group) {
         requireArguments(stream, id, group);
         return supports(BrokerCapability.ACK_NACK, "ack") && doAck(stream, id, group);
+    }
+
+    @Override
+    public final int ackAll(String stream, List<String> ids, String group) {
+        requireName(stream, "stream");
+        requireName(group, "consumer group");
+        if (ids == null) {
+            throw new IllegalArgumentException("ids must not be null");
+        }
+        for (String id : ids) {
+            requireName(id, "message id");
+        }
+        return ids.isEmpty() || !supports(BrokerCapability.ACK_NACK, "ack") ? 0 : doAckAll(stream, ids, group);
     }
 
     @Override
@@ -250,6 +271,29 @@ public abstract class AbstractBroker implements Broker {
 
     protected abstract HealthStats doHealthStats();
 
+    /**
+     * Whether this adapter sends messages as JSON text: then publishing calls {@link #doPublishJson} and
+     * {@link #doPublishAllJson} with the text {@link JsonCodec#toJson} makes in one pass, rather than
+     * {@link #doPublish} with a copied payload map that the adapter would only serialise.
+     */
+    protected boolean sendsJson() {
+        return false;
+    }
+
+    /** Publishes a checked message as its JSON text (a non-empty object); called where {@link #sendsJson()}. */
+    protected String doPublishJson(String stream, String json) {
+        return doPublish(stream, JsonCodec.parse(json));
+    }
+
+    /** Publishes checked messages as their JSON texts, in order; called where {@link #sendsJson()}. */
+    protected List<String> doPublishAllJson(String stream, List<String> texts) {
+        List<String> ids = new java.util.ArrayList<>(texts.size());
+        for (String json : texts) {
+            ids.add(doPublishJson(stream, json));
+        }
+        return ids;
+    }
+
     /** A read that may wait up to {@code block} (not zero) for messages; only called with BLOCKING_READ. */
     protected List<Message> doRead(String stream, String group, int max, Duration block) {
         return doRead(stream, group, max);
@@ -274,6 +318,17 @@ public abstract class AbstractBroker implements Broker {
 
     protected boolean doAck(String stream, String id, String group) {
         return false;
+    }
+
+    /** Acknowledges checked ids (not empty); adapters that can do it in one round trip override this. */
+    protected int doAckAll(String stream, List<String> ids, String group) {
+        int acknowledged = 0;
+        for (String id : ids) {
+            if (doAck(stream, id, group)) {
+                acknowledged++;
+            }
+        }
+        return acknowledged;
     }
 
     protected boolean doNack(String stream, String id, String group) {

@@ -53,6 +53,24 @@ public final class JsonCodec {
         return payload;
     }
 
+    /**
+     * The JSON text of a message to publish: the same text as {@code write(toPayload(message))}, with the same
+     * checks and errors, but a map is checked and written in one pass, without the copy.
+     *
+     * @throws IllegalArgumentException the message is null, empty, or not a JSON object; the text says why
+     */
+    public static String toJson(Object message) {
+        if (message instanceof Map<?, ?> map) {
+            if (map.isEmpty()) {
+                throw new IllegalArgumentException("message must not be empty; publish a non-empty JSON object");
+            }
+            StringBuilder out = new StringBuilder(256);
+            writeChecked(out, map, "message");
+            return out.toString();
+        }
+        return write(toPayload(message));
+    }
+
     /** The JSON text of a payload. */
     public static String write(Map<String, ?> payload) {
         return writeValue(payload);
@@ -106,19 +124,27 @@ public final class JsonCodec {
 
     // Copying: a deep, unmodifiable copy in the canonical types.
 
-    private static Map<String, Object> copyMap(Map<?, ?> map, String path) {
+    /** Where a value sits in a message, for errors; made into text only when one is thrown. */
+    private record Path(Object parent, String key, int index) {
+        @Override
+        public String toString() {
+            return key != null ? parent + "." + key : parent + "[" + index + "]";
+        }
+    }
+
+    private static Map<String, Object> copyMap(Map<?, ?> map, Object path) {
         Map<String, Object> copy = new LinkedHashMap<>(Math.max(4, map.size() * 4 / 3 + 1));
         for (Map.Entry<?, ?> entry : map.entrySet()) {
             if (!(entry.getKey() instanceof String key)) {
                 throw new IllegalArgumentException(path + " has a key that is not a string: " + entry.getKey()
                         + "; JSON object keys are strings");
             }
-            copy.put(key, copyValue(entry.getValue(), path + "." + key));
+            copy.put(key, copyValue(entry.getValue(), new Path(path, key, -1)));
         }
         return Collections.unmodifiableMap(copy);
     }
 
-    private static Object copyValue(Object value, String path) {
+    private static Object copyValue(Object value, Object path) {
         if (value == null || value instanceof String || value instanceof Boolean) {
             return value;
         }
@@ -148,7 +174,7 @@ public final class JsonCodec {
             List<Object> list = new ArrayList<>(collection.size());
             int i = 0;
             for (Object item : collection) {
-                list.add(copyValue(item, path + "[" + i++ + "]"));
+                list.add(copyValue(item, new Path(path, null, i++)));
             }
             return Collections.unmodifiableList(list);
         }
@@ -156,7 +182,7 @@ public final class JsonCodec {
             int length = Array.getLength(value);
             List<Object> list = new ArrayList<>(length);
             for (int i = 0; i < length; i++) {
-                list.add(copyValue(Array.get(value, i), path + "[" + i + "]"));
+                list.add(copyValue(Array.get(value, i), new Path(path, null, i)));
             }
             return Collections.unmodifiableList(list);
         }
@@ -169,6 +195,63 @@ public final class JsonCodec {
 
     private static Object narrow(long value) {
         return value == (int) value ? (Object) (int) value : (Object) value;
+    }
+
+    /**
+     * Writes a value as {@code writeValue(copyValue(value, path))} would, checking it the same way, without making
+     * the copy.
+     */
+    private static void writeChecked(StringBuilder out, Object value, Object path) {
+        if (value == null) {
+            out.append("null");
+        } else if (value instanceof String s) {
+            writeString(out, s);
+        } else if (value instanceof Integer || value instanceof Long || value instanceof Boolean
+                || value instanceof BigInteger) {
+            out.append(value);
+        } else if (value instanceof Short || value instanceof Byte) {
+            out.append(((Number) value).intValue());
+        } else if (value instanceof Double || value instanceof Float || value instanceof BigDecimal) {
+            double d = ((Number) value).doubleValue();
+            if (!Double.isFinite(d)) {
+                throw new IllegalArgumentException(path + " is " + value + ", which JSON cannot represent");
+            }
+            out.append(d);
+        } else if (value instanceof CharSequence || value instanceof Character) {
+            writeString(out, value.toString());
+        } else if (value instanceof Enum<?> e) {
+            writeString(out, e.name());
+        } else if (value instanceof Map<?, ?> map) {
+            out.append('{');
+            boolean first = true;
+            for (Map.Entry<?, ?> entry : map.entrySet()) {
+                if (!(entry.getKey() instanceof String key)) {
+                    throw new IllegalArgumentException(path + " has a key that is not a string: " + entry.getKey()
+                            + "; JSON object keys are strings");
+                }
+                if (!first) {
+                    out.append(',');
+                }
+                first = false;
+                writeString(out, key);
+                out.append(':');
+                writeChecked(out, entry.getValue(), new Path(path, key, -1));
+            }
+            out.append('}');
+        } else if (value instanceof Collection<?> collection) {
+            out.append('[');
+            int i = 0;
+            for (Object item : collection) {
+                if (i > 0) {
+                    out.append(',');
+                }
+                writeChecked(out, item, new Path(path, null, i++));
+            }
+            out.append(']');
+        } else {
+            // Arrays, other numbers (refused) and objects for JSON-B: rare, by the copying route.
+            writeValue(out, copyValue(value, path));
+        }
     }
 
     // Writing
@@ -211,10 +294,20 @@ public final class JsonCodec {
 
     private static void writeString(StringBuilder out, String s) {
         out.append('"');
+        int length = s.length();
+        int first = 0;
+        while (first < length && !needsEscape(s.charAt(first))) {
+            first++;
+        }
+        if (first == length) {
+            // Most strings need no escape: one bulk copy rather than a copy char by char.
+            out.append(s).append('"');
+            return;
+        }
         int start = 0;
-        for (int i = 0; i < s.length(); i++) {
+        for (int i = first; i < s.length(); i++) {
             char c = s.charAt(i);
-            if (c < 0x20 || c == '"' || c == '\\' || c == '\u2028' || c == '\u2029') {
+            if (needsEscape(c)) {
                 out.append(s, start, i);
                 switch (c) {
                     case '"' -> out.append("\\\"");
@@ -230,6 +323,10 @@ public final class JsonCodec {
             }
         }
         out.append(s, start, s.length()).append('"');
+    }
+
+    private static boolean needsEscape(char c) {
+        return c < 0x20 || c == '"' || c == '\\' || c == '\u2028' || c == '\u2029';
     }
 
     // Parsing: strict JSON (RFC 8259), one document, nothing after it but white space.

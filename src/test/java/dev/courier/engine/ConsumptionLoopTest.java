@@ -194,4 +194,106 @@ class ConsumptionLoopTest {
         assertTrue(System.nanoTime() - begin < Duration.ofMillis(500).toNanos(), "the backoff pause ends at stop");
         assertEquals(LoopStatus.State.STOPPED, engine.status().loops().get(0).state());
     }
+
+    /** An inline broker that records each acknowledging call: ack (1) or ackAll (its size). */
+    static final class AckCountingBroker extends AbstractBroker {
+        final Broker inner = new InlineBrokerProvider().create("a", new BrokerSettings("a", "inline", Map.of()));
+        final List<Integer> ackCalls = new CopyOnWriteArrayList<>();
+
+        AckCountingBroker() {
+            super("a", "counting", new InlineBrokerProvider().create("x", new BrokerSettings("x", "inline",
+                    Map.of())).capabilities());
+        }
+
+        @Override
+        protected String doPublish(String stream, Map<String, Object> payload) {
+            return inner.publish(stream, payload);
+        }
+
+        @Override
+        protected List<Message> doRead(String stream, String group, int max) {
+            return inner.read(stream, group, max);
+        }
+
+        @Override
+        protected boolean doAck(String stream, String id, String group) {
+            ackCalls.add(1);
+            return inner.ack(stream, id, group);
+        }
+
+        @Override
+        protected int doAckAll(String stream, List<String> ids, String group) {
+            ackCalls.add(ids.size());
+            return inner.ackAll(stream, ids, group);
+        }
+
+        @Override
+        protected boolean doNack(String stream, String id, String group) {
+            return inner.nack(stream, id, group);
+        }
+
+        @Override
+        protected boolean doPing() {
+            return true;
+        }
+
+        @Override
+        protected HealthStats doHealthStats() {
+            return inner.healthStats();
+        }
+
+        @Override
+        public Map<String, Object> info() {
+            return inner.info();
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    @Test
+    void the_acks_of_a_batch_go_in_one_call_after_its_handlers_ran() {
+        AckCountingBroker broker = new AckCountingBroker();
+        for (int n = 0; n < 10; n++) {
+            broker.publish("s", Map.of("type", n == 3 ? "unwanted" : "t", "n", n));
+        }
+        List<Object> handled = new CopyOnWriteArrayList<>();
+        CourierEngine engine = CourierEngine.create(EngineSettings.defaults(), new Brokers(Map.of("default", broker)),
+                List.of(new Subscription("default", "s", "g", "t", Message.class, "test",
+                        argument -> handled.add(((Message) argument).payload().get("n")))));
+        engine.start();
+        try {
+            await().atMost(Duration.ofSeconds(10)).until(() -> broker.ackCalls.size() == 1);
+            assertEquals(List.of(10), broker.ackCalls, "one call for the batch of 10, the skipped one included");
+            assertEquals(9, handled.size());
+            assertEquals(0L, broker.inner.healthStats().messageCounts().inFlight(), "nothing left held");
+        } finally {
+            engine.stop();
+        }
+    }
+
+    @Test
+    void with_slow_handlers_acks_do_not_wait_for_the_end_of_the_batch() {
+        AckCountingBroker broker = new AckCountingBroker();
+        for (int n = 0; n < 4; n++) {
+            broker.publish("s", Map.of("type", "t", "n", n));
+        }
+        List<Object> handled = new CopyOnWriteArrayList<>();
+        long slow = ConsumptionLoop.MAX_ACK_DELAY_NANOS / 1_000_000 + 20;
+        CourierEngine engine = CourierEngine.create(EngineSettings.defaults(), new Brokers(Map.of("default", broker)),
+                List.of(new Subscription("default", "s", "g", "", Message.class, "test", argument -> {
+                    Thread.sleep(slow);
+                    handled.add(((Message) argument).payload().get("n"));
+                })));
+        engine.start();
+        try {
+            await().atMost(Duration.ofSeconds(10)).until(() -> handled.size() == 4
+                    && broker.ackCalls.stream().mapToInt(Integer::intValue).sum() == 4);
+            // An ack queued after a handler goes out with the next one's: it waited that handler's run.
+            assertEquals(List.of(2, 2), broker.ackCalls);
+        } finally {
+            engine.stop();
+        }
+    }
 }

@@ -434,6 +434,17 @@ class RedisBrokerTest {
     }
 
     @Test
+    void isEntryIdTellsWhatXackWouldTake() {
+        for (String id : new String[] {"0", "0-0", "1700000000000-12", "18446744073709551615-18446744073709551615"}) {
+            assertTrue(RedisBroker.isEntryId(id), id);
+        }
+        for (String id : new String[] {"", "-", "1-", "-1", "a-1", "1-a", "1-2-3", " 1-2", "18446744073709551616-0",
+                "1-123456789012345678901"}) {
+            assertFalse(RedisBroker.isEntryId(id), id);
+        }
+    }
+
+    @Test
     void idBeforeGivesThePositionJustBeforeAnId() {
         assertEquals("0", RedisBroker.idBefore("0"));
         assertEquals("0", RedisBroker.idBefore("0-0"));
@@ -441,5 +452,61 @@ class RedisBrokerTest {
         assertEquals("4-18446744073709551615", RedisBroker.idBefore("5-0"));
         assertEquals("4-18446744073709551615", RedisBroker.idBefore("5"));
         assertEquals(null, RedisBroker.idBefore("x-1"));
+    }
+
+    @Test
+    void concurrentPublishesShareRoundTripsYetEachGetsItsOwnIdOrError() throws Exception {
+        RedisBroker broker = broker(RetryPolicy.DEFAULT, Map.of());
+        String notAStream = stream + "-string";
+        redis.command("SET", notAStream, "x");
+        int threads = 16;
+        int each = 200;
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            List<java.util.concurrent.Future<List<String>>> futures = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int thread = t;
+                futures.add(pool.submit(() -> {
+                    List<String> ids = new ArrayList<>();
+                    for (int i = 0; i < each; i++) {
+                        if (i % 50 == 7) {
+                            // A WRONGTYPE reply for this entry alone, in the middle of others' entries.
+                            var e = assertThrows(RedisConnection.RedisReplyException.class,
+                                    () -> broker.publish(notAStream, Map.of("n", 0)));
+                            assertTrue(e.reply().startsWith("WRONGTYPE"), e.reply());
+                        }
+                        ids.add(broker.publish(stream, Map.of("thread", thread, "i", i)));
+                    }
+                    return ids;
+                }));
+            }
+            java.util.Set<String> all = new java.util.HashSet<>();
+            List<List<String>> byThread = new ArrayList<>();
+            for (var future : futures) {
+                List<String> ids = future.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                byThread.add(ids);
+                for (int i = 1; i < ids.size(); i++) {
+                    assertTrue(new redis.clients.jedis.StreamEntryID(ids.get(i - 1))
+                            .compareTo(new redis.clients.jedis.StreamEntryID(ids.get(i))) < 0,
+                            "one thread's messages are added in its order");
+                }
+                all.addAll(ids);
+            }
+            assertEquals(threads * each, all.size(), "distinct ids, one per publish");
+            assertEquals((long) threads * each, (Long) redis.command("XLEN", stream));
+            // Each id is the entry holding that publish's message.
+            List<Message> read = new ArrayList<>();
+            List<Message> batch;
+            while (!(batch = broker.read(stream, "check", 1000)).isEmpty()) {
+                read.addAll(batch);
+            }
+            assertEquals(threads * each, read.size());
+            for (Message m : read) {
+                assertEquals(byThread.get((Integer) m.payload().get("thread")).get((Integer) m.payload().get("i")),
+                        m.id(), "the id a publish returned is that of the entry holding its message");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
     }
 }

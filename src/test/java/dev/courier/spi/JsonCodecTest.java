@@ -108,4 +108,49 @@ class JsonCodecTest {
             throw new IllegalStateException("no value");
         }
     }
+
+    enum Colour { RED }
+
+    @Test
+    void toJson_gives_the_text_of_the_copied_payload_in_one_pass() {
+        Map<String, Object> message = new LinkedHashMap<>();
+        message.put("text", "quote \" backslash \\ newline \n unicode é \u2028 control \u0001");
+        message.put("int", 42);
+        message.put("short", (short) 7);
+        message.put("long", 5_000_000_000L);
+        message.put("small long", 5L);
+        message.put("big", new BigInteger("123456789012345678901234567890"));
+        message.put("decimal", new BigDecimal("1.25"));
+        message.put("float", 1.1f);
+        message.put("double", -1.5e-7);
+        message.put("bool", true);
+        message.put("nothing", null);
+        message.put("char", 'c');
+        message.put("builder", new StringBuilder("sb"));
+        message.put("enum", Colour.RED);
+        message.put("array", new int[] {1, 2});
+        message.put("list", List.of(1, "two", List.of(), Map.of("k", 2.0)));
+        message.put("nested", Map.of("a", Map.of("b", 1)));
+        assertEquals(JsonCodec.write(JsonCodec.toPayload(message)), JsonCodec.toJson(message));
+        assertEquals("{\"a\":1}", JsonCodec.toJson(" { \"a\" : 1 } "));
+    }
+
+    @Test
+    void toJson_refuses_what_toPayload_refuses_with_the_same_words() {
+        Map<Object, Object> badKey = new LinkedHashMap<>();
+        badKey.put("ok", 1);
+        badKey.put(2, "x");
+        Map<String, Object> nan = new LinkedHashMap<>();
+        nan.put("list", List.of(1, Map.of("x", Double.NaN)));
+        for (Object bad : new Object[] {null, Map.of(), badKey, nan, List.of(1), 5, "[1]",
+                Map.of("n", new java.util.concurrent.atomic.AtomicLong(1))}) {
+            IllegalArgumentException expected = assertThrows(IllegalArgumentException.class,
+                    () -> JsonCodec.toPayload(bad));
+            IllegalArgumentException actual = assertThrows(IllegalArgumentException.class,
+                    () -> JsonCodec.toJson(bad));
+            assertEquals(expected.getMessage(), actual.getMessage());
+        }
+        assertEquals("message.list[1].x is NaN, which JSON cannot represent",
+                assertThrows(IllegalArgumentException.class, () -> JsonCodec.toJson(nan)).getMessage());
+    }
 }

@@ -1,0 +1,733 @@
+package dev.courier.bench;
+
+import dev.courier.Broker;
+import dev.courier.Brokers;
+import dev.courier.Message;
+import dev.courier.engine.CourierEngine;
+import dev.courier.engine.EngineSettings;
+import dev.courier.engine.Subscription;
+import dev.courier.inline.InlineBrokerProvider;
+import dev.courier.redis.RedisBrokerProvider;
+import dev.courier.spi.BrokerSettings;
+import dev.courier.spi.JsonCodec;
+import org.springframework.data.redis.stream.StreamMessageListenerContainer;
+import redis.clients.jedis.AbstractPipeline;
+import redis.clients.jedis.ConnectionPoolConfig;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.RedisClient;
+import redis.clients.jedis.StreamEntryID;
+import redis.clients.jedis.params.XAddParams;
+import redis.clients.jedis.params.XReadGroupParams;
+import redis.clients.jedis.resps.StreamEntry;
+
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongSupplier;
+
+/**
+ * Courier against the raw Jedis client and against Spring Data Redis, on one redis-server that the harness starts,
+ * printed as one Markdown table. {@code mvn -B -q -Pbench}; {@code -Dbench.scale=0.2} for a quick, rough run.
+ *
+ * <p>Throughput rows run {@value #ROUNDS} rounds, a Courier round right after its raw counterpart's, and report
+ * each side's median, so that noise from other processes falls on both sides alike.
+ */
+public final class Bench {
+
+    static final int ROUNDS = 5;
+    static final int BATCH = 100;
+    static final int THREADS = 16;
+    static final String GROUP = "bench-group";
+    static final String CONSUMER = "bench-consumer";
+    static final String BODY = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.";
+    /** The message every throughput row sends: about 130 bytes of JSON. */
+    static final Map<String, Object> PAYLOAD = payload();
+    static final String JSON = JsonCodec.write(PAYLOAD);
+    static final Map<String, String> FIELDS = Map.of("data", JSON);
+    static final XAddParams XADD = XAddParams.xAddParams();
+
+    private static double scale;
+    private static RedisProcess redis;
+    private static RedisClient raw;
+    private static final List<String[]> rows = new ArrayList<>();
+    private static final AtomicInteger streams = new AtomicInteger();
+
+    private Bench() {
+    }
+
+    private static Map<String, Object> payload() {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("event_type", "order.placed");
+        p.put("order_id", 1234567);
+        p.put("amount", 99.5);
+        p.put("note", BODY);
+        return Collections.unmodifiableMap(p);
+    }
+
+    static int n(int full) {
+        return Math.max(BATCH * THREADS, (int) Math.round(full * scale / (BATCH * THREADS)) * BATCH * THREADS);
+    }
+
+    /** Kept, so that the level set on it stays: the engine's start and stop lines would clutter the output. */
+    private static final java.util.logging.Logger COURIER_LOG = java.util.logging.Logger.getLogger("dev.courier");
+
+    public static void main(String[] args) throws Exception {
+        COURIER_LOG.setLevel(java.util.logging.Level.WARNING);
+        scale = Double.parseDouble(System.getProperty("bench.scale", "1"));
+        long began = System.nanoTime();
+        redis = RedisProcess.start();
+        try {
+            raw = rawClient();
+            run();
+        } finally {
+            if (raw != null) {
+                raw.close();
+            }
+            redis.close();
+        }
+        System.out.printf(Locale.ROOT, "%nWhole run: %.0f s%n", (System.nanoTime() - began) / 1e9);
+        System.exit(0);
+    }
+
+    /** The raw client, with Courier's default connection settings (pool of 8, 2 s timeouts). */
+    private static RedisClient rawClient() {
+        ConnectionPoolConfig pool = new ConnectionPoolConfig();
+        pool.setMaxTotal(8);
+        pool.setMaxIdle(8);
+        pool.setMinIdle(0);
+        pool.setJmxEnabled(false);
+        return RedisClient.builder().hostAndPort(RedisProcess.HOST, redis.port())
+                .clientConfig(DefaultJedisClientConfig.builder().connectionTimeoutMillis(2000)
+                        .socketTimeoutMillis(2000).clientName("bench-raw").build())
+                .poolConfig(pool).build();
+    }
+
+    private static Broker redisBroker() {
+        return new RedisBrokerProvider().create("default", new BrokerSettings("default", "redis",
+                Map.of("uri", redis.uri()), CONSUMER));
+    }
+
+    private static Broker inlineBroker() {
+        return new InlineBrokerProvider().create("default", new BrokerSettings("default", "inline", Map.of(),
+                CONSUMER));
+    }
+
+    private static String stream(String what) {
+        return "bench-" + what + "-" + streams.incrementAndGet();
+    }
+
+    private static void run() throws Exception {
+        System.out.printf(Locale.ROOT, "Courier benchmark: %d cores, %s %s, Java %s, Redis %s (port %d), scale %s%n",
+                Runtime.getRuntime().availableProcessors(), System.getProperty("os.name"),
+                System.getProperty("os.arch"), System.getProperty("java.version"), redis.version(), redis.port(),
+                scale);
+        Broker courier = redisBroker();
+        Peer peer = new Peer(RedisProcess.HOST, redis.port());
+        try {
+            // -Dbench.only=publishing,consuming,latency,inline,heap runs some sections only (while profiling).
+            String only = System.getProperty("bench.only", "");
+            java.util.function.Predicate<String> on = section -> only.isBlank() || only.contains(section);
+            warmUp(courier, peer, on);
+            if (on.test("publishing")) {
+                publishing(courier, peer);
+            }
+            if (on.test("consuming")) {
+                consuming(peer);
+            }
+            if (on.test("latency")) {
+                latency(peer);
+            }
+            if (on.test("inline")) {
+                inline();
+            }
+            if (on.test("heap")) {
+                heap();
+            }
+        } finally {
+            peer.close();
+            courier.close();
+        }
+        print();
+    }
+
+    // Warm-up: every path a few times, so that the measured rounds run compiled code.
+
+    private static void warmUp(Broker courier, Peer peer, java.util.function.Predicate<String> on) throws Exception {
+        long start = System.nanoTime();
+        for (int i = 0; i < 2; i++) {
+            if (on.test("publishing")) {
+                rawXadd(5_000);
+                publishOne(courier, 5_000);
+                rawPipelined(50_000);
+                publishAll(courier, 50_000);
+                publishThreads(THREADS * 500, s -> courier.publish(s, PAYLOAD));
+                peerPublish(peer, 2_000);
+            }
+            rawConsume(50_000);
+            engineConsume(50_000);
+        }
+        if (on.test("consuming")) {
+            peerConsume(peer, 10_000);
+        }
+        if (on.test("inline")) {
+            inlineThroughput(200_000);
+        }
+        progress("warm-up", start);
+    }
+
+    // Publishing
+
+    private static void publishing(Broker courier, Peer peer) throws Exception {
+        long start = System.nanoTime();
+        int one = n(20_000);
+        double[][] single = rounds(() -> rawXadd(one), () -> publishOne(courier, one));
+        double peerOne = peerPublish(peer, n(10_000));
+        int many = n(300_000);
+        double[][] batched = rounds(() -> rawPipelined(many), () -> publishAll(courier, many));
+        int threaded = n(100_000);
+        double[][] threads = rounds(() -> publishThreads(threaded, s -> raw.xadd(s, XADD, FIELDS)),
+                () -> publishThreads(threaded, s -> courier.publish(s, PAYLOAD)));
+        double peerThreads = publishThreads(n(50_000), s -> peer.publish(s, PAYLOAD));
+
+        double rawOne = median(single[0]);
+        double rawPipe = median(batched[0]);
+        row("raw Jedis XADD, one at a time", rate(rawOne), "", "", "");
+        row("raw Jedis XADD, pipelined x" + BATCH, rate(rawPipe), "", "", "");
+        row("raw Jedis XADD, " + THREADS + " threads (reference)", rate(median(threads[0])), "", "", "");
+        ratioRow("Courier publish, 1 thread", median(single[1]), rawOne, "raw XADD one at a time", 0.9);
+        ratioRow("Courier publish, " + THREADS + " threads", median(threads[1]), rawPipe, "raw XADD pipelined", 0.5);
+        ratioRow("Courier publishAll x" + BATCH, median(batched[1]), rawPipe, "raw XADD pipelined", 0.8);
+        ratioRow("peer (Spring Data Redis) publish, 1 thread", peerOne, rawOne, "raw XADD one at a time", 0);
+        ratioRow("peer publish, " + THREADS + " threads", peerThreads, rawPipe, "raw XADD pipelined", 0);
+        progress("publishing", start);
+    }
+
+    private static double rawXadd(int n) {
+        String s = stream("raw-xadd");
+        long t = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            raw.xadd(s, XADD, FIELDS);
+        }
+        return done(s, n, t);
+    }
+
+    private static double publishOne(Broker courier, int n) {
+        String s = stream("publish");
+        long t = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            courier.publish(s, PAYLOAD);
+        }
+        return done(s, n, t);
+    }
+
+    private static double peerPublish(Peer peer, int n) {
+        String s = stream("peer-publish");
+        long t = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            peer.publish(s, PAYLOAD);
+        }
+        return done(s, n, t);
+    }
+
+    private static double rawPipelined(int n) {
+        String s = stream("raw-pipelined");
+        long t = System.nanoTime();
+        fill(s, n);
+        return done(s, n, t);
+    }
+
+    /** Adds n messages with pipelined XADDs of {@value #BATCH}. */
+    private static void fill(String s, int n) {
+        for (int sent = 0; sent < n; sent += BATCH) {
+            try (AbstractPipeline p = raw.pipelined()) {
+                for (int i = 0; i < BATCH; i++) {
+                    p.xadd(s, XADD, FIELDS);
+                }
+                p.sync();
+            }
+        }
+    }
+
+    private static double publishAll(Broker courier, int n) {
+        String s = stream("publish-all");
+        List<Map<String, Object>> batch = Collections.nCopies(BATCH, PAYLOAD);
+        long t = System.nanoTime();
+        for (int sent = 0; sent < n; sent += BATCH) {
+            courier.publishAll(s, batch);
+        }
+        return done(s, n, t);
+    }
+
+    private static double publishThreads(int n, java.util.function.Consumer<String> publish) throws Exception {
+        String s = stream("threads");
+        CountDownLatch go = new CountDownLatch(1);
+        List<Thread> threads = new ArrayList<>();
+        AtomicInteger errors = new AtomicInteger();
+        for (int i = 0; i < THREADS; i++) {
+            Thread thread = new Thread(() -> {
+                try {
+                    go.await();
+                    for (int j = 0; j < n / THREADS; j++) {
+                        publish.accept(s);
+                    }
+                } catch (Exception e) {
+                    errors.incrementAndGet();
+                    e.printStackTrace();
+                }
+            });
+            thread.start();
+            threads.add(thread);
+        }
+        long t = System.nanoTime();
+        go.countDown();
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        if (errors.get() > 0) {
+            throw new IllegalStateException(errors + " publishing threads failed");
+        }
+        return done(s, n, t);
+    }
+
+    /** Checks that the stream holds n entries, deletes it, and gives n per second since t. */
+    private static double done(String s, int n, long t) {
+        double seconds = (System.nanoTime() - t) / 1e9;
+        long length = raw.xlen(s);
+        if (length != n) {
+            throw new IllegalStateException(s + " holds " + length + " entries, not " + n);
+        }
+        raw.del(s);
+        return n / seconds;
+    }
+
+    // Consuming
+
+    private static void consuming(Peer peer) throws Exception {
+        long start = System.nanoTime();
+        int n = n(200_000);
+        double[][] consume = rounds(() -> rawConsume(n), () -> engineConsume(n));
+        double rawRate = median(consume[0]);
+        double peerRate = peerConsume(peer, n(50_000));
+        row("raw Jedis XREADGROUP COUNT " + BATCH + " + one XACK per batch", rate(rawRate), "", "", "");
+        ratioRow("Courier engine, no-op handler, " + n + " messages (batch " + BATCH + ")", median(consume[1]),
+                rawRate, "raw batch consume", 0.7);
+        ratioRow("peer StreamMessageListenerContainer, manual ack (batch " + BATCH + ")", peerRate, rawRate,
+                "raw batch consume", 0);
+        progress("consuming", start);
+    }
+
+    private static String backlog(int n) {
+        String s = stream("consume");
+        fill(s, n);
+        raw.xgroupCreate(s, GROUP, new StreamEntryID(), false);
+        return s;
+    }
+
+    private static double rawConsume(int n) {
+        String s = backlog(n);
+        XReadGroupParams params = XReadGroupParams.xReadGroupParams().count(BATCH);
+        Map<String, StreamEntryID> key = Map.of(s, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY);
+        long t = System.nanoTime();
+        int consumed = 0;
+        while (consumed < n) {
+            List<Map.Entry<String, List<StreamEntry>>> result = raw.xreadGroup(GROUP, "raw", params, key);
+            List<StreamEntry> entries = result.get(0).getValue();
+            StreamEntryID[] ids = new StreamEntryID[entries.size()];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = entries.get(i).getID();
+            }
+            raw.xack(s, GROUP, ids);
+            consumed += ids.length;
+        }
+        double rate = n / ((System.nanoTime() - t) / 1e9);
+        requireAcknowledged(s);
+        raw.del(s);
+        return rate;
+    }
+
+    private static void requireAcknowledged(String s) {
+        long pending = raw.xpending(s, GROUP).getTotal();
+        if (pending != 0) {
+            throw new IllegalStateException(s + ": " + pending + " messages not acknowledged");
+        }
+    }
+
+    /** Time from the engine's start until every message of the backlog is handled and acknowledged. */
+    private static double engineConsume(int n) throws InterruptedException {
+        String s = backlog(n);
+        LongAdder handled = new LongAdder();
+        Broker broker = redisBroker();
+        CourierEngine engine = engine(broker, s, argument -> handled.increment());
+        long t = System.nanoTime();
+        engine.start();
+        try {
+            awaitCount(handled::sum, n, s);
+            while (raw.xpending(s, GROUP).getTotal() > 0) {
+                Thread.sleep(1);
+                checkTimeout(t, s);
+            }
+            return n / ((System.nanoTime() - t) / 1e9);
+        } finally {
+            engine.stop();
+            broker.close();
+            raw.del(s);
+        }
+    }
+
+    private static CourierEngine engine(Broker broker, String s, Subscription.Invoker handler) {
+        EngineSettings settings = new EngineSettings(true, EngineSettings.Mode.ASYNC, BATCH, Duration.ofSeconds(1),
+                Duration.ofSeconds(10), CONSUMER);
+        return CourierEngine.create(settings, new Brokers(Map.of("default", broker)), List.of(new Subscription(
+                "default", s, GROUP, "", Message.class, "Bench.handle(Message)", handler)));
+    }
+
+    private static void awaitCount(LongSupplier count, long n, String what) throws InterruptedException {
+        long t = System.nanoTime();
+        while (count.getAsLong() < n) {
+            Thread.sleep(1);
+            checkTimeout(t, what);
+        }
+    }
+
+    private static void checkTimeout(long t, String what) {
+        if (System.nanoTime() - t > TimeUnit.SECONDS.toNanos(120)) {
+            throw new IllegalStateException(what + ": not consumed within 120 s");
+        }
+    }
+
+    private static double peerConsume(Peer peer, int n) throws InterruptedException {
+        String s = backlog(n);
+        LongAdder handled = new LongAdder();
+        long t = System.nanoTime();
+        StreamMessageListenerContainer<?, ?> container = peer.consume(s, GROUP, BATCH, payload -> handled.increment());
+        try {
+            awaitCount(handled::sum, n, s);
+            double rate = n / ((System.nanoTime() - t) / 1e9);
+            requireAcknowledged(s);
+            return rate;
+        } finally {
+            container.stop();
+            raw.del(s);
+        }
+    }
+
+    // Latency
+
+    private static void latency(Peer peer) throws Exception {
+        long start = System.nanoTime();
+        for (int rate : new int[] {1_000, 10_000}) {
+            int seconds = rate == 1_000 ? 10 : 5;
+            int n = Math.max(1000, (int) (rate * seconds * Math.min(1, scale)));
+            courierLatency(rate, Math.min(n, rate)); // warm-up second
+            peerLatency(peer, rate, Math.min(n, rate));
+            // Two halves each, alternating, on a collected heap: a noisy spell or a collection falls on both.
+            long[][] halves = new long[4][];
+            for (int i = 0; i < 4; i++) {
+                System.gc();
+                halves[i] = i % 2 == 0 ? courierLatency(rate, n / 2) : peerLatency(peer, rate, n / 2);
+            }
+            long[] c = concat(halves[0], halves[2]);
+            long[] p = concat(halves[1], halves[3]);
+            row(String.format(Locale.ROOT, "Courier publish-to-handler latency at %,d msg/s (p50 / p99 / p99.9)",
+                    rate), percentiles(c), "", "", "");
+            row(String.format(Locale.ROOT, "peer publish-to-listener latency at %,d msg/s (p50 / p99 / p99.9)",
+                    rate), percentiles(p), "", "", "");
+            double ratio = (double) percentile(c, 0.99) / percentile(p, 0.99);
+            row("Courier p99 / peer p99 at " + String.format(Locale.ROOT, "%,d", rate) + " msg/s", "",
+                    String.format(Locale.ROOT, "%.2fx", ratio), "<= 1.0x", ratio <= 1.0 ? "yes" : "NO");
+        }
+        progress("latency", start);
+    }
+
+    private static long[] courierLatency(int rate, int n) throws InterruptedException {
+        String s = stream("latency");
+        raw.xgroupCreate(s, GROUP, new StreamEntryID(), true);
+        long[] samples = new long[n];
+        AtomicInteger received = new AtomicInteger();
+        Broker broker = redisBroker();
+        CourierEngine engine = engine(broker, s, argument -> {
+            long sent = ((Number) ((Message) argument).payload().get("sent")).longValue();
+            samples[received.getAndIncrement()] = System.nanoTime() - sent;
+        });
+        engine.start();
+        try {
+            Thread.sleep(200);
+            pace(rate, n, () -> broker.publish(s, timed()));
+            awaitCount(received::get, n, s);
+            return samples;
+        } finally {
+            engine.stop();
+            broker.close();
+            raw.del(s);
+        }
+    }
+
+    private static long[] peerLatency(Peer peer, int rate, int n) throws InterruptedException {
+        String s = stream("peer-latency");
+        raw.xgroupCreate(s, GROUP, new StreamEntryID(), true);
+        long[] samples = new long[n];
+        AtomicInteger received = new AtomicInteger();
+        StreamMessageListenerContainer<?, ?> container = peer.consume(s, GROUP, BATCH, payload -> {
+            long sent = ((Number) payload.get("sent")).longValue();
+            samples[received.getAndIncrement()] = System.nanoTime() - sent;
+        });
+        try {
+            Thread.sleep(200);
+            pace(rate, n, () -> peer.publish(s, timed()));
+            awaitCount(received::get, n, s);
+            return samples;
+        } finally {
+            container.stop();
+            raw.del(s);
+        }
+    }
+
+    private static long[] concat(long[] a, long[] b) {
+        long[] all = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
+    private static Map<String, Object> timed() {
+        Map<String, Object> p = new LinkedHashMap<>(PAYLOAD);
+        p.put("sent", System.nanoTime());
+        return p;
+    }
+
+    /** Calls {@code publish} n times at a steady rate from this thread. */
+    private static void pace(int rate, int n, Runnable publish) {
+        long interval = 1_000_000_000L / rate;
+        long start = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            long due = start + i * interval;
+            long wait;
+            while ((wait = due - System.nanoTime()) > 0) {
+                if (wait > 80_000) {
+                    LockSupport.parkNanos(wait - 60_000);
+                } else {
+                    Thread.onSpinWait();
+                }
+            }
+            publish.run();
+        }
+    }
+
+    private static long percentile(long[] sorted, double p) {
+        return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p * sorted.length) - 1)];
+    }
+
+    private static String percentiles(long[] samples) {
+        Arrays.sort(samples);
+        return String.format(Locale.ROOT, "%.2f / %.2f / %.2f ms", percentile(samples, 0.5) / 1e6,
+                percentile(samples, 0.99) / 1e6, percentile(samples, 0.999) / 1e6);
+    }
+
+    // Inline
+
+    private static void inline() throws Exception {
+        long start = System.nanoTime();
+        int n = n(1_000_000);
+        double[] r = new double[ROUNDS];
+        for (int i = 0; i < ROUNDS; i++) {
+            System.gc();
+            r[i] = inlineThroughput(n);
+        }
+        System.err.printf(Locale.ROOT, "    rounds inline %s%n", rounds(r));
+        double rate = median(r);
+        row("inline publish + engine consume, in process (" + String.format(Locale.ROOT, "%,d", n) + " messages)",
+                rate(rate), "", ">= 1,000,000/s", rate >= 1_000_000 ? "yes" : "NO");
+        progress("inline", start);
+    }
+
+    /** One thread publishes n messages while the engine consumes them; n / time until all are handled. */
+    private static double inlineThroughput(int n) throws Exception {
+        Broker broker = inlineBroker();
+        String s = stream("inline");
+        LongAdder handled = new LongAdder();
+        CourierEngine engine = engine(broker, s, argument -> handled.increment());
+        engine.start();
+        try {
+            long t = System.nanoTime();
+            Thread publisher = new Thread(() -> {
+                for (int i = 0; i < n; i++) {
+                    broker.publish(s, PAYLOAD);
+                }
+            });
+            publisher.start();
+            awaitCount(handled::sum, n, s);
+            publisher.join();
+            return n / ((System.nanoTime() - t) / 1e9);
+        } finally {
+            engine.stop();
+            broker.close();
+        }
+    }
+
+    // Heap
+
+    private static void heap() throws Exception {
+        long start = System.nanoTime();
+        int n = n(1_000_000);
+        // Inline: the backlog lives in the heap.
+        Broker inline = inlineBroker();
+        long before = usedAfterGc();
+        for (int i = 0; i < n; i++) {
+            inline.publish("backlog", PAYLOAD);
+        }
+        long inlineGrowth = usedAfterGc() - before;
+        if (inline.info().isEmpty()) {
+            throw new IllegalStateException(); // keeps the broker reachable until here
+        }
+        inline = null;
+        row(String.format(Locale.ROOT, "heap used by a %,d-message backlog on inline", n), mb(inlineGrowth),
+                String.format(Locale.ROOT, "%.0f bytes/message", (double) inlineGrowth / n), "", "");
+
+        // Redis: the backlog lives in Redis; the heap should not grow with it while the engine consumes it.
+        String s = backlog(n);
+        LongAdder handled = new LongAdder();
+        Broker broker = redisBroker();
+        CourierEngine engine = engine(broker, s, argument -> handled.increment());
+        long baseline = usedAfterGc();
+        AtomicLong maxLive = new AtomicLong();
+        AtomicLong maxUsed = new AtomicLong();
+        Thread sampler = new Thread(() -> {
+            int tick = 0;
+            while (!Thread.currentThread().isInterrupted()) {
+                maxUsed.accumulateAndGet(used(), Math::max);
+                if (++tick % 20 == 0) {
+                    maxLive.accumulateAndGet(usedAfterGc(), Math::max);
+                }
+                LockSupport.parkNanos(25_000_000);
+            }
+        });
+        long t = System.nanoTime();
+        engine.start();
+        sampler.start();
+        try {
+            awaitCount(handled::sum, n, s);
+            maxLive.accumulateAndGet(usedAfterGc(), Math::max);
+        } finally {
+            sampler.interrupt();
+            sampler.join();
+            engine.stop();
+            broker.close();
+            raw.del(s);
+        }
+        double rate = n / ((System.nanoTime() - t) / 1e9);
+        long growth = Math.max(0, maxLive.get() - baseline);
+        row(String.format(Locale.ROOT, "heap growth consuming a %,d-message backlog on redis (live, after GC)", n),
+                mb(growth), String.format(Locale.ROOT, "peak used incl. garbage %s; %s while sampling",
+                        mb(maxUsed.get() - baseline), rate(rate)),
+                "<= 64 MB", growth <= 64L << 20 ? "yes" : "NO");
+        progress("heap", start);
+    }
+
+    private static long used() {
+        return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+    }
+
+    private static long usedAfterGc() {
+        System.gc();
+        System.gc();
+        return used();
+    }
+
+    // Rounds and the table
+
+    private interface Measure {
+        double run() throws Exception;
+    }
+
+    /** ROUNDS rounds of each, alternating: [0] the raw figures, [1] Courier's. */
+    private static double[][] rounds(Measure rawSide, Measure courierSide) throws Exception {
+        double[][] r = new double[2][ROUNDS];
+        for (int i = 0; i < ROUNDS; i++) {
+            // Each round starts on a collected heap: no round pays for an earlier one's garbage.
+            System.gc();
+            r[0][i] = rawSide.run();
+            System.gc();
+            r[1][i] = courierSide.run();
+        }
+        // Each round, on stderr: how far apart the rounds are shows how noisy the machine was.
+        System.err.printf(Locale.ROOT, "    rounds raw %s%n    rounds courier %s%n", rounds(r[0]), rounds(r[1]));
+        return r;
+    }
+
+    private static String rounds(double[] values) {
+        StringBuilder text = new StringBuilder();
+        for (double v : values) {
+            text.append(String.format(Locale.ROOT, " %,.0f", v));
+        }
+        return text.toString();
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
+    }
+
+    private static void ratioRow(String what, double value, double counterpart, String counterpartName,
+                                 double target) {
+        double ratio = value / counterpart;
+        row(what, rate(value), String.format(Locale.ROOT, "%.2fx %s", ratio, counterpartName),
+                target > 0 ? String.format(Locale.ROOT, ">= %.1fx", target) : "",
+                target > 0 ? (ratio >= target ? "yes" : "NO") : "");
+    }
+
+    private static void row(String what, String value, String ratio, String target, String met) {
+        rows.add(new String[] {what, value, ratio, target, met});
+    }
+
+    private static String rate(double perSecond) {
+        return String.format(Locale.ROOT, "%,.0f msg/s", perSecond);
+    }
+
+    private static String mb(long bytes) {
+        return String.format(Locale.ROOT, "%.1f MB", bytes / 1048576.0);
+    }
+
+    private static void progress(String what, long start) {
+        System.err.printf(Locale.ROOT, "  %s done in %.1f s%n", what, (System.nanoTime() - start) / 1e9);
+    }
+
+    private static void print() {
+        String[] header = {"measurement", "figure", "ratio to raw client (same run)", "target", "met"};
+        int[] width = new int[header.length];
+        for (int i = 0; i < header.length; i++) {
+            width[i] = header[i].length();
+            for (String[] row : rows) {
+                width[i] = Math.max(width[i], row[i].length());
+            }
+        }
+        StringBuilder out = new StringBuilder("\n");
+        line(out, header, width);
+        String[] rule = new String[header.length];
+        for (int i = 0; i < rule.length; i++) {
+            rule[i] = "-".repeat(width[i]);
+        }
+        line(out, rule, width);
+        rows.forEach(row -> line(out, row, width));
+        System.out.print(out);
+    }
+
+    private static void line(StringBuilder out, String[] cells, int[] width) {
+        out.append('|');
+        for (int i = 0; i < cells.length; i++) {
+            out.append(' ').append(cells[i]).append(" ".repeat(width[i] - cells[i].length())).append(" |");
+        }
+        out.append('\n');
+    }
+}
