@@ -138,7 +138,6 @@ final class RedisBroker extends AbstractBroker {
     private final LongAdder discarded = new LongAdder();
     private volatile boolean reclaimSupported = true;
     private volatile boolean consumerCleanupSupported = true;
-    private volatile Instant lastPing;
     private volatile long lastRejectedConnections = -1;
     /** Entries of this consumer name idle since before this are left over from an earlier run of the instance. */
     private final long createdAt = System.currentTimeMillis();
@@ -958,11 +957,7 @@ final class RedisBroker extends AbstractBroker {
 
     @Override
     protected boolean doPing() {
-        boolean ok = "PONG".equalsIgnoreCase(connection.execute("PING", j -> j.ping()));
-        if (ok) {
-            lastPing = Instant.now();
-        }
-        return ok;
+        return connection.ping();
     }
 
     @Override
@@ -976,10 +971,8 @@ final class RedisBroker extends AbstractBroker {
         long inFlight = 0;
         try {
             long start = System.nanoTime();
-            String pong = connection.execute("PING", j -> j.ping());
+            connected = connection.ping();
             details.put("latency_ms", (System.nanoTime() - start) / 1_000_000.0);
-            connected = "PONG".equalsIgnoreCase(pong);
-            lastPing = Instant.now();
             Map<String, String> server = connection.serverInfo();
             details.put("redis_version", server.get("redis_version"));
             details.put("role", server.get("role"));
@@ -1018,7 +1011,7 @@ final class RedisBroker extends AbstractBroker {
         details.put("enable_dlq", policy.deadLetterEnabled());
         details.put("discarded", discarded.sum());
         details.values().removeIf(java.util.Objects::isNull);
-        return new HealthStats(status, connected, lastPing, uptime(),
+        return new HealthStats(status, connected, connection.lastPong(), uptime(),
                 new HealthStats.MessageCounts(published.sum(), inFlight, failed.sum(), deadLettered.sum()), details);
     }
 

@@ -148,6 +148,7 @@ final class RedisConnection implements AutoCloseable {
     private volatile RedisClient client;
     private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
     private volatile long lastFailureAt;
+    private volatile java.time.Instant lastPong;
     private volatile RedisClient blockingClient;
 
     /**
@@ -161,6 +162,20 @@ final class RedisConnection implements AutoCloseable {
 
     Config config() {
         return config;
+    }
+
+    /** PING: whether Redis answers PONG. Remembers when it last did, for health data. */
+    boolean ping() {
+        boolean pong = "PONG".equalsIgnoreCase(execute("PING", j -> j.ping()));
+        if (pong) {
+            lastPong = java.time.Instant.now();
+        }
+        return pong;
+    }
+
+    /** When Redis last answered a {@link #ping()}, or {@code null}. */
+    java.time.Instant lastPong() {
+        return lastPong;
     }
 
     /** How many operations failed because Redis could not be reached (after the retry). */

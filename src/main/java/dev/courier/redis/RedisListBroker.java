@@ -11,7 +11,6 @@ import dev.courier.spi.JsonCodec;
 
 import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
@@ -86,7 +85,6 @@ final class RedisListBroker extends AbstractBroker {
     private final Map<String, AtomicLong> publishedSinceTrim = new ConcurrentHashMap<>();
     private final LongAdder published = new LongAdder();
     private final LongAdder malformed = new LongAdder();
-    private volatile Instant lastPing;
 
     RedisListBroker(String name, RedisConnection connection, long maxLength) {
         super(name, RedisPubSubBrokerProvider.NAME, CAPABILITIES);
@@ -186,11 +184,7 @@ final class RedisListBroker extends AbstractBroker {
 
     @Override
     protected boolean doPing() {
-        boolean ok = "PONG".equalsIgnoreCase(connection.execute("PING", j -> j.ping()));
-        if (ok) {
-            lastPing = Instant.now();
-        }
-        return ok;
+        return connection.ping();
     }
 
     @Override
@@ -201,8 +195,8 @@ final class RedisListBroker extends AbstractBroker {
         HealthStats.Status status = HealthStats.Status.HEALTHY;
         boolean connected = true;
         try {
+            connection.ping();
             Map<String, String> server = connection.serverInfo();
-            lastPing = Instant.now();
             details.put("redis_version", server.get("redis_version"));
             details.put("role", server.get("role"));
             if ("1".equals(server.get("loading"))) {
@@ -221,7 +215,7 @@ final class RedisListBroker extends AbstractBroker {
         }
         details.put("malformed_skipped", malformed.sum());
         details.values().removeIf(java.util.Objects::isNull);
-        return new HealthStats(status, connected, lastPing, uptime(),
+        return new HealthStats(status, connected, connection.lastPong(), uptime(),
                 new HealthStats.MessageCounts(published.sum(), 0, 0, 0), details);
     }
 

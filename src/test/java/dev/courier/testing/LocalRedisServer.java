@@ -1,5 +1,6 @@
 package dev.courier.testing;
 
+import org.awaitility.core.ConditionTimeoutException;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.commands.ProtocolCommand;
 import redis.clients.jedis.util.SafeEncoder;
@@ -24,6 +25,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+
+import static org.awaitility.Awaitility.await;
 
 /** A redis-server process that this test JVM started: on a free port, in a temporary folder. */
 final class LocalRedisServer implements RedisServer, AutoCloseable {
@@ -134,23 +137,15 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
 
     @Override
     public void awaitReady(Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            if (process != null && !process.isAlive()) {
-                throw new IllegalStateException("redis-server exited with " + process.exitValue() + ": " + log());
-            }
-            if (answersPing()) {
-                return;
-            }
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("redis-server on port " + port + " not ready: " + log());
-            }
-            try {
-                Thread.sleep(20); // polling a process that has no readiness signal
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
+        try {
+            await().atMost(timeout).pollInterval(Duration.ofMillis(20)).until(() -> {
+                if (process != null && !process.isAlive()) {
+                    throw new IllegalStateException("redis-server exited with " + process.exitValue() + ": " + log());
+                }
+                return answersPing();
+            });
+        } catch (ConditionTimeoutException e) {
+            throw new IllegalStateException("redis-server on port " + port + " not ready: " + log());
         }
     }
 
