@@ -509,4 +509,31 @@ class RedisBrokerTest {
             pool.shutdownNow();
         }
     }
+
+    @Test
+    void healthIsDegradedWhileRedisRejectsConnections() throws Exception {
+        RedisBroker broker = broker(RetryPolicy.DEFAULT, Map.of());
+        assertEquals(HealthStats.Status.HEALTHY, broker.healthStats().status());
+        long clients = java.util.Arrays.stream(new String((byte[]) redis.command("INFO", "clients"),
+                        java.nio.charset.StandardCharsets.UTF_8).split("\r?\n"))
+                .filter(l -> l.startsWith("connected_clients:")).mapToLong(l -> Long.parseLong(l.substring(18).trim()))
+                .findFirst().orElseThrow();
+        // Room for one more client (this test's own command connection is gone by then): a second is refused.
+        redis.command("CONFIG", "SET", "maxclients", Long.toString(clients));
+        try (java.net.Socket held = new java.net.Socket(redis.host(), redis.port());
+             java.net.Socket refused = new java.net.Socket(redis.host(), redis.port())) {
+            refused.getOutputStream().write("PING\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            String reply = new java.io.BufferedReader(new java.io.InputStreamReader(refused.getInputStream(),
+                    java.nio.charset.StandardCharsets.US_ASCII)).readLine();
+            assertTrue(reply.contains("max number of clients"), reply);
+            HealthStats health = broker.healthStats();
+            assertEquals(HealthStats.Status.DEGRADED, health.status(), health.toString());
+            assertEquals("rejecting connections", health.details().get("reason"));
+            assertTrue(health.connected());
+        } finally {
+            await().atMost(Duration.ofSeconds(5)).ignoreExceptions()
+                    .until(() -> redis.command("CONFIG", "SET", "maxclients", "10000") != null);
+        }
+        assertEquals(HealthStats.Status.HEALTHY, broker.healthStats().status(), "not sticky");
+    }
 }
