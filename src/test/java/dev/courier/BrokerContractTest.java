@@ -27,7 +27,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * What every broker of at least the RELIABLE_MESSAGING tier with a dead-letter queue promises, and what the further
@@ -153,9 +152,8 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void messagesComeInPublishingOrder() {
+    void messagesComeInPublishingOrderWhereTheBrokerPromisesIt() {
         Broker broker = broker();
-        assumeTrue(broker.hasCapability(BrokerCapability.MESSAGE_ORDERING));
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < 50; i++) {
             ids.add(broker.publish(stream, event(i)));
@@ -164,7 +162,13 @@ public abstract class BrokerContractTest {
         for (int i = 0; i < 5; i++) {
             broker.read(stream, "g", 10).forEach(m -> read.add(m.id()));
         }
-        assertEquals(ids, read);
+        if (broker.hasCapability(BrokerCapability.MESSAGE_ORDERING)) {
+            assertEquals(ids, read);
+        } else {
+            // Without the promise of order, the promise of each message once per group still holds.
+            assertEquals(ids.size(), read.size());
+            assertEquals(new java.util.HashSet<>(ids), new java.util.HashSet<>(read));
+        }
     }
 
     @Test
@@ -507,13 +511,18 @@ public abstract class BrokerContractTest {
     @Test
     void replayMovesAGroupBackSoItReadsTheHistoryAgain() {
         Broker broker = broker();
-        assumeTrue(broker.hasCapability(BrokerCapability.REPLAY));
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
             ids.add(broker.publish(stream, event(i)));
         }
         for (Message m : broker.read(stream, "g", 10)) {
             broker.ack(stream, m.id(), "g");
+        }
+        if (!broker.hasCapability(BrokerCapability.REPLAY)) {
+            // As the seed's brokers do for a missing capability: nothing happens, and it says so.
+            assertFalse(broker.replay(stream, "g", ids.get(1)));
+            assertTrue(broker.read(stream, "g", 10).isEmpty(), "the group did not move back");
+            return;
         }
         assertTrue(broker.replay(stream, "g", ids.get(1)));
         assertEquals(ids.subList(1, 4), broker.read(stream, "g", 10).stream().map(Message::id).toList());

@@ -283,7 +283,7 @@ class ConsumptionLoopTest {
         long slow = ConsumptionLoop.MAX_ACK_DELAY_NANOS / 1_000_000 + 20;
         CourierEngine engine = CourierEngine.create(EngineSettings.defaults(), new Brokers(Map.of("default", broker)),
                 List.of(new Subscription("default", "s", "g", "", Message.class, "test", argument -> {
-                    Thread.sleep(slow);
+                    Thread.sleep(slow); // the handler's work, which takes longer than the ack delay
                     handled.add(((Message) argument).payload().get("n"));
                 })));
         engine.start();

@@ -44,7 +44,7 @@ final class CrashingConsumer {
             if (last) {
                 System.out.println("MID-BATCH " + batch.size() + " read, " + toAck + " acknowledged");
                 System.out.flush();
-                Thread.sleep(Long.MAX_VALUE); // SIGKILL comes here
+                new java.util.concurrent.CountDownLatch(1).await(); // SIGKILL comes here
             }
         }
     }
