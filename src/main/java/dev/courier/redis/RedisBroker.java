@@ -1,7 +1,6 @@
 package dev.courier.redis;
 
 import dev.courier.BrokerCapability;
-import dev.courier.BrokerConnectionException;
 import dev.courier.BrokerException;
 import dev.courier.DeadLetter;
 import dev.courier.HealthStats;
@@ -138,7 +137,6 @@ final class RedisBroker extends AbstractBroker {
     private final LongAdder discarded = new LongAdder();
     private volatile boolean reclaimSupported = true;
     private volatile boolean consumerCleanupSupported = true;
-    private volatile long lastRejectedConnections = -1;
     /** Entries of this consumer name idle since before this are left over from an earlier run of the instance. */
     private final long createdAt = System.currentTimeMillis();
 
@@ -966,42 +964,20 @@ final class RedisBroker extends AbstractBroker {
         details.put("provider", provider());
         details.put("uri", connection.describe());
         details.put("consumer", consumer);
-        HealthStats.Status status = HealthStats.Status.HEALTHY;
-        boolean connected;
+        RedisConnection.ServerHealth server = connection.probe(details);
+        HealthStats.Status status = server.status();
         long inFlight = 0;
-        try {
-            long start = System.nanoTime();
-            connected = connection.ping();
-            details.put("latency_ms", (System.nanoTime() - start) / 1_000_000.0);
-            Map<String, String> server = connection.serverInfo();
-            details.put("redis_version", server.get("redis_version"));
-            details.put("role", server.get("role"));
-            details.put("used_memory", RedisConnection.parseLong(server.get("used_memory")));
-            details.put("connected_clients", RedisConnection.parseLong(server.get("connected_clients")));
-            if ("1".equals(server.get("loading"))) {
-                status = HealthStats.Status.DEGRADED;
-                details.put("reason", "loading");
-            }
-            long rejected = RedisConnection.parseLong(server.get("rejected_connections"));
-            if (lastRejectedConnections >= 0 && rejected > lastRejectedConnections) {
-                status = HealthStats.Status.DEGRADED;
-                details.put("reason", "rejecting connections");
-            }
-            lastRejectedConnections = rejected;
-            for (String stream : streams) {
-                for (StreamGroupInfo info : groupInfos(stream)) {
-                    inFlight += info.getPending();
+        if (server.connected()) {
+            try {
+                for (String stream : streams) {
+                    for (StreamGroupInfo info : groupInfos(stream)) {
+                        inFlight += info.getPending();
+                    }
                 }
+            } catch (BrokerException e) {
+                status = HealthStats.Status.DEGRADED;
+                details.put("reason", e instanceof RedisReplyException reply ? reply.reply() : "XINFO failed");
             }
-        } catch (RedisReplyException e) {
-            // LOADING, BUSY, MASTERDOWN, max clients: Redis is there but cannot serve.
-            connected = true;
-            status = HealthStats.Status.DEGRADED;
-            details.put("reason", e.reply());
-        } catch (BrokerConnectionException e) {
-            connected = false;
-            status = HealthStats.Status.UNHEALTHY;
-            details.put("error", e.getMessage());
         }
         details.put("streams", streams.size());
         details.put("max_retries", policy.maxRetries());
@@ -1011,7 +987,7 @@ final class RedisBroker extends AbstractBroker {
         details.put("enable_dlq", policy.deadLetterEnabled());
         details.put("discarded", discarded.sum());
         details.values().removeIf(java.util.Objects::isNull);
-        return new HealthStats(status, connected, connection.lastPong(), uptime(),
+        return new HealthStats(status, server.connected(), connection.lastPong(), uptime(),
                 new HealthStats.MessageCounts(published.sum(), inFlight, failed.sum(), deadLettered.sum()), details);
     }
 

@@ -2,6 +2,7 @@ package dev.courier.redis;
 
 import dev.courier.BrokerConnectionException;
 import dev.courier.BrokerException;
+import dev.courier.HealthStats;
 import dev.courier.spi.BrokerSettings;
 import redis.clients.jedis.ConnectionPoolConfig;
 import redis.clients.jedis.DefaultJedisClientConfig;
@@ -149,6 +150,7 @@ final class RedisConnection implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
     private volatile long lastFailureAt;
     private volatile java.time.Instant lastPong;
+    private volatile long lastRejectedConnections = -1;
     private volatile RedisClient blockingClient;
 
     /**
@@ -176,6 +178,47 @@ final class RedisConnection implements AutoCloseable {
     /** When Redis last answered a {@link #ping()}, or {@code null}. */
     java.time.Instant lastPong() {
         return lastPong;
+    }
+
+    /**
+     * PING and INFO, for the brokers' health: latency, version, role, memory and clients go into {@code details}.
+     * DEGRADED while Redis loads, rejects connections (its count rose since the last probe) or answers with an error;
+     * UNHEALTHY when it cannot be reached. Never throws.
+     */
+    ServerHealth probe(Map<String, Object> details) {
+        try {
+            long start = System.nanoTime();
+            boolean pong = ping();
+            details.put("latency_ms", (System.nanoTime() - start) / 1_000_000.0);
+            Map<String, String> server = serverInfo();
+            details.put("redis_version", server.get("redis_version"));
+            details.put("role", server.get("role"));
+            details.put("used_memory", parseLong(server.get("used_memory")));
+            details.put("connected_clients", parseLong(server.get("connected_clients")));
+            HealthStats.Status status = pong ? HealthStats.Status.HEALTHY : HealthStats.Status.DEGRADED;
+            if ("1".equals(server.get("loading"))) {
+                status = HealthStats.Status.DEGRADED;
+                details.put("reason", "loading");
+            }
+            long rejected = parseLong(server.get("rejected_connections"));
+            if (lastRejectedConnections >= 0 && rejected > lastRejectedConnections) {
+                status = HealthStats.Status.DEGRADED;
+                details.put("reason", "rejecting connections");
+            }
+            lastRejectedConnections = rejected;
+            return new ServerHealth(status, true);
+        } catch (RedisReplyException e) {
+            // LOADING, BUSY, MASTERDOWN, max clients: Redis is there but cannot serve.
+            details.put("reason", e.reply());
+            return new ServerHealth(HealthStats.Status.DEGRADED, true);
+        } catch (BrokerConnectionException e) {
+            details.put("error", e.getMessage());
+            return new ServerHealth(HealthStats.Status.UNHEALTHY, false);
+        }
+    }
+
+    /** What {@link #probe} found: the status it shows, and whether Redis answered at all. */
+    record ServerHealth(HealthStats.Status status, boolean connected) {
     }
 
     /** How many operations failed because Redis could not be reached (after the retry). */

@@ -1,7 +1,6 @@
 package dev.courier.redis;
 
 import dev.courier.BrokerCapability;
-import dev.courier.BrokerConnectionException;
 import dev.courier.HealthStats;
 import dev.courier.Message;
 import dev.courier.redis.RedisConnection.LuaScript;
@@ -192,30 +191,19 @@ final class RedisListBroker extends AbstractBroker {
         Map<String, Object> details = new LinkedHashMap<>();
         details.put("provider", provider());
         details.put("uri", connection.describe());
-        HealthStats.Status status = HealthStats.Status.HEALTHY;
-        boolean connected = true;
-        try {
-            connection.ping();
-            Map<String, String> server = connection.serverInfo();
-            details.put("redis_version", server.get("redis_version"));
-            details.put("role", server.get("role"));
-            if ("1".equals(server.get("loading"))) {
+        RedisConnection.ServerHealth server = connection.probe(details);
+        HealthStats.Status status = server.status();
+        if (server.connected()) {
+            try {
+                details.put("streams", streamInfo());
+            } catch (dev.courier.BrokerException e) {
                 status = HealthStats.Status.DEGRADED;
-                details.put("reason", "loading");
+                details.put("reason", e instanceof RedisReplyException reply ? reply.reply() : "LLEN failed");
             }
-            details.put("streams", streamInfo());
-        } catch (RedisReplyException e) {
-            // LOADING, BUSY, MASTERDOWN: Redis is there but cannot serve.
-            status = HealthStats.Status.DEGRADED;
-            details.put("reason", e.reply());
-        } catch (BrokerConnectionException e) {
-            connected = false;
-            status = HealthStats.Status.UNHEALTHY;
-            details.put("error", e.getMessage());
         }
         details.put("malformed_skipped", malformed.sum());
         details.values().removeIf(java.util.Objects::isNull);
-        return new HealthStats(status, connected, connection.lastPong(), uptime(),
+        return new HealthStats(status, server.connected(), connection.lastPong(), uptime(),
                 new HealthStats.MessageCounts(published.sum(), 0, 0, 0), details);
     }
 
