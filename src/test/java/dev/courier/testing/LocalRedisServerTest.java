@@ -47,6 +47,26 @@ class LocalRedisServerTest {
         }
     }
 
+    /** A test's child JVM sees end of file on its standard input when the test JVM dies: it ends, and its server. */
+    @Test
+    void aChildJvmEndsWithItsParentAndTakesItsServerWithIt() throws Exception {
+        Process child = RedisServerProcess.start("plain", Map.of());
+        try {
+            String line = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))
+                    .readLine();
+            assertNotNull(line, "the JVM died before its server was ready");
+            long pid = Long.parseLong(line.split(" ")[1]);
+
+            child.getOutputStream().close(); // what the death of this JVM would do to the pipe
+
+            assertTrue(child.waitFor(30, TimeUnit.SECONDS), "the child JVM outlived its parent's end");
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
+                    .until(() -> !ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+        } finally {
+            child.destroyForcibly();
+        }
+    }
+
     @AfterAll
     static void theServerOfAWithRedisClassEndedAfterIt() {
         assertTrue(nestedPid > 0, "the nested class did not run");

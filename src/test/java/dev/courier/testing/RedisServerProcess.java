@@ -15,6 +15,7 @@ public final class RedisServerProcess {
     }
 
     public static void main(String[] args) throws Exception {
+        EndsWithParent.watch();
         boolean tls = args.length > 0 && args[0].equals("tls");
         LocalRedisServer server = LocalRedisServer.launch(tls, List.of());
         System.out.println("PID " + server.pid() + " DIR " + server.dir() + " TLS " + server.tlsPort()
