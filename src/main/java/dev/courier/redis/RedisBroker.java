@@ -9,6 +9,9 @@ import dev.courier.redis.RedisConnection.LuaScript;
 import dev.courier.redis.RedisConnection.RedisReplyException;
 import dev.courier.spi.AbstractBroker;
 import dev.courier.spi.JsonCodec;
+import dev.courier.spi.Maintained;
+import dev.courier.spi.MaintenancePolicy;
+import dev.courier.spi.Retention;
 import dev.courier.spi.RetryPolicy;
 import redis.clients.jedis.AbstractPipeline;
 import redis.clients.jedis.Protocol;
@@ -61,8 +64,12 @@ import java.util.concurrent.atomic.LongAdder;
  * of the group, without waiting for {@code message-timeout};</li>
  * <li>dead-lettering writes the entry to {@code <stream>:dlq} first and acknowledges it only then.</li>
  * </ul>
+ *
+ * <p>{@link #maintain()} removes the dead letters older than {@code dead-letter-retention}, by the time in their
+ * entry ids (XTRIM MINID), and, with {@code retention}, the stream entries older than it that every group has
+ * acknowledged; both for the streams this broker object has published to or read.
  */
-final class RedisBroker extends AbstractBroker {
+final class RedisBroker extends AbstractBroker implements Maintained {
 
     private static final System.Logger LOG = System.getLogger("dev.courier.redis");
 
@@ -126,6 +133,8 @@ final class RedisBroker extends AbstractBroker {
     private final String consumer;
     private final byte[] consumerKey;
     private final long maxLength;
+    private final Duration retention;
+    private final MaintenancePolicy maintenance;
     private final Duration blockTimeout;
     private final long reclaimIntervalMs;
     private final Map<String, Map<String, GroupState>> groups = new ConcurrentHashMap<>();
@@ -142,13 +151,21 @@ final class RedisBroker extends AbstractBroker {
 
     RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, long maxLength,
                 Duration blockTimeout) {
+        this(name, connection, policy, consumer, new Retention(maxLength, Duration.ZERO), MaintenancePolicy.DEFAULT,
+                blockTimeout);
+    }
+
+    RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, Retention retention,
+                MaintenancePolicy maintenance, Duration blockTimeout) {
         super(name, RedisBrokerProvider.NAME, CAPABILITIES);
         this.connection = connection;
         this.combiner = new XaddCombiner(connection);
         this.policy = policy;
         this.consumer = consumer;
         this.consumerKey = SafeEncoder.encode(consumer);
-        this.maxLength = maxLength;
+        this.maxLength = retention.maxLength();
+        this.retention = retention.maxAge();
+        this.maintenance = maintenance;
         this.blockTimeout = blockTimeout;
         this.reclaimIntervalMs = Math.max(MIN_RECLAIM_INTERVAL_MS,
                 Math.min(MAX_RECLAIM_INTERVAL_MS, policy.messageTimeout().toMillis() / 2));
@@ -917,18 +934,7 @@ final class RedisBroker extends AbstractBroker {
             return connection.execute("XTRIM", j -> j.xtrim(stream,
                     XTrimParams.xTrimParams().maxLen(maxLength).approximateTrimming()));
         }
-        StreamEntryID keepFrom = null;
-        for (StreamGroupInfo info : groupInfos) {
-            StreamEntryID needed = info.getLastDeliveredId();
-            if (info.getPending() > 0) {
-                StreamPendingSummary summary = connection.execute("XPENDING",
-                        j -> j.xpending(stream, info.getName()));
-                if (summary.getMinId() != null && summary.getMinId().compareTo(needed) < 0) {
-                    needed = summary.getMinId();
-                }
-            }
-            keepFrom = keepFrom == null || needed.compareTo(keepFrom) < 0 ? needed : keepFrom;
-        }
+        StreamEntryID keepFrom = firstNeeded(stream, groupInfos);
         // The first entry to keep for maxLength: the (length - maxLength + 1)th.
         long skip = length - maxLength + 1;
         StreamEntryID cut = null;
@@ -949,6 +955,71 @@ final class RedisBroker extends AbstractBroker {
         }
         StreamEntryID minId = cut.compareTo(keepFrom) < 0 ? cut : keepFrom;
         return connection.execute("XTRIM", j -> j.xtrim(stream, XTrimParams.xTrimParams().minId(minId.toString())));
+    }
+
+    /**
+     * The first entry some group still needs: the lowest of each group's last-delivered id and first pending id;
+     * {@code null} without groups.
+     */
+    private StreamEntryID firstNeeded(String stream, List<StreamGroupInfo> groupInfos) {
+        StreamEntryID keepFrom = null;
+        for (StreamGroupInfo info : groupInfos) {
+            StreamEntryID needed = info.getLastDeliveredId();
+            if (info.getPending() > 0) {
+                StreamPendingSummary summary = connection.execute("XPENDING",
+                        j -> j.xpending(stream, info.getName()));
+                if (summary.getMinId() != null && summary.getMinId().compareTo(needed) < 0) {
+                    needed = summary.getMinId();
+                }
+            }
+            keepFrom = keepFrom == null || needed.compareTo(keepFrom) < 0 ? needed : keepFrom;
+        }
+        return keepFrom;
+    }
+
+    /**
+     * Removes the entries added before {@code cutoffMs} that every group has acknowledged: XTRIM MINID of the lower
+     * of the cutoff and the first entry a group still needs.
+     */
+    long trimOlderThan(String stream, long cutoffMs) {
+        StreamEntryID cut = new StreamEntryID(cutoffMs, 0);
+        StreamEntryID keepFrom = firstNeeded(stream, groupInfos(stream));
+        StreamEntryID minId = keepFrom == null || cut.compareTo(keepFrom) < 0 ? cut : keepFrom;
+        return connection.execute("XTRIM", j -> j.xtrim(stream, XTrimParams.xTrimParams().minId(minId.toString())));
+    }
+
+    // Maintenance
+
+    @Override
+    public MaintenancePolicy maintenancePolicy() {
+        return maintenance;
+    }
+
+    /**
+     * For each known stream: XTRIM {@code <stream>:dlq} MINID (now - dead-letter-retention), exact, so that no
+     * younger dead letter goes; the stream's own entries past {@code retention}; then XLEN of the dead letters. The
+     * dead letters' time is that of their entry ids, which Redis gives when they are added.
+     */
+    @Override
+    public Map<String, Long> maintain() {
+        long now = System.currentTimeMillis();
+        Map<String, Long> depths = new TreeMap<>();
+        for (String stream : streams) {
+            String dlq = stream + DLQ_SUFFIX;
+            if (maintenance.expiresDeadLetters()) {
+                String minId = (now - maintenance.deadLetterRetention().toMillis()) + "-0";
+                long removed = connection.execute("XTRIM", j -> j.xtrim(dlq, XTrimParams.xTrimParams().minId(minId)));
+                if (removed > 0) {
+                    LOG.log(Level.DEBUG, () -> "broker '" + name() + "': " + removed + " dead letter(s) of stream '"
+                            + stream + "' older than dead-letter-retention removed");
+                }
+            }
+            if (!retention.isZero()) {
+                trimOlderThan(stream, now - retention.toMillis());
+            }
+            depths.put(stream, connection.execute("XLEN", j -> j.xlen(dlq)));
+        }
+        return depths;
     }
 
     // Health
@@ -986,6 +1057,9 @@ final class RedisBroker extends AbstractBroker {
         details.put("message_timeout_ms", policy.messageTimeout().toMillis());
         details.put("enable_dlq", policy.deadLetterEnabled());
         details.put("discarded", discarded.sum());
+        details.put("max_length", maxLength);
+        details.put("retention_ms", retention.toMillis());
+        details.put("dead_letter_retention_ms", maintenance.deadLetterRetention().toMillis());
         details.values().removeIf(java.util.Objects::isNull);
         return new HealthStats(status, server.connected(), connection.lastPong(), uptime(),
                 new HealthStats.MessageCounts(published.sum(), inFlight, failed.sum(), deadLettered.sum()), details);
