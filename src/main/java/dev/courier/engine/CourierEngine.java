@@ -2,7 +2,9 @@ package dev.courier.engine;
 
 import dev.courier.Broker;
 import dev.courier.Brokers;
+import dev.courier.DeadLetterAlert;
 import dev.courier.Message;
+import dev.courier.spi.Maintained;
 import jakarta.json.bind.Jsonb;
 import jakarta.json.bind.JsonbBuilder;
 
@@ -15,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -40,6 +43,7 @@ public final class CourierEngine implements Engine {
     private final List<ConsumptionLoop> loops;
     /** The loops of each (broker, stream), in lock order, for sync-mode publishing. */
     private final Map<String, List<ConsumptionLoop>> loopsByStream = new LinkedHashMap<>();
+    private final BrokerMaintenance maintenance;
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean stopped = new AtomicBoolean();
     private volatile Jsonb jsonb;
@@ -61,8 +65,30 @@ public final class CourierEngine implements Engine {
             loopsByStream.computeIfAbsent(key(loop.broker.name(), loop.stream), k -> new ArrayList<>()).add(loop);
         }
         loopsByStream.values().forEach(list -> list.sort(Comparator.comparingInt(l -> l.order)));
+        Map<String, Maintained> maintained = new LinkedHashMap<>();
+        for (String name : brokers.names()) {
+            if (brokers.get(name) instanceof Maintained m) {
+                maintained.put(name, m);
+            }
+        }
+        this.maintenance = new BrokerMaintenance(maintained);
         this.brokers = settings.enabled() && settings.mode() == EngineSettings.Mode.SYNC ? syncBrokers(brokers)
                 : brokers;
+    }
+
+    /** Who hears of a dead-letter alert (Courier's CDI extension fires it as an event); call before start. */
+    public void onDeadLetterAlert(Consumer<DeadLetterAlert> listener) {
+        maintenance.onAlert(listener);
+    }
+
+    @Override
+    public List<DeadLetterAlert> deadLetterAlerts() {
+        return maintenance.alerts();
+    }
+
+    /** Runs one maintenance pass of a broker now, in this thread (tests, and tools that cannot wait). */
+    void maintainNow(String broker) {
+        maintenance.run(broker);
     }
 
     /**
@@ -96,7 +122,12 @@ public final class CourierEngine implements Engine {
      * ManagedThreadFactory is looked up there.
      */
     public void start() {
-        if (!settings.enabled() || stopped.get() || !started.compareAndSet(false, true)) {
+        if (stopped.get()) {
+            return;
+        }
+        // Retention and alerts concern the brokers: they run even where courier.engine.enabled is false.
+        maintenance.start();
+        if (!settings.enabled() || !started.compareAndSet(false, true)) {
             return;
         }
         ThreadFactory threads = Threads.lookup();
@@ -119,6 +150,7 @@ public final class CourierEngine implements Engine {
         if (!stopped.compareAndSet(false, true)) {
             return;
         }
+        maintenance.stop();
         loops.forEach(ConsumptionLoop::requestStop);
         long deadline = System.nanoTime() + settings.shutdownTimeout().toNanos();
         boolean interrupted = false;
