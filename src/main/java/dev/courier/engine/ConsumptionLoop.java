@@ -8,7 +8,10 @@ import dev.courier.spi.BrokerSettings;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -19,6 +22,10 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * Reads one stream of one broker as one consumer group, on its own thread, and hands each message to the handlers
  * whose type matches it.
+ *
+ * <p>With a circuit breaker, the failure that opens it is not rejected: that message and the rest of its batch are
+ * held here, unacknowledged (so the broker spends no retry and counts no delivery), nothing is read while the
+ * circuit is open, and once it is half-open the first held message is the probe.
  */
 final class ConsumptionLoop implements Runnable {
 
@@ -54,6 +61,9 @@ final class ConsumptionLoop implements Runnable {
     private final EngineSettings settings;
     private final boolean blocking;
     private final boolean acknowledges;
+    private final CircuitBreaker breaker;
+    /** Messages read, neither acknowledged nor rejected, waiting for the circuit to close; only the cycle's thread. */
+    private final Deque<Message> held = new ArrayDeque<>();
 
     /** Held for a read and the handling of what it gave; lets a sync-mode publish drain the loop in its thread. */
     final ReentrantLock cycleLock = new ReentrantLock();
@@ -84,6 +94,8 @@ final class ConsumptionLoop implements Runnable {
         this.settings = settings;
         this.blocking = broker.hasCapability(BrokerCapability.BLOCKING_READ);
         this.acknowledges = broker.hasCapability(BrokerCapability.ACK_NACK);
+        this.breaker = new CircuitBreaker(this.handlers.get(0).subscription().circuitBreaker(),
+                InstantSource.system());
     }
 
     /** A subscriber method with the binder of its parameter. */
@@ -119,6 +131,15 @@ final class ConsumptionLoop implements Runnable {
         boolean backingOff = false;
         try {
             while (!stopping) {
+                long open = breaker.remainingMillis();
+                if (open > 0) {
+                    // Nothing is read or claimed: the circuit is open.
+                    state = LoopStatus.State.OPEN;
+                    if (pause(Duration.ofMillis(open))) {
+                        break;
+                    }
+                    continue;
+                }
                 int read;
                 try {
                     cycleLock.lock();
@@ -184,21 +205,49 @@ final class ConsumptionLoop implements Runnable {
         }
     }
 
-    /** One read and the handling of what it gave. @return how many messages were read */
+    /**
+     * One read and the handling of what it gave; held messages first, without a read, and while the circuit is
+     * half-open a single message, the probe. @return how many messages were handled or read
+     */
     private int cycle() {
-        List<Message> batch = blocking
-                ? broker.read(stream, group, settings.batchSize(), settings.blockTimeout())
-                : broker.read(stream, group, settings.batchSize());
-        state = LoopStatus.State.RUNNING;
+        CircuitBreaker.State circuit = breaker.state();
+        if (circuit == CircuitBreaker.State.OPEN) {
+            return 0;
+        }
+        boolean probe = circuit == CircuitBreaker.State.HALF_OPEN;
+        int max = probe ? 1 : settings.batchSize();
+        List<Message> batch;
+        if (!held.isEmpty()) {
+            batch = new ArrayList<>(max);
+            while (batch.size() < max && !held.isEmpty()) {
+                batch.add(held.pollFirst());
+            }
+        } else {
+            batch = blocking
+                    ? broker.read(stream, group, max, settings.blockTimeout())
+                    : broker.read(stream, group, max);
+        }
+        state = probe ? LoopStatus.State.HALF_OPEN : LoopStatus.State.RUNNING;
         lastCycle = Instant.now();
         lastError = null;
         try {
-            for (Message message : batch) {
+            for (int i = 0; i < batch.size(); i++) {
+                Message message = batch.get(i);
                 if (stopping) {
                     // The rest stay unacknowledged: the broker delivers them again.
                     break;
                 }
                 process(message);
+                if (breaker.remainingMillis() > 0) {
+                    // This message opened the circuit (and is held first): the rest of the batch after it, in order.
+                    Message failing = held.pollFirst();
+                    for (int j = batch.size() - 1; j > i; j--) {
+                        held.addFirst(batch.get(j));
+                    }
+                    held.addFirst(failing);
+                    state = LoopStatus.State.OPEN;
+                    break;
+                }
                 if (!toAck.isEmpty() && System.nanoTime() - oldestUnackedAt >= MAX_ACK_DELAY_NANOS) {
                     sendAcks();
                 }
@@ -261,7 +310,11 @@ final class ConsumptionLoop implements Runnable {
             throw e;
         } catch (Throwable e) {
             if (inHand.compareAndSet(message, null)) {
-                reject(message, running, e);
+                if (breaker.failed(e)) {
+                    hold(message, running, e);
+                } else {
+                    reject(message, running, e);
+                }
             }
             return;
         }
@@ -269,7 +322,23 @@ final class ConsumptionLoop implements Runnable {
             acknowledge(message);
             handled.increment();
         }
+        if (breaker.succeeded()) {
+            LOG.log(Level.INFO, "{0}: the probe succeeded; circuit closed, consuming again ({1} held message(s) "
+                    + "first)", this, held.size());
+        }
         // else: the stop gave up on this message; it stays unacknowledged, to be delivered again.
+    }
+
+    /** Keeps a message whose failure opened the circuit, first in line for the probe; the broker is not told. */
+    private void hold(Message message, Handler handler, Throwable error) {
+        failed.increment();
+        held.addFirst(message);
+        LOG.log(Level.WARNING, "{0}: {1} failed on message {2} (delivery {3}): {4}; circuit open for {5} ms after {6} "
+                + "consecutive failure(s): the message and the rest of its batch are held unacknowledged, nothing is "
+                + "read until one of them probes at {7}", this, handler.subscription().description(), id(message),
+                message.deliveryCount(), error, breaker.settings().delay().toMillis(), breaker.consecutiveFailures(),
+                breaker.openUntil());
+        LOG.log(Level.DEBUG, "stack trace", error);
     }
 
     private void reject(Message message, Handler handler, Throwable error) {
@@ -350,8 +419,11 @@ final class ConsumptionLoop implements Runnable {
     }
 
     LoopStatus status() {
-        return new LoopStatus(broker.name(), stream, group, state, lastCycle, handled.sum(), failed.sum(),
-                deadLettered.sum(), skipped.sum(), lastError);
+        Instant openUntil = breaker.openUntil();
+        LoopStatus.State now = state == LoopStatus.State.OPEN && openUntil == null ? LoopStatus.State.HALF_OPEN
+                : state;
+        return new LoopStatus(broker.name(), stream, group, now, lastCycle, handled.sum(), failed.sum(),
+                deadLettered.sum(), skipped.sum(), lastError, openUntil);
     }
 
     private static Duration min(Duration a, Duration b) {

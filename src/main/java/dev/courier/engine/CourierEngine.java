@@ -57,6 +57,7 @@ public final class CourierEngine implements Engine {
                 byLoop.computeIfAbsent(List.of(s.broker(), s.stream(), s.group()), k -> new ArrayList<>())
                         .add(new ConsumptionLoop.Handler(s, PayloadBinder.of(s.parameterType(), this::jsonb)));
             }
+            byLoop.forEach((key, handlers) -> requireOneCircuitBreaker(key, handlers));
             byLoop.forEach((key, handlers) -> built.add(new ConsumptionLoop(built.size(),
                     brokers.get(key.get(0)), key.get(1), key.get(2), handlers, settings)));
         }
@@ -74,6 +75,21 @@ public final class CourierEngine implements Engine {
         this.maintenance = new BrokerMaintenance(maintained);
         this.brokers = settings.enabled() && settings.mode() == EngineSettings.Mode.SYNC ? syncBrokers(brokers)
                 : brokers;
+    }
+
+    /** The methods of one loop share its circuit breaker, so they must declare the same. */
+    private static void requireOneCircuitBreaker(List<String> loop, List<ConsumptionLoop.Handler> handlers) {
+        Subscription first = handlers.get(0).subscription();
+        for (ConsumptionLoop.Handler handler : handlers) {
+            Subscription other = handler.subscription();
+            if (!other.circuitBreaker().equals(first.circuitBreaker())) {
+                throw new IllegalStateException("subscribers " + first.description() + " and " + other.description()
+                        + " consume stream '" + loop.get(1) + "' of broker '" + loop.get(0) + "' as group '"
+                        + loop.get(2) + "', in one loop, and declare different circuit breakers ("
+                        + first.circuitBreaker() + ", " + other.circuitBreaker() + "); declare the same on both, "
+                        + "or give them different groups");
+            }
+        }
     }
 
     /** Who hears of a dead-letter alert (Courier's CDI extension fires it as an event); call before start. */

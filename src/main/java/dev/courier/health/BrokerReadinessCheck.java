@@ -23,7 +23,8 @@ import java.util.concurrent.TimeoutException;
 /**
  * Readiness: every configured broker answers a ping within {@link #TIMEOUT_MILLIS}. Data per broker (keys prefixed
  * with its name): provider, status, ping latency, message counts, and the dead-letter alerts that stand
- * ({@code <broker>.dead_letter_alert.<stream>}: the depth; they do not make the check DOWN). Nothing that could carry a password: no URI, no
+ * ({@code <broker>.dead_letter_alert.<stream>}: the depth) and the loops whose circuit breaker is open
+ * ({@code <broker>.circuit_open.<stream>/<group>}: the ms left); neither makes the check DOWN. Nothing that could carry a password: no URI, no
  * exception text, only the exception's type.
  */
 @Readiness
@@ -56,6 +57,13 @@ class BrokerReadinessCheck implements HealthCheck {
         HealthCheckResponseBuilder response = HealthCheckResponse.named(NAME).up();
         for (DeadLetterAlert alert : engine.deadLetterAlerts()) {
             response.withData(alert.broker() + ".dead_letter_alert." + alert.stream(), alert.depth());
+        }
+        java.time.Instant now = java.time.Instant.now();
+        for (dev.courier.engine.LoopStatus loop : engine.status().loops()) {
+            if (loop.circuitOpenUntil() != null) {
+                response.withData(loop.broker() + ".circuit_open." + loop.stream() + "/" + loop.group(),
+                        Math.max(0, java.time.Duration.between(now, loop.circuitOpenUntil()).toMillis()));
+            }
         }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MILLIS);
         for (Map.Entry<String, CompletableFuture<Probe>> entry : probes.entrySet()) {
