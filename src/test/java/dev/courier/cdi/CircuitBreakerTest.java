@@ -100,9 +100,11 @@ class CircuitBreakerTest {
             for (int i = 10; i < 15; i++) {
                 broker.publish("orders", Map.of("type", "order", "n", i));
             }
+            String group = GuardedOrders.class.getName();
+            long lag = lag(broker, group);
+            assertTrue(lag >= 5, "lag " + lag);
             await().during(Duration.ofMillis(600)).atMost(Duration.ofMillis(1500))
-                    .until(() -> orders.attempts().size() == attempts);
-            assertEquals(5, lag(broker, GuardedOrders.class.getName()), "nothing read while open");
+                    .until(() -> orders.attempts().size() == attempts && lag(broker, group) == lag);
             assertEquals(0, broker.deadLetterDepth("orders"), "no message dead-lettered");
             assertTrue(orders.attempts().stream().allMatch(m -> m.deliveryCount() <= 2),
                     "no delivery beyond one retry: " + orders.attempts());
@@ -132,5 +134,32 @@ class CircuitBreakerTest {
             assertEquals(20, orders.attempts().size(), "each delivered, retried once, then dead-lettered");
             assertEquals(LoopStatus.State.RUNNING, loop(app.engine()).state());
         }
+    }
+
+    @ApplicationScoped
+    static class NoDelay {
+        void save(@Subscribe(stream = "orders", circuitBreaker = @Subscribe.CircuitBreaker(failures = 2, delay = 0))
+                  Message order) {
+        }
+    }
+
+    @ApplicationScoped
+    static class TwoBreakers {
+        void save(@Subscribe(stream = "orders", circuitBreaker = @Subscribe.CircuitBreaker(failures = 2))
+                  Message order) {
+        }
+
+        void audit(@Subscribe(stream = "orders") Message order) {
+        }
+    }
+
+    @Test
+    void a_bad_breaker_fails_the_deployment_naming_the_subscriber() {
+        ConfigurationErrorTest.assertContains(ConfigurationErrorTest.deploymentError(ConfigurationErrorTest.valid(),
+                NoDelay.class), "subscriber " + NoDelay.class.getName() + ".save(Message): @Subscribe(circuitBreaker "
+                + "= ...): delay = 0 must be positive");
+        String two = ConfigurationErrorTest.deploymentError(ConfigurationErrorTest.valid(), TwoBreakers.class);
+        ConfigurationErrorTest.assertContains(two, "consume stream 'orders' of broker 'default' as group '"
+                + TwoBreakers.class.getName() + "', in one loop, and declare different circuit breakers");
     }
 }
