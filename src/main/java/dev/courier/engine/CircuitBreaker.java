@@ -65,7 +65,11 @@ final class CircuitBreaker {
     }
 
     /** The state now: an open circuit whose delay has passed is half-open. */
-    synchronized State state() {
+    State state() {
+        return settings.enabled() ? currentState() : State.CLOSED;
+    }
+
+    private synchronized State currentState() {
         if (state == State.OPEN && !clock.instant().isBefore(openUntil)) {
             state = State.HALF_OPEN;
         }

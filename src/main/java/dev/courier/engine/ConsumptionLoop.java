@@ -238,7 +238,7 @@ final class ConsumptionLoop implements Runnable {
                     break;
                 }
                 process(message);
-                if (breaker.remainingMillis() > 0) {
+                if (breaker.state() != CircuitBreaker.State.CLOSED) {
                     // This message opened the circuit (and is held first): the rest of the batch after it, in order.
                     Message failing = held.pollFirst();
                     for (int j = batch.size() - 1; j > i; j--) {
@@ -322,11 +322,11 @@ final class ConsumptionLoop implements Runnable {
             acknowledge(message);
             handled.increment();
         }
+        // else: the stop gave up on this message; it stays unacknowledged, to be delivered again.
         if (breaker.succeeded()) {
             LOG.log(Level.INFO, "{0}: the probe succeeded; circuit closed, consuming again ({1} held message(s) "
                     + "first)", this, held.size());
         }
-        // else: the stop gave up on this message; it stays unacknowledged, to be delivered again.
     }
 
     /** Keeps a message whose failure opened the circuit, first in line for the probe; the broker is not told. */

@@ -102,11 +102,6 @@ public final class CourierEngine implements Engine {
         return maintenance.alerts();
     }
 
-    /** Runs one maintenance pass of a broker now, in this thread (tests, and tools that cannot wait). */
-    void maintainNow(String broker) {
-        maintenance.run(broker);
-    }
-
     /**
      * Builds an engine over the given brokers (not started).
      *

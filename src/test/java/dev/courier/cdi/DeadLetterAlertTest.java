@@ -91,6 +91,27 @@ class DeadLetterAlertTest {
         }
     }
 
+    @Test
+    void the_maintenance_thread_ends_with_the_application() {
+        long before = maintenanceThreads();
+        try (Deployment app = Deployment.of(Deployment.inline("brokers.default.maintenance-interval", "0.02"))) {
+            await().atMost(WAIT).until(() -> maintenanceThreads() == before + 1);
+        }
+        await().atMost(WAIT).until(() -> maintenanceThreads() == before);
+    }
+
+    static long maintenanceThreads() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.isAlive() && t.getName().equals("courier-maintenance")).count();
+    }
+
+    @Test
+    void a_bad_alert_depth_fails_the_deployment_naming_the_property() {
+        ConfigurationErrorTest.assertContains(ConfigurationErrorTest.deploymentError(ConfigurationErrorTest.valid(
+                "brokers.default.dead-letter-alert-depth", "orders=ten")),
+                "brokers.default.dead-letter-alert-depth: 'ten' is not a depth");
+    }
+
     static JsonObject readiness(Deployment app) {
         return app.bean(SmallRyeHealthReporter.class).getReadiness().getPayload().getJsonArray("checks").stream()
                 .map(JsonObject.class::cast)
