@@ -721,6 +721,63 @@ final class RedisBroker extends AbstractBroker {
     }
 
     /**
+     * Claims for {@code to} what no running Courier consumer of the group will deliver: every entry waiting on
+     * {@value #RETRY_CONSUMER}, and the entries idle for longer than {@code message-timeout} of consumers idle as
+     * long. XCLAIM JUSTID keeps each delivery count; its min-idle leaves an entry a live consumer took meanwhile.
+     */
+    @Override
+    public int handOver(String stream, String group, String to) {
+        for (String[] argument : new String[][] {{stream, "stream"}, {group, "consumer group"}, {to, "consumer"}}) {
+            if (argument[0] == null || argument[0].isBlank()) {
+                throw new IllegalArgumentException(argument[1] + " must not be " + (argument[0] == null ? "null"
+                        : "blank"));
+            }
+        }
+        if (to.equals(RETRY_CONSUMER)) {
+            throw new IllegalArgumentException("consumer must not be '" + RETRY_CONSUMER + "', which only holds "
+                    + "entries waiting for a retry; give a consumer that reads the group");
+        }
+        List<StreamConsumerInfo> consumers;
+        try {
+            consumers = connection.execute("XINFO CONSUMERS", j -> j.xinfoConsumers2(stream, group));
+        } catch (RedisReplyException e) {
+            if (e.is("NOGROUP") || e.is("ERR no such key")) {
+                return 0;
+            }
+            throw e;
+        }
+        long timeout = policy.messageTimeout().toMillis();
+        int moved = 0;
+        for (StreamConsumerInfo c : consumers) {
+            boolean retries = c.getName().equals(RETRY_CONSUMER);
+            if (c.getName().equals(to) || c.getPending() == 0 || !retries && c.getIdle() < timeout) {
+                continue;
+            }
+            long minIdle = retries ? 0 : timeout;
+            String from = "-";
+            while (true) {
+                String start = from;
+                List<StreamPendingEntry> page = connection.execute("XPENDING", j -> j.xpending(stream, group,
+                        XPendingParams.xPendingParams(start, "+", RETRY_SCAN).consumer(c.getName())));
+                if (page.isEmpty()) {
+                    break;
+                }
+                StreamEntryID[] ids = page.stream().map(StreamPendingEntry::getID).toArray(StreamEntryID[]::new);
+                moved += connection.execute("XCLAIM", j -> j.xclaimJustId(stream, group, to, minIdle,
+                        XClaimParams.xClaimParams(), ids)).size();
+                if (page.size() < RETRY_SCAN) {
+                    break;
+                }
+                from = next(ids[ids.length - 1]);
+            }
+        }
+        int n = moved;
+        LOG.log(Level.INFO, () -> "broker '" + name() + "': handed " + n + " pending entries of stream '" + stream
+                + "' for group '" + group + "' over to consumer '" + to + "'");
+        return moved;
+    }
+
+    /**
      * The pending entry of a message a consumer of the group holds, or {@code null} when it is not delivered,
      * already done, or waiting for its retry.
      */
