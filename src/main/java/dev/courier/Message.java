@@ -41,10 +41,10 @@ public record Message(String id, String stream, Map<String, Object> payload, int
 
     /**
      * The event, when this message is in Protean's envelope: its payload has a {@code data} object and a
-     * {@code metadata.headers.type} string. Its {@link Event#data() data} is the {@code data} map, and its headers
+     * {@code metadata.headers.type} string. Its {@link DomainEvent#data() data} is the {@code data} map, and its headers
      * (id, time, traceparent, correlation and causation ids) are read from {@code metadata}.
      */
-    public Optional<Event> event() {
+    public Optional<DomainEvent> event() {
         return Optional.ofNullable(ProteanEnvelope.read(payload));
     }
 }

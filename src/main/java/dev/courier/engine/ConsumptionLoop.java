@@ -259,7 +259,7 @@ final class ConsumptionLoop implements Runnable {
         }
         inHand.set(message);
         Handler running = null;
-        // What the handlers publish meanwhile is linked to this message (Event.of).
+        // What the handlers publish meanwhile is linked to this message (DomainEvent.of).
         Message outer = CurrentMessage.set(message);
         try {
             for (int i = 0; i < arguments.length; i++) {

@@ -1,6 +1,6 @@
 package dev.courier.internal;
 
-import dev.courier.Event;
+import dev.courier.DomainEvent;
 
 import java.time.Instant;
 import java.time.LocalDateTime;
@@ -49,14 +49,14 @@ public final class ProteanEnvelope {
     }
 
     /** The event a Protean message holds, or {@code null} when it is not one. */
-    public static Event read(Map<String, ?> payload) {
+    public static DomainEvent read(Map<String, ?> payload) {
         Map<?, ?> headers = headers(payload);
         if (headers == null) {
             return null;
         }
         Map<?, ?> metadata = (Map<?, ?>) payload.get("metadata");
         Map<?, ?> domain = metadata.get("domain") instanceof Map<?, ?> d ? d : Map.of();
-        return new Event((String) headers.get("type"), data(payload), text(headers.get("id")),
+        return new DomainEvent((String) headers.get("type"), data(payload), text(headers.get("id")),
                 parseTime(headers.get("time")), traceparent(headers.get("traceparent")),
                 text(domain.get("correlation_id"), headers.get("correlation_id")),
                 text(domain.get("causation_id"), headers.get("causation_id")));
@@ -68,7 +68,7 @@ public final class ProteanEnvelope {
      *
      * @param data the event's fields, already checked
      */
-    public static Map<String, Object> write(Event event, Map<String, Object> data) {
+    public static Map<String, Object> write(DomainEvent event, Map<String, Object> data) {
         Map<String, Object> headers = new LinkedHashMap<>();
         headers.put("id", event.id());
         headers.put("time", event.time() == null ? null : isoTime(event.time()));

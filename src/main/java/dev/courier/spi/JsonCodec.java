@@ -1,6 +1,6 @@
 package dev.courier.spi;
 
-import dev.courier.Event;
+import dev.courier.DomainEvent;
 import dev.courier.internal.ProteanEnvelope;
 
 import java.lang.reflect.Array;
@@ -30,7 +30,7 @@ public final class JsonCodec {
     }
 
     /**
-     * The payload of a message to publish: a copy of a map, the object a JSON string holds, an {@link Event} in
+     * The payload of a message to publish: a copy of a map, the object a JSON string holds, a {@link DomainEvent} in
      * Protean's envelope, or a JSON-B serialised object. The caller's object is never changed or kept.
      *
      * @throws IllegalArgumentException the message is null, empty, or not a JSON object; the text says why
@@ -44,7 +44,7 @@ public final class JsonCodec {
             payload = copyMap(map, "message");
         } else if (message instanceof CharSequence text) {
             payload = parse(text.toString());
-        } else if (message instanceof Event event) {
+        } else if (message instanceof DomainEvent event) {
             Map<String, Object> data;
             try {
                 data = toPayload(event.data());

@@ -1,7 +1,7 @@
 package dev.courier.cdi;
 
 import dev.courier.Broker;
-import dev.courier.Event;
+import dev.courier.DomainEvent;
 import dev.courier.Message;
 import dev.courier.Subscribe;
 import dev.courier.engine.LoopStatus;
@@ -84,7 +84,7 @@ class ProteanEnvelopeTest {
 
         void ship(@Subscribe(stream = "orders", type = "Interop.OrderPlaced.v1") OrderPlaced order, Broker broker) {
             placed.add(order);
-            broker.publish("shipments", Event.of("Interop.ShipmentRequested.v1",
+            broker.publish("shipments", DomainEvent.of("Interop.ShipmentRequested.v1",
                     Map.of("order_id", order.order_id(), "carrier", "dhl")));
         }
 
@@ -133,7 +133,7 @@ class ProteanEnvelopeTest {
         assertEquals(new OrderPlaced("810a", "x"), shipping.placed().get(0), "bound from data");
         Message message = shipping.messages().get(0);
         assertEquals("Interop.OrderPlaced.v1", message.type());
-        Event event = message.event().orElseThrow();
+        DomainEvent event = message.event().orElseThrow();
         assertEquals("interop::order-810a-0.1", event.id());
         assertEquals(Instant.parse("2026-12-01T09:52:32.626327Z"), event.time());
         assertEquals("00-" + TRACE + "-" + PARENT + "-01", event.traceparent());
@@ -174,7 +174,7 @@ class ProteanEnvelopeTest {
     @Test
     void an_event_published_outside_a_handler_starts_a_chain_and_bad_events_are_refused() {
         Broker broker = app.broker();
-        Event event = Event.of("Interop.OrderCancelled.v1", new OrderPlaced("9", "y"));
+        DomainEvent event = DomainEvent.of("Interop.OrderCancelled.v1", new OrderPlaced("9", "y"));
         broker.publish("shipments", event.withTraceparent("00-" + TRACE + "-" + PARENT + "-00"));
         StreamEntry entry = jedis.xrange("shipments", (StreamEntryID) null, (StreamEntryID) null).get(0);
         JsonObject published = json(entry.getFields().get("data"));
@@ -187,9 +187,9 @@ class ProteanEnvelopeTest {
         assertEquals(JsonValue.NULL, domain.get("causation_id"));
 
         IllegalArgumentException empty = assertThrows(IllegalArgumentException.class,
-                () -> broker.publish("shipments", Event.of("Interop.Empty.v1", Map.of())));
+                () -> broker.publish("shipments", DomainEvent.of("Interop.Empty.v1", Map.of())));
         assertTrue(empty.getMessage().contains("Interop.Empty.v1"), empty.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> Event.of(" ", Map.of("a", 1)));
+        assertThrows(IllegalArgumentException.class, () -> DomainEvent.of(" ", Map.of("a", 1)));
         assertThrows(IllegalArgumentException.class, () -> event.withTraceparent("not-a-trace"));
         assertEquals(1, jedis.xlen("shipments"), "nothing sent for the refused ones");
     }

@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Which payloads are Protean messages, and how their headers are read. */
-class EventTest {
+class DomainEventTest {
 
     private static Message message(Map<String, Object> payload) {
         return new Message("1-0", "s", payload, 1);
@@ -34,14 +34,14 @@ class EventTest {
 
     @Test
     void headersAreReadWhateverFormTheyTake() {
-        Event event = message(Map.of("data", Map.of("a", 1), "metadata", Map.of("headers", Map.of(
+        DomainEvent event = message(Map.of("data", Map.of("a", 1), "metadata", Map.of("headers", Map.of(
                 "type", "T.v1", "id", "e-1", "time", "2026-12-01T09:52:32.626327",
                 "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")))).event().orElseThrow();
         assertEquals(Instant.parse("2026-12-01T09:52:32.626327Z"), event.time(), "no offset: UTC, as Protean means");
         assertEquals("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", event.traceparent());
         assertNull(event.correlationId());
 
-        Event odd = message(Map.of("data", Map.of(), "metadata", Map.of("headers", Map.of("type", "T.v1",
+        DomainEvent odd = message(Map.of("data", Map.of(), "metadata", Map.of("headers", Map.of("type", "T.v1",
                 "time", "yesterday", "traceparent", Map.of("trace_id", "short", "parent_id", "x"))))).event()
                 .orElseThrow();
         assertNull(odd.time());

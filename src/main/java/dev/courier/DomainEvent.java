@@ -4,7 +4,6 @@ import dev.courier.internal.CurrentMessage;
 import dev.courier.internal.ProteanEnvelope;
 
 import java.time.Instant;
-import java.util.Objects;
 import java.util.UUID;
 
 /**
@@ -15,7 +14,7 @@ import java.util.UUID;
  *
  * <pre>{@code
  * // Publishing: give the type and the data; Courier fills in the rest.
- * broker.publish("orders", Event.of("Shop.OrderPlaced.v1", new OrderPlaced("810a", "sku-1")));
+ * broker.publish("orders", DomainEvent.of("Shop.OrderPlaced.v1", new OrderPlaced("810a", "sku-1")));
  *
  * // Consuming: a Protean message is routed by its type and a record parameter binds from its data.
  * void onOrder(@Subscribe(stream = "orders", type = "Shop.OrderPlaced.v1") OrderPlaced order) { }
@@ -42,14 +41,16 @@ import java.util.UUID;
  * @param causationId   the id of the message that caused this one ({@code metadata.domain.causation_id}), or
  *                      {@code null}
  */
-public record Event(String type, Object data, String id, Instant time, String traceparent, String correlationId,
-                    String causationId) {
+public record DomainEvent(String type, Object data, String id, Instant time, String traceparent,
+                          String correlationId, String causationId) {
 
-    public Event {
+    public DomainEvent {
         if (type == null || type.isBlank()) {
             throw new IllegalArgumentException("an event's type must not be " + (type == null ? "null" : "blank"));
         }
-        Objects.requireNonNull(data, "an event's data must not be null");
+        if (data == null) {
+            throw new IllegalArgumentException("the data of event '" + type + "' must not be null; give a JSON object");
+        }
         if (traceparent != null && !ProteanEnvelope.isTraceparent(traceparent)) {
             throw new IllegalArgumentException("'" + traceparent + "' is not a W3C traceparent such as "
                     + "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
@@ -60,21 +61,21 @@ public record Event(String type, Object data, String id, Instant time, String tr
      * A new event of this type with these fields, a new id and the current time, linked to the message being
      * handled on this thread, if any (see the class description).
      */
-    public static Event of(String type, Object data) {
+    public static DomainEvent of(String type, Object data) {
         String id = UUID.randomUUID().toString();
         Message handled = CurrentMessage.get();
         if (handled == null) {
-            return new Event(type, data, id, Instant.now(), null, id, null);
+            return new DomainEvent(type, data, id, Instant.now(), null, id, null);
         }
-        Event cause = handled.event().orElse(null);
+        DomainEvent cause = handled.event().orElse(null);
         String causation = cause != null && cause.id() != null ? cause.id() : handled.id();
         String correlation = cause != null && cause.correlationId() != null ? cause.correlationId() : causation;
-        return new Event(type, data, id, Instant.now(), cause == null ? null : cause.traceparent(), correlation,
+        return new DomainEvent(type, data, id, Instant.now(), cause == null ? null : cause.traceparent(), correlation,
                 causation);
     }
 
     /** This event with the given W3C traceparent (an incoming HTTP request's, say). */
-    public Event withTraceparent(String traceparent) {
-        return new Event(type, data, id, time, traceparent, correlationId, causationId);
+    public DomainEvent withTraceparent(String traceparent) {
+        return new DomainEvent(type, data, id, time, traceparent, correlationId, causationId);
     }
 }
