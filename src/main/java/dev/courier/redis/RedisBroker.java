@@ -364,6 +364,11 @@ final class RedisBroker extends AbstractBroker {
 
     /** The bytes as UTF-8 text, or {@code null} when they are not UTF-8. */
     static String utf8(byte[] bytes) {
+        String text = new String(bytes, StandardCharsets.UTF_8);
+        if (text.indexOf('\uFFFD') < 0) {
+            return text; // the common case, at the cost of a plain decode
+        }
+        // U+FFFD stands for bytes that are not UTF-8, or is in the text: tell which.
         try {
             return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
         } catch (java.nio.charset.CharacterCodingException e) {
@@ -956,7 +961,8 @@ final class RedisBroker extends AbstractBroker {
                 parsed = null;
             }
         }
-        Map<?, ?> metadata = parsed != null && parsed.get(DLQ_METADATA) instanceof Map<?, ?> m ? m : null;
+        Map<?, ?> metadata = parsed == null || !parsed.containsKey(DLQ_METADATA) ? null
+                : parsed.get(DLQ_METADATA) instanceof Map<?, ?> m ? m : Map.of();
         Map<String, Object> payload;
         List<DeadLetter.EntryField> original;
         String replay;

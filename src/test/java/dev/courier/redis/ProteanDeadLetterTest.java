@@ -244,9 +244,14 @@ class ProteanDeadLetterTest {
         fields.put(name, value);
         String badId = new String(jedis.xadd(key, XAddParams.xAddParams(), fields), StandardCharsets.US_ASCII);
         String noDataId = jedis.xadd(stream, XAddParams.xAddParams(), Map.of("payload", "{\"a\":1}")).toString();
+        String replacement = jedis.xadd(stream, XAddParams.xAddParams(), Map.of("data", "{\"a\":\"\uFFFD\"}"))
+                .toString();
         String good = broker.publish(stream, Map.of("ok", true));
 
-        assertEquals(List.of(good), broker.read(stream, "app.Sub", 10).stream().map(Message::id).toList());
+        List<Message> read = broker.read(stream, "app.Sub", 10);
+        assertEquals(List.of(replacement, good), read.stream().map(Message::id).toList(),
+                "a U+FFFD that is in the text, as UTF-8, is a character like any other");
+        assertEquals("\uFFFD", read.get(0).payload().get("a"));
 
         List<StreamEntry> listed = dlq();
         assertEquals(2, listed.size());
