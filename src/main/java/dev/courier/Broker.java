@@ -151,10 +151,15 @@ public interface Broker extends AutoCloseable {
      * Removes a dead letter and publishes its message to the original stream again, as a new message.
      *
      * @return whether the dead letter existed
+     * @throws IllegalStateException the dead letter is not {@link DeadLetter#replayable() replayable}: it holds a
+     *                               malformed entry, which stays in the dead-letter queue
      */
     boolean replayDeadLetter(String stream, String deadLetterId);
 
-    /** Replays every dead letter of a stream, oldest first. @return how many were replayed */
+    /**
+     * Replays every {@link DeadLetter#replayable() replayable} dead letter of a stream, oldest first; the others
+     * stay, with a warning logged. @return how many were replayed
+     */
     int replayAllDeadLetters(String stream);
 
     /** Deletes every dead letter of a stream. @return how many were deleted */

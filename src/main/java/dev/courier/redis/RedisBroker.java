@@ -47,7 +47,8 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * A broker on Redis Streams, in the wire format of the seed's system: {@code XADD <stream> * data <json>}, consumer
- * groups created on first use, dead letters in the stream {@code <stream>:dlq}.
+ * groups created on first use, dead letters in the stream {@code <stream>:dlq} as Protean writes them (one field,
+ * {@code data}: the original message plus {@code _dlq_metadata}).
  *
  * <p>Delivery state lives in Redis, so it survives restarts of the application and of Redis (with persistence):
  * <ul>
@@ -731,13 +732,7 @@ final class RedisBroker extends AbstractBroker {
      * long. XCLAIM JUSTID keeps each delivery count; its min-idle leaves an entry a live consumer took meanwhile.
      */
     @Override
-    public int handOver(String stream, String group, String to) {
-        for (String[] argument : new String[][] {{stream, "stream"}, {group, "consumer group"}, {to, "consumer"}}) {
-            if (argument[0] == null || argument[0].isBlank()) {
-                throw new IllegalArgumentException(argument[1] + " must not be " + (argument[0] == null ? "null"
-                        : "blank"));
-            }
-        }
+    protected int doHandOver(String stream, String group, String to) {
         if (to.equals(RETRY_CONSUMER)) {
             throw new IllegalArgumentException("consumer must not be '" + RETRY_CONSUMER + "', which only holds "
                     + "entries waiting for a retry; give a consumer that reads the group");
