@@ -3,6 +3,7 @@ package dev.courier.engine;
 import dev.courier.Broker;
 import dev.courier.BrokerCapability;
 import dev.courier.Message;
+import dev.courier.internal.CurrentMessage;
 import dev.courier.spi.BrokerSettings;
 
 import java.lang.System.Logger.Level;
@@ -50,6 +51,9 @@ final class ConsumptionLoop implements Runnable {
      */
     static final long MAX_ACK_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
+    /** How many types of skipped messages are logged, each once. */
+    static final int MAX_SKIPPED_TYPES = 1000;
+
     /** Message ids in the log are cut to this length: a broker may let a stream use long ids. */
     private static final int LOGGED_ID_LENGTH = 100;
 
@@ -80,6 +84,8 @@ final class ConsumptionLoop implements Runnable {
     private final LongAdder failed = new LongAdder();
     private final LongAdder deadLettered = new LongAdder();
     private final LongAdder skipped = new LongAdder();
+    /** The types of skipped messages logged so far; bounded, as the types come from the stream. */
+    private final java.util.Set<String> skippedTypes = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Handled messages whose ack is not sent yet; only the thread in a cycle (holding cycleLock) touches it. */
     private final List<String> toAck = new ArrayList<>();
     private long oldestUnackedAt;
@@ -288,6 +294,7 @@ final class ConsumptionLoop implements Runnable {
         if (matching.isEmpty()) {
             acknowledge(message);
             skipped.increment();
+            logSkipped(message);
             return;
         }
         Object[] arguments = new Object[matching.size()];
@@ -301,6 +308,8 @@ final class ConsumptionLoop implements Runnable {
         }
         inHand.set(message);
         Handler running = null;
+        // What the handlers publish meanwhile is linked to this message (DomainEvent.of).
+        Message outer = CurrentMessage.set(message);
         try {
             for (int i = 0; i < arguments.length; i++) {
                 running = matching.get(i);
@@ -317,6 +326,8 @@ final class ConsumptionLoop implements Runnable {
                 }
             }
             return;
+        } finally {
+            CurrentMessage.set(outer);
         }
         if (inHand.compareAndSet(message, null)) {
             acknowledge(message);
@@ -339,6 +350,22 @@ final class ConsumptionLoop implements Runnable {
                 message.deliveryCount(), error, breaker.settings().delay().toMillis(), breaker.consecutiveFailures(),
                 breaker.openUntil());
         LOG.log(Level.DEBUG, "stack trace", error);
+    }
+
+    /** Once per type (up to {@link #MAX_SKIPPED_TYPES}), so that a typo in a type can be found. */
+    private void logSkipped(Message message) {
+        if (!LOG.isLoggable(Level.DEBUG) || skippedTypes.size() >= MAX_SKIPPED_TYPES) {
+            return;
+        }
+        String type = message.type();
+        if (skippedTypes.add(type == null ? "" : type)) {
+            LOG.log(Level.DEBUG, "{0}: no method wants messages of type {1} (message {2}); acknowledged and skipped. "
+                    + "Types wanted: {3}. Further messages of this type are only counted (skipped){4}", this,
+                    type == null ? "(none: no metadata.headers.type, event_type or type)" : "'" + type + "'",
+                    id(message), handlers.stream().map(h -> h.subscription().type().isEmpty() ? "(any)"
+                            : "'" + h.subscription().type() + "'").distinct().toList(),
+                    skippedTypes.size() == MAX_SKIPPED_TYPES ? "; no further types are logged" : "");
+        }
     }
 
     private void reject(Message message, Handler handler, Throwable error) {

@@ -50,6 +50,7 @@ class LoopLivenessCheck implements HealthCheck {
             response.withData(key + ".handled", loop.handled());
             response.withData(key + ".failed", loop.failed());
             response.withData(key + ".dead_lettered", loop.deadLettered());
+            response.withData(key + ".skipped", loop.skipped());
             if (loop.lastCycle() != null) {
                 response.withData(key + ".last_cycle", loop.lastCycle().toString());
             }
