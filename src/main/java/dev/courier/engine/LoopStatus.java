@@ -18,9 +18,10 @@ import java.util.Objects;
  * @param skipped      messages no handler's type matched, acknowledged without processing
  * @param lastError    the type and text of the last broker error while {@link State#BACKING_OFF}, else {@code null}
  *                     (never holds a password)
+ * @param circuitOpenUntil while {@link State#OPEN}: when the circuit breaker lets a probe through; else {@code null}
  */
 public record LoopStatus(String broker, String stream, String group, State state, Instant lastCycle, long handled,
-                         long failed, long deadLettered, long skipped, String lastError) {
+                         long failed, long deadLettered, long skipped, String lastError, Instant circuitOpenUntil) {
 
     public LoopStatus {
         Objects.requireNonNull(broker, "broker");
@@ -29,9 +30,13 @@ public record LoopStatus(String broker, String stream, String group, State state
         Objects.requireNonNull(state, "state");
     }
 
-    /** Whether the loop is starting or running: not backing off from a broker failure, not stopped. */
+    /**
+     * Whether the loop is starting, running, or waiting on its open circuit breaker: not backing off from a broker
+     * failure, not stopped.
+     */
     public boolean healthy() {
-        return state == State.STARTING || state == State.RUNNING;
+        return state == State.STARTING || state == State.RUNNING || state == State.OPEN
+                || state == State.HALF_OPEN;
     }
 
     public enum State {
@@ -42,6 +47,13 @@ public record LoopStatus(String broker, String stream, String group, State state
         /** The broker could not be reached or failed; waiting 1, 2, 4 ... 30 s before trying again. */
         BACKING_OFF,
         /** Stopped with the application (or never started). */
-        STOPPED
+        STOPPED,
+        /**
+         * The circuit breaker is open after consecutive handler failures: nothing is read until
+         * {@link LoopStatus#circuitOpenUntil()}; the messages of the failing batch are held unacknowledged.
+         */
+        OPEN,
+        /** The circuit breaker's delay has passed: one message is handled as a probe. */
+        HALF_OPEN
     }
 }
