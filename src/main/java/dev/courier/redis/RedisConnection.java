@@ -327,11 +327,11 @@ final class RedisConnection implements AutoCloseable {
                 pauseWhileLoading(operation, e, deadline); // a new connection's HELLO or SELECT was refused
                 continue;
             }
-            try (connection) {
+            try {
                 return command.apply(connection);
             } catch (JedisException e) {
                 if (isConnectionError(e)) {
-                    connection.setBroken(); // not back into the pool
+                    connection.setBroken(); // closed below, it does not go back into the pool
                     resetPool(false);       // its idle neighbours are likely dead too
                     countFailure();
                     throw new PublishOutcomeUnknownException("broker '" + config.brokerName + "': " + operation
@@ -344,6 +344,8 @@ final class RedisConnection implements AutoCloseable {
                     throw failure;
                 }
                 pauseWhileLoading(operation, reply, deadline);
+            } finally {
+                connection.close(); // back to the pool
             }
         }
     }
