@@ -10,8 +10,8 @@ import java.util.Objects;
  * @param message  the original message, with its original id and stream
  * @param group    the consumer group that failed it
  * @param consumer the consumer that last held it, or {@code null} when unknown
- * @param reason   why it was dead-lettered: {@code max_retries_exceeded}, {@code timeout}, {@code malformed}, or the
- *                 error of a payload that could not be bound
+ * @param reason   why it was dead-lettered: {@code max_retries_exceeded}, {@code timeout}, {@code malformed},
+ *                 {@code too_large}, or the error of a payload that could not be bound
  * @param attempts how many times it was delivered
  * @param failedAt when it was dead-lettered
  */
@@ -24,6 +24,8 @@ public record DeadLetter(String id, Message message, String group, String consum
     public static final String TIMEOUT = "timeout";
     /** Reason of an entry that is not a readable message (no data, not a JSON object). */
     public static final String MALFORMED = "malformed";
+    /** Reason of an entry larger than the broker's {@code max-message-size}, dead-lettered without being parsed. */
+    public static final String TOO_LARGE = "too_large";
 
     public DeadLetter {
         Objects.requireNonNull(id, "id");

@@ -52,7 +52,11 @@ final class InlineBroker extends AbstractBroker {
     private final LongAdder discarded = new LongAdder();
 
     InlineBroker(String name, RetryPolicy policy, InstantSource clock) {
-        super(name, InlineBrokerProvider.NAME, CAPABILITIES);
+        this(name, policy, clock, InlineBrokerProvider.DEFAULT_MAX_MESSAGE_SIZE);
+    }
+
+    InlineBroker(String name, RetryPolicy policy, InstantSource clock, long maxMessageSize) {
+        super(name, InlineBrokerProvider.NAME, CAPABILITIES, maxMessageSize);
         this.policy = policy;
         this.clock = clock;
         this.idPrefix = clock.millis() + "-";

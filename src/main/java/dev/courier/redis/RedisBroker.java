@@ -141,8 +141,8 @@ final class RedisBroker extends AbstractBroker {
     private final long createdAt = System.currentTimeMillis();
 
     RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, long maxLength,
-                Duration blockTimeout) {
-        super(name, RedisBrokerProvider.NAME, CAPABILITIES);
+                Duration blockTimeout, long maxMessageSize) {
+        super(name, RedisBrokerProvider.NAME, CAPABILITIES, maxMessageSize);
         this.connection = connection;
         this.combiner = new XaddCombiner(connection);
         this.policy = policy;
@@ -323,8 +323,12 @@ final class RedisBroker extends AbstractBroker {
         if (fields != null) {
             for (int i = 0; i + 1 < fields.size(); i += 2) {
                 if (java.util.Arrays.equals((byte[]) fields.get(i), DATA_BYTES)) {
+                    byte[] data = (byte[]) fields.get(i + 1);
+                    if (data.length > maxMessageSize()) {
+                        break; // dead-lettered below, unparsed
+                    }
                     try {
-                        Map<String, Object> payload = JsonCodec.parse(SafeEncoder.encode((byte[]) fields.get(i + 1)));
+                        Map<String, Object> payload = JsonCodec.parse(SafeEncoder.encode(data));
                         if (!payload.isEmpty()) {
                             out.add(new Message(id, g.stream, payload, 1));
                             return;
@@ -339,10 +343,17 @@ final class RedisBroker extends AbstractBroker {
         deliver(g, new StreamEntry(new StreamEntryID(id), fields(entry.get(1))), 1, out);
     }
 
-    /** Adds the entry to {@code out} as a message, or dead-letters it as malformed. */
+    /** Adds the entry to {@code out} as a message, or dead-letters it as too large or malformed. */
     private void deliver(GroupState g, StreamEntry entry, int deliveryCount, List<Message> out) {
         Map<String, String> fields = entry.getFields();
         String data = fields == null ? null : fields.get(DATA);
+        if (data != null && tooLarge(data)) {
+            LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' has {3} bytes of data, more than "
+                    + "max-message-size ({4} bytes); dead-lettering it unparsed", name(), entry.getID(), g.stream,
+                    data.getBytes(StandardCharsets.UTF_8).length, maxMessageSize());
+            deadLetterQuietly(g, entry.getID().toString(), fields, deliveryCount, DeadLetter.TOO_LARGE);
+            return;
+        }
         Map<String, Object> payload = null;
         if (data != null) {
             try {
@@ -359,6 +370,11 @@ final class RedisBroker extends AbstractBroker {
             return;
         }
         out.add(new Message(entry.getID().toString(), g.stream, payload, deliveryCount));
+    }
+
+    /** Whether a text has more UTF-8 bytes than max-message-size; counted only if it might (3 bytes a char at most). */
+    private boolean tooLarge(String text) {
+        return text.length() * 3L > maxMessageSize() && text.getBytes(StandardCharsets.UTF_8).length > maxMessageSize();
     }
 
     /** Claims the group's rejected entries whose retry delay has passed. */
@@ -452,6 +468,7 @@ final class RedisBroker extends AbstractBroker {
             }
             int deliveries = (int) Math.min(Integer.MAX_VALUE, counts.getOrDefault(entry.getID(), 1L));
             if (policy.exhausted(deliveries - 1)) {
+                failed.increment();
                 deadLetterQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
                         DeadLetter.TIMEOUT);
             } else {
@@ -518,6 +535,7 @@ final class RedisBroker extends AbstractBroker {
                 int deliveries = (int) Math.min(Integer.MAX_VALUE, counts.getOrDefault(entry.getID(), 1L));
                 if (policy.exhausted(deliveries - 1)) {
                     // Delivered and never acknowledged more often than max-retries allows.
+                    failed.increment();
                     deadLetterQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
                             DeadLetter.TIMEOUT);
                 } else {
