@@ -144,8 +144,8 @@ abstract class PayloadBinder {
         return type.getTypeName().replaceAll("\\b[a-z][\\w]*\\.", "").replace("$", ".");
     }
 
-    /** Binds the payload's JSON with JSON-B. */
-    private static final class JsonbBinder extends PayloadBinder {
+    /** Binds the payload's JSON with JSON-B; non-finite numbers go as text, which JSON-B reads into doubles. */
+    static final class JsonbBinder extends PayloadBinder {
         private final Type type;
         private final Supplier<Jsonb> jsonb;
 
@@ -162,7 +162,7 @@ abstract class PayloadBinder {
         @Override
         Object bind(Message message) {
             try {
-                Object bound = jsonb.get().fromJson(JsonCodec.write(message.payload()), type);
+                Object bound = jsonb.get().fromJson(JsonCodec.writeValue(nonFiniteAsText(message.payload())), type);
                 if (bound == null) {
                     throw new BindingException("cannot bind the payload to " + type.getTypeName() + ": JSON-B gave null");
                 }
@@ -173,6 +173,43 @@ abstract class PayloadBinder {
                 throw new BindingException("cannot bind the payload to " + type.getTypeName() + ": "
                         + rootMessage(e), e);
             }
+        }
+
+        /**
+         * The value with each NaN or infinity (read from Python's JSON) as the text "NaN", "Infinity" or "-Infinity",
+         * which JSON-B reads into a double, while it refuses them bare; the value itself when it holds none.
+         */
+        static Object nonFiniteAsText(Object value) {
+            if (value instanceof Double d) {
+                return Double.isFinite(d) ? d : d.toString();
+            }
+            if (value instanceof Map<?, ?> map) {
+                Map<Object, Object> copy = null;
+                for (Map.Entry<?, ?> entry : map.entrySet()) {
+                    Object item = nonFiniteAsText(entry.getValue());
+                    if (item != entry.getValue() && copy == null) {
+                        copy = new java.util.LinkedHashMap<>(map);
+                    }
+                    if (copy != null) {
+                        copy.put(entry.getKey(), item);
+                    }
+                }
+                return copy == null ? map : copy;
+            }
+            if (value instanceof java.util.List<?> list) {
+                java.util.List<Object> copy = null;
+                for (int i = 0; i < list.size(); i++) {
+                    Object item = nonFiniteAsText(list.get(i));
+                    if (item != list.get(i) && copy == null) {
+                        copy = new java.util.ArrayList<>(list);
+                    }
+                    if (copy != null) {
+                        copy.set(i, item);
+                    }
+                }
+                return copy == null ? list : copy;
+            }
+            return value;
         }
 
         private static String rootMessage(Throwable e) {

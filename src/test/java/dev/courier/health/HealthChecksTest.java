@@ -162,8 +162,8 @@ class HealthChecksTest {
     @Test
     void the_loop_counts_what_it_did_with_each_message_and_the_broker_counts_every_dead_letter() {
         Deployment app = deploy(Deployment.inline("brokers.default.max-retries", "0"), Orders.class);
-        app.broker().publish("orders", Map.of("id", "refused", "quantity", -1));    // handler throws: dead after 0 retries
-        app.broker().publish("orders", Map.of("id", "unbindable", "quantity", "many")); // cannot be bound
+        app.broker().publish("orders", Map.of("id", "refused", "quantity", -1)); // thrown on; no retries
+        app.broker().publish("orders", Map.of("id", "unbindable", "quantity", "many")); // not an Order
         app.broker().publish("orders", Map.of("id", "fine", "quantity", 1));
         await().atMost(Duration.ofSeconds(5)).until(() -> app.broker().deadLetterDepth("orders") == 2);
 
