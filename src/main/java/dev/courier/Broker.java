@@ -151,10 +151,15 @@ public interface Broker extends AutoCloseable {
      * Removes a dead letter and publishes its message to the original stream again, as a new message.
      *
      * @return whether the dead letter existed
+     * @throws IllegalStateException the dead letter is not {@link DeadLetter#replayable() replayable}: it holds a
+     *                               malformed entry, which stays in the dead-letter queue
      */
     boolean replayDeadLetter(String stream, String deadLetterId);
 
-    /** Replays every dead letter of a stream, oldest first. @return how many were replayed */
+    /**
+     * Replays every {@link DeadLetter#replayable() replayable} dead letter of a stream, oldest first; the others
+     * stay, with a warning logged. @return how many were replayed
+     */
     int replayAllDeadLetters(String stream);
 
     /** Deletes every dead letter of a stream. @return how many were deleted */
@@ -195,6 +200,23 @@ public interface Broker extends AutoCloseable {
      *         {@link BrokerCapability#DEAD_LETTER_QUEUE}
      */
     boolean deadLetter(String stream, String id, String group, String reason);
+
+    /**
+     * Hands a consumer group's stranded messages to one of its consumers: on {@code redis}, the entries waiting for
+     * a retry on the consumer {@code courier-retry}, and the entries held by consumers idle for longer than
+     * {@code message-timeout}, are claimed (XCLAIM, keeping their delivery counts) for {@code consumer}, which gets
+     * them at its next read of its own pending entries, at once, without the retry delay.
+     *
+     * <p>Courier consumers do this among themselves; a Protean consumer never claims another consumer's entries. So
+     * when the last Courier consumer of a group shared with Protean services is retired, call this once (from any
+     * Courier broker on that Redis) with the name of a Protean consumer of the group ({@code XINFO CONSUMERS}).
+     *
+     * @return how many messages were handed over; {@code 0} on brokers that keep no such state
+     * @throws IllegalArgumentException a blank argument, or {@code consumer} is {@code courier-retry}
+     */
+    default int handOver(String stream, String group, String consumer) {
+        return 0;
+    }
 
     /** Releases the broker's resources. Messages not yet acknowledged stay pending where the broker keeps them. */
     @Override

@@ -1,7 +1,10 @@
 package dev.courier;
 
+import dev.courier.internal.ProteanEnvelope;
+
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * A message read from a stream.
@@ -21,13 +24,27 @@ public record Message(String id, String stream, Map<String, Object> payload, int
     }
 
     /**
-     * The message's type: its {@code event_type} field, else its {@code type} field, else {@code null}.
+     * The message's type. For a Protean message (see {@link #event()}) it is {@code metadata.headers.type};
+     * otherwise the payload's {@code event_type} field, else its {@code type} field, else {@code null}.
      */
     public String type() {
+        String envelopeType = ProteanEnvelope.type(payload);
+        if (envelopeType != null) {
+            return envelopeType;
+        }
         Object type = payload.get("event_type");
         if (type == null) {
             type = payload.get("type");
         }
         return type == null ? null : type.toString();
+    }
+
+    /**
+     * The event, when this message is in Protean's envelope: its payload has a {@code data} object and a
+     * {@code metadata.headers.type} string. Its {@link DomainEvent#data() data} is the {@code data} map, and its headers
+     * (id, time, traceparent, correlation and causation ids) are read from {@code metadata}.
+     */
+    public Optional<DomainEvent> event() {
+        return Optional.ofNullable(ProteanEnvelope.read(payload));
     }
 }

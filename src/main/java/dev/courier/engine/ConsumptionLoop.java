@@ -3,12 +3,16 @@ package dev.courier.engine;
 import dev.courier.Broker;
 import dev.courier.BrokerCapability;
 import dev.courier.Message;
+import dev.courier.internal.CurrentMessage;
 import dev.courier.spi.BrokerSettings;
 
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -19,6 +23,10 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * Reads one stream of one broker as one consumer group, on its own thread, and hands each message to the handlers
  * whose type matches it.
+ *
+ * <p>With a circuit breaker, the failure that opens it is not rejected: that message and the rest of its batch are
+ * held here, unacknowledged (so the broker spends no retry and counts no delivery), nothing is read while the
+ * circuit is open, and once it is half-open the first held message is the probe.
  */
 final class ConsumptionLoop implements Runnable {
 
@@ -43,6 +51,9 @@ final class ConsumptionLoop implements Runnable {
      */
     static final long MAX_ACK_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
+    /** How many types of skipped messages are logged, each once. */
+    static final int MAX_SKIPPED_TYPES = 1000;
+
     /** Message ids in the log are cut to this length: a broker may let a stream use long ids. */
     private static final int LOGGED_ID_LENGTH = 100;
 
@@ -54,6 +65,9 @@ final class ConsumptionLoop implements Runnable {
     private final EngineSettings settings;
     private final boolean blocking;
     private final boolean acknowledges;
+    private final CircuitBreaker breaker;
+    /** Messages read, neither acknowledged nor rejected, waiting for the circuit to close; only the cycle's thread. */
+    private final Deque<Message> held = new ArrayDeque<>();
 
     /** Held for a read and the handling of what it gave; lets a sync-mode publish drain the loop in its thread. */
     final ReentrantLock cycleLock = new ReentrantLock();
@@ -73,10 +87,10 @@ final class ConsumptionLoop implements Runnable {
     private final LongAdder restarts = new LongAdder();
     /** The wait before the next restart after the loop ended on an error; only the loop's thread touches it. */
     private long restartPauseMillis = MIN_RECONNECT_PAUSE.toMillis();
+    /** The types of skipped messages logged so far; bounded, as the types come from the stream. */
+    private final java.util.Set<String> skippedTypes = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Handled messages whose ack is not sent yet; only the thread in a cycle (holding cycleLock) touches it. */
     private final List<String> toAck = new ArrayList<>();
-    /** What a cycle that ended on an Error left of its batch, for the next cycle; touched under cycleLock only. */
-    private List<Message> unhandled = List.of();
     private long oldestUnackedAt;
 
     ConsumptionLoop(int order, Broker broker, String stream, String group, List<Handler> handlers,
@@ -89,6 +103,8 @@ final class ConsumptionLoop implements Runnable {
         this.settings = settings;
         this.blocking = broker.hasCapability(BrokerCapability.BLOCKING_READ);
         this.acknowledges = broker.hasCapability(BrokerCapability.ACK_NACK);
+        this.breaker = new CircuitBreaker(this.handlers.get(0).subscription().circuitBreaker(),
+                InstantSource.system());
     }
 
     /** A subscriber method with the binder of its parameter. */
@@ -165,6 +181,15 @@ final class ConsumptionLoop implements Runnable {
         Duration reconnectPause = MIN_RECONNECT_PAUSE;
         boolean backingOff = false;
         while (!stopping) {
+            long open = breaker.remainingMillis();
+            if (open > 0) {
+                // Nothing is read or claimed: the circuit is open.
+                state = LoopStatus.State.OPEN;
+                if (pause(Duration.ofMillis(open))) {
+                    break;
+                }
+                continue;
+            }
             int read;
             try {
                 cycleLock.lock();
@@ -227,34 +252,60 @@ final class ConsumptionLoop implements Runnable {
         }
     }
 
-    /** One read and the handling of what it gave. @return how many messages were read */
+    /**
+     * One read and the handling of what it gave; held messages first, without a read, and while the circuit is
+     * half-open a single message, the probe. @return how many messages were handled or read
+     */
     private int cycle() {
-        List<Message> batch = unhandled;
-        if (batch.isEmpty()) {
-            batch = blocking
-                    ? broker.read(stream, group, settings.batchSize(), settings.blockTimeout())
-                    : broker.read(stream, group, settings.batchSize());
+        CircuitBreaker.State circuit = breaker.state();
+        if (circuit == CircuitBreaker.State.OPEN) {
+            return 0;
         }
-        unhandled = List.of();
-        state = LoopStatus.State.RUNNING;
+        boolean probe = circuit == CircuitBreaker.State.HALF_OPEN;
+        int max = probe ? 1 : settings.batchSize();
+        List<Message> batch;
+        if (!held.isEmpty()) {
+            batch = new ArrayList<>(max);
+            while (batch.size() < max && !held.isEmpty()) {
+                batch.add(held.pollFirst());
+            }
+        } else {
+            batch = blocking
+                    ? broker.read(stream, group, max, settings.blockTimeout())
+                    : broker.read(stream, group, max);
+        }
+        state = probe ? LoopStatus.State.HALF_OPEN : LoopStatus.State.RUNNING;
         lastCycle = Instant.now();
         lastError = null;
         int next = 0;
         try {
-            while (next < batch.size()) {
+            for (; next < batch.size(); next++) {
+                Message message = batch.get(next);
                 if (stopping) {
                     // The rest stay unacknowledged: the broker delivers them again.
                     break;
                 }
-                process(batch.get(next++));
+                process(message);
+                if (breaker.state() != CircuitBreaker.State.CLOSED) {
+                    // This message opened the circuit (and is held first): the rest of the batch after it, in order.
+                    Message failing = held.pollFirst();
+                    for (int j = batch.size() - 1; j > next; j--) {
+                        held.addFirst(batch.get(j));
+                    }
+                    held.addFirst(failing);
+                    state = LoopStatus.State.OPEN;
+                    break;
+                }
                 if (!toAck.isEmpty() && System.nanoTime() - oldestUnackedAt >= MAX_ACK_DELAY_NANOS) {
                     sendAcks();
                 }
             }
         } catch (Error e) {
-            // The loop ends (an OutOfMemoryError in a handler, a bug) and restarts: it handles the rest of the
-            // batch then, rather than leave them held until message-timeout.
-            unhandled = batch.subList(next, batch.size());
+            // The loop ends (an OutOfMemoryError in a handler, a bug) and restarts: the rest of the batch is held,
+            // to be handled first then, rather than left pending until message-timeout.
+            for (int j = batch.size() - 1; j > next; j--) {
+                held.addFirst(batch.get(j));
+            }
             throw e;
         } finally {
             sendAcks();
@@ -292,6 +343,7 @@ final class ConsumptionLoop implements Runnable {
         if (matching.isEmpty()) {
             acknowledge(message);
             skipped.increment();
+            logSkipped(message);
             return;
         }
         Object[] arguments = new Object[matching.size()];
@@ -305,6 +357,8 @@ final class ConsumptionLoop implements Runnable {
         }
         inHand.set(message);
         Handler running = null;
+        // What the handlers publish meanwhile is linked to this message (DomainEvent.of).
+        Message outer = CurrentMessage.set(message);
         try {
             for (int i = 0; i < arguments.length; i++) {
                 running = matching.get(i);
@@ -317,15 +371,53 @@ final class ConsumptionLoop implements Runnable {
             // Any other error of a handler, a StackOverflowError included (its stack is unwound by now), is a failed
             // handling: the message is rejected and the loop goes on.
             if (inHand.compareAndSet(message, null)) {
-                reject(message, running, e);
+                if (breaker.failed(e)) {
+                    hold(message, running, e);
+                } else {
+                    reject(message, running, e);
+                }
             }
             return;
+        } finally {
+            CurrentMessage.set(outer);
         }
         if (inHand.compareAndSet(message, null)) {
             acknowledge(message);
             handled.increment();
         }
         // else: the stop gave up on this message; it stays unacknowledged, to be delivered again.
+        if (breaker.succeeded()) {
+            LOG.log(Level.INFO, "{0}: the probe succeeded; circuit closed, consuming again ({1} held message(s) "
+                    + "first)", this, held.size());
+        }
+    }
+
+    /** Keeps a message whose failure opened the circuit, first in line for the probe; the broker is not told. */
+    private void hold(Message message, Handler handler, Throwable error) {
+        failed.increment();
+        held.addFirst(message);
+        LOG.log(Level.WARNING, "{0}: {1} failed on message {2} (delivery {3}): {4}; circuit open for {5} ms after {6} "
+                + "consecutive failure(s): the message and the rest of its batch are held unacknowledged, nothing is "
+                + "read until one of them probes at {7}", this, handler.subscription().description(), id(message),
+                message.deliveryCount(), error, breaker.settings().delay().toMillis(), breaker.consecutiveFailures(),
+                breaker.openUntil());
+        LOG.log(Level.DEBUG, "stack trace", error);
+    }
+
+    /** Once per type (up to {@link #MAX_SKIPPED_TYPES}), so that a typo in a type can be found. */
+    private void logSkipped(Message message) {
+        if (!LOG.isLoggable(Level.DEBUG) || skippedTypes.size() >= MAX_SKIPPED_TYPES) {
+            return;
+        }
+        String type = message.type();
+        if (skippedTypes.add(type == null ? "" : type)) {
+            LOG.log(Level.DEBUG, "{0}: no method wants messages of type {1} (message {2}); acknowledged and skipped. "
+                    + "Types wanted: {3}. Further messages of this type are only counted (skipped){4}", this,
+                    type == null ? "(none: no metadata.headers.type, event_type or type)" : "'" + type + "'",
+                    id(message), handlers.stream().map(h -> h.subscription().type().isEmpty() ? "(any)"
+                            : "'" + h.subscription().type() + "'").distinct().toList(),
+                    skippedTypes.size() == MAX_SKIPPED_TYPES ? "; no further types are logged" : "");
+        }
     }
 
     private void reject(Message message, Handler handler, Throwable error) {
@@ -410,8 +502,11 @@ final class ConsumptionLoop implements Runnable {
     }
 
     LoopStatus status() {
-        return new LoopStatus(broker.name(), stream, group, state, lastCycle, handled.sum(), failed.sum(),
-                unbindable.sum(), skipped.sum(), restarts.sum(), lastError);
+        Instant openUntil = breaker.openUntil();
+        LoopStatus.State now = state == LoopStatus.State.OPEN && openUntil == null ? LoopStatus.State.HALF_OPEN
+                : state;
+        return new LoopStatus(broker.name(), stream, group, now, lastCycle, handled.sum(), failed.sum(),
+                unbindable.sum(), skipped.sum(), restarts.sum(), lastError, openUntil);
     }
 
     private static Duration min(Duration a, Duration b) {

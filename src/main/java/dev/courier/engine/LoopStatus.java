@@ -22,9 +22,11 @@ import java.util.Objects;
  * @param restarts     how often the loop ended on an error (an {@code OutOfMemoryError}, a bug) and was started again
  * @param lastError    the type and text of the last error while {@link State#BACKING_OFF} or {@link State#RESTARTING},
  *                     else {@code null} (never holds a password)
+ * @param circuitOpenUntil while {@link State#OPEN}: when the circuit breaker lets a probe through; else {@code null}
  */
 public record LoopStatus(String broker, String stream, String group, State state, Instant lastCycle, long handled,
-                         long failed, long unbindable, long skipped, long restarts, String lastError) {
+                         long failed, long unbindable, long skipped, long restarts, String lastError,
+                         Instant circuitOpenUntil) {
 
     public LoopStatus {
         Objects.requireNonNull(broker, "broker");
@@ -33,9 +35,13 @@ public record LoopStatus(String broker, String stream, String group, State state
         Objects.requireNonNull(state, "state");
     }
 
-    /** Whether the loop is starting or running: not backing off from a broker failure, not restarting, not stopped. */
+    /**
+     * Whether the loop is starting, running, or waiting on its open circuit breaker: not backing off from a broker
+     * failure, not restarting, not stopped.
+     */
     public boolean healthy() {
-        return state == State.STARTING || state == State.RUNNING;
+        return state == State.STARTING || state == State.RUNNING || state == State.OPEN
+                || state == State.HALF_OPEN;
     }
 
     public enum State {
@@ -54,6 +60,13 @@ public record LoopStatus(String broker, String stream, String group, State state
          * Stopped with the application, or never started; in a started engine, ended for good (its thread is gone),
          * which liveness reports.
          */
-        STOPPED
+        STOPPED,
+        /**
+         * The circuit breaker is open after consecutive handler failures: nothing is read until
+         * {@link LoopStatus#circuitOpenUntil()}; the messages of the failing batch are held unacknowledged.
+         */
+        OPEN,
+        /** The circuit breaker's delay has passed: one message is handled as a probe. */
+        HALF_OPEN
     }
 }

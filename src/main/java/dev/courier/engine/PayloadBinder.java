@@ -1,6 +1,7 @@
 package dev.courier.engine;
 
 import dev.courier.Message;
+import dev.courier.internal.ProteanEnvelope;
 import dev.courier.spi.JsonCodec;
 import jakarta.json.bind.Jsonb;
 
@@ -14,7 +15,11 @@ import java.util.Collection;
 import java.util.Map;
 import java.util.function.Supplier;
 
-/** Turns a message into the argument of a {@code @Subscribe} parameter of a given type. */
+/**
+ * Turns a message into the argument of a {@code @Subscribe} parameter of a given type. A class or record binds from
+ * the payload, or from {@code data} for a message in Protean's envelope; {@code Message}, {@code Map} and
+ * {@code String} get the whole payload.
+ */
 abstract class PayloadBinder {
 
     /** The argument for this message. @throws BindingException the payload does not fit the type */
@@ -162,7 +167,10 @@ abstract class PayloadBinder {
         @Override
         Object bind(Message message) {
             try {
-                Object bound = jsonb.get().fromJson(JsonCodec.writeValue(nonFiniteAsText(message.payload())), type);
+                // A Protean message's fields are under "data".
+                Map<String, Object> data = ProteanEnvelope.data(message.payload());
+                Object fields = nonFiniteAsText(data != null ? data : message.payload());
+                Object bound = jsonb.get().fromJson(JsonCodec.writeValue(fields), type);
                 if (bound == null) {
                     throw new BindingException("cannot bind the payload to " + type.getTypeName() + ": JSON-B gave null");
                 }

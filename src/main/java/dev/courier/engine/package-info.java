@@ -11,7 +11,9 @@
  * <li>A loop reads up to {@code courier.engine.batch-size} messages; where the broker has BLOCKING_READ it waits on
  *     the broker up to {@code courier.engine.block-timeout}; elsewhere an empty read is followed by a pause that
  *     doubles from 1 ms to 50 ms (low latency after a burst, about 20 cheap reads a second when idle).</li>
- * <li>Each message goes to the loop's handlers whose type matches; a message none wants is acknowledged. All the
+ * <li>Each message goes to the loop's handlers whose type matches; a message none wants is acknowledged, counted
+ *     ({@link dev.courier.engine.LoopStatus#skipped()}) and logged at DEBUG once per type. While its handlers run,
+ *     the message is the one {@link dev.courier.DomainEvent#of DomainEvent.of} links new events to. All the
  *     payload bindings are made first: one that fails dead-letters the message at once
  *     ({@link dev.courier.Broker#deadLetter(String, String, String, String)}); else the handlers run in turn, and the
  *     first that throws stops the others and rejects the message (nack), so the broker's retry and dead-letter policy

@@ -2,7 +2,9 @@ package dev.courier.health;
 
 import dev.courier.Broker;
 import dev.courier.Brokers;
+import dev.courier.DeadLetterAlert;
 import dev.courier.HealthStats;
+import dev.courier.engine.Engine;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.health.HealthCheck;
@@ -20,7 +22,9 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * Readiness: every configured broker answers a ping within {@link #TIMEOUT_MILLIS}. Data per broker (keys prefixed
- * with its name): provider, status, ping latency, message counts. Nothing that could carry a password: no URI, no
+ * with its name): provider, status, ping latency, message counts, and the dead-letter alerts that stand
+ * ({@code <broker>.dead_letter_alert.<stream>}: the depth) and the loops whose circuit breaker is open
+ * ({@code <broker>.circuit_open.<stream>/<group>}: the ms left); neither makes the check DOWN. Nothing that could carry a password: no URI, no
  * exception text, only the exception's type.
  */
 @Readiness
@@ -33,6 +37,9 @@ class BrokerReadinessCheck implements HealthCheck {
 
     @Inject
     Brokers brokers;
+
+    @Inject
+    Engine engine;
 
     @Override
     public HealthCheckResponse call() {
@@ -48,6 +55,16 @@ class BrokerReadinessCheck implements HealthCheck {
             probes.put(name, probe);
         }
         HealthCheckResponseBuilder response = HealthCheckResponse.named(NAME).up();
+        for (DeadLetterAlert alert : engine.deadLetterAlerts()) {
+            response.withData(alert.broker() + ".dead_letter_alert." + alert.stream(), alert.depth());
+        }
+        java.time.Instant now = java.time.Instant.now();
+        for (dev.courier.engine.LoopStatus loop : engine.status().loops()) {
+            if (loop.circuitOpenUntil() != null) {
+                response.withData(loop.broker() + ".circuit_open." + loop.stream() + "/" + loop.group(),
+                        Math.max(0, java.time.Duration.between(now, loop.circuitOpenUntil()).toMillis()));
+            }
+        }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MILLIS);
         for (Map.Entry<String, CompletableFuture<Probe>> entry : probes.entrySet()) {
             String name = entry.getKey();

@@ -19,7 +19,8 @@ import java.time.Instant;
  * Liveness: every consumption loop is alive and cycling. A loop that has not completed a read cycle for longer than
  * {@code courier.health.stuck-after} is stuck, and the check is DOWN; so it is while a loop of a started engine is not
  * running (restarting after an error, or ended). A loop backing off from an unreachable broker is alive (readiness
- * reports the broker), and so is a stopped engine (the application is shutting down).
+ * reports the broker), and so is a loop whose circuit breaker is open (it waits on purpose; the data says until
+ * when), and a stopped engine (the application is shutting down).
  */
 @Liveness
 @ApplicationScoped
@@ -50,9 +51,16 @@ class LoopLivenessCheck implements HealthCheck {
             response.withData(key + ".handled", loop.handled());
             response.withData(key + ".failed", loop.failed());
             response.withData(key + ".unbindable", loop.unbindable());
+            response.withData(key + ".skipped", loop.skipped());
             response.withData(key + ".restarts", loop.restarts());
             if (loop.lastCycle() != null) {
                 response.withData(key + ".last_cycle", loop.lastCycle().toString());
+            }
+            if (loop.circuitOpenUntil() != null) {
+                // Open on purpose: waiting, not stuck.
+                response.withData(key + ".circuit_open_until", loop.circuitOpenUntil().toString());
+                response.withData(key + ".circuit_open_ms",
+                        Math.max(0, Duration.between(now, loop.circuitOpenUntil()).toMillis()));
             }
             if (isStuck(loop, now)) {
                 down++;

@@ -7,8 +7,12 @@ import dev.courier.HealthStats;
 import dev.courier.Message;
 import dev.courier.redis.RedisConnection.LuaScript;
 import dev.courier.redis.RedisConnection.RedisReplyException;
+import dev.courier.internal.ProteanEnvelope;
 import dev.courier.spi.AbstractBroker;
 import dev.courier.spi.JsonCodec;
+import dev.courier.spi.Maintained;
+import dev.courier.spi.MaintenancePolicy;
+import dev.courier.spi.Retention;
 import dev.courier.spi.RetryPolicy;
 import redis.clients.jedis.AbstractPipeline;
 import redis.clients.jedis.Protocol;
@@ -30,8 +34,8 @@ import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -46,7 +50,8 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * A broker on Redis Streams, in the wire format of the seed's system: {@code XADD <stream> * data <json>}, consumer
- * groups created on first use, dead letters in the stream {@code <stream>:dlq}.
+ * groups created on first use, dead letters in the stream {@code <stream>:dlq} as Protean writes them (one field,
+ * {@code data}: the original message plus {@code _dlq_metadata}).
  *
  * <p>Delivery state lives in Redis, so it survives restarts of the application and of Redis (with persistence):
  * <ul>
@@ -61,8 +66,12 @@ import java.util.concurrent.atomic.LongAdder;
  * of the group, without waiting for {@code message-timeout};</li>
  * <li>dead-lettering writes the entry to {@code <stream>:dlq} first and acknowledges it only then.</li>
  * </ul>
+ *
+ * <p>{@link #maintain()} removes the dead letters older than {@code dead-letter-retention}, by the time in their
+ * entry ids (XTRIM MINID), and, with {@code retention}, the stream entries older than it that every group has
+ * acknowledged; both for the streams this broker object has published to or read.
  */
-final class RedisBroker extends AbstractBroker {
+final class RedisBroker extends AbstractBroker implements Maintained {
 
     private static final System.Logger LOG = System.getLogger("dev.courier.redis");
 
@@ -79,15 +88,25 @@ final class RedisBroker extends AbstractBroker {
     /** The consumer that holds rejected entries while they wait for their retry. */
     static final String RETRY_CONSUMER = "courier-retry";
 
-    // Dead-letter entry fields, besides data.
+    /*
+     * A dead letter is one field, data: the original message's JSON with the object _dlq_metadata added as its last
+     * key, as Protean writes it. A malformed entry's letter is {"_dlq_metadata": {...}} alone, with the entry's
+     * fields, base64-encoded, under original_fields_base64. Courier 0.1.0 wrote the same metadata names as fields of
+     * their own beside data (reason for failure_reason, fields for an entry without data); those are read still.
+     */
+    static final String DLQ_METADATA = "_dlq_metadata";
     static final String ORIGINAL_STREAM = "original_stream";
     static final String ORIGINAL_ID = "original_id";
     static final String CONSUMER_GROUP = "consumer_group";
     static final String CONSUMER = "consumer";
     static final String FAILED_AT = "failed_at";
     static final String RETRY_COUNT = "retry_count";
+    static final String FAILURE_REASON = "failure_reason";
+    /** A malformed entry's fields: a list of [name, value] pairs, each base64 (RFC 4648) of the bytes. */
+    static final String ORIGINAL_FIELDS = "original_fields_base64";
+    /** Courier 0.1.0: the reason, as a field of the dead letter. */
     static final String REASON = "reason";
-    /** For an entry without a data field: its fields, as a JSON object. */
+    /** Courier 0.1.0: for an entry without a data field, its fields as a JSON object. */
     static final String FIELDS = "fields";
 
     /** XADD stream * ...: shared, never changed. */
@@ -126,6 +145,8 @@ final class RedisBroker extends AbstractBroker {
     private final String consumer;
     private final byte[] consumerKey;
     private final long maxLength;
+    private final Duration retention;
+    private final MaintenancePolicy maintenance;
     private final Duration blockTimeout;
     private final long reclaimIntervalMs;
     private final Map<String, Map<String, GroupState>> groups = new ConcurrentHashMap<>();
@@ -141,14 +162,22 @@ final class RedisBroker extends AbstractBroker {
     private final long createdAt = System.currentTimeMillis();
 
     RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, long maxLength,
-                Duration blockTimeout, long maxMessageSize) {
+                Duration blockTimeout) {
+        this(name, connection, policy, consumer, new Retention(maxLength, Duration.ZERO), MaintenancePolicy.DEFAULT,
+                blockTimeout, RedisBrokerProvider.DEFAULT_MAX_MESSAGE_SIZE);
+    }
+
+    RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, Retention retention,
+                MaintenancePolicy maintenance, Duration blockTimeout, long maxMessageSize) {
         super(name, RedisBrokerProvider.NAME, CAPABILITIES, maxMessageSize);
         this.connection = connection;
         this.combiner = new XaddCombiner(connection);
         this.policy = policy;
         this.consumer = consumer;
         this.consumerKey = SafeEncoder.encode(consumer);
-        this.maxLength = maxLength;
+        this.maxLength = retention.maxLength();
+        this.retention = retention.maxAge();
+        this.maintenance = maintenance;
         this.blockTimeout = blockTimeout;
         this.reclaimIntervalMs = Math.max(MIN_RECLAIM_INTERVAL_MS,
                 Math.min(MAX_RECLAIM_INTERVAL_MS, policy.messageTimeout().toMillis() / 2));
@@ -323,12 +352,17 @@ final class RedisBroker extends AbstractBroker {
         if (fields != null) {
             for (int i = 0; i + 1 < fields.size(); i += 2) {
                 if (java.util.Arrays.equals((byte[]) fields.get(i), DATA_BYTES)) {
-                    byte[] data = (byte[]) fields.get(i + 1);
-                    if (data.length > maxMessageSize()) {
+                    byte[] raw = (byte[]) fields.get(i + 1);
+                    if (raw.length > maxMessageSize()) {
                         break; // dead-lettered below, unparsed
                     }
+                    String data = utf8(raw);
+                    if (data == null) {
+                        notUtf8(g, id, 1);
+                        return;
+                    }
                     try {
-                        Map<String, Object> payload = JsonCodec.parse(SafeEncoder.encode(data));
+                        Map<String, Object> payload = JsonCodec.parse(data);
                         if (!payload.isEmpty()) {
                             out.add(new Message(id, g.stream, payload, 1));
                             return;
@@ -341,6 +375,38 @@ final class RedisBroker extends AbstractBroker {
             }
         }
         deliver(g, new StreamEntry(new StreamEntryID(id), fields(entry.get(1))), 1, out);
+    }
+
+    /** Dead-letters an entry whose data is not UTF-8; the letter keeps its bytes (read again, as bytes). */
+    private void notUtf8(GroupState g, String id, int deliveryCount) {
+        LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' is not a message (data is not UTF-8); "
+                + "dead-lettering it", name(), id, g.stream);
+        deadLetterQuietly(g, id, null, deliveryCount, DeadLetter.MALFORMED);
+    }
+
+    /** The bytes as UTF-8 text, or {@code null} when they are not UTF-8. */
+    static String utf8(byte[] bytes) {
+        String text = new String(bytes, StandardCharsets.UTF_8);
+        if (text.indexOf('\uFFFD') < 0) {
+            return text; // the common case, at the cost of a plain decode
+        }
+        // U+FFFD stands for bytes that are not UTF-8, or is in the text: tell which.
+        try {
+            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            return null;
+        }
+    }
+
+    /** Whether an entry's fields, as XAUTOCLAIM gives them, hold a data field that is not UTF-8. */
+    private static boolean dataNotUtf8(Object raw) {
+        List<Object> list = castList(raw);
+        for (int i = 0; i + 1 < list.size(); i += 2) {
+            if (java.util.Arrays.equals((byte[]) list.get(i), DATA_BYTES)) {
+                return utf8((byte[]) list.get(i + 1)) == null;
+            }
+        }
+        return false;
     }
 
     /** Adds the entry to {@code out} as a message, or dead-letters it as too large or malformed. */
@@ -528,6 +594,10 @@ final class RedisBroker extends AbstractBroker {
                 }
                 List<Object> pair = castList(item);
                 StreamEntryID id = new StreamEntryID(SafeEncoder.encode((byte[]) pair.get(0)));
+                if (dataNotUtf8(pair.get(1))) {
+                    notUtf8(g, id.toString(), 0);
+                    continue;
+                }
                 claimed.add(new StreamEntry(id, fields(pair.get(1))));
             }
             Map<StreamEntryID, Long> counts = deliveryCounts(g, claimed);
@@ -692,6 +762,57 @@ final class RedisBroker extends AbstractBroker {
     }
 
     /**
+     * Claims for {@code to} what no running Courier consumer of the group will deliver: every entry waiting on
+     * {@value #RETRY_CONSUMER}, and the entries idle for longer than {@code message-timeout} of consumers idle as
+     * long. XCLAIM JUSTID keeps each delivery count; its min-idle leaves an entry a live consumer took meanwhile.
+     */
+    @Override
+    protected int doHandOver(String stream, String group, String to) {
+        if (to.equals(RETRY_CONSUMER)) {
+            throw new IllegalArgumentException("consumer must not be '" + RETRY_CONSUMER + "', which only holds "
+                    + "entries waiting for a retry; give a consumer that reads the group");
+        }
+        List<StreamConsumerInfo> consumers;
+        try {
+            consumers = connection.execute("XINFO CONSUMERS", j -> j.xinfoConsumers2(stream, group));
+        } catch (RedisReplyException e) {
+            if (e.is("NOGROUP") || e.is("ERR no such key")) {
+                return 0;
+            }
+            throw e;
+        }
+        long timeout = policy.messageTimeout().toMillis();
+        int moved = 0;
+        for (StreamConsumerInfo c : consumers) {
+            boolean retries = c.getName().equals(RETRY_CONSUMER);
+            if (c.getName().equals(to) || c.getPending() == 0 || !retries && c.getIdle() < timeout) {
+                continue;
+            }
+            long minIdle = retries ? 0 : timeout;
+            String from = "-";
+            while (true) {
+                String start = from;
+                List<StreamPendingEntry> page = connection.execute("XPENDING", j -> j.xpending(stream, group,
+                        XPendingParams.xPendingParams(start, "+", RETRY_SCAN).consumer(c.getName())));
+                if (page.isEmpty()) {
+                    break;
+                }
+                StreamEntryID[] ids = page.stream().map(StreamPendingEntry::getID).toArray(StreamEntryID[]::new);
+                moved += connection.execute("XCLAIM", j -> j.xclaimJustId(stream, group, to, minIdle,
+                        XClaimParams.xClaimParams(), ids)).size();
+                if (page.size() < RETRY_SCAN) {
+                    break;
+                }
+                from = next(ids[ids.length - 1]);
+            }
+        }
+        int n = moved;
+        LOG.log(Level.INFO, () -> "broker '" + name() + "': handed " + n + " pending entries of stream '" + stream
+                + "' for group '" + group + "' over to consumer '" + to + "'");
+        return moved;
+    }
+
+    /**
      * The pending entry of a message a consumer of the group holds, or {@code null} when it is not delivered,
      * already done, or waiting for its retry.
      */
@@ -749,27 +870,104 @@ final class RedisBroker extends AbstractBroker {
                     + "enable-dlq is false", name(), id, g.stream, g.group, reason);
             return;
         }
-        if (fields == null) {
-            List<StreamEntry> found = connection.execute("XRANGE", j -> j.xrange(g.stream, entryId, entryId, 1));
-            fields = found.isEmpty() ? null : found.get(0).getFields();
-        }
-        Map<String, String> letter = new LinkedHashMap<>();
+        Map<String, Object> metadata = new LinkedHashMap<>();
+        metadata.put(ORIGINAL_STREAM, g.stream);
+        metadata.put(ORIGINAL_ID, id);
+        metadata.put(CONSUMER_GROUP, g.group);
+        metadata.put(CONSUMER, holder == null ? consumer : holder);
+        metadata.put(FAILED_AT, ProteanEnvelope.isoTime(Instant.now()));
+        metadata.put(RETRY_COUNT, attempts);
+        metadata.put(FAILURE_REASON, reason);
         String data = fields == null ? null : fields.get(DATA);
-        if (data != null) {
-            letter.put(DATA, data);
-        } else if (fields != null && !fields.isEmpty()) {
-            letter.put(FIELDS, JsonCodec.write(fields));
+        // An entry over max-message-size is never parsed, here neither: its metadata is spliced into its text.
+        boolean parse = !DeadLetter.TOO_LARGE.equals(reason);
+        String json = data == null ? null : withMetadata(data, metadata, parse);
+        if (json == null) {
+            // No data given, or not a JSON object (perhaps decoded from bytes that are not UTF-8): read the entry
+            // as bytes, so that a malformed one is kept exactly.
+            List<byte[]> raw = rawEntry(g, entryId);
+            String text = raw == null ? null : rawData(raw);
+            json = text == null ? null : withMetadata(text, metadata, parse);
+            if (json == null) {
+                List<Object> pairs = new ArrayList<>();
+                Base64.Encoder base64 = Base64.getEncoder();
+                for (int i = 0; raw != null && i + 1 < raw.size(); i += 2) {
+                    pairs.add(List.of(base64.encodeToString(raw.get(i)), base64.encodeToString(raw.get(i + 1))));
+                }
+                metadata.put(ORIGINAL_FIELDS, pairs);
+                json = JsonCodec.write(Map.of(DLQ_METADATA, metadata));
+            }
         }
-        letter.put(ORIGINAL_STREAM, g.stream);
-        letter.put(ORIGINAL_ID, id);
-        letter.put(CONSUMER_GROUP, g.group);
-        letter.put(CONSUMER, holder == null ? consumer : holder);
-        letter.put(FAILED_AT, Instant.now().toString());
-        letter.put(RETRY_COUNT, Integer.toString(attempts));
-        letter.put(REASON, reason);
+        Map<String, String> letter = Map.of(DATA, json);
         connection.execute("XADD", j -> j.xadd(g.stream + DLQ_SUFFIX, XADD, letter));
         connection.execute("XACK", j -> j.xack(g.stream, g.group, entryId));
         deadLettered.increment();
+    }
+
+    /**
+     * The message's JSON text with the metadata added as its last key, the original text left as it was (numbers,
+     * escapes, key order); {@code null} if the text is not a non-empty JSON object. Unless {@code parse}, the text is
+     * only looked at: it is taken for an object if it is {@code {...}} with something between the braces.
+     */
+    private static String withMetadata(String data, Map<String, Object> metadata, boolean parse) {
+        if (parse) {
+            try {
+                if (JsonCodec.parse(data).isEmpty()) {
+                    return null;
+                }
+            } catch (IllegalArgumentException e) {
+                return null;
+            }
+        } else if (!looksLikeObject(data)) {
+            return null;
+        }
+        int end = data.lastIndexOf('}');
+        return data.substring(0, end) + ",\"" + DLQ_METADATA + "\":" + JsonCodec.write(metadata)
+                + data.substring(end);
+    }
+
+    /** Whether the text is '{', something, '}' (white space around allowed), without parsing it. */
+    private static boolean looksLikeObject(String text) {
+        int first = 0;
+        int last = text.length() - 1;
+        while (first <= last && Character.isWhitespace(text.charAt(first))) {
+            first++;
+        }
+        while (last > first && Character.isWhitespace(text.charAt(last))) {
+            last--;
+        }
+        if (first >= last || text.charAt(first) != '{' || text.charAt(last) != '}') {
+            return false;
+        }
+        int inner = last - 1;
+        while (inner > first && Character.isWhitespace(text.charAt(inner))) {
+            inner--;
+        }
+        return inner > first;
+    }
+
+    /** An entry's fields and values as bytes (XRANGE), or {@code null} when it is gone. */
+    private List<byte[]> rawEntry(GroupState g, StreamEntryID entryId) {
+        byte[] at = SafeEncoder.encode(entryId.toString());
+        List<Object> found = connection.execute("XRANGE", j -> j.xrange(g.streamKey, at, at, 1));
+        if (found.isEmpty()) {
+            return null;
+        }
+        List<byte[]> raw = new ArrayList<>();
+        for (Object item : castList(castList(found.get(0)).get(1))) {
+            raw.add((byte[]) item);
+        }
+        return raw;
+    }
+
+    /** The data field of an entry read as bytes, as text; {@code null} when there is none or it is not UTF-8. */
+    private static String rawData(List<byte[]> raw) {
+        for (int i = 0; i + 1 < raw.size(); i += 2) {
+            if (java.util.Arrays.equals(raw.get(i), DATA_BYTES)) {
+                return utf8(raw.get(i + 1));
+            }
+        }
+        return null;
     }
 
     @Override
@@ -798,47 +996,153 @@ final class RedisBroker extends AbstractBroker {
     }
 
     private DeadLetter toDeadLetter(String stream, StreamEntry entry) {
+        return readLetter(stream, entry).letter();
+    }
+
+    /** A dead letter as read, and the JSON text its replay publishes ({@code null}: not replayable). */
+    private record Letter(DeadLetter letter, String replay) {
+    }
+
+    /**
+     * Reads a dead letter in any of the three forms: Courier's and Protean's ({@code _dlq_metadata} inside data;
+     * absent keys read as Protean reads them), and Courier 0.1.0's (the metadata as fields of their own).
+     */
+    private Letter readLetter(String stream, StreamEntry entry) {
         Map<String, String> f = entry.getFields() == null ? Map.of() : entry.getFields();
         String data = f.get(DATA);
+        Map<String, Object> parsed = null;
+        if (data != null) {
+            try {
+                parsed = JsonCodec.parse(data);
+            } catch (IllegalArgumentException e) {
+                parsed = null;
+            }
+        }
+        Map<?, ?> metadata = parsed == null || !parsed.containsKey(DLQ_METADATA) ? null
+                : parsed.get(DLQ_METADATA) instanceof Map<?, ?> m ? m : Map.of();
         Map<String, Object> payload;
+        List<DeadLetter.EntryField> original;
+        String replay;
+        if (metadata != null) {
+            Map<String, Object> message = new LinkedHashMap<>(parsed);
+            message.remove(DLQ_METADATA);
+            original = decodeFields(metadata.get(ORIGINAL_FIELDS));
+            if (original.isEmpty() && !message.isEmpty()) {
+                payload = java.util.Collections.unmodifiableMap(message);
+                replay = JsonCodec.write(payload);
+            } else {
+                payload = Map.of("_raw", rawText(original));
+                replay = null;
+            }
+        } else {
+            metadata = f; // 0.1.0, or an entry written by hand
+            if (parsed != null && !parsed.isEmpty()) {
+                payload = parsed;
+                original = List.of();
+                replay = data;
+            } else {
+                // 0.1.0 kept a malformed entry as text: what it kept is given back as UTF-8.
+                payload = Map.of("_raw", data != null ? data : f.getOrDefault(FIELDS, ""));
+                original = data != null ? List.of(field(DATA, data)) : fieldsFromJson(f.get(FIELDS));
+                replay = null;
+            }
+        }
+        String reason = text(metadata.get(FAILURE_REASON), text(metadata.get(REASON), "unknown"));
+        int attempts = count(metadata.get(RETRY_COUNT));
+        Message message = new Message(text(metadata.get(ORIGINAL_ID), entry.getID().toString()),
+                text(metadata.get(ORIGINAL_STREAM), stream), payload, attempts);
+        Instant failedAt = ProteanEnvelope.parseTime(metadata.get(FAILED_AT));
+        DeadLetter letter = new DeadLetter(entry.getID().toString(), message,
+                text(metadata.get(CONSUMER_GROUP), ""), text(metadata.get(CONSUMER), null), reason, attempts,
+                failedAt != null ? failedAt : Instant.ofEpochMilli(entry.getID().getTime()), original);
+        return new Letter(letter, letter.replayable() ? replay : null);
+    }
+
+    private static String text(Object value, String otherwise) {
+        return value instanceof String s && !s.isEmpty() ? s : otherwise;
+    }
+
+    /** A retry count as Protean (a number) or 0.1.0 (text) wrote it; 0 when absent. */
+    private static int count(Object value) {
+        if (value instanceof Number n) {
+            return (int) Math.max(0, Math.min(Integer.MAX_VALUE, n.longValue()));
+        }
+        return value instanceof String s ? Math.max(0, parseInt(s)) : 0;
+    }
+
+    private static List<DeadLetter.EntryField> decodeFields(Object value) {
+        if (!(value instanceof List<?> pairs)) {
+            return List.of();
+        }
+        List<DeadLetter.EntryField> fields = new ArrayList<>(pairs.size());
+        Base64.Decoder base64 = Base64.getDecoder();
+        for (Object pair : pairs) {
+            if (pair instanceof List<?> p && p.size() == 2 && p.get(0) instanceof String name
+                    && p.get(1) instanceof String value1) {
+                try {
+                    fields.add(new DeadLetter.EntryField(base64.decode(name), base64.decode(value1)));
+                } catch (IllegalArgumentException e) {
+                    // not base64: not written by Courier; left out
+                }
+            }
+        }
+        return fields;
+    }
+
+    private static DeadLetter.EntryField field(String name, String value) {
+        return new DeadLetter.EntryField(name.getBytes(StandardCharsets.UTF_8), value.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static List<DeadLetter.EntryField> fieldsFromJson(String json) {
+        if (json == null) {
+            return List.of();
+        }
         try {
-            payload = JsonCodec.parse(data);
+            List<DeadLetter.EntryField> fields = new ArrayList<>();
+            JsonCodec.parse(json).forEach((name, value) -> fields.add(field(name, String.valueOf(value))));
+            return fields;
         } catch (IllegalArgumentException e) {
-            // A malformed entry: keep what it held, as text.
-            payload = Map.of("_raw", data != null ? data : f.getOrDefault(FIELDS, ""));
+            return List.of(field(FIELDS, json));
         }
-        int attempts = parseInt(f.get(RETRY_COUNT));
-        Message message = new Message(f.getOrDefault(ORIGINAL_ID, entry.getID().toString()),
-                f.getOrDefault(ORIGINAL_STREAM, stream), payload, attempts);
-        Instant failedAt;
-        try {
-            failedAt = f.containsKey(FAILED_AT) ? Instant.parse(f.get(FAILED_AT))
-                    : Instant.ofEpochMilli(entry.getID().getTime());
-        } catch (DateTimeParseException e) {
-            failedAt = Instant.ofEpochMilli(entry.getID().getTime());
+    }
+
+    /** A malformed entry as text, for display: its data field, else its fields as a JSON object. */
+    private static String rawText(List<DeadLetter.EntryField> fields) {
+        Map<String, Object> text = new LinkedHashMap<>();
+        for (DeadLetter.EntryField field : fields) {
+            text.put(new String(field.name(), StandardCharsets.UTF_8), new String(field.value(), StandardCharsets.UTF_8));
         }
-        return new DeadLetter(entry.getID().toString(), message, f.get(CONSUMER_GROUP), f.get(CONSUMER),
-                f.getOrDefault(REASON, "unknown"), attempts, failedAt);
+        if (text.size() == 1 && text.get(DATA) != null) {
+            return (String) text.get(DATA);
+        }
+        return text.isEmpty() ? "" : JsonCodec.write(text);
     }
 
     @Override
     protected boolean doReplayDeadLetter(String stream, String deadLetterId) {
         Optional<StreamEntry> entry = findDeadLetter(stream, deadLetterId);
-        return entry.isPresent() && replay(stream, entry.get());
-    }
-
-    /** Publishes the dead letter's data again, then deletes the letter: a crash between gives a duplicate, never a loss. */
-    private boolean replay(String stream, StreamEntry letter) {
-        String data = letter.getFields() == null ? null : letter.getFields().get(DATA);
-        if (data == null) {
-            LOG.log(Level.WARNING, "broker ''{0}'': dead letter {1} of stream ''{2}'' has no data to replay",
-                    name(), letter.getID(), stream);
+        if (entry.isEmpty()) {
             return false;
         }
-        connection.execute("XADD", j -> j.xadd(stream, XADD, Map.of(DATA, data)));
-        published.increment();
-        connection.execute("XDEL", j -> j.xdel(stream + DLQ_SUFFIX, letter.getID()));
+        Letter letter = readLetter(stream, entry.get());
+        if (letter.replay() == null) {
+            throw new IllegalStateException("dead letter " + deadLetterId + " of stream '" + stream + "' is not "
+                    + "replayed: it holds a malformed entry (reason " + letter.letter().reason() + "), which would "
+                    + "only be dead-lettered again. Its fields are in DeadLetter.originalEntry(), byte for byte; "
+                    + "publish a repaired message, then purge the dead letters or XDEL this one");
+        }
+        replay(stream, entry.get().getID(), letter.replay());
         return true;
+    }
+
+    /**
+     * Publishes the dead letter's message again (without {@code _dlq_metadata}), then deletes the letter: a crash
+     * between gives a duplicate, never a loss.
+     */
+    private void replay(String stream, StreamEntryID letterId, String json) {
+        connection.execute("XADD", j -> j.xadd(stream, XADD, Map.of(DATA, json)));
+        published.increment();
+        connection.execute("XDEL", j -> j.xdel(stream + DLQ_SUFFIX, letterId));
     }
 
     @Override
@@ -851,10 +1155,16 @@ final class RedisBroker extends AbstractBroker {
             if (page.isEmpty()) {
                 return replayed;
             }
-            for (StreamEntry letter : page) {
-                if (replay(stream, letter)) {
-                    replayed++;
+            for (StreamEntry entry : page) {
+                Letter letter = readLetter(stream, entry);
+                if (letter.replay() == null) {
+                    LOG.log(Level.WARNING, "broker ''{0}'': dead letter {1} of stream ''{2}'' holds a malformed entry "
+                            + "({3}); it stays in the dead-letter queue, not replayed", name(), entry.getID(), stream,
+                            letter.letter().reason());
+                    continue;
                 }
+                replay(stream, entry.getID(), letter.replay());
+                replayed++;
             }
             start = "(" + page.get(page.size() - 1).getID();
         }
@@ -935,18 +1245,7 @@ final class RedisBroker extends AbstractBroker {
             return connection.execute("XTRIM", j -> j.xtrim(stream,
                     XTrimParams.xTrimParams().maxLen(maxLength).approximateTrimming()));
         }
-        StreamEntryID keepFrom = null;
-        for (StreamGroupInfo info : groupInfos) {
-            StreamEntryID needed = info.getLastDeliveredId();
-            if (info.getPending() > 0) {
-                StreamPendingSummary summary = connection.execute("XPENDING",
-                        j -> j.xpending(stream, info.getName()));
-                if (summary.getMinId() != null && summary.getMinId().compareTo(needed) < 0) {
-                    needed = summary.getMinId();
-                }
-            }
-            keepFrom = keepFrom == null || needed.compareTo(keepFrom) < 0 ? needed : keepFrom;
-        }
+        StreamEntryID keepFrom = firstNeeded(stream, groupInfos);
         // The first entry to keep for maxLength: the (length - maxLength + 1)th.
         long skip = length - maxLength + 1;
         StreamEntryID cut = null;
@@ -967,6 +1266,71 @@ final class RedisBroker extends AbstractBroker {
         }
         StreamEntryID minId = cut.compareTo(keepFrom) < 0 ? cut : keepFrom;
         return connection.execute("XTRIM", j -> j.xtrim(stream, XTrimParams.xTrimParams().minId(minId.toString())));
+    }
+
+    /**
+     * The first entry some group still needs: the lowest of each group's last-delivered id and first pending id;
+     * {@code null} without groups.
+     */
+    private StreamEntryID firstNeeded(String stream, List<StreamGroupInfo> groupInfos) {
+        StreamEntryID keepFrom = null;
+        for (StreamGroupInfo info : groupInfos) {
+            StreamEntryID needed = info.getLastDeliveredId();
+            if (info.getPending() > 0) {
+                StreamPendingSummary summary = connection.execute("XPENDING",
+                        j -> j.xpending(stream, info.getName()));
+                if (summary.getMinId() != null && summary.getMinId().compareTo(needed) < 0) {
+                    needed = summary.getMinId();
+                }
+            }
+            keepFrom = keepFrom == null || needed.compareTo(keepFrom) < 0 ? needed : keepFrom;
+        }
+        return keepFrom;
+    }
+
+    /**
+     * Removes the entries added before {@code cutoffMs} that every group has acknowledged: XTRIM MINID of the lower
+     * of the cutoff and the first entry a group still needs.
+     */
+    long trimOlderThan(String stream, long cutoffMs) {
+        StreamEntryID cut = new StreamEntryID(cutoffMs, 0);
+        StreamEntryID keepFrom = firstNeeded(stream, groupInfos(stream));
+        StreamEntryID minId = keepFrom == null || cut.compareTo(keepFrom) < 0 ? cut : keepFrom;
+        return connection.execute("XTRIM", j -> j.xtrim(stream, XTrimParams.xTrimParams().minId(minId.toString())));
+    }
+
+    // Maintenance
+
+    @Override
+    public MaintenancePolicy maintenancePolicy() {
+        return maintenance;
+    }
+
+    /**
+     * For each known stream: XTRIM {@code <stream>:dlq} MINID (now - dead-letter-retention), exact, so that no
+     * younger dead letter goes; the stream's own entries past {@code retention}; then XLEN of the dead letters. The
+     * dead letters' time is that of their entry ids, which Redis gives when they are added.
+     */
+    @Override
+    public Map<String, Long> maintain() {
+        long now = System.currentTimeMillis();
+        Map<String, Long> depths = new TreeMap<>();
+        for (String stream : streams) {
+            String dlq = stream + DLQ_SUFFIX;
+            if (maintenance.expiresDeadLetters()) {
+                String minId = (now - maintenance.deadLetterRetention().toMillis()) + "-0";
+                long removed = connection.execute("XTRIM", j -> j.xtrim(dlq, XTrimParams.xTrimParams().minId(minId)));
+                if (removed > 0) {
+                    LOG.log(Level.DEBUG, () -> "broker '" + name() + "': " + removed + " dead letter(s) of stream '"
+                            + stream + "' older than dead-letter-retention removed");
+                }
+            }
+            if (!retention.isZero()) {
+                trimOlderThan(stream, now - retention.toMillis());
+            }
+            depths.put(stream, connection.execute("XLEN", j -> j.xlen(dlq)));
+        }
+        return depths;
     }
 
     // Health
@@ -1004,6 +1368,9 @@ final class RedisBroker extends AbstractBroker {
         details.put("message_timeout_ms", policy.messageTimeout().toMillis());
         details.put("enable_dlq", policy.deadLetterEnabled());
         details.put("discarded", discarded.sum());
+        details.put("max_length", maxLength);
+        details.put("retention_ms", retention.toMillis());
+        details.put("dead_letter_retention_ms", maintenance.deadLetterRetention().toMillis());
         details.values().removeIf(java.util.Objects::isNull);
         return new HealthStats(status, server.connected(), connection.lastPong(), uptime(),
                 new HealthStats.MessageCounts(published.sum(), inFlight, failed.sum(), deadLettered.sum()), details);

@@ -264,6 +264,14 @@ public abstract class AbstractBroker implements Broker {
         return supports(BrokerCapability.DEAD_LETTER_QUEUE, "deadLetter") && doDeadLetter(stream, id, group, reason);
     }
 
+    @Override
+    public final int handOver(String stream, String group, String consumer) {
+        requireName(stream, "stream");
+        requireName(group, "consumer group");
+        requireName(consumer, "consumer");
+        return doHandOver(stream, group, consumer);
+    }
+
     /** The most bytes a message's JSON text may have in UTF-8 ({@code max-message-size}). */
     protected final long maxMessageSize() {
         return maxMessageSize;
@@ -416,6 +424,11 @@ public abstract class AbstractBroker implements Broker {
     /** Moves a message the group holds to the dead-letter queue; only called on brokers with DEAD_LETTER_QUEUE. */
     protected boolean doDeadLetter(String stream, String id, String group, String reason) {
         return false;
+    }
+
+    /** Hands stranded messages over to a consumer (see {@link Broker#handOver}); brokers without such state give 0. */
+    protected int doHandOver(String stream, String group, String consumer) {
+        return 0;
     }
 
     private static void requireArguments(String stream, String id, String group) {

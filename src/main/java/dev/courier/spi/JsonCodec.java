@@ -1,5 +1,8 @@
 package dev.courier.spi;
 
+import dev.courier.DomainEvent;
+import dev.courier.internal.ProteanEnvelope;
+
 import java.lang.reflect.Array;
 import java.math.BigDecimal;
 import java.math.BigInteger;
@@ -39,8 +42,8 @@ public final class JsonCodec {
     }
 
     /**
-     * The payload of a message to publish: a copy of a map, the object a JSON string holds, or a JSON-B serialised
-     * object. The caller's object is never changed or kept.
+     * The payload of a message to publish: a copy of a map, the object a JSON string holds, a {@link DomainEvent} in
+     * Protean's envelope, or a JSON-B serialised object. The caller's object is never changed or kept.
      *
      * @throws IllegalArgumentException the message is null, empty, or not a JSON object; the text says why
      */
@@ -53,6 +56,14 @@ public final class JsonCodec {
             payload = copyMap(map, "message");
         } else if (message instanceof CharSequence text) {
             payload = parseStrict(text.toString());
+        } else if (message instanceof DomainEvent event) {
+            Map<String, Object> data;
+            try {
+                data = toPayload(event.data());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("the data of event '" + event.type() + "': " + e.getMessage(), e);
+            }
+            payload = copyMap(ProteanEnvelope.write(event, data), "message");
         } else if (isJsonValue(message)) {
             throw new IllegalArgumentException("message must be a JSON object, not a "
                     + message.getClass().getSimpleName() + "; wrap it in a map or an object");

@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class LoopLivenessCheckTest {
 
     static LoopStatus loop(String stream, LoopStatus.State state) {
-        return new LoopStatus("default", stream, "g", state, Instant.now(), 0, 0, 0, 0, 0, null);
+        return new LoopStatus("default", stream, "g", state, Instant.now(), 0, 0, 0, 0, 0, null, null);
     }
 
     static HealthCheckResponse check(boolean started, LoopStatus... loops) {

@@ -486,7 +486,9 @@ class InlineBrokerTest {
 
     @Test
     void a_message_over_max_message_size_is_refused_with_its_size_and_the_limit_and_nothing_is_sent() {
-        InlineBroker small = new InlineBroker("test", RetryPolicy.DEFAULT, clock, 20);
+        InlineBroker small = new InlineBroker("test", RetryPolicy.DEFAULT,
+                new dev.courier.spi.Retention(InlineBroker.DEFAULT_MAX_LENGTH, Duration.ZERO),
+                dev.courier.spi.MaintenancePolicy.DEFAULT, clock, 20);
         assertEquals(1, small.publishAll("s", List.of(Map.of("text", "123456789"))).size(), "exactly 20 bytes");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> small.publish("s", Map.of("text", "1234567890")));
