@@ -369,7 +369,12 @@ final class RedisBroker extends AbstractBroker implements Maintained {
                             return;
                         }
                     } catch (IllegalArgumentException e) {
-                        // not JSON: dead-lettered below
+                        // Not JSON, or past a bound (a number's digits, nesting): no need to decode and parse it
+                        // again by the general route, which dead-letters the rest.
+                        LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' is not a message (data is "
+                                + "not a JSON object: {3}); dead-lettering it", name(), id, g.stream, e.getMessage());
+                        deadLetterQuietly(g, id, null, 1, DeadLetter.MALFORMED);
+                        return;
                     }
                     break;
                 }
