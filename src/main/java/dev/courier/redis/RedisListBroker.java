@@ -147,7 +147,8 @@ final class RedisListBroker extends AbstractBroker {
             if (size > maxMessageSize() + ITEM_OVERHEAD) {
                 malformed.increment();
                 LOG.log(Level.WARNING, "broker ''{0}'': skipped an item of list ''{1}'' of {2} bytes or more, more "
-                        + "than max-message-size ({3} bytes) allows; not parsed", name(), stream, size, maxMessageSize());
+                        + "than max-message-size ({3} bytes) allows; not parsed", name(), stream, size,
+                        maxMessageSize());
                 continue;
             }
             String text = item instanceof byte[] bytes ? new String(bytes, StandardCharsets.UTF_8) : (String) item;
