@@ -1,19 +1,15 @@
 package dev.courier.health;
 
 import dev.courier.engine.Engine;
-import dev.courier.engine.EngineStatus;
-import dev.courier.engine.LoopStatus;
 import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.ConfigProvider;
 import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
-import org.eclipse.microprofile.health.HealthCheckResponseBuilder;
 import org.eclipse.microprofile.health.Liveness;
 
 import java.time.Duration;
-import java.time.Instant;
 
 /**
  * Liveness: every consumption loop is alive and cycling. A loop that has not completed a read cycle for longer than
@@ -24,7 +20,7 @@ import java.time.Instant;
 @ApplicationScoped
 class LoopLivenessCheck implements HealthCheck {
 
-    static final String NAME = "courier-consumers";
+    static final String NAME = HealthReport.LIVENESS;
 
     @Inject
     Engine engine;
@@ -39,35 +35,6 @@ class LoopLivenessCheck implements HealthCheck {
 
     @Override
     public HealthCheckResponse call() {
-        EngineStatus status = engine.status();
-        HealthCheckResponseBuilder response = HealthCheckResponse.named(NAME).up();
-        Instant now = Instant.now();
-        int stuck = 0;
-        for (LoopStatus loop : status.loops()) {
-            String key = loop.broker() + "/" + loop.stream() + "/" + loop.group();
-            response.withData(key + ".state", loop.state().name().toLowerCase(java.util.Locale.ROOT));
-            response.withData(key + ".handled", loop.handled());
-            response.withData(key + ".failed", loop.failed());
-            response.withData(key + ".dead_lettered", loop.deadLettered());
-            response.withData(key + ".skipped", loop.skipped());
-            if (loop.lastCycle() != null) {
-                response.withData(key + ".last_cycle", loop.lastCycle().toString());
-            }
-            if (isStuck(loop, now)) {
-                stuck++;
-                response.withData(key + ".stuck", "no read cycle for more than " + stuckAfter.toSeconds() + " s");
-            }
-        }
-        response.withData("loops", status.loops().size());
-        if (stuck > 0) {
-            response.down();
-        }
-        return response.build();
-    }
-
-    private boolean isStuck(LoopStatus loop, Instant now) {
-        // STARTING: the startup check covers it. BACKING_OFF: waiting for the broker, which readiness reports.
-        return loop.state() == LoopStatus.State.RUNNING && loop.lastCycle() != null
-                && Duration.between(loop.lastCycle(), now).compareTo(stuckAfter) > 0;
+        return Responses.of(HealthReport.liveness(engine.status(), stuckAfter));
     }
 }
