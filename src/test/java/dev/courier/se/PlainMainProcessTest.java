@@ -23,9 +23,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@link Main} with nothing on the class path but Courier and Jedis (no CDI, no MicroProfile Config): it reads the
- * brokers from environment variables and {@code META-INF/microprofile-config.properties} by MicroProfile Config's
- * key rules, serves health, and stops on SIGTERM.
+ * {@link Main} with nothing on the class path but Courier and Jedis (no CDI, no MicroProfile Config, no JSON-B): it
+ * reads the brokers from environment variables and {@code META-INF/microprofile-config.properties} by MicroProfile
+ * Config's key rules, serves health, and stops on SIGTERM; and a {@link CourierRunner} whose subscriber takes
+ * {@code Message} handles a message.
  */
 class PlainMainProcessTest {
 
@@ -42,8 +43,9 @@ class PlainMainProcessTest {
         Path testClasses = Path.of(RunnerProcess.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         Path app = work.resolve("app");
         Files.createDirectories(app.resolve("dev/courier/se"));
-        Files.copy(testClasses.resolve("dev/courier/se/RunnerProcess.class"),
-                app.resolve("dev/courier/se/RunnerProcess.class"));
+        for (String name : List.of("RunnerProcess.class", "PlainOrders.class")) {
+            Files.copy(testClasses.resolve("dev/courier/se").resolve(name), app.resolve("dev/courier/se").resolve(name));
+        }
         Files.createDirectories(app.resolve("META-INF"));
         Files.writeString(app.resolve("META-INF/microprofile-config.properties"), "brokers.extra.provider=inline\n");
         List<String> classPath = new ArrayList<>(List.of(app.toString(), classes.toString()));
@@ -85,6 +87,21 @@ class PlainMainProcessTest {
             assertTrue(!output.contains("NoClassDefFoundError"), output);
         } finally {
             runner.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+
+        // A subscriber taking Message needs no JSON-B either.
+        Path ordersLog = work.resolve("orders.log");
+        Process orders = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-Dbrokers.default.provider=inline",
+                "-cp", String.join(File.pathSeparator, classPath), PlainOrders.class.getName())
+                .redirectErrorStream(true).redirectOutput(ordersLog.toFile()).start();
+        try {
+            assertTrue(orders.waitFor(60, TimeUnit.SECONDS), "still running");
+            String output = Files.readString(ordersLog);
+            assertEquals(0, orders.exitValue(), output);
+            assertTrue(output.contains("handled {order_id=42}"), output);
+        } finally {
+            orders.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         }
     }
 }
