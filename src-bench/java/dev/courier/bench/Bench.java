@@ -136,7 +136,7 @@ public final class Bench {
         Broker courier = redisBroker();
         Peer peer = new Peer(RedisProcess.HOST, redis.port());
         try {
-            // -Dbench.only=publishing,consuming,latency,inline,heap runs some sections only (while profiling).
+            // -Dbench.only=publishing,consuming,latency,inline,heap,soak runs some sections only (while profiling).
             String only = System.getProperty("bench.only", "");
             java.util.function.Predicate<String> on = section -> only.isBlank() || only.contains(section);
             warmUp(courier, peer, on);
@@ -154,6 +154,9 @@ public final class Bench {
             }
             if (on.test("heap")) {
                 heap();
+            }
+            if (on.test("soak")) {
+                soak();
             }
         } finally {
             peer.close();
@@ -582,6 +585,7 @@ public final class Bench {
         int n = n(1_000_000);
         // Inline: the backlog lives in the heap.
         Broker inline = inlineBroker();
+        inline.read("backlog", GROUP, 1); // a known group that reads nothing: the log keeps it all
         long before = usedAfterGc();
         for (int i = 0; i < n; i++) {
             inline.publish("backlog", PAYLOAD);
@@ -632,6 +636,74 @@ public final class Bench {
                         mb(maxUsed.get() - baseline), rate(rate)),
                 "<= 64 MB", growth <= 64L << 20 ? "yes" : "NO");
         progress("heap", start);
+    }
+
+    // Soak: inline runs for long without growing
+
+    /** How far the publisher may run ahead of the slower group, as a steady application would. */
+    static final int SOAK_LAG = 10_000;
+    static final int SOAK_SAMPLES = 8;
+    static final int BYTES_PER_MESSAGE = 430;
+
+    /**
+     * Two groups consume what one thread publishes on inline; the live heap (after a full GC) is sampled at
+     * intervals. With the default max-length it stays within what the log may keep: the history plus the lag.
+     */
+    private static void soak() throws Exception {
+        long start = System.nanoTime();
+        int n = n(2_000_000);
+        Broker broker = inlineBroker();
+        String s = stream("soak");
+        LongAdder a = new LongAdder();
+        LongAdder b = new LongAdder();
+        EngineSettings settings = new EngineSettings(true, EngineSettings.Mode.ASYNC, BATCH, Duration.ofSeconds(1),
+                Duration.ofSeconds(10), CONSUMER);
+        CourierEngine engine = CourierEngine.create(settings, new Brokers(Map.of("default", broker)), List.of(
+                new Subscription("default", s, "soak-a", "", Message.class, "Bench.a(Message)", x -> a.increment()),
+                new Subscription("default", s, "soak-b", "", Message.class, "Bench.b(Message)", x -> b.increment())));
+        engine.start();
+        long[] live = new long[SOAK_SAMPLES];
+        long t;
+        long retained;
+        try {
+            // Both groups known before the first message, as when subscribers deploy with the publisher.
+            awaitCount(() -> engine.status().loops().stream().filter(l -> l.lastCycle() != null).count(), 2, s);
+            long baseline = usedAfterGc();
+            t = System.nanoTime();
+            int every = n / SOAK_SAMPLES;
+            for (int i = 0; i < n; i++) {
+                broker.publish(s, PAYLOAD);
+                while (i - Math.min(a.sum(), b.sum()) > SOAK_LAG) {
+                    LockSupport.parkNanos(100_000);
+                }
+                if ((i + 1) % every == 0) {
+                    live[(i + 1) / every - 1] = usedAfterGc() - baseline;
+                }
+            }
+            awaitCount(() -> Math.min(a.sum(), b.sum()), n, s);
+            t = System.nanoTime() - t;
+            @SuppressWarnings("unchecked")
+            Map<String, Map<String, Object>> info = (Map<String, Map<String, Object>>) broker.info().get("streams");
+            retained = ((Number) info.get(s).get("length")).longValue();
+        } finally {
+            engine.stop();
+            broker.close();
+        }
+        long max = Arrays.stream(live).max().orElse(0);
+        long bound = (long) (10_000 + SOAK_LAG) * BYTES_PER_MESSAGE;
+        StringBuilder samples = new StringBuilder();
+        for (long sample : live) {
+            samples.append(samples.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.1f",
+                    sample / (1024.0 * 1024.0)));
+        }
+        System.err.printf(Locale.ROOT, "    soak live heap growth (MB) at each eighth: %s%n", samples);
+        row(String.format(Locale.ROOT, "live heap growth over %,d messages through two groups on inline (after GC, "
+                        + "%d samples)", n, SOAK_SAMPLES), mb(Math.max(0, max)),
+                String.format(Locale.ROOT, "samples %s MB; %,d entries retained at the end; %s", samples, retained,
+                        rate(n / (t / 1e9))),
+                "<= (10,000 kept + " + String.format(Locale.ROOT, "%,d", SOAK_LAG) + " lag) x 430 B = " + mb(bound),
+                max <= bound ? "yes" : "NO");
+        progress("soak", start);
     }
 
     private static long used() {

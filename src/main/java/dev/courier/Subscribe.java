@@ -3,6 +3,7 @@ package dev.courier;
 import java.lang.annotation.Documented;
 import java.lang.annotation.Retention;
 import java.lang.annotation.Target;
+import java.time.temporal.ChronoUnit;
 
 import static java.lang.annotation.ElementType.PARAMETER;
 import static java.lang.annotation.RetentionPolicy.RUNTIME;
@@ -65,4 +66,47 @@ public @interface Subscribe {
 
     /** The consumer group; empty, the default, means the fully qualified name of the bean's class. */
     String group() default "";
+
+    /**
+     * A circuit breaker for this subscriber's consumer group; off by default. Methods that share a group (the
+     * methods of one bean on one stream) must declare the same one.
+     */
+    CircuitBreaker circuitBreaker() default @CircuitBreaker;
+
+    /**
+     * Stops consuming for a while after consecutive failures, so that a failing dependency does not empty the stream
+     * into the dead-letter queue. After {@link #failures()} failures in a row the circuit opens: the message that
+     * failed last and the rest of its batch are held unacknowledged (no retry spent, no delivery count raised),
+     * nothing is read and nothing pending is claimed. After {@link #delay()} one held message is handled as a probe
+     * (half-open): success closes the circuit and consumption resumes; failure opens it again.
+     *
+     * <pre>{@code
+     * void onOrder(@Subscribe(stream = "orders", circuitBreaker = @Subscribe.CircuitBreaker(failures = 5,
+     *         delay = 30, delayUnit = ChronoUnit.SECONDS, skipOn = InvalidOrder.class)) Order order) {
+     *     database.save(order);   // while the database is down, the loop waits instead of dead-lettering
+     * }
+     * }</pre>
+     *
+     * <p>Keep {@code delay} well below the broker's {@code message-timeout}: held messages count against it, and a
+     * broker gives a message held longer to another consumer (redis) or dead-letters it (inline).
+     */
+    @Documented
+    @Retention(RUNTIME)
+    @Target({})
+    @interface CircuitBreaker {
+
+        /** The consecutive failures that open the circuit; 0, the default, turns the breaker off. */
+        int failures() default 0;
+
+        /** How long the circuit stays open before a probe, in {@link #delayUnit()}. */
+        long delay() default 30;
+
+        ChronoUnit delayUnit() default ChronoUnit.SECONDS;
+
+        /**
+         * Exceptions that say nothing about a dependency (a bad message): the message is rejected as usual, and the
+         * breaker counts it as a success, as MicroProfile Fault Tolerance's {@code skipOn}.
+         */
+        Class<? extends Throwable>[] skipOn() default {};
+    }
 }

@@ -4,6 +4,7 @@ import dev.courier.Broker;
 import dev.courier.BrokerName;
 import dev.courier.Brokers;
 import dev.courier.BrokerConfigurationException;
+import dev.courier.DeadLetterAlert;
 import dev.courier.engine.CourierEngine;
 import dev.courier.engine.Engine;
 import dev.courier.engine.EngineSettings;
@@ -140,6 +141,7 @@ public class CourierExtension implements Extension {
                     "Courier configuration is invalid:\n  - " + String.join("\n  - ", problems)));
             return;
         }
+        created.onDeadLetterAlert(alert -> fire(beanManager, alert));
         engine = created;
         brokers = created.brokers();
         LOG.log(Level.INFO, () -> "Courier brokers ready: " + describe(built));
@@ -158,6 +160,20 @@ public class CourierExtension implements Extension {
                 return config.getOptionalValue(property, String.class);
             }
         };
+    }
+
+    /**
+     * Fires a dead-letter alert as a CDI event, through the application's bean manager where the container gives
+     * it: on some servers the extension's own does not see the observers in WEB-INF/classes.
+     */
+    private static void fire(BeanManager deployment, DeadLetterAlert alert) {
+        BeanManager target = deployment;
+        try {
+            target = jakarta.enterprise.inject.spi.CDI.current().getBeanManager();
+        } catch (RuntimeException e) {
+            // No CDI.current() on this thread: the deployment's bean manager it is.
+        }
+        target.getEvent().select(DeadLetterAlert.class).fire(alert);
     }
 
     /** Starts the engine's loops; called once the application has started. */

@@ -4,6 +4,7 @@ import dev.courier.Broker;
 import dev.courier.BrokerCapability;
 import dev.courier.Brokers;
 import dev.courier.Subscribe;
+import dev.courier.engine.CircuitBreakerSettings;
 import dev.courier.engine.Subscription;
 import jakarta.enterprise.context.Dependent;
 import jakarta.enterprise.context.control.RequestContextController;
@@ -122,6 +123,7 @@ final class SubscriberMethods {
                 }
             }
             problems.addAll(injectionProblems);
+            CircuitBreakerSettings breaker = circuitBreaker(subscribe.circuitBreaker(), where, problems);
             if (problems.size() > before) {
                 continue;
             }
@@ -129,9 +131,33 @@ final class SubscriberMethods {
             subscriptions.add(new Subscription(subscribe.broker(), subscribe.stream(), group, subscribe.type(),
                     parameter.getBaseType(), describe(f.bean, f.method),
                     new MethodInvoker(resolver, f.bean, f.method.getJavaMember(), parameter.getPosition(),
-                            injected)));
+                            injected), breaker));
         }
         return subscriptions;
+    }
+
+    /** The declared circuit breaker, or OFF with a problem added. */
+    private static CircuitBreakerSettings circuitBreaker(Subscribe.CircuitBreaker declared, String where,
+                                                         List<String> problems) {
+        if (declared.failures() == 0) {
+            return CircuitBreakerSettings.OFF;
+        }
+        String problem;
+        if (declared.failures() < 0) {
+            problem = "failures = " + declared.failures() + " is negative; use 0 (off) or more";
+        } else if (declared.delay() <= 0) {
+            problem = "delay = " + declared.delay() + " must be positive";
+        } else {
+            try {
+                return new CircuitBreakerSettings(declared.failures(),
+                        java.time.Duration.of(declared.delay(), declared.delayUnit()), List.of(declared.skipOn()));
+            } catch (ArithmeticException | java.time.temporal.UnsupportedTemporalTypeException e) {
+                problem = "delay = " + declared.delay() + " " + declared.delayUnit() + " is not an exact duration; "
+                        + "use a unit from NANOS to DAYS";
+            }
+        }
+        problems.add(where + ": @Subscribe(circuitBreaker = ...): " + problem);
+        return CircuitBreakerSettings.OFF;
     }
 
     /** Injection points for the parameters other than the message's, each validated; problems are added. */

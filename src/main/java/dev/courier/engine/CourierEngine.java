@@ -2,7 +2,9 @@ package dev.courier.engine;
 
 import dev.courier.Broker;
 import dev.courier.Brokers;
+import dev.courier.DeadLetterAlert;
 import dev.courier.Message;
+import dev.courier.spi.Maintained;
 import jakarta.json.bind.Jsonb;
 import jakarta.json.bind.JsonbBuilder;
 
@@ -15,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -40,6 +43,7 @@ public final class CourierEngine implements Engine {
     private final List<ConsumptionLoop> loops;
     /** The loops of each (broker, stream), in lock order, for sync-mode publishing. */
     private final Map<String, List<ConsumptionLoop>> loopsByStream = new LinkedHashMap<>();
+    private final BrokerMaintenance maintenance;
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean stopped = new AtomicBoolean();
     private volatile Jsonb jsonb;
@@ -53,6 +57,7 @@ public final class CourierEngine implements Engine {
                 byLoop.computeIfAbsent(List.of(s.broker(), s.stream(), s.group()), k -> new ArrayList<>())
                         .add(new ConsumptionLoop.Handler(s, PayloadBinder.of(s.parameterType(), new JsonbSupplier(this))));
             }
+            byLoop.forEach((key, handlers) -> requireOneCircuitBreaker(key, handlers));
             byLoop.forEach((key, handlers) -> built.add(new ConsumptionLoop(built.size(),
                     brokers.get(key.get(0)), key.get(1), key.get(2), handlers, settings)));
         }
@@ -61,8 +66,40 @@ public final class CourierEngine implements Engine {
             loopsByStream.computeIfAbsent(key(loop.broker.name(), loop.stream), k -> new ArrayList<>()).add(loop);
         }
         loopsByStream.values().forEach(list -> list.sort(Comparator.comparingInt(l -> l.order)));
+        Map<String, Maintained> maintained = new LinkedHashMap<>();
+        for (String name : brokers.names()) {
+            if (brokers.get(name) instanceof Maintained m) {
+                maintained.put(name, m);
+            }
+        }
+        this.maintenance = new BrokerMaintenance(maintained);
         this.brokers = settings.enabled() && settings.mode() == EngineSettings.Mode.SYNC ? syncBrokers(brokers)
                 : brokers;
+    }
+
+    /** The methods of one loop share its circuit breaker, so they must declare the same. */
+    private static void requireOneCircuitBreaker(List<String> loop, List<ConsumptionLoop.Handler> handlers) {
+        Subscription first = handlers.get(0).subscription();
+        for (ConsumptionLoop.Handler handler : handlers) {
+            Subscription other = handler.subscription();
+            if (!other.circuitBreaker().equals(first.circuitBreaker())) {
+                throw new IllegalStateException("subscribers " + first.description() + " and " + other.description()
+                        + " consume stream '" + loop.get(1) + "' of broker '" + loop.get(0) + "' as group '"
+                        + loop.get(2) + "', in one loop, and declare different circuit breakers ("
+                        + first.circuitBreaker() + ", " + other.circuitBreaker() + "); declare the same on both, "
+                        + "or give them different groups");
+            }
+        }
+    }
+
+    /** Who hears of a dead-letter alert (Courier's CDI extension fires it as an event); call before start. */
+    public void onDeadLetterAlert(Consumer<DeadLetterAlert> listener) {
+        maintenance.onAlert(listener);
+    }
+
+    @Override
+    public List<DeadLetterAlert> deadLetterAlerts() {
+        return maintenance.alerts();
     }
 
     /**
@@ -96,7 +133,12 @@ public final class CourierEngine implements Engine {
      * ManagedThreadFactory is looked up there.
      */
     public void start() {
-        if (!settings.enabled() || stopped.get() || !started.compareAndSet(false, true)) {
+        if (stopped.get()) {
+            return;
+        }
+        // Retention and alerts concern the brokers: they run even where courier.engine.enabled is false.
+        maintenance.start();
+        if (!settings.enabled() || !started.compareAndSet(false, true)) {
             return;
         }
         ThreadFactory threads = Threads.lookup();
@@ -119,6 +161,7 @@ public final class CourierEngine implements Engine {
         if (!stopped.compareAndSet(false, true)) {
             return;
         }
+        maintenance.stop();
         loops.forEach(ConsumptionLoop::requestStop);
         long deadline = System.nanoTime() + settings.shutdownTimeout().toNanos();
         boolean interrupted = false;
@@ -168,8 +211,9 @@ public final class CourierEngine implements Engine {
     public EngineStatus status() {
         List<LoopStatus> statuses = new ArrayList<>(loops.size());
         loops.forEach(loop -> statuses.add(loop.status()));
-        return new EngineStatus(settings.enabled(), started.get(), settings.mode(), settings.consumerName(),
-                statuses);
+        // Not started any more once a stop has begun: loops that stop then are not dead ones.
+        return new EngineStatus(settings.enabled(), started.get() && !stopped.get(), settings.mode(),
+                settings.consumerName(), statuses);
     }
 
     /** Publishes through {@code publish} and runs the stream's subscribers in this thread before returning. */

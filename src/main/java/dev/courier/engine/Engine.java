@@ -16,4 +16,12 @@ public interface Engine {
 
     /** A snapshot of the engine and of each of its consumption loops. */
     EngineStatus status();
+
+    /**
+     * The dead-letter alerts that stand: streams whose dead-letter depth reached their
+     * {@code dead-letter-alert-depth} and has not fallen back below it, with the depth last seen.
+     */
+    default java.util.List<dev.courier.DeadLetterAlert> deadLetterAlerts() {
+        return java.util.List.of();
+    }
 }

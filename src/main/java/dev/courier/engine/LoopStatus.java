@@ -12,15 +12,21 @@ import java.util.Objects;
  * @param state        what it is doing
  * @param lastCycle    when it last read from the broker successfully (with or without messages), or {@code null}
  * @param handled      messages every matching handler processed and that were acknowledged
- * @param failed       messages a handler threw on (rejected for redelivery, or lost on a broker without ACK_NACK)
- * @param deadLettered messages the loop dead-lettered itself because their payload could not be bound; those the
- *                     broker dead-letters after {@code max-retries} are counted in the broker's health stats
+ * @param failed       messages a handler threw on, each rejected: the broker delivers it again or, past
+ *                     {@code max-retries}, dead-letters it (counted in the broker's {@code deadLettered}); on a
+ *                     broker without ACK_NACK it is lost
+ * @param unbindable   messages whose payload could not be bound to a handler's parameter, dead-lettered by the loop
+ *                     at once (rejected where the broker has no dead-letter queue); the broker counts them among its
+ *                     dead letters too
  * @param skipped      messages no handler's type matched, acknowledged without processing
- * @param lastError    the type and text of the last broker error while {@link State#BACKING_OFF}, else {@code null}
- *                     (never holds a password)
+ * @param restarts     how often the loop ended on an error (an {@code OutOfMemoryError}, a bug) and was started again
+ * @param lastError    the type and text of the last error while {@link State#BACKING_OFF} or {@link State#RESTARTING},
+ *                     else {@code null} (never holds a password)
+ * @param circuitOpenUntil while {@link State#OPEN}: when the circuit breaker lets a probe through; else {@code null}
  */
 public record LoopStatus(String broker, String stream, String group, State state, Instant lastCycle, long handled,
-                         long failed, long deadLettered, long skipped, String lastError) {
+                         long failed, long unbindable, long skipped, long restarts, String lastError,
+                         Instant circuitOpenUntil) {
 
     public LoopStatus {
         Objects.requireNonNull(broker, "broker");
@@ -29,9 +35,13 @@ public record LoopStatus(String broker, String stream, String group, State state
         Objects.requireNonNull(state, "state");
     }
 
-    /** Whether the loop is starting or running: not backing off from a broker failure, not stopped. */
+    /**
+     * Whether the loop is starting, running, or waiting on its open circuit breaker: not backing off from a broker
+     * failure, not restarting, not stopped.
+     */
     public boolean healthy() {
-        return state == State.STARTING || state == State.RUNNING;
+        return state == State.STARTING || state == State.RUNNING || state == State.OPEN
+                || state == State.HALF_OPEN;
     }
 
     public enum State {
@@ -41,7 +51,22 @@ public record LoopStatus(String broker, String stream, String group, State state
         RUNNING,
         /** The broker could not be reached or failed; waiting 1, 2, 4 ... 30 s before trying again. */
         BACKING_OFF,
-        /** Stopped with the application (or never started). */
-        STOPPED
+        /**
+         * The loop ended on an error that it does not recover from in place (an {@code OutOfMemoryError}, a bug) and
+         * starts again after 1, 2, 4 ... 30 s.
+         */
+        RESTARTING,
+        /**
+         * Stopped with the application, or never started; in a started engine, ended for good (its thread is gone),
+         * which liveness reports.
+         */
+        STOPPED,
+        /**
+         * The circuit breaker is open after consecutive handler failures: nothing is read until
+         * {@link LoopStatus#circuitOpenUntil()}; the messages of the failing batch are held unacknowledged.
+         */
+        OPEN,
+        /** The circuit breaker's delay has passed: one message is handled as a probe. */
+        HALF_OPEN
     }
 }

@@ -15,9 +15,16 @@ import java.util.Objects;
  * @param parameterType the declared type of the {@code @Subscribe} parameter
  * @param description   the method, for logs: {@code com.acme.Subscriber.onEvent(UserRegistered)}
  * @param invoker       calls the method with the bound argument
+ * @param circuitBreaker the circuit breaker of its loop ({@link CircuitBreakerSettings#OFF} for none)
  */
 public record Subscription(String broker, String stream, String group, String type, Type parameterType,
-                           String description, Invoker invoker) {
+                           String description, Invoker invoker, CircuitBreakerSettings circuitBreaker) {
+
+    /** A subscription without a circuit breaker. */
+    public Subscription(String broker, String stream, String group, String type, Type parameterType,
+                        String description, Invoker invoker) {
+        this(broker, stream, group, type, parameterType, description, invoker, CircuitBreakerSettings.OFF);
+    }
 
     public Subscription {
         Objects.requireNonNull(broker, "broker");
@@ -27,6 +34,7 @@ public record Subscription(String broker, String stream, String group, String ty
         Objects.requireNonNull(parameterType, "parameterType");
         Objects.requireNonNull(description, "description");
         Objects.requireNonNull(invoker, "invoker");
+        Objects.requireNonNull(circuitBreaker, "circuitBreaker");
     }
 
     /**

@@ -3,6 +3,8 @@ package dev.courier.engine;
 import javax.naming.InitialContext;
 import javax.naming.NamingException;
 import java.lang.System.Logger.Level;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -12,6 +14,7 @@ final class Threads {
     private static final System.Logger LOG = System.getLogger("dev.courier.engine");
 
     static final String MANAGED_THREAD_FACTORY = "java:comp/DefaultManagedThreadFactory";
+    static final String MANAGED_SCHEDULER = "java:comp/DefaultManagedScheduledExecutorService";
 
     private Threads() {
     }
@@ -45,5 +48,33 @@ final class Threads {
             thread.setDaemon(true);
             return thread;
         };
+    }
+
+    /** A scheduler; {@code owned} when Courier made it and must shut it down (a server's must not be). */
+    record Scheduler(ScheduledExecutorService executor, boolean owned) {
+    }
+
+    /**
+     * The server's default {@code ManagedScheduledExecutorService}, looked up as {@link #lookup()} looks up the
+     * thread factory; a daemon thread of Courier's own where there is none.
+     */
+    static Scheduler scheduler() {
+        try {
+            Object found = new InitialContext().lookup(MANAGED_SCHEDULER);
+            if (found instanceof ScheduledExecutorService executor) {
+                LOG.log(Level.DEBUG, "broker maintenance runs on {0}", MANAGED_SCHEDULER);
+                return new Scheduler(executor, false);
+            }
+        } catch (NamingException | RuntimeException | LinkageError e) {
+            LOG.log(Level.DEBUG, () -> MANAGED_SCHEDULER + " not available (" + e
+                    + "); broker maintenance runs on a daemon thread");
+        }
+        ScheduledThreadPoolExecutor executor = new ScheduledThreadPoolExecutor(1, task -> {
+            Thread thread = new Thread(task, "courier-maintenance");
+            thread.setDaemon(true);
+            return thread;
+        });
+        executor.setRemoveOnCancelPolicy(true);
+        return new Scheduler(executor, true);
     }
 }

@@ -1,6 +1,7 @@
 package dev.courier.health;
 
 import dev.courier.Brokers;
+import dev.courier.engine.Engine;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.health.HealthCheck;
@@ -9,8 +10,10 @@ import org.eclipse.microprofile.health.Readiness;
 
 /**
  * Readiness: every configured broker answers a ping within {@link #TIMEOUT_MILLIS}. Data per broker (keys prefixed
- * with its name): provider, status, ping latency, message counts. Nothing that could carry a password: no URI, no
- * exception text, only the exception's type.
+ * with its name): provider, status, ping latency, message counts, and the dead-letter alerts that stand
+ * ({@code <broker>.dead_letter_alert.<stream>}: the depth) and the loops whose circuit breaker is open
+ * ({@code <broker>.circuit_open.<stream>/<group>}: the ms left); neither makes the check DOWN. Nothing that could
+ * carry a password: no URI, no exception text, only the exception's type. See {@link HealthReport#readiness}.
  */
 @Readiness
 @ApplicationScoped
@@ -23,8 +26,11 @@ class BrokerReadinessCheck implements HealthCheck {
     @Inject
     Brokers brokers;
 
+    @Inject
+    Engine engine;
+
     @Override
     public HealthCheckResponse call() {
-        return Responses.of(HealthReport.readiness(brokers));
+        return Responses.of(HealthReport.readiness(brokers, engine));
     }
 }

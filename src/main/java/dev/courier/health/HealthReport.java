@@ -2,7 +2,9 @@ package dev.courier.health;
 
 import dev.courier.Broker;
 import dev.courier.Brokers;
+import dev.courier.DeadLetterAlert;
 import dev.courier.HealthStats;
+import dev.courier.engine.Engine;
 import dev.courier.engine.EngineStatus;
 import dev.courier.engine.LoopStatus;
 
@@ -49,10 +51,12 @@ public record HealthReport(String name, boolean up, Map<String, Object> data) {
 
     /**
      * Readiness: every broker answers a ping within 2 s. Data per broker (keys prefixed with its name): provider,
-     * status, ping latency, message counts. Nothing that could carry a password: no URI, no exception text, only
-     * the exception's type.
+     * status, ping latency, message counts, and the dead-letter alerts that stand
+     * ({@code <broker>.dead_letter_alert.<stream>}: the depth) and the loops whose circuit breaker is open
+     * ({@code <broker>.circuit_open.<stream>/<group>}: the ms left); neither makes the check DOWN. Nothing that
+     * could carry a password: no URI, no exception text, only the exception's type.
      */
-    public static HealthReport readiness(Brokers brokers) {
+    public static HealthReport readiness(Brokers brokers, Engine engine) {
         Map<String, CompletableFuture<Probe>> probes = new LinkedHashMap<>();
         for (String name : brokers.names()) {
             Broker broker = brokers.get(name);
@@ -65,6 +69,16 @@ public record HealthReport(String name, boolean up, Map<String, Object> data) {
             probes.put(name, probe);
         }
         Map<String, Object> data = new LinkedHashMap<>();
+        for (DeadLetterAlert alert : engine.deadLetterAlerts()) {
+            data.put(alert.broker() + ".dead_letter_alert." + alert.stream(), alert.depth());
+        }
+        Instant now = Instant.now();
+        for (LoopStatus loop : engine.status().loops()) {
+            if (loop.circuitOpenUntil() != null) {
+                data.put(loop.broker() + ".circuit_open." + loop.stream() + "/" + loop.group(),
+                        Math.max(0, Duration.between(now, loop.circuitOpenUntil()).toMillis()));
+            }
+        }
         boolean up = true;
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(PING_TIMEOUT_MILLIS);
         for (Map.Entry<String, CompletableFuture<Probe>> entry : probes.entrySet()) {
@@ -91,30 +105,53 @@ public record HealthReport(String name, boolean up, Map<String, Object> data) {
 
     /**
      * Liveness: every consumption loop is alive and cycling. A loop that has not completed a read cycle for longer
-     * than {@code stuckAfter} is stuck, and the check is DOWN. A loop backing off from an unreachable broker is
-     * alive (readiness reports the broker), and so is a stopped engine (the application is shutting down).
+     * than {@code stuckAfter} is stuck, and the check is DOWN; so it is while a loop of a started engine is not
+     * running (restarting after an error, or ended). A loop backing off from an unreachable broker is alive
+     * (readiness reports the broker), and so is a loop whose circuit breaker is open (it waits on purpose; the data
+     * says until when), and a stopped engine (the application is shutting down).
      */
     public static HealthReport liveness(EngineStatus status, Duration stuckAfter) {
         Map<String, Object> data = new LinkedHashMap<>();
         Instant now = Instant.now();
-        int stuck = 0;
+        int down = 0;
         for (LoopStatus loop : status.loops()) {
             String key = loop.broker() + "/" + loop.stream() + "/" + loop.group();
             data.put(key + ".state", loop.state().name().toLowerCase(Locale.ROOT));
             data.put(key + ".handled", loop.handled());
             data.put(key + ".failed", loop.failed());
-            data.put(key + ".dead_lettered", loop.deadLettered());
+            data.put(key + ".unbindable", loop.unbindable());
             data.put(key + ".skipped", loop.skipped());
+            data.put(key + ".restarts", loop.restarts());
             if (loop.lastCycle() != null) {
                 data.put(key + ".last_cycle", loop.lastCycle().toString());
             }
+            if (loop.circuitOpenUntil() != null) {
+                // Open on purpose: waiting, not stuck.
+                data.put(key + ".circuit_open_until", loop.circuitOpenUntil().toString());
+                data.put(key + ".circuit_open_ms",
+                        Math.max(0, Duration.between(now, loop.circuitOpenUntil()).toMillis()));
+            }
             if (isStuck(loop, now, stuckAfter)) {
-                stuck++;
+                down++;
                 data.put(key + ".stuck", "no read cycle for more than " + stuckAfter.toSeconds() + " s");
+            }
+            String notRunning = status.started() ? notRunning(loop) : null;
+            if (notRunning != null) {
+                down++;
+                data.put(key + ".not_running", notRunning);
             }
         }
         data.put("loops", (long) status.loops().size());
-        return new HealthReport(LIVENESS, stuck == 0, data);
+        return new HealthReport(LIVENESS, down == 0, data);
+    }
+
+    /** Why a loop of a started engine is not running, or {@code null}; the error's text stays in the log. */
+    private static String notRunning(LoopStatus loop) {
+        return switch (loop.state()) {
+            case RESTARTING -> "ended on an error; restarting (restart " + loop.restarts() + ")";
+            case STOPPED -> "ended; not running";
+            default -> null;
+        };
     }
 
     /**

@@ -13,8 +13,10 @@ import java.time.Duration;
 
 /**
  * Liveness: every consumption loop is alive and cycling. A loop that has not completed a read cycle for longer than
- * {@code courier.health.stuck-after} is stuck, and the check is DOWN. A loop backing off from an unreachable broker
- * is alive (readiness reports the broker), and so is a stopped engine (the application is shutting down).
+ * {@code courier.health.stuck-after} is stuck, and the check is DOWN; so it is while a loop of a started engine is not
+ * running (restarting after an error, or ended). A loop backing off from an unreachable broker is alive (readiness
+ * reports the broker), and so is a loop whose circuit breaker is open (it waits on purpose; the data says until
+ * when), and a stopped engine (the application is shutting down). See {@link HealthReport#liveness}.
  */
 @Liveness
 @ApplicationScoped

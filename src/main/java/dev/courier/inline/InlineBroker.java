@@ -5,6 +5,9 @@ import dev.courier.DeadLetter;
 import dev.courier.HealthStats;
 import dev.courier.Message;
 import dev.courier.spi.AbstractBroker;
+import dev.courier.spi.Maintained;
+import dev.courier.spi.MaintenancePolicy;
+import dev.courier.spi.Retention;
 import dev.courier.spi.RetryPolicy;
 
 import java.lang.System.Logger.Level;
@@ -32,8 +35,14 @@ import java.util.function.Function;
  *
  * <p>A rejected message comes back after {@code retry-delay * backoff-multiplier^(n-1)}; after {@code max-retries}
  * rejections, or when held longer than {@code message-timeout}, it goes to the stream's dead-letter queue.
+ *
+ * <p>The log keeps what some known group has not read yet, and, for groups created later, the last
+ * {@code max-length} entries that every group has passed (fewer with {@code retention}); older entries are dropped
+ * as messages are published. A message a group holds or waits to retry stays with that group until it is
+ * acknowledged or dead-lettered, whatever the log keeps. Dead letters older than {@code dead-letter-retention} are
+ * dropped by {@link #maintain()}.
  */
-final class InlineBroker extends AbstractBroker {
+final class InlineBroker extends AbstractBroker implements Maintained {
 
     private static final System.Logger LOG = System.getLogger("dev.courier.inline");
 
@@ -41,7 +50,15 @@ final class InlineBroker extends AbstractBroker {
             BrokerCapability.PUBLISH, BrokerCapability.SUBSCRIBE, BrokerCapability.CONSUMER_GROUPS,
             BrokerCapability.ACK_NACK, BrokerCapability.DELIVERY_GUARANTEES, BrokerCapability.DEAD_LETTER_QUEUE);
 
+    /**
+     * Ten thousand entries of history per stream: about 4 MB at the 430 bytes a message the benchmark measures,
+     * enough for a group deployed a little later than the publisher to start from the beginning.
+     */
+    static final int DEFAULT_MAX_LENGTH = 10_000;
+
     private final RetryPolicy policy;
+    private final Retention retention;
+    private final MaintenancePolicy maintenance;
     private final InstantSource clock;
     private final Map<String, StreamLog> streams = new ConcurrentHashMap<>();
     private final String idPrefix;
@@ -50,10 +67,25 @@ final class InlineBroker extends AbstractBroker {
     private final LongAdder failed = new LongAdder();
     private final LongAdder deadLettered = new LongAdder();
     private final LongAdder discarded = new LongAdder();
+    private final LongAdder dropped = new LongAdder();
+    private final LongAdder deadLettersExpired = new LongAdder();
 
     InlineBroker(String name, RetryPolicy policy, InstantSource clock) {
-        super(name, InlineBrokerProvider.NAME, CAPABILITIES);
+        this(name, policy, new Retention(DEFAULT_MAX_LENGTH, java.time.Duration.ZERO), MaintenancePolicy.DEFAULT,
+                clock);
+    }
+
+    InlineBroker(String name, RetryPolicy policy, Retention retention, MaintenancePolicy maintenance,
+                 InstantSource clock) {
+        this(name, policy, retention, maintenance, clock, InlineBrokerProvider.DEFAULT_MAX_MESSAGE_SIZE);
+    }
+
+    InlineBroker(String name, RetryPolicy policy, Retention retention, MaintenancePolicy maintenance,
+                 InstantSource clock, long maxMessageSize) {
+        super(name, InlineBrokerProvider.NAME, CAPABILITIES, maxMessageSize);
         this.policy = policy;
+        this.retention = retention;
+        this.maintenance = maintenance;
         this.clock = clock;
         this.idPrefix = clock.millis() + "-";
     }
@@ -64,10 +96,12 @@ final class InlineBroker extends AbstractBroker {
 
     @Override
     protected String doPublish(String stream, Map<String, Object> payload) {
-        Entry entry = new Entry(nextId(), payload);
+        long now = clock.millis();
+        Entry entry = new Entry(nextId(), payload, now);
         StreamLog log = log(stream);
         synchronized (log) {
             log.entries.add(entry);
+            retain(log, now);
         }
         published.increment();
         return entry.id;
@@ -87,7 +121,7 @@ final class InlineBroker extends AbstractBroker {
                 g.waiting.remove(w.entry.id);
                 messages.add(deliver(stream, g, w.entry, w.deliveries + 1, now));
             }
-            while (messages.size() < max && g.position < log.entries.size()) {
+            while (messages.size() < max && g.position < log.entries.end()) {
                 messages.add(deliver(stream, g, log.entries.get(g.position++), 1, now));
             }
         }
@@ -259,6 +293,79 @@ final class InlineBroker extends AbstractBroker {
         return count;
     }
 
+    /**
+     * Drops the oldest entries that every group has passed, past the {@code max-length} kept for groups created
+     * later, and those older than {@code retention}. Under the log's lock.
+     */
+    private void retain(StreamLog log, long now) {
+        long passed = passed(log);
+        long drop = Math.max(0, passed - retention.maxLength());
+        if (retention.byAge()) {
+            long cutoff = now - retention.maxAge().toMillis();
+            while (drop < passed && log.entries.get(log.entries.first() + drop).at < cutoff) {
+                drop++;
+            }
+        }
+        drop(log, drop);
+    }
+
+    /** How many of the oldest retained entries every known group has read; all of them while no group is known. */
+    private static long passed(StreamLog log) {
+        long slowest = log.entries.end();
+        for (Group g : log.groups.values()) {
+            slowest = Math.min(slowest, g.position);
+        }
+        return slowest - log.entries.first();
+    }
+
+    private void drop(StreamLog log, long count) {
+        if (count > 0) {
+            log.entries.dropOldest((int) count);
+            dropped.add(count);
+        }
+    }
+
+    /** Drops entries every group has passed until at most {@code maxLength} remain. */
+    @Override
+    protected long doTrim(String stream, long maxLength) {
+        return withLog(stream, 0L, log -> {
+            long count = Math.min(passed(log), Math.max(0, log.entries.size() - maxLength));
+            drop(log, count);
+            return count;
+        });
+    }
+
+    @Override
+    public MaintenancePolicy maintenancePolicy() {
+        return maintenance;
+    }
+
+    /** Drops expired dead letters, and entries past their {@code retention} while nothing was published. */
+    @Override
+    public Map<String, Long> maintain() {
+        long now = clock.millis();
+        Map<String, Long> depths = new TreeMap<>();
+        for (StreamLog log : streams.values()) {
+            synchronized (log) {
+                if (maintenance.expiresDeadLetters()) {
+                    long cutoff = now - maintenance.deadLetterRetention().toMillis();
+                    Iterator<DeadLetter> letters = log.deadLetters.values().iterator();
+                    // In the order they were dead-lettered: the first younger one ends the look.
+                    while (letters.hasNext()) {
+                        if (letters.next().failedAt().toEpochMilli() >= cutoff) {
+                            break;
+                        }
+                        letters.remove();
+                        deadLettersExpired.increment();
+                    }
+                }
+                retain(log, now);
+                depths.put(log.name, (long) log.deadLetters.size());
+            }
+        }
+        return depths;
+    }
+
     /** Runs an action on a stream's log under its lock; a stream never published to gives {@code absent}. */
     private <T> T withLog(String stream, T absent, Function<StreamLog, T> action) {
         StreamLog log = streams.get(stream);
@@ -296,6 +403,11 @@ final class InlineBroker extends AbstractBroker {
         details.put("message_timeout_ms", policy.messageTimeout().toMillis());
         details.put("enable_dlq", policy.deadLetterEnabled());
         details.put("discarded", discarded.sum());
+        details.put("max_length", retention.maxLength());
+        details.put("retention_ms", retention.maxAge().toMillis());
+        details.put("dropped", dropped.sum());
+        details.put("dead_letter_retention_ms", maintenance.deadLetterRetention().toMillis());
+        details.put("dead_letters_expired", deadLettersExpired.sum());
         return new HealthStats(HealthStats.Status.HEALTHY, true, Instant.ofEpochMilli(now), uptime(),
                 new HealthStats.MessageCounts(published.sum(), inFlight, failed.sum(), deadLettered.sum()), details);
     }
@@ -310,7 +422,7 @@ final class InlineBroker extends AbstractBroker {
                     Group g = e.getValue();
                     groups.put(e.getKey(), Map.of(
                             "position", g.position,
-                            "lag", log.entries.size() - g.position,
+                            "lag", log.entries.end() - g.position,
                             "in_flight", g.inFlight.size(),
                             "waiting_retry", g.waiting.size()));
                 }
@@ -325,7 +437,7 @@ final class InlineBroker extends AbstractBroker {
 
     @Override
     public void close() {
-        // Nothing to release: messages live in memory for as long as the application does.
+        // Nothing to release: the messages are in the heap.
     }
 
     private StreamLog log(String stream) {
@@ -336,7 +448,8 @@ final class InlineBroker extends AbstractBroker {
         return idPrefix + sequence.incrementAndGet();
     }
 
-    private record Entry(String id, Map<String, Object> payload) {
+    /** @param at when it was published (epoch ms) */
+    private record Entry(String id, Map<String, Object> payload, long at) {
     }
 
     /** A message a group holds: delivered, not yet acknowledged or rejected. */
@@ -360,7 +473,7 @@ final class InlineBroker extends AbstractBroker {
 
     private static final class StreamLog {
         final String name;
-        final List<Entry> entries = new ArrayList<>();
+        final EntryLog<Entry> entries = new EntryLog<>();
         final Map<String, Group> groups = new HashMap<>();
         final LinkedHashMap<String, DeadLetter> deadLetters = new LinkedHashMap<>();
         long waitingSequence;
@@ -370,17 +483,22 @@ final class InlineBroker extends AbstractBroker {
         }
 
         Group group(String group) {
-            return groups.computeIfAbsent(group, g -> new Group());
+            // A group created now starts at the oldest entry kept.
+            return groups.computeIfAbsent(group, g -> new Group(entries.first()));
         }
     }
 
     private static final class Group {
-        int position;
+        long position;
         /** By message id, in delivery order. */
         final LinkedHashMap<String, Delivery> inFlight = new LinkedHashMap<>();
         /** By message id. */
         final Map<String, Waiting> waiting = new HashMap<>();
         /** The same, ordered by due time. */
         final TreeMap<RetryKey, Waiting> retryOrder = new TreeMap<>();
+
+        Group(long position) {
+            this.position = position;
+        }
     }
 }

@@ -10,6 +10,9 @@ import dev.courier.redis.RedisConnection.RedisReplyException;
 import dev.courier.internal.ProteanEnvelope;
 import dev.courier.spi.AbstractBroker;
 import dev.courier.spi.JsonCodec;
+import dev.courier.spi.Maintained;
+import dev.courier.spi.MaintenancePolicy;
+import dev.courier.spi.Retention;
 import dev.courier.spi.RetryPolicy;
 import redis.clients.jedis.AbstractPipeline;
 import redis.clients.jedis.Protocol;
@@ -63,8 +66,12 @@ import java.util.concurrent.atomic.LongAdder;
  * of the group, without waiting for {@code message-timeout};</li>
  * <li>dead-lettering writes the entry to {@code <stream>:dlq} first and acknowledges it only then.</li>
  * </ul>
+ *
+ * <p>{@link #maintain()} removes the dead letters older than {@code dead-letter-retention}, by the time in their
+ * entry ids (XTRIM MINID), and, with {@code retention}, the stream entries older than it that every group has
+ * acknowledged; both for the streams this broker object has published to or read.
  */
-final class RedisBroker extends AbstractBroker {
+final class RedisBroker extends AbstractBroker implements Maintained {
 
     private static final System.Logger LOG = System.getLogger("dev.courier.redis");
 
@@ -138,6 +145,8 @@ final class RedisBroker extends AbstractBroker {
     private final String consumer;
     private final byte[] consumerKey;
     private final long maxLength;
+    private final Duration retention;
+    private final MaintenancePolicy maintenance;
     private final Duration blockTimeout;
     private final long reclaimIntervalMs;
     private final Map<String, Map<String, GroupState>> groups = new ConcurrentHashMap<>();
@@ -154,13 +163,21 @@ final class RedisBroker extends AbstractBroker {
 
     RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, long maxLength,
                 Duration blockTimeout) {
-        super(name, RedisBrokerProvider.NAME, CAPABILITIES);
+        this(name, connection, policy, consumer, new Retention(maxLength, Duration.ZERO), MaintenancePolicy.DEFAULT,
+                blockTimeout, RedisBrokerProvider.DEFAULT_MAX_MESSAGE_SIZE);
+    }
+
+    RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, Retention retention,
+                MaintenancePolicy maintenance, Duration blockTimeout, long maxMessageSize) {
+        super(name, RedisBrokerProvider.NAME, CAPABILITIES, maxMessageSize);
         this.connection = connection;
         this.combiner = new XaddCombiner(connection);
         this.policy = policy;
         this.consumer = consumer;
         this.consumerKey = SafeEncoder.encode(consumer);
-        this.maxLength = maxLength;
+        this.maxLength = retention.maxLength();
+        this.retention = retention.maxAge();
+        this.maintenance = maintenance;
         this.blockTimeout = blockTimeout;
         this.reclaimIntervalMs = Math.max(MIN_RECLAIM_INTERVAL_MS,
                 Math.min(MAX_RECLAIM_INTERVAL_MS, policy.messageTimeout().toMillis() / 2));
@@ -335,7 +352,12 @@ final class RedisBroker extends AbstractBroker {
         if (fields != null) {
             for (int i = 0; i + 1 < fields.size(); i += 2) {
                 if (java.util.Arrays.equals((byte[]) fields.get(i), DATA_BYTES)) {
-                    String data = utf8((byte[]) fields.get(i + 1));
+                    byte[] raw = (byte[]) fields.get(i + 1);
+                    if (raw.length > maxMessageSize()) {
+                        deadLetterTooLarge(g, id, fields(entry.get(1)), raw.length, 1);
+                        return;
+                    }
+                    String data = utf8(raw);
                     if (data == null) {
                         notUtf8(g, id, 1);
                         return;
@@ -347,7 +369,12 @@ final class RedisBroker extends AbstractBroker {
                             return;
                         }
                     } catch (IllegalArgumentException e) {
-                        // not JSON: dead-lettered below
+                        // Not JSON, or past a bound (a number's digits, nesting): no need to decode and parse it
+                        // again by the general route, which dead-letters the rest.
+                        LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' is not a message (data is "
+                                + "not a JSON object: {3}); dead-lettering it", name(), id, g.stream, e.getMessage());
+                        deadLetterQuietly(g, id, null, 1, DeadLetter.MALFORMED);
+                        return;
                     }
                     break;
                 }
@@ -388,10 +415,17 @@ final class RedisBroker extends AbstractBroker {
         return false;
     }
 
-    /** Adds the entry to {@code out} as a message, or dead-letters it as malformed. */
+    /** Adds the entry to {@code out} as a message, or dead-letters it as too large or malformed. */
     private void deliver(GroupState g, StreamEntry entry, int deliveryCount, List<Message> out) {
         Map<String, String> fields = entry.getFields();
         String data = fields == null ? null : fields.get(DATA);
+        // A character takes 3 bytes at most in UTF-8: only a text that long may be over the limit.
+        long size = data == null || data.length() * 3L <= maxMessageSize() ? 0
+                : data.getBytes(StandardCharsets.UTF_8).length;
+        if (size > maxMessageSize()) {
+            deadLetterTooLarge(g, entry.getID().toString(), fields, size, deliveryCount);
+            return;
+        }
         Map<String, Object> payload = null;
         if (data != null) {
             try {
@@ -408,6 +442,14 @@ final class RedisBroker extends AbstractBroker {
             return;
         }
         out.add(new Message(entry.getID().toString(), g.stream, payload, deliveryCount));
+    }
+
+    /** Dead-letters an entry whose data is over max-message-size, without parsing it. */
+    private void deadLetterTooLarge(GroupState g, String id, Map<String, String> fields, long size, int deliveryCount) {
+        LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' has {3} bytes of data, more than "
+                + "max-message-size ({4} bytes); dead-lettering it unparsed", name(), id, g.stream, size,
+                maxMessageSize());
+        deadLetterQuietly(g, id, fields, deliveryCount, DeadLetter.TOO_LARGE);
     }
 
     /** Claims the group's rejected entries whose retry delay has passed. */
@@ -501,6 +543,7 @@ final class RedisBroker extends AbstractBroker {
             }
             int deliveries = (int) Math.min(Integer.MAX_VALUE, counts.getOrDefault(entry.getID(), 1L));
             if (policy.exhausted(deliveries - 1)) {
+                failed.increment();
                 deadLetterQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
                         DeadLetter.TIMEOUT);
             } else {
@@ -571,6 +614,7 @@ final class RedisBroker extends AbstractBroker {
                 int deliveries = (int) Math.min(Integer.MAX_VALUE, counts.getOrDefault(entry.getID(), 1L));
                 if (policy.exhausted(deliveries - 1)) {
                     // Delivered and never acknowledged more often than max-retries allows.
+                    failed.increment();
                     deadLetterQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
                             DeadLetter.TIMEOUT);
                 } else {
@@ -844,13 +888,15 @@ final class RedisBroker extends AbstractBroker {
         metadata.put(RETRY_COUNT, attempts);
         metadata.put(FAILURE_REASON, reason);
         String data = fields == null ? null : fields.get(DATA);
-        String json = data == null ? null : withMetadata(data, metadata);
+        // An entry over max-message-size is never parsed, here neither: its metadata is spliced into its text.
+        boolean parse = !DeadLetter.TOO_LARGE.equals(reason);
+        String json = data == null ? null : withMetadata(data, metadata, parse);
         if (json == null) {
             // No data given, or not a JSON object (perhaps decoded from bytes that are not UTF-8): read the entry
             // as bytes, so that a malformed one is kept exactly.
             List<byte[]> raw = rawEntry(g, entryId);
             String text = raw == null ? null : rawData(raw);
-            json = text == null ? null : withMetadata(text, metadata);
+            json = text == null ? null : withMetadata(text, metadata, parse);
             if (json == null) {
                 List<Object> pairs = new ArrayList<>();
                 Base64.Encoder base64 = Base64.getEncoder();
@@ -869,19 +915,44 @@ final class RedisBroker extends AbstractBroker {
 
     /**
      * The message's JSON text with the metadata added as its last key, the original text left as it was (numbers,
-     * escapes, key order); {@code null} if the text is not a non-empty JSON object.
+     * escapes, key order); {@code null} if the text is not a non-empty JSON object. Unless {@code parse}, the text is
+     * only looked at: it is taken for an object if it is {@code {...}} with something between the braces.
      */
-    private static String withMetadata(String data, Map<String, Object> metadata) {
-        try {
-            if (JsonCodec.parse(data).isEmpty()) {
+    private static String withMetadata(String data, Map<String, Object> metadata, boolean parse) {
+        if (parse) {
+            try {
+                if (JsonCodec.parse(data).isEmpty()) {
+                    return null;
+                }
+            } catch (IllegalArgumentException e) {
                 return null;
             }
-        } catch (IllegalArgumentException e) {
+        } else if (!looksLikeObject(data)) {
             return null;
         }
         int end = data.lastIndexOf('}');
         return data.substring(0, end) + ",\"" + DLQ_METADATA + "\":" + JsonCodec.write(metadata)
                 + data.substring(end);
+    }
+
+    /** Whether the text is '{', something, '}' (white space around allowed), without parsing it. */
+    private static boolean looksLikeObject(String text) {
+        int first = 0;
+        int last = text.length() - 1;
+        while (first <= last && Character.isWhitespace(text.charAt(first))) {
+            first++;
+        }
+        while (last > first && Character.isWhitespace(text.charAt(last))) {
+            last--;
+        }
+        if (first >= last || text.charAt(first) != '{' || text.charAt(last) != '}') {
+            return false;
+        }
+        int inner = last - 1;
+        while (inner > first && Character.isWhitespace(text.charAt(inner))) {
+            inner--;
+        }
+        return inner > first;
     }
 
     /** An entry's fields and values as bytes (XRANGE), or {@code null} when it is gone. */
@@ -1183,18 +1254,7 @@ final class RedisBroker extends AbstractBroker {
             return connection.execute("XTRIM", j -> j.xtrim(stream,
                     XTrimParams.xTrimParams().maxLen(maxLength).approximateTrimming()));
         }
-        StreamEntryID keepFrom = null;
-        for (StreamGroupInfo info : groupInfos) {
-            StreamEntryID needed = info.getLastDeliveredId();
-            if (info.getPending() > 0) {
-                StreamPendingSummary summary = connection.execute("XPENDING",
-                        j -> j.xpending(stream, info.getName()));
-                if (summary.getMinId() != null && summary.getMinId().compareTo(needed) < 0) {
-                    needed = summary.getMinId();
-                }
-            }
-            keepFrom = keepFrom == null || needed.compareTo(keepFrom) < 0 ? needed : keepFrom;
-        }
+        StreamEntryID keepFrom = firstNeeded(stream, groupInfos);
         // The first entry to keep for maxLength: the (length - maxLength + 1)th.
         long skip = length - maxLength + 1;
         StreamEntryID cut = null;
@@ -1215,6 +1275,71 @@ final class RedisBroker extends AbstractBroker {
         }
         StreamEntryID minId = cut.compareTo(keepFrom) < 0 ? cut : keepFrom;
         return connection.execute("XTRIM", j -> j.xtrim(stream, XTrimParams.xTrimParams().minId(minId.toString())));
+    }
+
+    /**
+     * The first entry some group still needs: the lowest of each group's last-delivered id and first pending id;
+     * {@code null} without groups.
+     */
+    private StreamEntryID firstNeeded(String stream, List<StreamGroupInfo> groupInfos) {
+        StreamEntryID keepFrom = null;
+        for (StreamGroupInfo info : groupInfos) {
+            StreamEntryID needed = info.getLastDeliveredId();
+            if (info.getPending() > 0) {
+                StreamPendingSummary summary = connection.execute("XPENDING",
+                        j -> j.xpending(stream, info.getName()));
+                if (summary.getMinId() != null && summary.getMinId().compareTo(needed) < 0) {
+                    needed = summary.getMinId();
+                }
+            }
+            keepFrom = keepFrom == null || needed.compareTo(keepFrom) < 0 ? needed : keepFrom;
+        }
+        return keepFrom;
+    }
+
+    /**
+     * Removes the entries added before {@code cutoffMs} that every group has acknowledged: XTRIM MINID of the lower
+     * of the cutoff and the first entry a group still needs.
+     */
+    long trimOlderThan(String stream, long cutoffMs) {
+        StreamEntryID cut = new StreamEntryID(cutoffMs, 0);
+        StreamEntryID keepFrom = firstNeeded(stream, groupInfos(stream));
+        StreamEntryID minId = keepFrom == null || cut.compareTo(keepFrom) < 0 ? cut : keepFrom;
+        return connection.execute("XTRIM", j -> j.xtrim(stream, XTrimParams.xTrimParams().minId(minId.toString())));
+    }
+
+    // Maintenance
+
+    @Override
+    public MaintenancePolicy maintenancePolicy() {
+        return maintenance;
+    }
+
+    /**
+     * For each known stream: XTRIM {@code <stream>:dlq} MINID (now - dead-letter-retention), exact, so that no
+     * younger dead letter goes; the stream's own entries past {@code retention}; then XLEN of the dead letters. The
+     * dead letters' time is that of their entry ids, which Redis gives when they are added.
+     */
+    @Override
+    public Map<String, Long> maintain() {
+        long now = System.currentTimeMillis();
+        Map<String, Long> depths = new TreeMap<>();
+        for (String stream : streams) {
+            String dlq = stream + DLQ_SUFFIX;
+            if (maintenance.expiresDeadLetters()) {
+                String minId = (now - maintenance.deadLetterRetention().toMillis()) + "-0";
+                long removed = connection.execute("XTRIM", j -> j.xtrim(dlq, XTrimParams.xTrimParams().minId(minId)));
+                if (removed > 0) {
+                    LOG.log(Level.DEBUG, () -> "broker '" + name() + "': " + removed + " dead letter(s) of stream '"
+                            + stream + "' older than dead-letter-retention removed");
+                }
+            }
+            if (!retention.isZero()) {
+                trimOlderThan(stream, now - retention.toMillis());
+            }
+            depths.put(stream, connection.execute("XLEN", j -> j.xlen(dlq)));
+        }
+        return depths;
     }
 
     // Health
@@ -1252,6 +1377,9 @@ final class RedisBroker extends AbstractBroker {
         details.put("message_timeout_ms", policy.messageTimeout().toMillis());
         details.put("enable_dlq", policy.deadLetterEnabled());
         details.put("discarded", discarded.sum());
+        details.put("max_length", maxLength);
+        details.put("retention_ms", retention.toMillis());
+        details.put("dead_letter_retention_ms", maintenance.deadLetterRetention().toMillis());
         details.values().removeIf(java.util.Objects::isNull);
         return new HealthStats(status, server.connected(), connection.lastPong(), uptime(),
                 new HealthStats.MessageCounts(published.sum(), inFlight, failed.sum(), deadLettered.sum()), details);

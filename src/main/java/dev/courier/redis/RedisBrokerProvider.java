@@ -3,6 +3,8 @@ package dev.courier.redis;
 import dev.courier.Broker;
 import dev.courier.spi.BrokerProvider;
 import dev.courier.spi.BrokerSettings;
+import dev.courier.spi.MaintenancePolicy;
+import dev.courier.spi.Retention;
 import dev.courier.spi.RetryPolicy;
 
 import java.time.Duration;
@@ -30,6 +32,10 @@ import java.util.Set;
  * instance's consumer name in every group; keep it stable per instance</td></tr>
  * <tr><td>{@code max-length}</td><td>0 (off)</td><td>trim each stream to about this many entries while publishing,
  * never removing entries a group still needs</td></tr>
+ * <tr><td>{@code retention}</td><td>0 (off)</td><td>remove entries older than this that every group has
+ * acknowledged (XTRIM MINID), in the maintenance task</td></tr>
+ * <tr><td>{@code dead-letter-retention}, {@code dead-letter-alert-depth}, {@code maintenance-interval}</td><td>7 d,
+ * off, 60 s</td><td>see {@link MaintenancePolicy}</td></tr>
  * <tr><td>{@code block-timeout}</td><td>1 s</td><td>the longest a blocking read waits on the server</td></tr>
  * <tr><td>{@code tls-truststore}</td><td>the JVM's</td><td>a truststore file with the certificates to trust for
  * {@code rediss://}</td></tr>
@@ -37,6 +43,9 @@ import java.util.Set;
  * and type (PKCS12, JKS)</td></tr>
  * <tr><td>{@code tls-verify}</td><td>full</td><td>{@code full} (certificate and host name), {@code ca} (certificate
  * only) or {@code none}</td></tr>
+ * <tr><td>{@code max-message-size}</td><td>1 MiB</td><td>the most bytes a message's JSON may have: a larger one is
+ * refused on publish, and an entry whose {@code data} is larger is dead-lettered unparsed (reason
+ * {@code too_large})</td></tr>
  * </table>
  */
 public final class RedisBrokerProvider implements BrokerProvider {
@@ -48,13 +57,20 @@ public final class RedisBrokerProvider implements BrokerProvider {
     static final String BLOCK_TIMEOUT = "block-timeout";
 
     static final Duration DEFAULT_BLOCK_TIMEOUT = Duration.ofSeconds(1);
+    /**
+     * 1 MiB, as many brokers take by default. Redis itself takes up to 512 MB (proto-max-bulk-len), but a read of
+     * {@code batch-size} such entries would hold gigabytes in the heap and keep the loop parsing for seconds.
+     */
+    static final long DEFAULT_MAX_MESSAGE_SIZE = 1 << 20;
 
     private static final Set<String> OPTIONS;
 
     static {
         Set<String> options = new HashSet<>(RetryPolicy.OPTIONS);
         options.addAll(RedisConnection.OPTIONS);
-        options.addAll(Set.of(CONSUMER_NAME, MAX_LENGTH, BLOCK_TIMEOUT));
+        options.addAll(Set.of(CONSUMER_NAME, MAX_LENGTH, BLOCK_TIMEOUT, BrokerSettings.MAX_MESSAGE_SIZE));
+        options.addAll(Retention.OPTIONS);
+        options.addAll(MaintenancePolicy.OPTIONS);
         OPTIONS = Set.copyOf(options);
     }
 
@@ -79,8 +95,11 @@ public final class RedisBrokerProvider implements BrokerProvider {
         }
         // A broker's own consumer-name wins over the application's courier.consumer-name.
         String consumer = settings.get(CONSUMER_NAME).orElse(settings.consumerName());
-        long maxLength = settings.getInt(MAX_LENGTH, 0, 0);
+        Retention retention = Retention.from(settings, 0);
+        MaintenancePolicy maintenance = MaintenancePolicy.from(settings);
+        long maxMessageSize = settings.getSize(BrokerSettings.MAX_MESSAGE_SIZE, DEFAULT_MAX_MESSAGE_SIZE);
         RedisConnection connection = new RedisConnection(RedisConnection.Config.from(settings), block);
-        return new RedisBroker(brokerName, connection, policy, consumer, maxLength, block);
+        return new RedisBroker(brokerName, connection, policy, consumer, retention, maintenance, block,
+                maxMessageSize);
     }
 }

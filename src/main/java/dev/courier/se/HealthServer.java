@@ -38,7 +38,7 @@ final class HealthServer {
     static HealthServer start(InetSocketAddress address, Brokers brokers, Engine engine, Duration stuckAfter)
             throws IOException {
         HttpServer server = HttpServer.create(address, 0);
-        Supplier<HealthReport> ready = () -> HealthReport.readiness(brokers);
+        Supplier<HealthReport> ready = () -> HealthReport.readiness(brokers, engine);
         Supplier<HealthReport> live = () -> HealthReport.liveness(engine.status(), stuckAfter);
         Supplier<HealthReport> started = () -> HealthReport.startup(engine.status());
         server.createContext("/health", exchange -> answer(exchange, switch (exchange.getRequestURI().getPath()) {

@@ -153,7 +153,7 @@ public final class TestBrokers {
             Broker b = brokers().get(broker);
             long deadLetters = b.hasCapability(BrokerCapability.DEAD_LETTER_QUEUE) ? b.deadLetterDepth(stream) : -1;
             if (loops.stream().allMatch(l -> l.handled() + l.skipped()
-                    + (deadLetters >= 0 ? deadLetters : l.deadLettered()) >= total)) {
+                    + (deadLetters >= 0 ? deadLetters : l.unbindable()) >= total)) {
                 return;
             }
             if (System.nanoTime() - deadline > 0) {

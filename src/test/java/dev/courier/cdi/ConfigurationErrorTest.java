@@ -84,7 +84,9 @@ class ConfigurationErrorTest {
     void a_misspelt_option_is_reported_with_the_known_ones() {
         String error = deploymentError(valid("brokers.default.max-retires", "5"));
         assertContains(error, "brokers.default.max-retires: is not an option of provider 'inline'; its options are: "
-                + "[backoff-multiplier, enable-dlq, max-retries, message-timeout, retry-delay, uri]");
+                + "[backoff-multiplier, dead-letter-alert-depth, dead-letter-retention, enable-dlq, "
+                + "maintenance-interval, max-length, max-message-size, max-retries, message-timeout, retention, "
+                + "retry-delay, uri]");
     }
 
     @Test

@@ -21,7 +21,7 @@ public final class Inspect {
             return 0;
         }
         Map<String, Object> g = (Map<String, Object>) ((Map<String, Object>) s.get("groups")).get(group);
-        return g == null ? 0 : (Integer) g.get(figure);
+        return g == null ? 0 : ((Number) g.get(figure)).intValue();
     }
 
     /** Messages a group holds: read, not yet acknowledged or rejected. */
