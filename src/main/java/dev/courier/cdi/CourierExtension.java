@@ -151,8 +151,12 @@ public class CourierExtension implements Extension {
     private static ConfigValues values(Config config) {
         return new ConfigValues() {
             @Override
-            public Iterable<String> propertyNames() {
-                return config.getPropertyNames();
+            public java.util.List<Source> sources() {
+                List<Source> sources = new ArrayList<>();
+                for (org.eclipse.microprofile.config.spi.ConfigSource source : config.getConfigSources()) {
+                    sources.add(new Source(source.getName(), source.getPropertyNames()));
+                }
+                return sources;
             }
 
             @Override

@@ -3,7 +3,10 @@ package dev.courier.se;
 import dev.courier.internal.ConfigValues;
 import org.eclipse.microprofile.config.Config;
 import org.eclipse.microprofile.config.ConfigProvider;
+import org.eclipse.microprofile.config.spi.ConfigSource;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.ServiceConfigurationError;
 
@@ -26,8 +29,12 @@ final class MpConfig implements ConfigValues {
     }
 
     @Override
-    public Iterable<String> propertyNames() {
-        return config.getPropertyNames();
+    public List<Source> sources() {
+        List<Source> sources = new ArrayList<>();
+        for (ConfigSource source : config.getConfigSources()) {
+            sources.add(new Source(source.getName(), source.getPropertyNames()));
+        }
+        return sources;
     }
 
     @Override

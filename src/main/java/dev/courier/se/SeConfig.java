@@ -9,7 +9,6 @@ import java.net.URL;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -28,12 +27,10 @@ final class SeConfig implements ConfigValues {
     static final String PROPERTIES_FILE = "META-INF/microprofile-config.properties";
     private static final String MP_CONFIG_API = "org.eclipse.microprofile.config.ConfigProvider";
 
-    private final Map<String, String> overrides;
     private final Map<String, String> environment;
     private final Map<String, String> files;
 
-    private SeConfig(Map<String, String> overrides, Map<String, String> environment, Map<String, String> files) {
-        this.overrides = overrides;
+    private SeConfig(Map<String, String> environment, Map<String, String> files) {
         this.environment = environment;
         this.files = files;
     }
@@ -46,7 +43,7 @@ final class SeConfig implements ConfigValues {
     static ConfigValues load(Map<String, String> overrides, ClassLoader loader) {
         ConfigValues base = present(MP_CONFIG_API, loader) ? MpConfig.load(loader) : null;
         if (base == null) {
-            base = new SeConfig(Map.of(), System.getenv(), readFiles(loader));
+            base = new SeConfig(System.getenv(), readFiles(loader));
         }
         return overrides.isEmpty() ? base : withOverrides(overrides, base);
     }
@@ -59,10 +56,11 @@ final class SeConfig implements ConfigValues {
     private static ConfigValues withOverrides(Map<String, String> overrides, ConfigValues base) {
         return new ConfigValues() {
             @Override
-            public Iterable<String> propertyNames() {
-                Set<String> names = new LinkedHashSet<>(overrides.keySet());
-                base.propertyNames().forEach(names::add);
-                return names;
+            public List<Source> sources() {
+                List<Source> sources = new ArrayList<>();
+                sources.add(new Source("CourierRunner.Builder.property", Set.copyOf(overrides.keySet())));
+                sources.addAll(base.sources());
+                return sources;
             }
 
             @Override
@@ -74,20 +72,15 @@ final class SeConfig implements ConfigValues {
     }
 
     @Override
-    public Iterable<String> propertyNames() {
-        Set<String> names = new LinkedHashSet<>(overrides.keySet());
-        System.getProperties().stringPropertyNames().forEach(names::add);
-        names.addAll(environment.keySet());
-        names.addAll(files.keySet());
-        return Collections.unmodifiableSet(names);
+    public List<Source> sources() {
+        return List.of(new Source("SystemProperties", System.getProperties().stringPropertyNames()),
+                new Source("EnvironmentVariables", Set.copyOf(environment.keySet())),
+                new Source(PROPERTIES_FILE, Set.copyOf(files.keySet())));
     }
 
     @Override
     public Optional<String> value(String property) {
-        String value = overrides.get(property);
-        if (value == null) {
-            value = System.getProperty(property);
-        }
+        String value = System.getProperty(property);
         if (value == null) {
             value = fromEnvironment(property);
         }
