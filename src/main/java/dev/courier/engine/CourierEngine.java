@@ -55,7 +55,7 @@ public final class CourierEngine implements Engine {
             Map<List<String>, List<ConsumptionLoop.Handler>> byLoop = new LinkedHashMap<>();
             for (Subscription s : subscriptions) {
                 byLoop.computeIfAbsent(List.of(s.broker(), s.stream(), s.group()), k -> new ArrayList<>())
-                        .add(new ConsumptionLoop.Handler(s, PayloadBinder.of(s.parameterType(), this::jsonb)));
+                        .add(new ConsumptionLoop.Handler(s, PayloadBinder.of(s.parameterType(), new JsonbSupplier(this))));
             }
             byLoop.forEach((key, handlers) -> requireOneCircuitBreaker(key, handlers));
             byLoop.forEach((key, handlers) -> built.add(new ConsumptionLoop(built.size(),
@@ -275,6 +275,24 @@ public final class CourierEngine implements Engine {
             }
         }
         return result;
+    }
+
+    /**
+     * The engine's JSON-B, for binders. A class rather than {@code this::jsonb}: a method reference would load the
+     * JSON-B API when the engine is built, and Java SE applications whose subscribers take {@code Message},
+     * {@code Map} or {@code String} need none.
+     */
+    private static final class JsonbSupplier implements Supplier<Jsonb> {
+        private final CourierEngine engine;
+
+        JsonbSupplier(CourierEngine engine) {
+            this.engine = engine;
+        }
+
+        @Override
+        public Jsonb get() {
+            return engine.jsonb();
+        }
     }
 
     private static String key(String broker, String stream) {
