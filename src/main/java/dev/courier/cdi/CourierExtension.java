@@ -155,6 +155,13 @@ public class CourierExtension implements Extension {
             config.getOptionalValue(EngineSettings.PREFIX + option, String.class)
                     .ifPresent(value -> values.put(option, value));
         }
+        String subscribers = EngineSettings.PREFIX + EngineSettings.SUBSCRIBERS;
+        for (String property : config.getPropertyNames()) {
+            if (property.startsWith(subscribers)) {
+                config.getOptionalValue(property, String.class).ifPresent(value -> values.put(
+                        property.substring(EngineSettings.PREFIX.length()), value));
+            }
+        }
         Set<String> known = new java.util.TreeSet<>();
         EngineSettings.OPTIONS.forEach(option -> known.add(variableForm(EngineSettings.PREFIX + option)));
         for (String property : config.getPropertyNames()) {

@@ -27,7 +27,14 @@ class EngineStartupCheck implements HealthCheck {
         EngineStatus status = engine.status();
         long starting = status.loops().stream().filter(l -> l.state() == LoopStatus.State.STARTING).count();
         boolean up = !status.enabled() || status.started() && starting == 0;
-        return HealthCheckResponse.named(NAME)
+        var response = HealthCheckResponse.named(NAME);
+        for (LoopStatus loop : status.loops()) {
+            String key = loop.broker() + "/" + loop.stream() + "/" + loop.group();
+            response.withData(key + ".in_flight", loop.inFlight())
+                    .withData(key + ".busy_workers", loop.busyWorkers())
+                    .withData(key + ".concurrency", loop.concurrency());
+        }
+        return response
                 .status(up)
                 .withData("enabled", status.enabled())
                 .withData("started", status.started())

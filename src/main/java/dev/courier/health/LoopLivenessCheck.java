@@ -53,6 +53,8 @@ class LoopLivenessCheck implements HealthCheck {
             response.withData(key + ".unbindable", loop.unbindable());
             response.withData(key + ".skipped", loop.skipped());
             response.withData(key + ".restarts", loop.restarts());
+            response.withData(key + ".in_flight", loop.inFlight());
+            response.withData(key + ".busy_workers", loop.busyWorkers());
             if (loop.lastCycle() != null) {
                 response.withData(key + ".last_cycle", loop.lastCycle().toString());
             }

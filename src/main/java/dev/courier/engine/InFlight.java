@@ -1,0 +1,331 @@
+package dev.courier.engine;
+
+import dev.courier.Message;
+import dev.courier.Subscribe;
+import dev.courier.internal.ProteanEnvelope;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The messages a loop with workers holds: read and not finished. The reader adds what it reads while there is room;
+ * workers take what is ready and report how it went; the acks of the finished ones wait here for the next read.
+ *
+ * <p>Under {@link Subscribe.Ordering#KEY} each key has a queue in stream order whose head alone is ready or running.
+ * A head that failed and was rejected stays at its queue's head, awaiting its redelivery by the broker (it keeps its
+ * place in the window, as it is coming back); the redelivered message takes its place and runs before the rest. A
+ * message without a key is its own key: it waits for nothing.
+ */
+final class InFlight {
+
+    /** A held message with its key ({@code null}: its own key). */
+    record Entry(Message message, String key) {
+    }
+
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Workers wait on it for a ready message. */
+    private final Condition ready = lock.newCondition();
+    /** The reader waits on it for a message to finish. */
+    private final Condition finished = lock.newCondition();
+    private final int capacity;
+    private final boolean byKey;
+    private final String keyField;
+    private final ArrayDeque<Entry> runnable = new ArrayDeque<>();
+    /** Under KEY: each key's held messages in stream order; the head is running, ready or awaited. */
+    private final Map<String, ArrayDeque<Entry>> keys = new HashMap<>();
+    /** Rejected heads awaiting redelivery: id to key, and when they were rejected. */
+    private final Map<String, Awaited> awaited = new HashMap<>();
+    private final List<Entry> running = new ArrayList<>();
+    private final List<String> acks = new ArrayList<>();
+    private long oldestAckAt;
+    private int held;
+    /** No message is handed out any more: the loop stops. */
+    private boolean closed;
+    /** The stop gave up: what finishes now is not acknowledged. */
+    private boolean abandoned;
+
+    private record Awaited(String key, long since) {
+    }
+
+    InFlight(Concurrency concurrency) {
+        this.capacity = concurrency.maxInFlight();
+        this.byKey = concurrency.ordering() == Subscribe.Ordering.KEY;
+        this.keyField = concurrency.key();
+    }
+
+    /** How many more messages the loop may read now. */
+    int room() {
+        lock.lock();
+        try {
+            return capacity - held;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether every held message waits for a rejected head: nothing runs, nothing can, until they come back. */
+    boolean stuck() {
+        lock.lock();
+        try {
+            return held > 0 && running.isEmpty() && runnable.isEmpty();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    int held() {
+        lock.lock();
+        try {
+            return held;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    int busy() {
+        lock.lock();
+        try {
+            return running.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Takes in what a read gave, in stream order. */
+    void add(List<Message> batch) {
+        if (batch.isEmpty()) {
+            return;
+        }
+        lock.lock();
+        try {
+            for (Message message : batch) {
+                Awaited back = awaited.remove(message.id());
+                if (back != null) {
+                    // The rejected head, redelivered: it runs before the rest of its key.
+                    ArrayDeque<Entry> queue = keys.get(back.key);
+                    queue.pollFirst();
+                    Entry head = new Entry(message, back.key);
+                    queue.addFirst(head);
+                    runnable.add(head);
+                    continue;
+                }
+                held++;
+                String key = byKey ? keyOf(message) : null;
+                Entry entry = new Entry(message, key);
+                if (key == null) {
+                    runnable.add(entry);
+                    continue;
+                }
+                ArrayDeque<Entry> queue = keys.computeIfAbsent(key, k -> new ArrayDeque<>());
+                queue.addLast(entry);
+                if (queue.size() == 1) {
+                    runnable.add(entry);
+                }
+            }
+            ready.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The next ready message for a worker, waiting for one; {@code null} once closed. */
+    Entry take() throws InterruptedException {
+        lock.lock();
+        try {
+            while (runnable.isEmpty() && !closed) {
+                ready.await();
+            }
+            if (closed) {
+                return null;
+            }
+            Entry entry = runnable.pollFirst();
+            running.add(entry);
+            return entry;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The handlers returned (or the message was skipped or dead-lettered): it is done and to be acknowledged. */
+    void done(Entry entry, boolean acknowledge) {
+        lock.lock();
+        try {
+            running.remove(entry);
+            if (acknowledge && !abandoned) {
+                if (acks.isEmpty()) {
+                    oldestAckAt = System.nanoTime();
+                }
+                acks.add(entry.message().id());
+            }
+            finish(entry);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The message was rejected. Under KEY, when the broker delivers it again, it stays its key's head until it comes
+     * back; otherwise it is done.
+     */
+    void rejected(Entry entry, boolean redelivered) {
+        lock.lock();
+        try {
+            running.remove(entry);
+            if (entry.key() != null && redelivered && !closed) {
+                awaited.put(entry.message().id(), new Awaited(entry.key(), System.nanoTime()));
+                finished.signalAll();
+            } else {
+                finish(entry);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Lets go of rejected heads awaited longer than {@code nanos}: the broker gave them to another consumer, or
+     * dead-lettered them; their keys go on. @return how many
+     */
+    int expire(long nanos) {
+        lock.lock();
+        try {
+            if (awaited.isEmpty()) {
+                return 0;
+            }
+            long now = System.nanoTime();
+            int expired = 0;
+            for (Iterator<Awaited> it = awaited.values().iterator(); it.hasNext(); ) {
+                Awaited a = it.next();
+                if (now - a.since >= nanos) {
+                    it.remove();
+                    finish(keys.get(a.key).peekFirst());
+                    expired++;
+                }
+            }
+            return expired;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void finish(Entry entry) {
+        held--;
+        if (entry.key() != null) {
+            ArrayDeque<Entry> queue = keys.get(entry.key());
+            queue.pollFirst();
+            if (queue.isEmpty()) {
+                keys.remove(entry.key());
+            } else {
+                runnable.add(queue.peekFirst());
+                ready.signal();
+            }
+        }
+        finished.signalAll();
+    }
+
+    /** The acks waiting, taken. */
+    List<String> takeAcks() {
+        lock.lock();
+        try {
+            if (acks.isEmpty()) {
+                return List.of();
+            }
+            List<String> taken = List.copyOf(acks);
+            acks.clear();
+            return taken;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether the oldest waiting ack has waited {@code nanos}. */
+    boolean acksOlderThan(long nanos) {
+        lock.lock();
+        try {
+            return !acks.isEmpty() && System.nanoTime() - oldestAckAt >= nanos;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits up to {@code nanos} for a message to finish, or for room. */
+    void awaitFinished(long nanos) throws InterruptedException {
+        lock.lock();
+        try {
+            if (held > 0) {
+                finished.awaitNanos(nanos);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Hands out nothing more; ready messages stay unacknowledged, for the broker to deliver again. */
+    void close() {
+        lock.lock();
+        try {
+            closed = true;
+            ready.signalAll();
+            finished.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits until no handler runs, up to the deadline ({@link System#nanoTime}). @return whether none runs */
+    boolean awaitIdle(long deadline) throws InterruptedException {
+        lock.lock();
+        try {
+            while (!running.isEmpty()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                finished.awaitNanos(left);
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Gives up on the running handlers: they are not acknowledged. @return one of their messages, or {@code null} */
+    Message abandon() {
+        lock.lock();
+        try {
+            abandoned = true;
+            return running.isEmpty() ? null : running.get(0).message();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The key of a message under KEY: the named payload field (or a Protean message's data field), else its stream. */
+    String keyOf(Message message) {
+        Map<String, Object> payload = message.payload();
+        if (keyField.isEmpty()) {
+            return ProteanEnvelope.stream(payload);
+        }
+        Object value = payload.get(keyField);
+        if (value == null) {
+            Map<String, Object> data = ProteanEnvelope.data(payload);
+            value = data == null ? null : data.get(keyField);
+        }
+        return value == null ? null : String.valueOf(value);
+    }
+
+    boolean abandoned() {
+        lock.lock();
+        try {
+            return abandoned;
+        } finally {
+            lock.unlock();
+        }
+    }
+}
