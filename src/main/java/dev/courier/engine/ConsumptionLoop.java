@@ -220,10 +220,20 @@ final class ConsumptionLoop implements Runnable {
                 window.close();
                 long timeout = settings.shutdownTimeout().toNanos();
                 long reserve = Math.min(timeout / 5, TimeUnit.MILLISECONDS.toNanos(500));
+                boolean idle;
                 try {
-                    window.awaitIdle(stopRequestedAt + timeout - reserve);
+                    idle = window.awaitIdle(stopRequestedAt + timeout - reserve);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
+                    idle = false;
+                }
+                if (!idle) {
+                    // Left unacknowledged, to be delivered again; the workers are interrupted, as the engine does.
+                    Message left = window.abandon();
+                    workers.forEach(Thread::interrupt);
+                    LOG.log(Level.WARNING, "{0}: handlers outlived courier.engine.shutdown-timeout ({1} ms) and were "
+                            + "interrupted; their messages (such as {2}) are left unacknowledged, to be delivered "
+                            + "again", this, settings.shutdownTimeout().toMillis(), left == null ? "-" : id(left));
                 }
                 List<String> ids = window.takeAcks();
                 if (!ids.isEmpty()) {
