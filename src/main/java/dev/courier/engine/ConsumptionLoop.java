@@ -556,8 +556,16 @@ final class ConsumptionLoop implements Runnable {
                 return;
             }
             breaker.failed(e);
-            reject(message, running, e);
+            // Awaited before the broker is told: the redelivery may be read as soon as the nack is done.
             window.rejected(entry, acknowledges);
+            try {
+                reject(message, running, e);
+            } catch (RuntimeException failure) {
+                // Not rejected: it comes again after message-timeout, or at this consumer's next start.
+                window.notComing(message);
+                LOG.log(Level.WARNING, "{0}: rejecting message {1} failed ({2}); it stays pending", this,
+                        id(message), BrokerSettings.maskUserInfo(String.valueOf(failure)));
+            }
             return;
         } finally {
             CurrentMessage.set(outer);

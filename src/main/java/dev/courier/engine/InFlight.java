@@ -170,8 +170,8 @@ final class InFlight {
     }
 
     /**
-     * The message was rejected. Under KEY, when the broker delivers it again, it stays its key's head until it comes
-     * back; otherwise it is done.
+     * The message is being rejected (called before the broker is told). Under KEY, when the broker delivers it
+     * again, it stays its key's head until it comes back; otherwise it is done.
      */
     void rejected(Entry entry, boolean redelivered) {
         lock.lock();
@@ -182,6 +182,19 @@ final class InFlight {
                 finished.signalAll();
             } else {
                 finish(entry);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A rejected head that will not come back soon: its key goes on. */
+    void notComing(Message message) {
+        lock.lock();
+        try {
+            Awaited a = awaited.remove(message.id());
+            if (a != null) {
+                finish(keys.get(a.key).peekFirst());
             }
         } finally {
             lock.unlock();
