@@ -39,9 +39,12 @@ public record Concurrency(int workers, Subscribe.Ordering ordering, String key, 
         }
     }
 
-    /** Four messages per worker: each worker finds the next one waiting, and a read fills the gaps. */
+    /**
+     * Four messages per worker, so that each finds the next one waiting, and two batches, so that a read has room
+     * while the last one is handled.
+     */
     static int defaultMaxInFlight(int workers, int batchSize) {
-        return Math.min(MAX_IN_FLIGHT, Math.max(batchSize, 4 * workers));
+        return Math.min(MAX_IN_FLIGHT, Math.max(2 * batchSize, 4 * workers));
     }
 
     /**

@@ -437,8 +437,8 @@ final class ConsumptionLoop implements Runnable {
         if (room < worthReading) {
             long now = System.nanoTime();
             if (!stuck || now - nextStuckRead < 0) {
-                // Full: nothing is read until a message finishes.
-                awaitFinished();
+                // Full: nothing is read until there is room for a batch worth reading.
+                awaitRoom(worthReading);
                 if (window.acksOlderThan(MAX_ACK_DELAY_NANOS)) {
                     flushAcks();
                 }
@@ -459,15 +459,16 @@ final class ConsumptionLoop implements Runnable {
         lastError = null;
         window.add(batch);
         if (batch.isEmpty() && !idle) {
-            awaitFinished();
+            // Nothing more for now: read again when all is done (then blocking), or in a moment with the acks.
+            awaitRoom(Integer.MAX_VALUE);
             return 1;
         }
         return batch.size();
     }
 
-    private void awaitFinished() {
+    private void awaitRoom(int room) {
         try {
-            window.awaitFinished(MAX_ACK_DELAY_NANOS);
+            window.awaitRoom(room, MAX_ACK_DELAY_NANOS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             stopping = true;

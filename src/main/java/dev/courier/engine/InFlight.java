@@ -45,6 +45,8 @@ final class InFlight {
     private final List<String> acks = new ArrayList<>();
     private long oldestAckAt;
     private int held;
+    /** The room the reader waits for; finishing messages wake it only once there is that much, or none is held. */
+    private int wanted = 1;
     /** No message is handed out any more: the loop stops. */
     private boolean closed;
     /** The stop gave up: what finishes now is not acknowledged. */
@@ -128,7 +130,10 @@ final class InFlight {
                     runnable.add(entry);
                 }
             }
-            ready.signalAll();
+            // One worker per ready message, not all of them for each.
+            for (int i = Math.min(runnable.size(), batch.size()); i > 0; i--) {
+                ready.signal();
+            }
         } finally {
             lock.unlock();
         }
@@ -239,7 +244,9 @@ final class InFlight {
                 ready.signal();
             }
         }
-        finished.signalAll();
+        if (held == 0 || capacity - held >= wanted) {
+            finished.signal();
+        }
     }
 
     /** The acks waiting, taken. */
@@ -267,14 +274,20 @@ final class InFlight {
         }
     }
 
-    /** Waits up to {@code nanos} for a message to finish, or for room. */
-    void awaitFinished(long nanos) throws InterruptedException {
+    /**
+     * Waits up to {@code nanos} until there is room for {@code room} more messages (more than the capacity: until
+     * none is held), or a rejected head is awaited.
+     */
+    void awaitRoom(int room, long nanos) throws InterruptedException {
         lock.lock();
         try {
-            if (held > 0) {
-                finished.awaitNanos(nanos);
+            wanted = room;
+            long left = nanos;
+            while (held > 0 && capacity - held < room && left > 0 && !closed) {
+                left = finished.awaitNanos(left);
             }
         } finally {
+            wanted = 1;
             lock.unlock();
         }
     }

@@ -263,6 +263,8 @@ class ConcurrentLoopTest {
         assertEquals(8, settings.subscriber("other").maxInFlight());
         Concurrency resolved = Concurrency.DEFAULT.resolve(settings.subscriber("other"), 4, 10);
         assertEquals(new Concurrency(4, Subscribe.Ordering.KEY, "", 8), resolved);
+        assertEquals(new Concurrency(4, Subscribe.Ordering.KEY, "", 20),
+                Concurrency.DEFAULT.resolve(settings.subscriber("x"), 4, 10), "four per worker, two batches");
         assertEquals(1, new Concurrency(8, Subscribe.Ordering.STREAM, "", 0)
                 .resolve(settings.subscriber("x"), 1, 10).workers(), "STREAM forces one worker");
     }
