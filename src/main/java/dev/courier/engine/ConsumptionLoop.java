@@ -528,7 +528,7 @@ final class ConsumptionLoop implements Runnable {
         if (matching.isEmpty()) {
             skipped.increment();
             logSkipped(message);
-            window.done(entry, true);
+            window.done(entry, acknowledges);
             return;
         }
         Object[] arguments = new Object[matching.size()];
@@ -575,7 +575,7 @@ final class ConsumptionLoop implements Runnable {
         if (breaker.succeeded()) {
             LOG.log(Level.INFO, "{0}: the probe succeeded; circuit closed, consuming again", this);
         }
-        window.done(entry, true);
+        window.done(entry, acknowledges);
     }
 
     /** Queues the ack of a message whose handling is done; {@link #sendAcks} sends it. */
