@@ -489,29 +489,43 @@ final class ConsumptionLoop implements Runnable {
     /** A worker: takes ready messages from the window and runs their handlers, until the loop stops. */
     private void work() {
         while (true) {
-            InFlight.Entry entry;
+            List<InFlight.Entry> taken;
             try {
-                entry = window.take();
+                taken = window.take();
             } catch (InterruptedException e) {
                 return;
             }
-            if (entry == null) {
+            if (taken.isEmpty()) {
                 return;
             }
             try {
-                handle(entry);
-            } catch (Throwable e) {
-                // An OutOfMemoryError, or a bug: the message is left unacknowledged (the broker delivers it again)
-                // and the worker goes on.
-                window.done(entry, false);
-                try {
-                    lastError = BrokerSettings.maskUserInfo(e.getClass().getName()
-                            + (e.getMessage() == null ? "" : ": " + e.getMessage()));
-                    LOG.log(Level.ERROR, () -> this + ": a worker failed on message " + id(entry.message()) + " ("
-                            + lastError + "); left unacknowledged, to be delivered again", e);
-                } catch (Throwable ignored) {
-                    // nothing more to do
+                for (InFlight.Entry entry : taken) {
+                    if (entry != taken.get(0) && window.closed()) {
+                        window.done(entry, false); // the stop: not started, left for redelivery
+                    } else {
+                        run(entry);
+                    }
                 }
+            } finally {
+                window.idle();
+            }
+        }
+    }
+
+    /** Handles one message of a worker's; what escapes (an OutOfMemoryError, a bug) ends neither it nor the loop. */
+    private void run(InFlight.Entry entry) {
+        try {
+            handle(entry);
+        } catch (Throwable e) {
+            // The message is left unacknowledged (the broker delivers it again) and the worker goes on.
+            window.done(entry, false);
+            try {
+                lastError = BrokerSettings.maskUserInfo(e.getClass().getName()
+                        + (e.getMessage() == null ? "" : ": " + e.getMessage()));
+                LOG.log(Level.ERROR, () -> this + ": a worker failed on message " + id(entry.message()) + " ("
+                        + lastError + "); left unacknowledged, to be delivered again", e);
+            } catch (Throwable ignored) {
+                // nothing more to do
             }
         }
     }

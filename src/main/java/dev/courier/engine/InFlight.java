@@ -41,7 +41,11 @@ final class InFlight {
     private final Map<String, ArrayDeque<Entry>> keys = new HashMap<>();
     /** Rejected heads awaiting redelivery: id to key, and when they were rejected. */
     private final Map<String, Awaited> awaited = new HashMap<>();
-    private final List<Entry> running = new ArrayList<>();
+    /** Handed to workers and not finished; by identity (a record's equals would compare payloads). */
+    private final java.util.Set<Entry> running = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    /** Workers with messages in hand. */
+    private int busy;
+    private final int workers;
     private final List<String> acks = new ArrayList<>();
     private long oldestAckAt;
     private int held;
@@ -59,7 +63,11 @@ final class InFlight {
         this.capacity = concurrency.maxInFlight();
         this.byKey = concurrency.ordering() == Subscribe.Ordering.KEY;
         this.keyField = concurrency.key();
+        this.workers = concurrency.workers();
     }
+
+    /** The most messages a worker takes at once, when many are ready: fewer hand-overs, as many workers busy. */
+    static final int MAX_TAKEN = 16;
 
     /** How many more messages the loop may read now. */
     int room() {
@@ -93,7 +101,7 @@ final class InFlight {
     int busy() {
         lock.lock();
         try {
-            return running.size();
+            return busy;
         } finally {
             lock.unlock();
         }
@@ -139,19 +147,49 @@ final class InFlight {
         }
     }
 
-    /** The next ready message for a worker, waiting for one; {@code null} once closed. */
-    Entry take() throws InterruptedException {
+    /**
+     * The next ready messages for a worker, waiting for one: its share of those ready (up to {@link #MAX_TAKEN}), at
+     * least one; empty once closed. The worker reports each ({@link #done}, {@link #rejected}), then calls
+     * {@link #idle}.
+     */
+    List<Entry> take() throws InterruptedException {
         lock.lock();
         try {
             while (runnable.isEmpty() && !closed) {
                 ready.await();
             }
             if (closed) {
-                return null;
+                return List.of();
             }
-            Entry entry = runnable.pollFirst();
-            running.add(entry);
-            return entry;
+            int n = Math.max(1, Math.min(MAX_TAKEN, runnable.size() / workers));
+            List<Entry> taken = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                Entry entry = runnable.pollFirst();
+                running.add(entry);
+                taken.add(entry);
+            }
+            busy++;
+            return taken;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A worker is done with what it took. */
+    void idle() {
+        lock.lock();
+        try {
+            busy--;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether the loop stops: a worker leaves the rest of what it took. */
+    boolean closed() {
+        lock.lock();
+        try {
+            return closed;
         } finally {
             lock.unlock();
         }
@@ -326,7 +364,7 @@ final class InFlight {
         lock.lock();
         try {
             abandoned = true;
-            return running.isEmpty() ? null : running.get(0).message();
+            return running.isEmpty() ? null : running.iterator().next().message();
         } finally {
             lock.unlock();
         }
