@@ -403,7 +403,8 @@ final class RedisBroker extends AbstractBroker implements Maintained {
                 if (java.util.Arrays.equals((byte[]) fields.get(i), DATA_BYTES)) {
                     byte[] raw = (byte[]) fields.get(i + 1);
                     if (raw.length > maxMessageSize()) {
-                        break; // dead-lettered below, unparsed
+                        deadLetterTooLarge(g, id, fields(entry.get(1)), raw.length, 1);
+                        return;
                     }
                     String data = utf8(raw);
                     if (data == null) {
@@ -417,7 +418,12 @@ final class RedisBroker extends AbstractBroker implements Maintained {
                             return;
                         }
                     } catch (IllegalArgumentException e) {
-                        // not JSON: dead-lettered below
+                        // Not JSON, or past a bound (a number's digits, nesting): no need to decode and parse it
+                        // again by the general route, which dead-letters the rest.
+                        LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' is not a message (data is "
+                                + "not a JSON object: {3}); dead-lettering it", name(), id, g.stream, e.getMessage());
+                        deadLetterQuietly(g, id, null, 1, DeadLetter.MALFORMED);
+                        return;
                     }
                     break;
                 }
@@ -462,11 +468,11 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     private void deliver(GroupState g, StreamEntry entry, int deliveryCount, List<Message> out) {
         Map<String, String> fields = entry.getFields();
         String data = fields == null ? null : fields.get(DATA);
-        if (data != null && tooLarge(data)) {
-            LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' has {3} bytes of data, more than "
-                    + "max-message-size ({4} bytes); dead-lettering it unparsed", name(), entry.getID(), g.stream,
-                    data.getBytes(StandardCharsets.UTF_8).length, maxMessageSize());
-            deadLetterQuietly(g, entry.getID().toString(), fields, deliveryCount, DeadLetter.TOO_LARGE);
+        // A character takes 3 bytes at most in UTF-8: only a text that long may be over the limit.
+        long size = data == null || data.length() * 3L <= maxMessageSize() ? 0
+                : data.getBytes(StandardCharsets.UTF_8).length;
+        if (size > maxMessageSize()) {
+            deadLetterTooLarge(g, entry.getID().toString(), fields, size, deliveryCount);
             return;
         }
         Map<String, Object> payload = null;
@@ -487,9 +493,12 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         out.add(new Message(entry.getID().toString(), g.stream, payload, deliveryCount));
     }
 
-    /** Whether a text has more UTF-8 bytes than max-message-size; counted only if it might (3 bytes a char at most). */
-    private boolean tooLarge(String text) {
-        return text.length() * 3L > maxMessageSize() && text.getBytes(StandardCharsets.UTF_8).length > maxMessageSize();
+    /** Dead-letters an entry whose data is over max-message-size, without parsing it. */
+    private void deadLetterTooLarge(GroupState g, String id, Map<String, String> fields, long size, int deliveryCount) {
+        LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' has {3} bytes of data, more than "
+                + "max-message-size ({4} bytes); dead-lettering it unparsed", name(), id, g.stream, size,
+                maxMessageSize());
+        deadLetterQuietly(g, id, fields, deliveryCount, DeadLetter.TOO_LARGE);
     }
 
     /** Claims the group's rejected entries whose retry delay has passed. */

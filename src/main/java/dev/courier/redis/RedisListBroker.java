@@ -146,8 +146,9 @@ final class RedisListBroker extends AbstractBroker {
             long size = size(item, maxMessageSize() + ITEM_OVERHEAD);
             if (size > maxMessageSize() + ITEM_OVERHEAD) {
                 malformed.increment();
-                LOG.log(Level.WARNING, "broker ''{0}'': skipped an item of list ''{1}'' of {2} bytes, more than "
-                        + "max-message-size ({3} bytes) allows; not parsed", name(), stream, size, maxMessageSize());
+                LOG.log(Level.WARNING, "broker ''{0}'': skipped an item of list ''{1}'' of {2} bytes or more, more "
+                        + "than max-message-size ({3} bytes) allows; not parsed", name(), stream, size,
+                        maxMessageSize());
                 continue;
             }
             String text = item instanceof byte[] bytes ? new String(bytes, StandardCharsets.UTF_8) : (String) item;
@@ -159,13 +160,17 @@ final class RedisListBroker extends AbstractBroker {
         return messages;
     }
 
-    /** An item's size in bytes, counted only if it may be over the limit (a character takes 3 bytes at most). */
+    /**
+     * An item's size in bytes, or a lower bound of it: counted only if that tells whether it is over the limit (a
+     * character takes 1 to 3 bytes in UTF-8).
+     */
     private static long size(Object item, long limit) {
         if (item instanceof byte[] bytes) {
             return bytes.length;
         }
         String text = (String) item;
-        return text.length() * 3L > limit ? text.getBytes(StandardCharsets.UTF_8).length : text.length();
+        return text.length() <= limit && text.length() * 3L > limit ? text.getBytes(StandardCharsets.UTF_8).length
+                : text.length();
     }
 
     /** The message an item holds, or {@code null} (counted and logged) when it is not {@code [id, {...}]}. */

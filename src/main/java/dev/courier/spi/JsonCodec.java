@@ -650,7 +650,7 @@ public final class JsonCodec {
                 pos++;
                 digits = 1;
             } else if (isDigit(peek())) {
-                digits = skipDigits();
+                digits = skipDigits(start, 0);
             } else {
                 throw error("invalid number");
             }
@@ -661,7 +661,7 @@ public final class JsonCodec {
                 if (!isDigit(peek())) {
                     throw error("invalid number");
                 }
-                digits += skipDigits();
+                digits = skipDigits(start, digits);
             }
             if (peek() == 'e' || peek() == 'E') {
                 integral = false;
@@ -672,12 +672,7 @@ public final class JsonCodec {
                 if (!isDigit(peek())) {
                     throw error("invalid number");
                 }
-                digits += skipDigits();
-            }
-            if (digits > MAX_NUMBER_DIGITS) {
-                // Turning long digit strings into a BigInteger costs time quadratic in their length.
-                pos = start;
-                throw error("a number of " + digits + " digits, more than " + MAX_NUMBER_DIGITS);
+                skipDigits(start, digits);
             }
             String number = text.substring(start, pos);
             if (!integral) {
@@ -710,12 +705,23 @@ public final class JsonCodec {
             return decimal(digits, from, middle).multiply(BigInteger.TEN.pow(low)).add(decimal(digits, middle, to));
         }
 
-        private int skipDigits() {
+        /**
+         * Moves past digits. @return the number's digits so far: {@code counted} before these, and these
+         * @throws IllegalArgumentException past {@link JsonCodec#MAX_NUMBER_DIGITS}, the rest not even looked at
+         */
+        private int skipDigits(int numberStart, int counted) {
+            int limit = Math.min(text.length(), pos + MAX_NUMBER_DIGITS - counted + 1);
             int from = pos;
-            while (isDigit(peek())) {
+            while (pos < limit && isDigit(text.charAt(pos))) {
                 pos++;
             }
-            return pos - from;
+            int digits = counted + pos - from;
+            if (digits > MAX_NUMBER_DIGITS) {
+                // Turning long digit strings into a BigInteger costs time quadratic in their length.
+                pos = numberStart;
+                throw error("a number of more than " + MAX_NUMBER_DIGITS + " digits");
+            }
+            return digits;
         }
 
         private Object nonFinite(Object value) {

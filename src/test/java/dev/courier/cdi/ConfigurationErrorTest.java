@@ -85,7 +85,8 @@ class ConfigurationErrorTest {
         String error = deploymentError(valid("brokers.default.max-retires", "5"));
         assertContains(error, "brokers.default.max-retires: is not an option of provider 'inline'; its options are: "
                 + "[backoff-multiplier, dead-letter-alert-depth, dead-letter-retention, enable-dlq, "
-                + "maintenance-interval, max-length, max-retries, message-timeout, retention, retry-delay, uri]");
+                + "maintenance-interval, max-length, max-message-size, max-retries, message-timeout, retention, "
+                + "retry-delay, uri]");
     }
 
     @Test

