@@ -139,7 +139,8 @@ public final class Bench {
         Broker courier = redisBroker();
         Peer peer = new Peer(RedisProcess.HOST, redis.port());
         try {
-            // -Dbench.only=publishing,consuming,concurrency,latency,inline,heap,soak runs some sections only (while profiling).
+            // -Dbench.only=publishing,consuming,concurrency,latency,inline,heap,soak runs some sections only (while
+            // profiling).
             String only = System.getProperty("bench.only", "");
             java.util.function.Predicate<String> on = section -> only.isBlank() || only.contains(section);
             warmUp(courier, peer, on);

@@ -97,8 +97,9 @@ public @interface Subscribe {
 
     /**
      * The most messages the group's loop holds at once: running, or read and waiting for a worker or for an earlier
-     * message of their key; 0, the default, means four times the concurrency (at least twice {@code batch-size}). When it
-     * is full the loop stops reading. Configuration overrides it: {@code courier.subscribers.<group>.max-in-flight}.
+     * message of their key; 0, the default, means four times the concurrency (at least twice {@code batch-size}).
+     * When it is full the loop stops reading. Configuration overrides it:
+     * {@code courier.subscribers.<group>.max-in-flight}.
      */
     int maxInFlight() default 0;
 

@@ -27,7 +27,8 @@ import java.util.function.Consumer;
  * <tr><td>{@code courier.engine.concurrency}</td><td>1</td><td>handlers at once per loop, for subscribers that
  *     declare none</td></tr>
  * <tr><td>{@code courier.subscribers.<group>.concurrency}, {@code .ordering}, {@code .key},
- *     {@code .max-in-flight}</td><td>as declared</td><td>override what the group's {@code @Subscribe} declares</td></tr>
+ *     {@code .max-in-flight}</td><td>as declared</td><td>override what the group's {@code @Subscribe}
+ *     declares</td></tr>
  * <tr><td>{@code courier.consumer-name}</td><td>host name and process id</td><td>this instance's consumer
  *     name</td></tr>
  * </table>
