@@ -572,7 +572,8 @@ final class ConsumptionLoop implements Runnable {
             }
             breaker.failed(e);
             // Awaited before the broker is told: the redelivery may be read as soon as the nack is done.
-            window.rejected(entry, acknowledges);
+            window.rejected(entry, acknowledges && (!(broker instanceof dev.courier.spi.AbstractBroker adapter)
+                    || adapter.redeliversAfterNack(message.deliveryCount())));
             try {
                 reject(message, running, e);
             } catch (RuntimeException failure) {

@@ -191,6 +191,11 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         return policy;
     }
 
+    @Override
+    protected RetryPolicy retryPolicy() {
+        return policy;
+    }
+
     RedisConnection connection() {
         return connection;
     }

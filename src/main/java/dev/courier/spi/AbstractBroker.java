@@ -385,6 +385,20 @@ public abstract class AbstractBroker implements Broker {
     }
 
     /**
+     * Whether a message delivered {@code deliveryCount} times comes again if it is rejected now, rather than being
+     * dead-lettered; {@code true} where the adapter follows no {@link #retryPolicy()}.
+     */
+    public final boolean redeliversAfterNack(int deliveryCount) {
+        RetryPolicy policy = retryPolicy();
+        return policy == null || !policy.exhausted(deliveryCount);
+    }
+
+    /** The policy by which {@link #doNack} delivers again or dead-letters; {@code null} when it follows none. */
+    protected RetryPolicy retryPolicy() {
+        return null;
+    }
+
+    /**
      * Acknowledges checked ids (not empty), then reads; {@code block} is zero without BLOCKING_READ. Adapters that
      * can send both in one round trip override this.
      */

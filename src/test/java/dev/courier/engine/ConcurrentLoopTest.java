@@ -140,6 +140,34 @@ class ConcurrentLoopTest {
     }
 
     @Test
+    void a_dead_lettered_message_lets_its_key_go_on() throws Exception {
+        try (Broker broker = new InlineBrokerProvider().create("default", new BrokerSettings("default", "inline",
+                Map.of("retry-delay", "0.01", "max-retries", "1"), "test-consumer"))) {
+            String stream = "poison-" + System.nanoTime();
+            broker.read(stream, GROUP, 1);
+            broker.publish(stream, Map.of("order_id", "a", "seq", 0, "poison", true));
+            broker.publish(stream, Map.of("order_id", "a", "seq", 1));
+            List<Integer> handled = new java.util.concurrent.CopyOnWriteArrayList<>();
+            CourierEngine engine = engine(broker, stream, new Concurrency(4, Subscribe.Ordering.KEY, "order_id", 0),
+                    Duration.ofSeconds(5), argument -> {
+                        Map<String, Object> payload = ((Message) argument).payload();
+                        if (Boolean.TRUE.equals(payload.get("poison"))) {
+                            throw new IllegalStateException("never handled");
+                        }
+                        handled.add(((Number) payload.get("seq")).intValue());
+                    });
+            engine.start();
+            try {
+                // Not after the 60 s the loop would wait for a redelivery: the second rejection dead-letters it.
+                await().atMost(Duration.ofSeconds(10)).until(() -> handled.equals(List.of(1)));
+            } finally {
+                engine.stop();
+            }
+            assertEquals(1, broker.deadLetterDepth(stream));
+        }
+    }
+
+    @Test
     void the_window_bounds_what_is_read_and_running(RedisServer server) throws Exception {
         String stream = "window-" + System.nanoTime();
         try (Broker broker = redis(server, "window-consumer");
