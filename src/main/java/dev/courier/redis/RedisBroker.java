@@ -5,6 +5,7 @@ import dev.courier.BrokerException;
 import dev.courier.DeadLetter;
 import dev.courier.HealthStats;
 import dev.courier.Message;
+import dev.courier.PartialPublishException;
 import dev.courier.redis.RedisConnection.LuaScript;
 import dev.courier.redis.RedisConnection.RedisReplyException;
 import dev.courier.internal.ProteanEnvelope;
@@ -14,10 +15,11 @@ import dev.courier.spi.Maintained;
 import dev.courier.spi.MaintenancePolicy;
 import dev.courier.spi.Retention;
 import dev.courier.spi.RetryPolicy;
-import redis.clients.jedis.AbstractPipeline;
+import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Protocol;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.StreamEntryID;
+import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.params.XAddParams;
 import redis.clients.jedis.params.XClaimParams;
 import redis.clients.jedis.params.XPendingParams;
@@ -47,6 +49,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.stream.Collectors;
 
 /**
  * A broker on Redis Streams, in the wire format of the seed's system: {@code XADD <stream> * data <json>}, consumer
@@ -229,25 +232,56 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         for (String json : texts) {
             entries.add(Map.of(DATA_BYTES, json.getBytes(StandardCharsets.UTF_8)));
         }
-        // One round trip for the lot. A retry after a connection error may add some of them twice (at least once).
+        // One round trip for the lot, written at most once (RedisConnection.write): after a timeout or a lost
+        // connection, the outcome is unknown and the batch is not sent again.
         // Binary XADD: the ids come back as text, without being parsed into StreamEntryIDs and printed again.
-        List<String> ids = connection.execute("XADD (pipelined)", j -> {
-            try (AbstractPipeline pipeline = j.pipelined()) {
+        List<Object> replies = connection.write("XADD (pipelined)", c -> {
+            try (Pipeline pipeline = new Pipeline(c)) {
                 List<Response<byte[]>> responses = new ArrayList<>(entries.size());
                 for (Map<byte[], byte[]> entry : entries) {
                     responses.add(pipeline.xadd(key, XADD, entry));
                 }
                 pipeline.sync();
-                List<String> result = new ArrayList<>(responses.size());
+                List<Object> result = new ArrayList<>(responses.size());
                 for (Response<byte[]> response : responses) {
-                    result.add(new String(response.get(), StandardCharsets.US_ASCII));
+                    try {
+                        result.add(new String(response.get(), StandardCharsets.US_ASCII));
+                    } catch (JedisDataException refused) {
+                        result.add(refused); // OOM, say: this entry was not stored, the others may have been
+                    }
                 }
                 return result;
             }
         });
-        published.add(ids.size());
-        afterPublish(stream, ids.size());
-        return ids;
+        Map<Integer, String> stored = new LinkedHashMap<>();
+        List<Integer> notStored = new ArrayList<>();
+        JedisDataException firstRefusal = null;
+        for (int i = 0; i < replies.size(); i++) {
+            if (replies.get(i) instanceof JedisDataException refused) {
+                notStored.add(i);
+                firstRefusal = firstRefusal == null ? refused : firstRefusal;
+            } else {
+                stored.put(i, (String) replies.get(i));
+            }
+        }
+        published.add(stored.size());
+        if (!stored.isEmpty()) {
+            afterPublish(stream, stored.size());
+        }
+        if (firstRefusal != null) {
+            BrokerException reason = connection.translate("XADD", firstRefusal);
+            throw new PartialPublishException("broker '" + name() + "': publishAll to stream '" + stream + "': "
+                    + stored.size() + " of " + replies.size() + " messages stored, " + notStored.size()
+                    + " refused (indexes " + indexes(notStored) + "): " + reason.getMessage(),
+                    stored, notStored, reason);
+        }
+        return List.copyOf(stored.values());
+    }
+
+    /** Indexes for a message, at most ten of them. */
+    private static String indexes(List<Integer> indexes) {
+        String shown = indexes.stream().limit(10).map(String::valueOf).collect(Collectors.joining(", "));
+        return indexes.size() > 10 ? shown + " ... " + indexes.get(indexes.size() - 1) : shown;
     }
 
     private void afterPublish(String stream, int count) {

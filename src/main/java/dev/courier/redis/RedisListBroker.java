@@ -7,6 +7,7 @@ import dev.courier.redis.RedisConnection.LuaScript;
 import dev.courier.redis.RedisConnection.RedisReplyException;
 import dev.courier.spi.AbstractBroker;
 import dev.courier.spi.JsonCodec;
+import redis.clients.jedis.CommandObjects;
 
 import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
@@ -34,6 +35,8 @@ import java.util.concurrent.atomic.LongAdder;
 final class RedisListBroker extends AbstractBroker {
 
     private static final System.Logger LOG = System.getLogger("dev.courier.redis");
+    /** Builds RPUSH commands; holds no state of a connection. */
+    private static final CommandObjects COMMANDS = new CommandObjects();
 
     static final Set<BrokerCapability> CAPABILITIES = EnumSet.of(
             BrokerCapability.PUBLISH, BrokerCapability.SUBSCRIBE, BrokerCapability.CONSUMER_GROUPS);
@@ -97,7 +100,7 @@ final class RedisListBroker extends AbstractBroker {
     @Override
     protected String doPublish(String stream, Map<String, Object> payload) {
         String id = UUID.randomUUID().toString();
-        connection.execute("RPUSH", j -> j.rpush(stream, item(id, payload)));
+        connection.write("RPUSH", c -> c.executeCommand(COMMANDS.rpush(stream, item(id, payload))));
         afterPublish(stream, 1);
         return id;
     }
@@ -111,7 +114,7 @@ final class RedisListBroker extends AbstractBroker {
             ids.add(id);
             items[i] = item(id, payloads.get(i));
         }
-        connection.execute("RPUSH", j -> j.rpush(stream, items));
+        connection.write("RPUSH", c -> c.executeCommand(COMMANDS.rpush(stream, items))); // one atomic command
         afterPublish(stream, items.length);
         return ids;
     }

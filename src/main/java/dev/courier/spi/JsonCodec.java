@@ -65,8 +65,8 @@ public final class JsonCodec {
             }
             payload = copyMap(ProteanEnvelope.write(event, data), "message");
         } else if (isJsonValue(message)) {
-            throw new IllegalArgumentException("message must be a JSON object, not a "
-                    + message.getClass().getSimpleName() + "; wrap it in a map or an object");
+            throw new IllegalArgumentException("message must be a JSON object, not " + describe(message)
+                    + "; wrap it in a map or an object");
         } else {
             payload = parseStrict(JsonbHolder.toJson(message));
         }
@@ -250,7 +250,8 @@ public final class JsonCodec {
         if (value instanceof List) {
             return "an array";
         }
-        return "a " + value.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT);
+        String name = value.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT);
+        return ("aeiou".indexOf(name.charAt(0)) >= 0 ? "an " : "a ") + name;
     }
 
     // Copying: a deep, unmodifiable copy in the canonical types.
