@@ -15,6 +15,7 @@ import dev.courier.spi.Maintained;
 import dev.courier.spi.MaintenancePolicy;
 import dev.courier.spi.Retention;
 import dev.courier.spi.RetryPolicy;
+import redis.clients.jedis.AbstractPipeline;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Protocol;
 import redis.clients.jedis.Response;
