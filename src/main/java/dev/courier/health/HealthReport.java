@@ -122,6 +122,8 @@ public record HealthReport(String name, boolean up, Map<String, Object> data) {
             data.put(key + ".unbindable", loop.unbindable());
             data.put(key + ".skipped", loop.skipped());
             data.put(key + ".restarts", loop.restarts());
+            data.put(key + ".in_flight", (long) loop.inFlight());
+            data.put(key + ".busy_workers", (long) loop.busyWorkers());
             if (loop.lastCycle() != null) {
                 data.put(key + ".last_cycle", loop.lastCycle().toString());
             }
@@ -162,6 +164,12 @@ public record HealthReport(String name, boolean up, Map<String, Object> data) {
         long starting = status.loops().stream().filter(l -> l.state() == LoopStatus.State.STARTING).count();
         boolean up = !status.enabled() || status.started() && starting == 0;
         Map<String, Object> data = new LinkedHashMap<>();
+        for (LoopStatus loop : status.loops()) {
+            String key = loop.broker() + "/" + loop.stream() + "/" + loop.group();
+            data.put(key + ".in_flight", (long) loop.inFlight());
+            data.put(key + ".busy_workers", (long) loop.busyWorkers());
+            data.put(key + ".concurrency", (long) loop.concurrency());
+        }
         data.put("enabled", status.enabled());
         data.put("started", status.started());
         data.put("mode", status.mode().label());

@@ -117,6 +117,13 @@ public final class BrokerConfig {
         for (String option : EngineSettings.OPTIONS) {
             config.value(EngineSettings.PREFIX + option).ifPresent(value -> values.put(option, value));
         }
+        String subscribers = EngineSettings.PREFIX + EngineSettings.SUBSCRIBERS;
+        for (String property : config.propertyNames()) {
+            if (property.startsWith(subscribers)) {
+                config.value(property).ifPresent(value -> values.put(
+                        property.substring(EngineSettings.PREFIX.length()), value));
+            }
+        }
         Set<String> known = new TreeSet<>();
         EngineSettings.OPTIONS.forEach(option -> known.add(variableForm(EngineSettings.PREFIX + option)));
         for (String property : config.propertyNames()) {
