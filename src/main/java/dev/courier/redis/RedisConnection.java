@@ -30,6 +30,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
@@ -151,6 +152,16 @@ final class RedisConnection implements AutoCloseable {
     private volatile RedisClient client;
     private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
     private volatile long lastFailureAt;
+    /*
+     * A pooled connection that Redis closed while it sat idle (a restart, a shutdown, its idle timeout) is found out
+     * only when a command is written on it, and for a write that would mean "outcome unknown" where nothing reached
+     * Redis. So before a write goes out on a connection that may be stale (no write has succeeded for a second, or a
+     * connection error was seen since the last one) it is checked with a PING: at most one round trip after a quiet
+     * spell, none under steady publishing.
+     */
+    private static final long STALE_AFTER_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private volatile long lastWriteNanos = System.nanoTime() - STALE_AFTER_NANOS;
+    private volatile long lastConnectionErrorNanos = lastWriteNanos;
     private volatile java.time.Instant lastPong;
     private volatile long lastRejectedConnections = -1;
     private volatile RedisClient blockingClient;
@@ -327,8 +338,17 @@ final class RedisConnection implements AutoCloseable {
                 pauseWhileLoading(operation, e, deadline); // a new connection's HELLO or SELECT was refused
                 continue;
             }
+            if (mayBeStale() && !answersPing(connection)) {
+                connection.setBroken(); // closed, not sent: a new connection is taken, or none can be had
+                connection.close();
+                resetPool(false);
+                lastWriteNanos = System.nanoTime(); // one check per quiet spell: the next connection is a new one
+                continue;
+            }
             try {
-                return command.apply(connection);
+                T result = command.apply(connection);
+                lastWriteNanos = System.nanoTime();
+                return result;
             } catch (JedisException e) {
                 if (isConnectionError(e)) {
                     connection.setBroken(); // closed below, it does not go back into the pool
@@ -347,6 +367,19 @@ final class RedisConnection implements AutoCloseable {
             } finally {
                 connection.close(); // back to the pool
             }
+        }
+    }
+
+    private boolean mayBeStale() {
+        long last = lastWriteNanos;
+        return System.nanoTime() - last >= STALE_AFTER_NANOS || lastConnectionErrorNanos - last > 0;
+    }
+
+    private static boolean answersPing(Connection connection) {
+        try {
+            return connection.ping();
+        } catch (JedisException e) {
+            return false;
         }
     }
 
@@ -537,6 +570,7 @@ final class RedisConnection implements AutoCloseable {
     }
 
     private void resetPool(boolean blocking) {
+        lastConnectionErrorNanos = System.nanoTime();
         RedisClient c = blocking ? blockingClient : client;
         if (c != null) {
             try {

@@ -71,6 +71,19 @@ class HostileEntryTest {
         return (HANDLED.get(n) - written) / 1_000_000;
     }
 
+    /**
+     * The median of five trials: one pause of a loaded machine (a GC, another build's burst) is not the loop
+     * stalling on the hostile entry, which took seconds before the parser was bounded.
+     */
+    static long median(java.util.function.LongSupplier trial) {
+        long[] times = new long[5];
+        for (int i = 0; i < times.length; i++) {
+            times[i] = trial.getAsLong();
+        }
+        java.util.Arrays.sort(times);
+        return times[times.length / 2];
+    }
+
     private static void write(RedisServer redis, String what, int n) {
         String[] parts = what.split(" ", 3);
         String text = switch (parts[2]) {
@@ -95,14 +108,14 @@ class HostileEntryTest {
             // Once each first: the first time, the code that sets a megabyte aside runs cold (interpreted).
             long coldDigits = handledAfter(redis, "XADD orders million-digits", "XADD orders good");
             long coldLarge = handledAfter(redis, "XADD orders two-megabytes", "XADD orders good");
-            long afterDigits = handledAfter(redis, "XADD orders million-digits", "XADD orders good");
-            long afterLarge = handledAfter(redis, "XADD orders two-megabytes", "XADD orders good");
+            long afterDigits = median(() -> handledAfter(redis, "XADD orders million-digits", "XADD orders good"));
+            long afterLarge = median(() -> handledAfter(redis, "XADD orders two-megabytes", "XADD orders good"));
             System.out.printf("redis: next message handled %d ms after a million-digit number, %d ms after 2 MB "
                     + "(the first time: %d ms, %d ms)%n", afterDigits, afterLarge, coldDigits, coldLarge);
             assertTrue(afterDigits < 100, "after a million-digit number: " + afterDigits + " ms");
             assertTrue(afterLarge < 100, "after a 2 MB entry: " + afterLarge + " ms");
 
-            await().atMost(WAIT).until(() -> orders.deadLetterDepth("orders") == 4);
+            await().atMost(WAIT).until(() -> orders.deadLetterDepth("orders") == 12);
             List<DeadLetter> letters = orders.deadLetters("orders", 10);
             assertEquals(Set.of(DeadLetter.MALFORMED, DeadLetter.TOO_LARGE),
                     letters.stream().map(DeadLetter::reason).collect(Collectors.toSet()));
@@ -118,13 +131,13 @@ class HostileEntryTest {
 
             long coldDigits = handledAfter(redis, "RPUSH notes million-digits", "RPUSH notes good");
             long coldLarge = handledAfter(redis, "RPUSH notes two-megabytes", "RPUSH notes good");
-            long afterDigits = handledAfter(redis, "RPUSH notes million-digits", "RPUSH notes good");
-            long afterLarge = handledAfter(redis, "RPUSH notes two-megabytes", "RPUSH notes good");
+            long afterDigits = median(() -> handledAfter(redis, "RPUSH notes million-digits", "RPUSH notes good"));
+            long afterLarge = median(() -> handledAfter(redis, "RPUSH notes two-megabytes", "RPUSH notes good"));
             System.out.printf("redis_pubsub: next message handled %d ms after a million-digit number, %d ms after "
                     + "2 MB (the first time: %d ms, %d ms)%n", afterDigits, afterLarge, coldDigits, coldLarge);
             assertTrue(afterDigits < 100, "after a million-digit number: " + afterDigits + " ms");
             assertTrue(afterLarge < 100, "after a 2 MB item: " + afterLarge + " ms");
-            assertEquals(4L, notes.healthStats().details().get("malformed_skipped"), "all counted as skipped");
+            assertEquals(12L, notes.healthStats().details().get("malformed_skipped"), "all counted as skipped");
         }
     }
 }
