@@ -1,5 +1,6 @@
 package dev.courier.bench;
 
+import dev.courier.engine.EngineSettings;
 import dev.courier.it.AppServer;
 import dev.courier.it.Servers;
 import redis.clients.jedis.AbstractPipeline;
@@ -39,6 +40,7 @@ final class ServerBench {
     static final String ORDERS = "orders";
     static final String ORDERS_GROUP = "dev.courier.demo.OrderSubscriber";
     static final int WARM_UP_DRAINS = 3;
+    static final int[] BATCH_SIZES = {10, 50, 100, 200};
     static final long HEAP_GROWTH_LIMIT = 64L << 20;
 
     private ServerBench() {
@@ -47,8 +49,17 @@ final class ServerBench {
     static void run(RedisProcess redis) throws Exception {
         long start = System.nanoTime();
         int n = Bench.n(200_000);
-        int batch = Integer.getInteger("bench.server.batch", dev.courier.engine.EngineSettings.DEFAULT_BATCH_SIZE);
+        String batchProperty = System.getProperty("bench.server.batch", "");
+        int batch = batchProperty.isBlank() ? EngineSettings.DEFAULT_BATCH_SIZE : Integer.parseInt(batchProperty);
         int orders = Integer.getInteger("bench.server.orders", 1_000_000);
+        // What the batch size costs in Java SE, for choosing the default.
+        for (int size : BATCH_SIZES) {
+            if (size != batch) {
+                double[][] r = Bench.rounds(() -> Bench.rawConsume(n, size), () -> Bench.engineConsume(n, size));
+                Bench.ratioRow("Java SE engine, no-op handler, " + n + " messages (batch " + size + ")",
+                        Bench.median(r[1]), Bench.median(r[0]), "raw batch consume (COUNT " + size + ")", 0);
+            }
+        }
         double[][] se = Bench.rounds(() -> Bench.rawConsume(n, batch), () -> Bench.engineConsume(n, batch));
         double seRate = Bench.median(se[1]);
         Bench.row("raw Jedis XREADGROUP COUNT " + batch + " + one XACK per batch", Bench.rate(Bench.median(se[0])),
