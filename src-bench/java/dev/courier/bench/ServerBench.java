@@ -5,6 +5,7 @@ import dev.courier.it.AppServer;
 import dev.courier.it.Servers;
 import redis.clients.jedis.AbstractPipeline;
 import redis.clients.jedis.AbstractTransaction;
+import redis.clients.jedis.Jedis;
 import redis.clients.jedis.StreamEntryID;
 import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.resps.StreamGroupInfo;
@@ -41,6 +42,8 @@ final class ServerBench {
     static final String ORDERS_GROUP = "dev.courier.demo.OrderSubscriber";
     static final int WARM_UP_DRAINS = 3;
     static final int[] BATCH_SIZES = {10, 50, 100, 200};
+    static final int FILL_TIMEOUT_MILLIS = 120_000;
+    private static int port;
     static final long HEAP_GROWTH_LIMIT = 64L << 20;
 
     private ServerBench() {
@@ -48,6 +51,7 @@ final class ServerBench {
 
     static void run(RedisProcess redis) throws Exception {
         long start = System.nanoTime();
+        port = redis.port();
         int n = Bench.n(200_000);
         String batchProperty = System.getProperty("bench.server.batch", "");
         int batch = batchProperty.isBlank() ? EngineSettings.DEFAULT_BATCH_SIZE : Integer.parseInt(batchProperty);
@@ -99,7 +103,9 @@ final class ServerBench {
     /** Puts n entries on the stream at once and gives n per second until the group has them all acknowledged. */
     private static double drain(int n) throws InterruptedException {
         StreamEntryID last;
-        try (AbstractTransaction transaction = Bench.raw.multi()) {
+        // A connection of its own: EXEC of n XADDs can take longer than the pool's 2 s timeout on a busy machine.
+        try (Jedis filler = new Jedis(RedisProcess.HOST, port, FILL_TIMEOUT_MILLIS);
+             AbstractTransaction transaction = filler.multi()) {
             for (int i = 0; i < n; i++) {
                 transaction.xadd(STREAM, Bench.XADD, Bench.FIELDS);
             }
