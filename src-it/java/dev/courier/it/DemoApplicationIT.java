@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
@@ -78,6 +79,29 @@ abstract class DemoApplicationIT {
         assertEquals(400, response.statusCode(), response::body);
         String error = (String) ((Map<?, ?>) json(response)).get("error");
         assertTrue(error.contains("empty"), error);
+    }
+
+    /** Bad bodies: each gets 400 and a JSON reason, not the server's error page; nothing is sent. */
+    @ParameterizedTest(name = "body [{0}] gets 400: {1}")
+    @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
+            "``                 | empty",
+            "`   `              | empty",
+            "{\"order_id\": 4    | not valid JSON",
+            "not json           | not valid JSON",
+            "\"a JSON string\"   | not a string",
+            "[{\"a\":1}]          | not an array",
+            "42                 | must be a JSON object",
+            "null               | not null"})
+    void publishRefusesABodyThatIsNotAJsonObjectWithAJsonReason(String body, String reason) {
+        HttpResponse<String> response = post("api/streams/orders", body);
+
+        assertEquals(400, response.statusCode(), response::body);
+        assertTrue(response.headers().firstValue("Content-Type").orElse("").startsWith("application/json"),
+                () -> response.headers().map() + " " + response.body());
+        Map<?, ?> answer = assertInstanceOf(Map.class, json(response), response.body());
+        String error = (String) answer.get("error");
+        assertTrue(error.contains(reason), error);
+        assertEquals("not sent", answer.get("outcome"));
     }
 
     @Test

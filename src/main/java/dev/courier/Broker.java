@@ -31,6 +31,17 @@ import java.util.Set;
  *
  * <p>Implementations are thread-safe. Broker failures raise {@link BrokerException}, and
  * {@link BrokerConnectionException} when the broker cannot be reached.
+ *
+ * <p>A failed publish says whether the message was sent:
+ * <ul>
+ *   <li>{@link BrokerConnectionException}: <b>not sent</b> (the connection was refused, or lost before the message
+ *       was written); publishing it again is safe;</li>
+ *   <li>{@link PublishOutcomeUnknownException}: <b>outcome unknown</b> (the message was written, but the reply did not
+ *       come within the timeout, or the connection was lost while waiting for it); it may have been stored, so
+ *       publishing it again may store it twice. Courier never retries it itself;</li>
+ *   <li>{@link PartialPublishException} ({@code publishAll} only): the broker answered for every message and refused
+ *       some; it names the ones stored, with their ids, and the ones not stored.</li>
+ * </ul>
  */
 public interface Broker extends AutoCloseable {
 
@@ -72,8 +83,10 @@ public interface Broker extends AutoCloseable {
      * Publishes a message to a stream.
      *
      * @return the message's id
-     * @throws IllegalArgumentException   the stream is blank, or the message is null, empty or not a JSON object
-     * @throws BrokerConnectionException the broker could not be reached; the message was not sent
+     * @throws IllegalArgumentException        the stream is blank, or the message is null, empty or not a JSON object
+     * @throws BrokerConnectionException       the broker could not be reached; the message was not sent
+     * @throws PublishOutcomeUnknownException the message was sent but not confirmed (timeout, connection lost while
+     *                                         waiting for the reply); it may or may not have been stored
      */
     String publish(String stream, Object message);
 
@@ -100,6 +113,12 @@ public interface Broker extends AutoCloseable {
      * checked before any is sent.
      *
      * @return the messages' ids, in order
+     * @throws IllegalArgumentException        a message is not a JSON object; none was sent
+     * @throws BrokerConnectionException       the broker could not be reached; none was sent
+     * @throws PublishOutcomeUnknownException the messages were sent but not confirmed; any of them may have been
+     *                                         stored
+     * @throws PartialPublishException         the broker refused some of them (an error reply such as Redis's
+     *                                         {@code OOM}): it says which were stored, with their ids, and which not
      */
     default List<String> publishAll(String stream, List<?> messages) {
         return messages.stream().map(message -> publish(stream, message)).toList();

@@ -17,7 +17,8 @@ import java.util.Objects;
  * @param group         the consumer group that failed it ({@code ""} when the dead letter does not say)
  * @param consumer      the consumer that last held it, or {@code null} when unknown
  * @param reason        why it was dead-lettered: {@code max_retries_exceeded}, {@code timeout}, {@code malformed}, the
- *                      error of a payload that could not be bound, or {@code unknown} when the dead letter does not say
+ *                      {@code too_large}, the error of a payload that could not be bound, or {@code unknown} when the
+ *                      dead letter does not say
  * @param attempts      how many times it was delivered
  * @param failedAt      when it was dead-lettered
  * @param originalEntry the fields of a malformed entry exactly as they were; empty for a readable message
@@ -31,6 +32,8 @@ public record DeadLetter(String id, Message message, String group, String consum
     public static final String TIMEOUT = "timeout";
     /** Reason of an entry that is not a readable message (no data, not a JSON object, not UTF-8). */
     public static final String MALFORMED = "malformed";
+    /** Reason of an entry larger than the broker's {@code max-message-size}, dead-lettered without being parsed. */
+    public static final String TOO_LARGE = "too_large";
 
     public DeadLetter {
         Objects.requireNonNull(id, "id");

@@ -3,6 +3,7 @@ package dev.courier.demo;
 import dev.courier.Broker;
 import dev.courier.BrokerConnectionException;
 import dev.courier.DeadLetter;
+import dev.courier.PublishOutcomeUnknownException;
 import jakarta.enterprise.context.RequestScoped;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
@@ -40,17 +41,27 @@ public class DemoResource {
     @Inject
     Inbox inbox;
 
-    /** Publishes the JSON object in the body; answers {@code {"id": "<message id>"}}. */
+    /**
+     * Publishes the JSON object in the body; answers {@code {"id": "<message id>"}}. The body is taken as text and
+     * given to the broker as it is (a {@code String} message is parsed by Courier), so that an empty body, invalid
+     * JSON or a JSON value that is not an object gets a 400 with the reason, on every server, rather than the
+     * server's own error page.
+     */
     @POST
     @Path("streams/{stream}")
     @Consumes(MediaType.APPLICATION_JSON)
-    public Response publish(@PathParam("stream") String stream, Map<String, Object> message) {
+    public Response publish(@PathParam("stream") String stream, String body) {
         try {
-            return Response.ok(Map.of("id", broker.publish(stream, message), "stream", stream)).build();
-        } catch (IllegalArgumentException e) {      // null, empty or not a JSON object: nothing was sent
-            return error(Response.Status.BAD_REQUEST, e);
-        } catch (BrokerConnectionException e) {     // the broker cannot be reached: nothing was sent
-            return error(Response.Status.SERVICE_UNAVAILABLE, e);
+            if (body == null || body.isBlank()) {
+                throw new IllegalArgumentException("the request body is empty; send a non-empty JSON object");
+            }
+            return Response.ok(Map.of("id", broker.publish(stream, body), "stream", stream)).build();
+        } catch (IllegalArgumentException e) {          // not a non-empty JSON object: nothing was sent
+            return error(Response.Status.BAD_REQUEST, "not sent", e);
+        } catch (BrokerConnectionException e) {         // the broker cannot be reached: nothing was sent
+            return error(Response.Status.SERVICE_UNAVAILABLE, "not sent", e);
+        } catch (PublishOutcomeUnknownException e) {    // sent, but not confirmed: it may have been stored
+            return error(Response.Status.GATEWAY_TIMEOUT, "unknown", e);
         }
     }
 
@@ -69,7 +80,9 @@ public class DemoResource {
         return broker.deadLetters(stream, limit);
     }
 
-    private static Response error(Response.Status status, RuntimeException e) {
-        return Response.status(status).entity(Map.of("error", String.valueOf(e.getMessage()))).build();
+    /** {@code {"error": "<reason>", "outcome": "not sent" | "unknown"}}. */
+    private static Response error(Response.Status status, String outcome, RuntimeException e) {
+        return Response.status(status).type(MediaType.APPLICATION_JSON_TYPE)
+                .entity(Map.of("error", String.valueOf(e.getMessage()), "outcome", outcome)).build();
     }
 }

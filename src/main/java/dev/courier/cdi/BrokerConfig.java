@@ -6,6 +6,7 @@ import dev.courier.Brokers;
 import dev.courier.spi.BrokerProvider;
 import dev.courier.spi.BrokerSettings;
 import org.eclipse.microprofile.config.Config;
+import org.eclipse.microprofile.config.spi.ConfigSource;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -33,6 +34,8 @@ final class BrokerConfig {
     private static final Pattern PROVIDER_PROPERTY = Pattern.compile("brokers\\.(.+)\\.provider");
     /** The environment-variable form, BROKERS_DEFAULT_PROVIDER. */
     private static final Pattern PROVIDER_VARIABLE = Pattern.compile("BROKERS_([A-Za-z0-9_]+)_PROVIDER");
+    /** A name in environment-variable form: no dots, no lower-case letters. */
+    private static final Pattern ENVIRONMENT_VARIABLE = Pattern.compile("[A-Z0-9_]+");
 
     private final Config config;
     private final Map<String, BrokerProvider> providers;
@@ -87,15 +90,20 @@ final class BrokerConfig {
         if (providerName(Brokers.DEFAULT).isPresent()) {
             names.add(Brokers.DEFAULT);
         }
-        for (String property : config.getPropertyNames()) {
-            Matcher dotted = PROVIDER_PROPERTY.matcher(property);
-            if (dotted.matches()) {
-                names.add(dotted.group(1));
-                continue;
-            }
-            Matcher variable = PROVIDER_VARIABLE.matcher(property);
-            if (variable.matches()) {
-                names.add(variable.group(1).toLowerCase(Locale.ROOT));
+        for (ConfigSource source : config.getConfigSources()) {
+            Set<String> sourceNames = source.getPropertyNames();
+            for (String property : sourceNames) {
+                Matcher dotted = PROVIDER_PROPERTY.matcher(property);
+                // Not the dotted form an environment source derives from a variable (brokers.a.b.provider for
+                // BROKERS_A_B_PROVIDER): the variable itself names the broker, a_b.
+                if (dotted.matches() && !sourceNames.contains(variableForm(property))) {
+                    names.add(dotted.group(1));
+                    continue;
+                }
+                Matcher variable = PROVIDER_VARIABLE.matcher(property);
+                if (variable.matches()) {
+                    names.add(variable.group(1).toLowerCase(Locale.ROOT));
+                }
             }
         }
         return names;
@@ -120,7 +128,7 @@ final class BrokerConfig {
     /**
      * The options set for a broker. Each option the provider knows is looked up by name, so that every config
      * source (environment variables too) can set it; options found under {@code brokers.<name>.} that the provider
-     * does not know are reported, so that a misspelt option does not pass silently.
+     * does not know are added to the problems, so that a misspelt option does not pass silently.
      */
     private Map<String, String> options(String name, BrokerProvider provider) {
         String prefix = PREFIX + name + ".";
@@ -134,26 +142,65 @@ final class BrokerConfig {
             // The seed writes the option in capitals: URI = "redis://localhost:6379/0".
             value(prefix + "URI").ifPresent(v -> options.put(URI, v));
         }
+        reportUnknownOptions(name, provider, known);
+        return options;
+    }
+
+    /**
+     * Adds a problem for each property under {@code brokers.<name>.} that is not an option of the provider, named as
+     * the user wrote it. Looked up source by source: an environment variable source also reports each variable in a
+     * dotted form ({@code BROKERS_X_MAX_RETRYS} as {@code brokers.x.max.retrys}), a name the user never wrote, so the
+     * variable is named instead, with the option and key it stands for. The values of the broker's known options are
+     * still checked, so a misspelt option does not hide their errors.
+     */
+    private void reportUnknownOptions(String name, BrokerProvider provider, Set<String> known) {
+        String prefix = PREFIX + name + ".";
+        String variablePrefix = variableForm(prefix);
         Set<String> knownVariables = new TreeSet<>();
         known.forEach(option -> knownVariables.add(variableForm(option)));
         knownVariables.add(variableForm(PROVIDER));
-        List<String> unknown = new ArrayList<>();
-        for (String property : config.getPropertyNames()) {
-            if (property.startsWith(prefix)) {
-                // Compared in environment-variable form: a config source may report BROKERS_X_ENABLE_DLQ as
-                // brokers.x.enable.dlq.
-                String option = property.substring(prefix.length());
-                if (!knownVariables.contains(variableForm(option))) {
-                    unknown.add(property);
+        // BROKERS_A_B_PROVIDER is broker a_b's, not an option b-provider of broker a.
+        List<String> longerBrokers = new ArrayList<>();
+        for (String other : brokerNames()) {
+            String otherPrefix = variableForm(PREFIX + other + ".");
+            if (otherPrefix.length() > variablePrefix.length() && otherPrefix.startsWith(variablePrefix)) {
+                longerBrokers.add(otherPrefix);
+            }
+        }
+        Map<String, String> unknown = new LinkedHashMap<>(); // by environment-variable form, so each is named once
+        for (ConfigSource source : config.getConfigSources()) {
+            Set<String> names = source.getPropertyNames();
+            for (String property : names) {
+                if (longerBrokers.stream().anyMatch(variableForm(property)::startsWith)) {
+                    continue;
+                }
+                if (ENVIRONMENT_VARIABLE.matcher(property).matches() && property.startsWith(variablePrefix)) {
+                    String rest = property.substring(variablePrefix.length());
+                    if (!knownVariables.contains(rest)) {
+                        String option = rest.toLowerCase(Locale.ROOT).replace('_', '-');
+                        unknown.putIfAbsent(variableForm(property), prefix + option + " (set as " + origin(source,
+                                property) + ")");
+                    }
+                } else if (property.startsWith(prefix)) {
+                    // Compared in environment-variable form: brokers.x.enable.dlq is enable-dlq.
+                    String rest = variableForm(property.substring(prefix.length()));
+                    if (!knownVariables.contains(rest) && !names.contains(variableForm(property))) {
+                        unknown.putIfAbsent(variableForm(property), property);
+                    }
                 }
             }
         }
         if (!unknown.isEmpty()) {
-            throw new BrokerConfigurationException(String.join(", ", unknown),
-                    (unknown.size() == 1 ? "is not an option" : "are not options") + " of provider '"
-                            + provider.name() + "'; its options are: " + known);
+            problems.add(String.join(", ", unknown.values()) + ": " + (unknown.size() == 1 ? "is not an option"
+                    : "are not options") + " of provider '" + provider.name() + "'; its options are: " + known);
         }
-        return options;
+    }
+
+    /** How a name in environment-variable form was set, for messages. */
+    private static String origin(ConfigSource source, String property) {
+        String sourceName = String.valueOf(source.getName());
+        return sourceName.toLowerCase(Locale.ROOT).contains("env") ? "environment variable " + property
+                : property + " in config source " + sourceName;
     }
 
     private static String variableForm(String option) {

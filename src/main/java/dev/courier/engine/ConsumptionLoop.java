@@ -40,7 +40,7 @@ final class ConsumptionLoop implements Runnable {
      */
     static final Duration MIN_IDLE_PAUSE = Duration.ofMillis(1);
     static final Duration MAX_IDLE_PAUSE = Duration.ofMillis(50);
-    /** While the broker cannot be reached: 1, 2, 4 ... 30 s between attempts. */
+    /** While the broker cannot be reached, and after the loop ended on an error: 1, 2, 4 ... 30 s between attempts. */
     static final Duration MIN_RECONNECT_PAUSE = Duration.ofSeconds(1);
     static final Duration MAX_RECONNECT_PAUSE = Duration.ofSeconds(30);
 
@@ -82,8 +82,11 @@ final class ConsumptionLoop implements Runnable {
     private volatile String lastError;
     private final LongAdder handled = new LongAdder();
     private final LongAdder failed = new LongAdder();
-    private final LongAdder deadLettered = new LongAdder();
+    private final LongAdder unbindable = new LongAdder();
     private final LongAdder skipped = new LongAdder();
+    private final LongAdder restarts = new LongAdder();
+    /** The wait before the next restart after the loop ended on an error; only the loop's thread touches it. */
+    private long restartPauseMillis = MIN_RECONNECT_PAUSE.toMillis();
     /** The types of skipped messages logged so far; bounded, as the types come from the stream. */
     private final java.util.Set<String> skippedTypes = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Handled messages whose ack is not sent yet; only the thread in a cycle (holding cycleLock) touches it. */
@@ -132,67 +135,105 @@ final class ConsumptionLoop implements Runnable {
     @Override
     public void run() {
         LOG.log(Level.DEBUG, () -> "started " + this);
-        Duration idlePause = Duration.ZERO;
-        Duration reconnectPause = MIN_RECONNECT_PAUSE;
-        boolean backingOff = false;
         try {
             while (!stopping) {
-                long open = breaker.remainingMillis();
-                if (open > 0) {
-                    // Nothing is read or claimed: the circuit is open.
-                    state = LoopStatus.State.OPEN;
-                    if (pause(Duration.ofMillis(open))) {
-                        break;
-                    }
-                    continue;
-                }
-                int read;
                 try {
-                    cycleLock.lock();
-                    try {
-                        if (stopping) {
-                            break;
-                        }
-                        read = cycle();
-                    } finally {
-                        cycleLock.unlock();
-                    }
-                } catch (RuntimeException e) {
+                    consume();
+                } catch (Throwable e) {
+                    // An OutOfMemoryError, or a bug: what consume() does not recover from by itself. The loop is
+                    // started again after the backoff, so that one failure does not end consumption for good.
                     if (stopping) {
-                        // The stop gave up waiting and the broker was closed under a read: not a broker failure.
-                        LOG.log(Level.DEBUG, () -> this + ": broker call ended by the stop: " + e);
                         break;
                     }
-                    // Unreachable (BrokerConnectionException) or failing: no exception ends the loop.
-                    state = LoopStatus.State.BACKING_OFF;
-                    backingOff = true;
-                    lastError = BrokerSettings.maskUserInfo(e.getClass().getName()
-                            + (e.getMessage() == null ? "" : ": " + e.getMessage()));
-                    LOG.log(Level.WARNING, "{0}: broker failed ({1}); trying again in {2} s", this, lastError,
-                            reconnectPause.toSeconds());
-                    if (pause(reconnectPause)) {
+                    restarts.increment();
+                    state = LoopStatus.State.RESTARTING;
+                    long pauseMillis = restartPauseMillis;
+                    recordEnd(e, pauseMillis);
+                    if (pause(Duration.ofMillis(pauseMillis))) {
                         break;
                     }
-                    reconnectPause = min(reconnectPause.multipliedBy(2), MAX_RECONNECT_PAUSE);
-                    continue;
-                }
-                if (backingOff) {
-                    backingOff = false;
-                    LOG.log(Level.INFO, "{0}: broker reachable again; consuming", this);
-                }
-                reconnectPause = MIN_RECONNECT_PAUSE;
-                if (read > 0 || blocking) {
-                    idlePause = Duration.ZERO;
-                } else {
-                    idlePause = idlePause.isZero() ? MIN_IDLE_PAUSE : min(idlePause.multipliedBy(2), MAX_IDLE_PAUSE);
-                    if (pause(idlePause)) {
-                        break;
-                    }
+                    restartPauseMillis = Math.min(pauseMillis * 2, MAX_RECONNECT_PAUSE.toMillis());
                 }
             }
         } finally {
             state = LoopStatus.State.STOPPED;
             LOG.log(Level.DEBUG, () -> "stopped " + this);
+        }
+    }
+
+    /** Logs why the loop ended; with no memory left even for that, the restart goes on without it. */
+    private void recordEnd(Throwable e, long pauseMillis) {
+        try {
+            // A message whose handler was running is left unacknowledged: delivered again after message-timeout.
+            inHand.set(null);
+            lastError = BrokerSettings.maskUserInfo(e.getClass().getName()
+                    + (e.getMessage() == null ? "" : ": " + e.getMessage()));
+            LOG.log(Level.ERROR, () -> this + " ended on " + lastError + "; starting it again in "
+                    + pauseMillis / 1000 + " s", e);
+        } catch (Throwable ignored) {
+            // nothing more to do
+        }
+    }
+
+    /** Reads and handles until the loop is stopped; broker failures are waited out with the backoff. */
+    private void consume() {
+        Duration idlePause = Duration.ZERO;
+        Duration reconnectPause = MIN_RECONNECT_PAUSE;
+        boolean backingOff = false;
+        while (!stopping) {
+            long open = breaker.remainingMillis();
+            if (open > 0) {
+                // Nothing is read or claimed: the circuit is open.
+                state = LoopStatus.State.OPEN;
+                if (pause(Duration.ofMillis(open))) {
+                    break;
+                }
+                continue;
+            }
+            int read;
+            try {
+                cycleLock.lock();
+                try {
+                    if (stopping) {
+                        break;
+                    }
+                    read = cycle();
+                } finally {
+                    cycleLock.unlock();
+                }
+            } catch (RuntimeException e) {
+                if (stopping) {
+                    // The stop gave up waiting and the broker was closed under a read: not a broker failure.
+                    LOG.log(Level.DEBUG, () -> this + ": broker call ended by the stop: " + e);
+                    break;
+                }
+                // Unreachable (BrokerConnectionException) or failing: no exception ends the loop.
+                state = LoopStatus.State.BACKING_OFF;
+                backingOff = true;
+                lastError = BrokerSettings.maskUserInfo(e.getClass().getName()
+                        + (e.getMessage() == null ? "" : ": " + e.getMessage()));
+                LOG.log(Level.WARNING, "{0}: broker failed ({1}); trying again in {2} s", this, lastError,
+                        reconnectPause.toSeconds());
+                if (pause(reconnectPause)) {
+                    break;
+                }
+                reconnectPause = min(reconnectPause.multipliedBy(2), MAX_RECONNECT_PAUSE);
+                continue;
+            }
+            if (backingOff) {
+                backingOff = false;
+                LOG.log(Level.INFO, "{0}: broker reachable again; consuming", this);
+            }
+            reconnectPause = MIN_RECONNECT_PAUSE;
+            restartPauseMillis = MIN_RECONNECT_PAUSE.toMillis();
+            if (read > 0 || blocking) {
+                idlePause = Duration.ZERO;
+            } else {
+                idlePause = idlePause.isZero() ? MIN_IDLE_PAUSE : min(idlePause.multipliedBy(2), MAX_IDLE_PAUSE);
+                if (pause(idlePause)) {
+                    break;
+                }
+            }
         }
     }
 
@@ -236,9 +277,10 @@ final class ConsumptionLoop implements Runnable {
         state = probe ? LoopStatus.State.HALF_OPEN : LoopStatus.State.RUNNING;
         lastCycle = Instant.now();
         lastError = null;
+        int next = 0;
         try {
-            for (int i = 0; i < batch.size(); i++) {
-                Message message = batch.get(i);
+            for (; next < batch.size(); next++) {
+                Message message = batch.get(next);
                 if (stopping) {
                     // The rest stay unacknowledged: the broker delivers them again.
                     break;
@@ -247,7 +289,7 @@ final class ConsumptionLoop implements Runnable {
                 if (breaker.state() != CircuitBreaker.State.CLOSED) {
                     // This message opened the circuit (and is held first): the rest of the batch after it, in order.
                     Message failing = held.pollFirst();
-                    for (int j = batch.size() - 1; j > i; j--) {
+                    for (int j = batch.size() - 1; j > next; j--) {
                         held.addFirst(batch.get(j));
                     }
                     held.addFirst(failing);
@@ -258,6 +300,13 @@ final class ConsumptionLoop implements Runnable {
                     sendAcks();
                 }
             }
+        } catch (Error e) {
+            // The loop ends (an OutOfMemoryError in a handler, a bug) and restarts: the rest of the batch is held,
+            // to be handled first then, rather than left pending until message-timeout.
+            for (int j = batch.size() - 1; j > next; j--) {
+                held.addFirst(batch.get(j));
+            }
+            throw e;
         } finally {
             sendAcks();
         }
@@ -315,9 +364,12 @@ final class ConsumptionLoop implements Runnable {
                 running = matching.get(i);
                 running.subscription().invoker().invoke(arguments[i]);
             }
-        } catch (VirtualMachineError e) {
+        } catch (OutOfMemoryError e) {
+            // Not the message's failure, and too little memory may be left to reject it: the loop restarts (run()).
             throw e;
         } catch (Throwable e) {
+            // Any other error of a handler, a StackOverflowError included (its stack is unwound by now), is a failed
+            // handling: the message is rejected and the loop goes on.
             if (inHand.compareAndSet(message, null)) {
                 if (breaker.failed(e)) {
                     hold(message, running, e);
@@ -370,6 +422,10 @@ final class ConsumptionLoop implements Runnable {
 
     private void reject(Message message, Handler handler, Throwable error) {
         failed.increment();
+        nack(message, handler, error);
+    }
+
+    private void nack(Message message, Handler handler, Throwable error) {
         if (acknowledges) {
             LOG.log(Level.WARNING, "{0}: {1} failed on message {2} (delivery {3}); rejected, for the broker to deliver again or "
                     + "dead-letter: {4}",
@@ -384,14 +440,14 @@ final class ConsumptionLoop implements Runnable {
     }
 
     private void deadLetter(Message message, Handler handler, String reason) {
+        unbindable.increment();
         if (broker.deadLetter(stream, message.id(), group, reason)) {
-            deadLettered.increment();
             LOG.log(Level.WARNING, "{0}: message {1} dead-lettered: {2} cannot take it: {3}", this, id(message),
                     handler.subscription().description(), reason);
             return;
         }
         // No dead-letter queue: the broker's own policy decides, as for a failing handler.
-        reject(message, handler, new IllegalArgumentException(reason));
+        nack(message, handler, new IllegalArgumentException(reason));
     }
 
     private static String id(Message message) {
@@ -450,7 +506,7 @@ final class ConsumptionLoop implements Runnable {
         LoopStatus.State now = state == LoopStatus.State.OPEN && openUntil == null ? LoopStatus.State.HALF_OPEN
                 : state;
         return new LoopStatus(broker.name(), stream, group, now, lastCycle, handled.sum(), failed.sum(),
-                deadLettered.sum(), skipped.sum(), lastError, openUntil);
+                unbindable.sum(), skipped.sum(), restarts.sum(), lastError, openUntil);
     }
 
     private static Duration min(Duration a, Duration b) {

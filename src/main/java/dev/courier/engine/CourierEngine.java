@@ -211,8 +211,9 @@ public final class CourierEngine implements Engine {
     public EngineStatus status() {
         List<LoopStatus> statuses = new ArrayList<>(loops.size());
         loops.forEach(loop -> statuses.add(loop.status()));
-        return new EngineStatus(settings.enabled(), started.get(), settings.mode(), settings.consumerName(),
-                statuses);
+        // Not started any more once a stop has begun: loops that stop then are not dead ones.
+        return new EngineStatus(settings.enabled(), started.get() && !stopped.get(), settings.mode(),
+                settings.consumerName(), statuses);
     }
 
     /** Publishes through {@code publish} and runs the stream's subscribers in this thread before returning. */

@@ -7,7 +7,7 @@ import java.util.Objects;
  * A snapshot of the engine.
  *
  * @param enabled      {@code courier.engine.enabled}; a disabled engine has no loops and never starts
- * @param started      whether the loops were started and not yet stopped
+ * @param started      whether the loops were started and no stop has begun
  * @param mode         {@code courier.engine.mode}
  * @param consumerName this instance's consumer name ({@code courier.consumer-name})
  * @param loops        one per (broker, stream, consumer group)

@@ -12,16 +12,21 @@ import java.util.Objects;
  * @param state        what it is doing
  * @param lastCycle    when it last read from the broker successfully (with or without messages), or {@code null}
  * @param handled      messages every matching handler processed and that were acknowledged
- * @param failed       messages a handler threw on (rejected for redelivery, or lost on a broker without ACK_NACK)
- * @param deadLettered messages the loop dead-lettered itself because their payload could not be bound; those the
- *                     broker dead-letters after {@code max-retries} are counted in the broker's health stats
+ * @param failed       messages a handler threw on, each rejected: the broker delivers it again or, past
+ *                     {@code max-retries}, dead-letters it (counted in the broker's {@code deadLettered}); on a
+ *                     broker without ACK_NACK it is lost
+ * @param unbindable   messages whose payload could not be bound to a handler's parameter, dead-lettered by the loop
+ *                     at once (rejected where the broker has no dead-letter queue); the broker counts them among its
+ *                     dead letters too
  * @param skipped      messages no handler's type matched, acknowledged without processing
- * @param lastError    the type and text of the last broker error while {@link State#BACKING_OFF}, else {@code null}
- *                     (never holds a password)
+ * @param restarts     how often the loop ended on an error (an {@code OutOfMemoryError}, a bug) and was started again
+ * @param lastError    the type and text of the last error while {@link State#BACKING_OFF} or {@link State#RESTARTING},
+ *                     else {@code null} (never holds a password)
  * @param circuitOpenUntil while {@link State#OPEN}: when the circuit breaker lets a probe through; else {@code null}
  */
 public record LoopStatus(String broker, String stream, String group, State state, Instant lastCycle, long handled,
-                         long failed, long deadLettered, long skipped, String lastError, Instant circuitOpenUntil) {
+                         long failed, long unbindable, long skipped, long restarts, String lastError,
+                         Instant circuitOpenUntil) {
 
     public LoopStatus {
         Objects.requireNonNull(broker, "broker");
@@ -32,7 +37,7 @@ public record LoopStatus(String broker, String stream, String group, State state
 
     /**
      * Whether the loop is starting, running, or waiting on its open circuit breaker: not backing off from a broker
-     * failure, not stopped.
+     * failure, not restarting, not stopped.
      */
     public boolean healthy() {
         return state == State.STARTING || state == State.RUNNING || state == State.OPEN
@@ -46,7 +51,15 @@ public record LoopStatus(String broker, String stream, String group, State state
         RUNNING,
         /** The broker could not be reached or failed; waiting 1, 2, 4 ... 30 s before trying again. */
         BACKING_OFF,
-        /** Stopped with the application (or never started). */
+        /**
+         * The loop ended on an error that it does not recover from in place (an {@code OutOfMemoryError}, a bug) and
+         * starts again after 1, 2, 4 ... 30 s.
+         */
+        RESTARTING,
+        /**
+         * Stopped with the application, or never started; in a started engine, ended for good (its thread is gone),
+         * which liveness reports.
+         */
         STOPPED,
         /**
          * The circuit breaker is open after consecutive handler failures: nothing is read until

@@ -149,8 +149,8 @@ abstract class PayloadBinder {
         return type.getTypeName().replaceAll("\\b[a-z][\\w]*\\.", "").replace("$", ".");
     }
 
-    /** Binds the payload's JSON with JSON-B. */
-    private static final class JsonbBinder extends PayloadBinder {
+    /** Binds the payload's JSON with JSON-B; non-finite numbers go as text, which JSON-B reads into doubles. */
+    static final class JsonbBinder extends PayloadBinder {
         private final Type type;
         private final Supplier<Jsonb> jsonb;
 
@@ -169,7 +169,8 @@ abstract class PayloadBinder {
             try {
                 // A Protean message's fields are under "data".
                 Map<String, Object> data = ProteanEnvelope.data(message.payload());
-                Object bound = jsonb.get().fromJson(JsonCodec.write(data != null ? data : message.payload()), type);
+                Object fields = nonFiniteAsText(data != null ? data : message.payload());
+                Object bound = jsonb.get().fromJson(JsonCodec.writeValue(fields), type);
                 if (bound == null) {
                     throw new BindingException("cannot bind the payload to " + type.getTypeName() + ": JSON-B gave null");
                 }
@@ -180,6 +181,43 @@ abstract class PayloadBinder {
                 throw new BindingException("cannot bind the payload to " + type.getTypeName() + ": "
                         + rootMessage(e), e);
             }
+        }
+
+        /**
+         * The value with each NaN or infinity (read from Python's JSON) as the text "NaN", "Infinity" or "-Infinity",
+         * which JSON-B reads into a double, while it refuses them bare; the value itself when it holds none.
+         */
+        static Object nonFiniteAsText(Object value) {
+            if (value instanceof Double d) {
+                return Double.isFinite(d) ? d : d.toString();
+            }
+            if (value instanceof Map<?, ?> map) {
+                Map<Object, Object> copy = null;
+                for (Map.Entry<?, ?> entry : map.entrySet()) {
+                    Object item = nonFiniteAsText(entry.getValue());
+                    if (item != entry.getValue() && copy == null) {
+                        copy = new java.util.LinkedHashMap<>(map);
+                    }
+                    if (copy != null) {
+                        copy.put(entry.getKey(), item);
+                    }
+                }
+                return copy == null ? map : copy;
+            }
+            if (value instanceof java.util.List<?> list) {
+                java.util.List<Object> copy = null;
+                for (int i = 0; i < list.size(); i++) {
+                    Object item = nonFiniteAsText(list.get(i));
+                    if (item != list.get(i) && copy == null) {
+                        copy = new java.util.ArrayList<>(list);
+                    }
+                    if (copy != null) {
+                        copy.set(i, item);
+                    }
+                }
+                return copy == null ? list : copy;
+            }
+            return value;
         }
 
         private static String rootMessage(Throwable e) {

@@ -77,7 +77,12 @@ final class InlineBroker extends AbstractBroker implements Maintained {
 
     InlineBroker(String name, RetryPolicy policy, Retention retention, MaintenancePolicy maintenance,
                  InstantSource clock) {
-        super(name, InlineBrokerProvider.NAME, CAPABILITIES);
+        this(name, policy, retention, maintenance, clock, InlineBrokerProvider.DEFAULT_MAX_MESSAGE_SIZE);
+    }
+
+    InlineBroker(String name, RetryPolicy policy, Retention retention, MaintenancePolicy maintenance,
+                 InstantSource clock, long maxMessageSize) {
+        super(name, InlineBrokerProvider.NAME, CAPABILITIES, maxMessageSize);
         this.policy = policy;
         this.retention = retention;
         this.maintenance = maintenance;

@@ -5,6 +5,7 @@ import dev.courier.BrokerException;
 import dev.courier.DeadLetter;
 import dev.courier.HealthStats;
 import dev.courier.Message;
+import dev.courier.PartialPublishException;
 import dev.courier.redis.RedisConnection.LuaScript;
 import dev.courier.redis.RedisConnection.RedisReplyException;
 import dev.courier.internal.ProteanEnvelope;
@@ -14,10 +15,11 @@ import dev.courier.spi.Maintained;
 import dev.courier.spi.MaintenancePolicy;
 import dev.courier.spi.Retention;
 import dev.courier.spi.RetryPolicy;
-import redis.clients.jedis.AbstractPipeline;
+import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Protocol;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.StreamEntryID;
+import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.params.XAddParams;
 import redis.clients.jedis.params.XClaimParams;
 import redis.clients.jedis.params.XPendingParams;
@@ -47,6 +49,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.stream.Collectors;
 
 /**
  * A broker on Redis Streams, in the wire format of the seed's system: {@code XADD <stream> * data <json>}, consumer
@@ -164,12 +167,12 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, long maxLength,
                 Duration blockTimeout) {
         this(name, connection, policy, consumer, new Retention(maxLength, Duration.ZERO), MaintenancePolicy.DEFAULT,
-                blockTimeout);
+                blockTimeout, RedisBrokerProvider.DEFAULT_MAX_MESSAGE_SIZE);
     }
 
     RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, Retention retention,
-                MaintenancePolicy maintenance, Duration blockTimeout) {
-        super(name, RedisBrokerProvider.NAME, CAPABILITIES);
+                MaintenancePolicy maintenance, Duration blockTimeout, long maxMessageSize) {
+        super(name, RedisBrokerProvider.NAME, CAPABILITIES, maxMessageSize);
         this.connection = connection;
         this.combiner = new XaddCombiner(connection);
         this.policy = policy;
@@ -224,25 +227,56 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         for (String json : texts) {
             entries.add(Map.of(DATA_BYTES, json.getBytes(StandardCharsets.UTF_8)));
         }
-        // One round trip for the lot. A retry after a connection error may add some of them twice (at least once).
+        // One round trip for the lot, written at most once (RedisConnection.write): after a timeout or a lost
+        // connection, the outcome is unknown and the batch is not sent again.
         // Binary XADD: the ids come back as text, without being parsed into StreamEntryIDs and printed again.
-        List<String> ids = connection.execute("XADD (pipelined)", j -> {
-            try (AbstractPipeline pipeline = j.pipelined()) {
+        List<Object> replies = connection.write("XADD (pipelined)", c -> {
+            try (Pipeline pipeline = new Pipeline(c)) {
                 List<Response<byte[]>> responses = new ArrayList<>(entries.size());
                 for (Map<byte[], byte[]> entry : entries) {
                     responses.add(pipeline.xadd(key, XADD, entry));
                 }
                 pipeline.sync();
-                List<String> result = new ArrayList<>(responses.size());
+                List<Object> result = new ArrayList<>(responses.size());
                 for (Response<byte[]> response : responses) {
-                    result.add(new String(response.get(), StandardCharsets.US_ASCII));
+                    try {
+                        result.add(new String(response.get(), StandardCharsets.US_ASCII));
+                    } catch (JedisDataException refused) {
+                        result.add(refused); // OOM, say: this entry was not stored, the others may have been
+                    }
                 }
                 return result;
             }
         });
-        published.add(ids.size());
-        afterPublish(stream, ids.size());
-        return ids;
+        Map<Integer, String> stored = new LinkedHashMap<>();
+        List<Integer> notStored = new ArrayList<>();
+        JedisDataException firstRefusal = null;
+        for (int i = 0; i < replies.size(); i++) {
+            if (replies.get(i) instanceof JedisDataException refused) {
+                notStored.add(i);
+                firstRefusal = firstRefusal == null ? refused : firstRefusal;
+            } else {
+                stored.put(i, (String) replies.get(i));
+            }
+        }
+        published.add(stored.size());
+        if (!stored.isEmpty()) {
+            afterPublish(stream, stored.size());
+        }
+        if (firstRefusal != null) {
+            BrokerException reason = connection.translate("XADD", firstRefusal);
+            throw new PartialPublishException("broker '" + name() + "': publishAll to stream '" + stream + "': "
+                    + stored.size() + " of " + replies.size() + " messages stored, " + notStored.size()
+                    + " refused (indexes " + indexes(notStored) + "): " + reason.getMessage(),
+                    stored, notStored, reason);
+        }
+        return List.copyOf(stored.values());
+    }
+
+    /** Indexes for a message, at most ten of them. */
+    private static String indexes(List<Integer> indexes) {
+        String shown = indexes.stream().limit(10).map(String::valueOf).collect(Collectors.joining(", "));
+        return indexes.size() > 10 ? shown + " ... " + indexes.get(indexes.size() - 1) : shown;
     }
 
     private void afterPublish(String stream, int count) {
@@ -352,7 +386,12 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         if (fields != null) {
             for (int i = 0; i + 1 < fields.size(); i += 2) {
                 if (java.util.Arrays.equals((byte[]) fields.get(i), DATA_BYTES)) {
-                    String data = utf8((byte[]) fields.get(i + 1));
+                    byte[] raw = (byte[]) fields.get(i + 1);
+                    if (raw.length > maxMessageSize()) {
+                        deadLetterTooLarge(g, id, fields(entry.get(1)), raw.length, 1);
+                        return;
+                    }
+                    String data = utf8(raw);
                     if (data == null) {
                         notUtf8(g, id, 1);
                         return;
@@ -364,7 +403,12 @@ final class RedisBroker extends AbstractBroker implements Maintained {
                             return;
                         }
                     } catch (IllegalArgumentException e) {
-                        // not JSON: dead-lettered below
+                        // Not JSON, or past a bound (a number's digits, nesting): no need to decode and parse it
+                        // again by the general route, which dead-letters the rest.
+                        LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' is not a message (data is "
+                                + "not a JSON object: {3}); dead-lettering it", name(), id, g.stream, e.getMessage());
+                        deadLetterQuietly(g, id, null, 1, DeadLetter.MALFORMED);
+                        return;
                     }
                     break;
                 }
@@ -405,10 +449,17 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         return false;
     }
 
-    /** Adds the entry to {@code out} as a message, or dead-letters it as malformed. */
+    /** Adds the entry to {@code out} as a message, or dead-letters it as too large or malformed. */
     private void deliver(GroupState g, StreamEntry entry, int deliveryCount, List<Message> out) {
         Map<String, String> fields = entry.getFields();
         String data = fields == null ? null : fields.get(DATA);
+        // A character takes 3 bytes at most in UTF-8: only a text that long may be over the limit.
+        long size = data == null || data.length() * 3L <= maxMessageSize() ? 0
+                : data.getBytes(StandardCharsets.UTF_8).length;
+        if (size > maxMessageSize()) {
+            deadLetterTooLarge(g, entry.getID().toString(), fields, size, deliveryCount);
+            return;
+        }
         Map<String, Object> payload = null;
         if (data != null) {
             try {
@@ -425,6 +476,14 @@ final class RedisBroker extends AbstractBroker implements Maintained {
             return;
         }
         out.add(new Message(entry.getID().toString(), g.stream, payload, deliveryCount));
+    }
+
+    /** Dead-letters an entry whose data is over max-message-size, without parsing it. */
+    private void deadLetterTooLarge(GroupState g, String id, Map<String, String> fields, long size, int deliveryCount) {
+        LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' has {3} bytes of data, more than "
+                + "max-message-size ({4} bytes); dead-lettering it unparsed", name(), id, g.stream, size,
+                maxMessageSize());
+        deadLetterQuietly(g, id, fields, deliveryCount, DeadLetter.TOO_LARGE);
     }
 
     /** Claims the group's rejected entries whose retry delay has passed. */
@@ -518,6 +577,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
             }
             int deliveries = (int) Math.min(Integer.MAX_VALUE, counts.getOrDefault(entry.getID(), 1L));
             if (policy.exhausted(deliveries - 1)) {
+                failed.increment();
                 deadLetterQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
                         DeadLetter.TIMEOUT);
             } else {
@@ -588,6 +648,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
                 int deliveries = (int) Math.min(Integer.MAX_VALUE, counts.getOrDefault(entry.getID(), 1L));
                 if (policy.exhausted(deliveries - 1)) {
                     // Delivered and never acknowledged more often than max-retries allows.
+                    failed.increment();
                     deadLetterQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
                             DeadLetter.TIMEOUT);
                 } else {
@@ -861,13 +922,15 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         metadata.put(RETRY_COUNT, attempts);
         metadata.put(FAILURE_REASON, reason);
         String data = fields == null ? null : fields.get(DATA);
-        String json = data == null ? null : withMetadata(data, metadata);
+        // An entry over max-message-size is never parsed, here neither: its metadata is spliced into its text.
+        boolean parse = !DeadLetter.TOO_LARGE.equals(reason);
+        String json = data == null ? null : withMetadata(data, metadata, parse);
         if (json == null) {
             // No data given, or not a JSON object (perhaps decoded from bytes that are not UTF-8): read the entry
             // as bytes, so that a malformed one is kept exactly.
             List<byte[]> raw = rawEntry(g, entryId);
             String text = raw == null ? null : rawData(raw);
-            json = text == null ? null : withMetadata(text, metadata);
+            json = text == null ? null : withMetadata(text, metadata, parse);
             if (json == null) {
                 List<Object> pairs = new ArrayList<>();
                 Base64.Encoder base64 = Base64.getEncoder();
@@ -886,19 +949,44 @@ final class RedisBroker extends AbstractBroker implements Maintained {
 
     /**
      * The message's JSON text with the metadata added as its last key, the original text left as it was (numbers,
-     * escapes, key order); {@code null} if the text is not a non-empty JSON object.
+     * escapes, key order); {@code null} if the text is not a non-empty JSON object. Unless {@code parse}, the text is
+     * only looked at: it is taken for an object if it is {@code {...}} with something between the braces.
      */
-    private static String withMetadata(String data, Map<String, Object> metadata) {
-        try {
-            if (JsonCodec.parse(data).isEmpty()) {
+    private static String withMetadata(String data, Map<String, Object> metadata, boolean parse) {
+        if (parse) {
+            try {
+                if (JsonCodec.parse(data).isEmpty()) {
+                    return null;
+                }
+            } catch (IllegalArgumentException e) {
                 return null;
             }
-        } catch (IllegalArgumentException e) {
+        } else if (!looksLikeObject(data)) {
             return null;
         }
         int end = data.lastIndexOf('}');
         return data.substring(0, end) + ",\"" + DLQ_METADATA + "\":" + JsonCodec.write(metadata)
                 + data.substring(end);
+    }
+
+    /** Whether the text is '{', something, '}' (white space around allowed), without parsing it. */
+    private static boolean looksLikeObject(String text) {
+        int first = 0;
+        int last = text.length() - 1;
+        while (first <= last && Character.isWhitespace(text.charAt(first))) {
+            first++;
+        }
+        while (last > first && Character.isWhitespace(text.charAt(last))) {
+            last--;
+        }
+        if (first >= last || text.charAt(first) != '{' || text.charAt(last) != '}') {
+            return false;
+        }
+        int inner = last - 1;
+        while (inner > first && Character.isWhitespace(text.charAt(inner))) {
+            inner--;
+        }
+        return inner > first;
     }
 
     /** An entry's fields and values as bytes (XRANGE), or {@code null} when it is gone. */

@@ -43,6 +43,9 @@ import java.util.Set;
  * and type (PKCS12, JKS)</td></tr>
  * <tr><td>{@code tls-verify}</td><td>full</td><td>{@code full} (certificate and host name), {@code ca} (certificate
  * only) or {@code none}</td></tr>
+ * <tr><td>{@code max-message-size}</td><td>1 MiB</td><td>the most bytes a message's JSON may have: a larger one is
+ * refused on publish, and an entry whose {@code data} is larger is dead-lettered unparsed (reason
+ * {@code too_large})</td></tr>
  * </table>
  */
 public final class RedisBrokerProvider implements BrokerProvider {
@@ -54,13 +57,18 @@ public final class RedisBrokerProvider implements BrokerProvider {
     static final String BLOCK_TIMEOUT = "block-timeout";
 
     static final Duration DEFAULT_BLOCK_TIMEOUT = Duration.ofSeconds(1);
+    /**
+     * 1 MiB, as many brokers take by default. Redis itself takes up to 512 MB (proto-max-bulk-len), but a read of
+     * {@code batch-size} such entries would hold gigabytes in the heap and keep the loop parsing for seconds.
+     */
+    static final long DEFAULT_MAX_MESSAGE_SIZE = 1 << 20;
 
     private static final Set<String> OPTIONS;
 
     static {
         Set<String> options = new HashSet<>(RetryPolicy.OPTIONS);
         options.addAll(RedisConnection.OPTIONS);
-        options.addAll(Set.of(CONSUMER_NAME, MAX_LENGTH, BLOCK_TIMEOUT));
+        options.addAll(Set.of(CONSUMER_NAME, MAX_LENGTH, BLOCK_TIMEOUT, BrokerSettings.MAX_MESSAGE_SIZE));
         options.addAll(Retention.OPTIONS);
         options.addAll(MaintenancePolicy.OPTIONS);
         OPTIONS = Set.copyOf(options);
@@ -89,7 +97,9 @@ public final class RedisBrokerProvider implements BrokerProvider {
         String consumer = settings.get(CONSUMER_NAME).orElse(settings.consumerName());
         Retention retention = Retention.from(settings, 0);
         MaintenancePolicy maintenance = MaintenancePolicy.from(settings);
+        long maxMessageSize = settings.getSize(BrokerSettings.MAX_MESSAGE_SIZE, DEFAULT_MAX_MESSAGE_SIZE);
         RedisConnection connection = new RedisConnection(RedisConnection.Config.from(settings), block);
-        return new RedisBroker(brokerName, connection, policy, consumer, retention, maintenance, block);
+        return new RedisBroker(brokerName, connection, policy, consumer, retention, maintenance, block,
+                maxMessageSize);
     }
 }

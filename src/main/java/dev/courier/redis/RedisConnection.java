@@ -3,7 +3,9 @@ package dev.courier.redis;
 import dev.courier.BrokerConnectionException;
 import dev.courier.BrokerException;
 import dev.courier.HealthStats;
+import dev.courier.PublishOutcomeUnknownException;
 import dev.courier.spi.BrokerSettings;
+import redis.clients.jedis.Connection;
 import redis.clients.jedis.ConnectionPoolConfig;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.RedisClient;
@@ -166,9 +168,12 @@ final class RedisConnection implements AutoCloseable {
         return config;
     }
 
-    /** PING: whether Redis answers PONG. Remembers when it last did, for health data. */
+    /**
+     * PING: whether Redis answers PONG. Remembers when it last did, for health data. Does not wait while Redis loads
+     * its data: {@link #probe} reports that.
+     */
     boolean ping() {
-        boolean pong = "PONG".equalsIgnoreCase(execute("PING", j -> j.ping()));
+        boolean pong = "PONG".equalsIgnoreCase(run("PING", j -> j.ping(), false, false));
         if (pong) {
             lastPong = java.time.Instant.now();
         }
@@ -238,27 +243,48 @@ final class RedisConnection implements AutoCloseable {
 
     /**
      * Runs a command. After a connection error the pool's idle connections are dropped (after a restart they are all
-     * dead) and the command runs once more; if that fails too, {@link BrokerConnectionException}.
+     * dead) and the command runs once more; if that fails too, {@link BrokerConnectionException}. While Redis loads
+     * its data ({@code LOADING}), the command is tried again every {@value #LOADING_PAUSE_MS} ms for up to the
+     * socket timeout, then {@link BrokerConnectionException}: a restarting Redis is a connection problem.
+     *
+     * <p>Not for commands that must not run twice: see {@link #write}.
      *
      * @param operation what is being done, for the exception's message
      * @throws BrokerConnectionException Redis cannot be reached
      * @throws RedisReplyException       Redis answered with an error
      */
     <T> T execute(String operation, Function<UnifiedJedis, T> command) {
-        return run(operation, command, false);
+        return run(operation, command, false, true);
     }
 
     /** Runs a blocking command on the blocking pool, with the same retry and exception rules. */
     <T> T executeBlocking(String operation, Function<UnifiedJedis, T> command) {
-        return run(operation, command, true);
+        return run(operation, command, true, true);
     }
 
-    private <T> T run(String operation, Function<UnifiedJedis, T> command, boolean blocking) {
+    /** How long to wait before asking a loading Redis again. */
+    static final long LOADING_PAUSE_MS = 50;
+
+    private <T> T run(String operation, Function<UnifiedJedis, T> command, boolean blocking,
+                      boolean waitWhileLoading) {
+        long deadline = System.nanoTime() + config.socketTimeout.toNanos();
+        while (true) {
+            try {
+                return runOnce(operation, command, blocking);
+            } catch (RedisReplyException e) {
+                if (!waitWhileLoading || !e.is("LOADING")) {
+                    throw e;
+                }
+                pauseWhileLoading(operation, e, deadline);
+            }
+        }
+    }
+
+    private <T> T runOnce(String operation, Function<UnifiedJedis, T> command, boolean blocking) {
         try {
             return command.apply(client(blocking));
         } catch (JedisException first) {
-            if (find(first, JedisConnectionException.class) == null
-                    || find(first, JedisAccessControlException.class) != null) {
+            if (!isConnectionError(first)) {
                 throw translate(operation, first);
             }
             LOG.log(Level.DEBUG, () -> "broker '" + config.brokerName + "': " + operation + " on " + describe()
@@ -269,11 +295,84 @@ final class RedisConnection implements AutoCloseable {
             } catch (JedisException second) {
                 BrokerException failure = translate(operation, second);
                 if (failure instanceof BrokerConnectionException) {
-                    lastFailureAt = System.currentTimeMillis();
-                    failures.incrementAndGet();
+                    countFailure();
                 }
                 throw failure;
             }
+        }
+    }
+
+    /**
+     * Runs a write that must not be done twice (XADD, RPUSH) on one connection of the pool, so that what was sent is
+     * known:
+     * <ul>
+     *   <li>no connection could be had (refused, unreachable, refused credentials, pool exhausted): nothing was sent;
+     *       tried once more, as {@link #execute}, then {@link BrokerConnectionException};</li>
+     *   <li>the command was written but no reply came (socket timeout, connection lost): Redis may have run it; never
+     *       retried, {@link PublishOutcomeUnknownException};</li>
+     *   <li>{@code LOADING}: Redis refused it, it is tried again as {@link #execute} does;</li>
+     *   <li>another error reply: {@link RedisReplyException}.</li>
+     * </ul>
+     */
+    <T> T write(String operation, Function<Connection, T> command) {
+        long deadline = System.nanoTime() + config.socketTimeout.toNanos();
+        while (true) {
+            Connection connection;
+            try {
+                connection = runOnce(operation, j -> ((RedisClient) j).getPool().getResource(), false);
+            } catch (RedisReplyException e) {
+                if (!e.is("LOADING")) {
+                    throw e;
+                }
+                pauseWhileLoading(operation, e, deadline); // a new connection's HELLO or SELECT was refused
+                continue;
+            }
+            try {
+                return command.apply(connection);
+            } catch (JedisException e) {
+                if (isConnectionError(e)) {
+                    connection.setBroken(); // closed below, it does not go back into the pool
+                    resetPool(false);       // its idle neighbours are likely dead too
+                    countFailure();
+                    throw new PublishOutcomeUnknownException("broker '" + config.brokerName + "': " + operation
+                            + " on Redis at " + describe() + " was sent, but no reply came ("
+                            + safe(rootMessage(e)) + "): whether Redis stored it is unknown, so it was not retried",
+                            e);
+                }
+                BrokerException failure = translate(operation, e);
+                if (!(failure instanceof RedisReplyException reply) || !reply.is("LOADING")) {
+                    throw failure;
+                }
+                pauseWhileLoading(operation, reply, deadline);
+            } finally {
+                connection.close(); // back to the pool
+            }
+        }
+    }
+
+    private static boolean isConnectionError(JedisException e) {
+        return find(e, JedisConnectionException.class) != null && find(e, JedisAccessControlException.class) == null;
+    }
+
+    private void countFailure() {
+        lastFailureAt = System.currentTimeMillis();
+        failures.incrementAndGet();
+    }
+
+    /** Waits a moment for a loading Redis, or throws once the socket timeout has passed. */
+    private void pauseWhileLoading(String operation, RedisReplyException loading, long deadline) {
+        if (System.nanoTime() - deadline >= 0) {
+            countFailure();
+            throw new BrokerConnectionException("broker '" + config.brokerName + "': " + operation + " on Redis at "
+                    + describe() + " failed, Redis is still loading its data after " + config.socketTimeout.toMillis()
+                    + " ms (socket-timeout): " + loading.reply(), loading);
+        }
+        try {
+            Thread.sleep(LOADING_PAUSE_MS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BrokerConnectionException("broker '" + config.brokerName + "': " + operation
+                    + " interrupted while Redis is loading its data", loading);
         }
     }
 

@@ -7,6 +7,7 @@ import dev.courier.redis.RedisConnection.LuaScript;
 import dev.courier.redis.RedisConnection.RedisReplyException;
 import dev.courier.spi.AbstractBroker;
 import dev.courier.spi.JsonCodec;
+import redis.clients.jedis.CommandObjects;
 
 import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
@@ -34,6 +35,8 @@ import java.util.concurrent.atomic.LongAdder;
 final class RedisListBroker extends AbstractBroker {
 
     private static final System.Logger LOG = System.getLogger("dev.courier.redis");
+    /** Builds RPUSH commands; holds no state of a connection. */
+    private static final CommandObjects COMMANDS = new CommandObjects();
 
     static final Set<BrokerCapability> CAPABILITIES = EnumSet.of(
             BrokerCapability.PUBLISH, BrokerCapability.SUBSCRIBE, BrokerCapability.CONSUMER_GROUPS);
@@ -85,8 +88,11 @@ final class RedisListBroker extends AbstractBroker {
     private final LongAdder published = new LongAdder();
     private final LongAdder malformed = new LongAdder();
 
-    RedisListBroker(String name, RedisConnection connection, long maxLength) {
-        super(name, RedisPubSubBrokerProvider.NAME, CAPABILITIES);
+    /** An item holds the message and its id ({@code ["<id>",<message>]}): room for the id beside max-message-size. */
+    static final int ITEM_OVERHEAD = 256;
+
+    RedisListBroker(String name, RedisConnection connection, long maxLength, long maxMessageSize) {
+        super(name, RedisPubSubBrokerProvider.NAME, CAPABILITIES, maxMessageSize);
         this.connection = connection;
         this.maxLength = maxLength;
     }
@@ -94,7 +100,7 @@ final class RedisListBroker extends AbstractBroker {
     @Override
     protected String doPublish(String stream, Map<String, Object> payload) {
         String id = UUID.randomUUID().toString();
-        connection.execute("RPUSH", j -> j.rpush(stream, item(id, payload)));
+        connection.write("RPUSH", c -> c.executeCommand(COMMANDS.rpush(stream, item(id, payload))));
         afterPublish(stream, 1);
         return id;
     }
@@ -108,7 +114,7 @@ final class RedisListBroker extends AbstractBroker {
             ids.add(id);
             items[i] = item(id, payloads.get(i));
         }
-        connection.execute("RPUSH", j -> j.rpush(stream, items));
+        connection.write("RPUSH", c -> c.executeCommand(COMMANDS.rpush(stream, items))); // one atomic command
         afterPublish(stream, items.length);
         return ids;
     }
@@ -140,6 +146,14 @@ final class RedisListBroker extends AbstractBroker {
         List<?> items = (List<?>) reply;
         List<Message> messages = new ArrayList<>(items.size());
         for (Object item : items) {
+            long size = size(item, maxMessageSize() + ITEM_OVERHEAD);
+            if (size > maxMessageSize() + ITEM_OVERHEAD) {
+                malformed.increment();
+                LOG.log(Level.WARNING, "broker ''{0}'': skipped an item of list ''{1}'' of {2} bytes or more, more "
+                        + "than max-message-size ({3} bytes) allows; not parsed", name(), stream, size,
+                        maxMessageSize());
+                continue;
+            }
             String text = item instanceof byte[] bytes ? new String(bytes, StandardCharsets.UTF_8) : (String) item;
             Message message = parse(stream, text);
             if (message != null) {
@@ -147,6 +161,19 @@ final class RedisListBroker extends AbstractBroker {
             }
         }
         return messages;
+    }
+
+    /**
+     * An item's size in bytes, or a lower bound of it: counted only if that tells whether it is over the limit (a
+     * character takes 1 to 3 bytes in UTF-8).
+     */
+    private static long size(Object item, long limit) {
+        if (item instanceof byte[] bytes) {
+            return bytes.length;
+        }
+        String text = (String) item;
+        return text.length() <= limit && text.length() * 3L > limit ? text.getBytes(StandardCharsets.UTF_8).length
+                : text.length();
     }
 
     /** The message an item holds, or {@code null} (counted and logged) when it is not {@code [id, {...}]}. */

@@ -20,20 +20,24 @@ import java.util.Set;
  * </pre>
  *
  * <p>Options, besides {@code uri}: the connection options of the {@code redis} provider ({@code pool-size},
- * {@code connect-timeout}, {@code socket-timeout}, {@code tls-*}) and {@code max-length} (0, off: trim each list to
- * about this many items while publishing, never removing an item some group has not read).
+ * {@code connect-timeout}, {@code socket-timeout}, {@code tls-*}), {@code max-length} (0, off: trim each list to
+ * about this many items while publishing, never removing an item some group has not read) and
+ * {@code max-message-size} (1 MiB, as on {@code redis}: a larger message is refused on publish, and a larger item
+ * is skipped unparsed, counted with the malformed ones).
  */
 public final class RedisPubSubBrokerProvider implements BrokerProvider {
 
     public static final String NAME = "redis_pubsub";
 
     static final String MAX_LENGTH = "max-length";
+    static final long DEFAULT_MAX_MESSAGE_SIZE = RedisBrokerProvider.DEFAULT_MAX_MESSAGE_SIZE;
 
     private static final Set<String> OPTIONS;
 
     static {
         Set<String> options = new HashSet<>(RedisConnection.OPTIONS);
         options.add(MAX_LENGTH);
+        options.add(BrokerSettings.MAX_MESSAGE_SIZE);
         OPTIONS = Set.copyOf(options);
     }
 
@@ -51,8 +55,9 @@ public final class RedisPubSubBrokerProvider implements BrokerProvider {
     @Override
     public Broker create(String brokerName, BrokerSettings settings) {
         long maxLength = settings.getInt(MAX_LENGTH, 0, 0);
+        long maxMessageSize = settings.getSize(BrokerSettings.MAX_MESSAGE_SIZE, DEFAULT_MAX_MESSAGE_SIZE);
         // No blocking reads on lists: the connection's blocking pool is never used.
         RedisConnection connection = new RedisConnection(RedisConnection.Config.from(settings), Duration.ZERO);
-        return new RedisListBroker(brokerName, connection, maxLength);
+        return new RedisListBroker(brokerName, connection, maxLength, maxMessageSize);
     }
 }

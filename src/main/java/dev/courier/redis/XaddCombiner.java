@@ -2,8 +2,10 @@ package dev.courier.redis;
 
 import dev.courier.BrokerConnectionException;
 import dev.courier.BrokerException;
+import dev.courier.PublishOutcomeUnknownException;
 import dev.courier.redis.RedisConnection.RedisReplyException;
-import redis.clients.jedis.AbstractPipeline;
+import redis.clients.jedis.CommandObjects;
+import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.params.XAddParams;
@@ -24,8 +26,9 @@ import java.util.concurrent.locks.LockSupport;
  * over. A lone publisher sends its own entry at once, as a plain XADD, so single-threaded publishing pays nothing.
  *
  * <p>Every call still returns only once Redis has answered for its own entry, with that entry's id or error: the
- * guarantees of {@code publish} are those of a plain XADD. A connection error fails the whole batch (after
- * {@link RedisConnection}'s one retry, which may add some entries twice: at least once).
+ * guarantees of {@code publish} are those of a plain XADD. A batch is written at most once
+ * ({@link RedisConnection#write}): when no connection could be had, every entry of it fails as not sent; when the
+ * reply does not come, every entry fails with {@link PublishOutcomeUnknownException}, never retried.
  */
 final class XaddCombiner {
 
@@ -35,6 +38,8 @@ final class XaddCombiner {
     private static final long MAX_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
     private static final XAddParams XADD = XAddParams.xAddParams();
+    /** Builds the XADD commands; holds no state of a connection. */
+    private static final CommandObjects COMMANDS = new CommandObjects();
     private static final byte[] DATA = RedisBroker.DATA.getBytes(StandardCharsets.UTF_8);
 
     private final RedisConnection connection;
@@ -92,11 +97,12 @@ final class XaddCombiner {
         try {
             if (batch.size() == 1) {
                 Entry only = batch.get(0);
-                byte[] id = connection.execute("XADD", j -> j.xadd(key(only), XADD, fields(only)));
+                byte[] id = connection.write("XADD",
+                        c -> c.executeCommand(COMMANDS.xadd(key(only), XADD, fields(only))));
                 only.id = new String(id, StandardCharsets.US_ASCII);
             } else {
-                connection.execute("XADD (pipelined)", j -> {
-                    try (AbstractPipeline pipeline = j.pipelined()) {
+                connection.write("XADD (pipelined)", c -> {
+                    try (Pipeline pipeline = new Pipeline(c)) {
                         List<Response<byte[]>> responses = new ArrayList<>(batch.size());
                         for (Entry e : batch) {
                             responses.add(pipeline.xadd(key(e), XADD, fields(e)));
@@ -154,6 +160,9 @@ final class XaddCombiner {
         }
         if (e instanceof BrokerConnectionException) {
             return new BrokerConnectionException(e.getMessage(), e);
+        }
+        if (e instanceof PublishOutcomeUnknownException) {
+            return new PublishOutcomeUnknownException(e.getMessage(), e);
         }
         if (e instanceof BrokerException) {
             return new BrokerException(e.getMessage(), e);

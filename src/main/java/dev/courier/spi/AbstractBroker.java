@@ -20,8 +20,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The base of a broker adapter, as the seed's base broker: it checks arguments, turns the published object into a
- * payload, and answers operations the broker lacks the capability for (reads give nothing, ack/nack give
- * {@code false}, a warning logged once) before they reach the adapter's {@code do*} methods.
+ * payload, refuses a message larger than the broker's {@code max-message-size}, and answers operations the broker
+ * lacks the capability for (reads give nothing, ack/nack give {@code false}, a warning logged once) before they reach
+ * the adapter's {@code do*} methods.
  */
 public abstract class AbstractBroker implements Broker {
 
@@ -32,8 +33,22 @@ public abstract class AbstractBroker implements Broker {
     private final Set<BrokerCapability> capabilities;
     private final Instant created = Instant.now();
     private final Set<String> warned = ConcurrentHashMap.newKeySet();
+    private final long maxMessageSize;
 
+    /** A broker that takes messages of any size. */
     protected AbstractBroker(String name, String provider, Set<BrokerCapability> capabilities) {
+        this(name, provider, capabilities, Long.MAX_VALUE);
+    }
+
+    /**
+     * @param maxMessageSize the most bytes a message's JSON text may have in UTF-8
+     *                       ({@link BrokerSettings#MAX_MESSAGE_SIZE}); publishing refuses a larger message
+     */
+    protected AbstractBroker(String name, String provider, Set<BrokerCapability> capabilities, long maxMessageSize) {
+        if (maxMessageSize < 1) {
+            throw new IllegalArgumentException("maxMessageSize must be at least 1, was " + maxMessageSize);
+        }
+        this.maxMessageSize = maxMessageSize;
         this.name = requireName(name, "broker name");
         this.provider = requireName(provider, "provider");
         this.capabilities = Collections.unmodifiableSet(
@@ -61,8 +76,14 @@ public abstract class AbstractBroker implements Broker {
         if (!hasCapability(BrokerCapability.PUBLISH)) {
             throw new BrokerException("broker '" + name + "' (" + provider + ") cannot publish");
         }
-        return sendsJson() ? doPublishJson(stream, JsonCodec.toJson(message))
-                : doPublish(stream, JsonCodec.toPayload(message));
+        if (sendsJson()) {
+            String json = JsonCodec.toJson(message);
+            requireSize(json, "message");
+            return doPublishJson(stream, json);
+        }
+        Map<String, Object> payload = JsonCodec.toPayload(message);
+        requireSize(payload, "message");
+        return doPublish(stream, payload);
     }
 
     @Override
@@ -115,13 +136,17 @@ public abstract class AbstractBroker implements Broker {
         if (sendsJson()) {
             List<String> texts = new java.util.ArrayList<>(messages.size());
             for (Object message : messages) {
-                texts.add(JsonCodec.toJson(message));
+                String json = JsonCodec.toJson(message);
+                requireSize(json, which(texts.size(), messages.size()));
+                texts.add(json);
             }
             return texts.isEmpty() ? List.of() : doPublishAllJson(stream, texts);
         }
         List<Map<String, Object>> payloads = new java.util.ArrayList<>(messages.size());
         for (Object message : messages) {
-            payloads.add(JsonCodec.toPayload(message));
+            Map<String, Object> payload = JsonCodec.toPayload(message);
+            requireSize(payload, which(payloads.size(), messages.size()));
+            payloads.add(payload);
         }
         return payloads.isEmpty() ? List.of() : doPublishAll(stream, payloads);
     }
@@ -245,6 +270,35 @@ public abstract class AbstractBroker implements Broker {
         requireName(group, "consumer group");
         requireName(consumer, "consumer");
         return doHandOver(stream, group, consumer);
+    }
+
+    /** The most bytes a message's JSON text may have in UTF-8 ({@code max-message-size}). */
+    protected final long maxMessageSize() {
+        return maxMessageSize;
+    }
+
+    private void requireSize(String json, String which) {
+        // A character takes at most 3 bytes in UTF-8 (a pair of them 4): most texts need no count.
+        if (json.length() * 3L > maxMessageSize) {
+            requireSize(JsonCodec.utf8Length(json), which);
+        }
+    }
+
+    private void requireSize(Map<String, Object> payload, String which) {
+        if (maxMessageSize != Long.MAX_VALUE) {
+            requireSize(JsonCodec.jsonSize(payload), which);
+        }
+    }
+
+    private void requireSize(long size, String which) {
+        if (size > maxMessageSize) {
+            throw new IllegalArgumentException(which + " is " + size + " bytes of JSON, more than brokers." + name
+                    + "." + BrokerSettings.MAX_MESSAGE_SIZE + " (" + maxMessageSize + " bytes); nothing was sent");
+        }
+    }
+
+    private static String which(int index, int count) {
+        return "message " + (index + 1) + " of " + count;
     }
 
     /** How long this broker object has existed. */

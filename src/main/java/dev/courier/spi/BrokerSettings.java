@@ -19,6 +19,13 @@ public final class BrokerSettings {
 
     private static final Pattern USER_INFO = Pattern.compile("(?<=//)[^/@]*@");
 
+    /**
+     * The option with which every Courier provider bounds a message: the most bytes its JSON text may have in UTF-8.
+     * Read it with {@link #getSize}, declare it in {@link BrokerProvider#options()}, and pass it to
+     * {@link AbstractBroker}'s constructor, which refuses larger messages on publish.
+     */
+    public static final String MAX_MESSAGE_SIZE = "max-message-size";
+
     private final String brokerName;
     private final String provider;
     private final Options options;
@@ -109,6 +116,14 @@ public final class BrokerSettings {
      */
     public Duration getDuration(String option, Duration defaultValue) {
         return options.getDuration(option, defaultValue);
+    }
+
+    /**
+     * A number of bytes of at least 1: plain ({@code 1048576}) or with a unit {@code B}, {@code KB}, {@code MB},
+     * {@code GB} (any case; 1024-based: {@code 1MB} is 1048576).
+     */
+    public long getSize(String option, long defaultValue) {
+        return options.getSize(option, defaultValue, 1);
     }
 
     /**

@@ -24,6 +24,7 @@ import java.util.regex.Pattern;
 public final class Options {
 
     private static final Pattern PLAIN_SECONDS = Pattern.compile("-?\\d{1,12}(\\.\\d{1,9})?");
+    private static final Pattern SIZE = Pattern.compile("(\\d{1,19})\\s*([kmg]?b)?", Pattern.CASE_INSENSITIVE);
 
     private final String prefix;
     private final Map<String, String> values;
@@ -121,6 +122,40 @@ public final class Options {
         }
         if (parsed.isNegative()) {
             throw invalid(option, "'" + value.get() + "' is negative");
+        }
+        return parsed;
+    }
+
+    /**
+     * A number of bytes of at least {@code min}: plain ({@code 1048576}) or with a unit {@code B}, {@code KB},
+     * {@code MB}, {@code GB} (any case; 1024-based, as in {@code redis.conf}: {@code 1MB} is 1048576).
+     */
+    public long getSize(String option, long defaultValue, long min) {
+        Optional<String> value = get(option);
+        if (value.isEmpty()) {
+            return defaultValue;
+        }
+        java.util.regex.Matcher m = SIZE.matcher(value.get());
+        long parsed = -1;
+        if (m.matches()) {
+            String unit = m.group(2) == null ? "b" : m.group(2).toLowerCase(java.util.Locale.ROOT);
+            int shift = switch (unit) {
+                case "kb" -> 10;
+                case "mb" -> 20;
+                case "gb" -> 30;
+                default -> 0;
+            };
+            try {
+                parsed = Math.multiplyExact(Long.parseLong(m.group(1)), 1L << shift);
+            } catch (ArithmeticException | NumberFormatException e) {
+                throw invalid(option, "'" + value.get() + "' is out of range");
+            }
+        }
+        if (parsed < 0) {
+            throw invalid(option, "'" + value.get() + "' is not a size; use bytes (1048576) or KB, MB, GB (1MB)");
+        }
+        if (parsed < min) {
+            throw invalid(option, "'" + value.get() + "' is too small; it must be at least " + min + " bytes");
         }
         return parsed;
     }

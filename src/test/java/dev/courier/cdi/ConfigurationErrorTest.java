@@ -22,7 +22,13 @@ class ConfigurationErrorTest {
 
     /** Deploys with the given configuration and returns the deployment error's text. */
     static String deploymentError(Map<String, String> properties, Class<?>... beans) {
-        try (TestConfig ignored = TestConfig.of(properties)) {
+        return deploymentError(properties, Map.of(), beans);
+    }
+
+    /** The same, with environment variables too (a config source of lower ordinal). */
+    static String deploymentError(Map<String, String> properties, Map<String, String> environment,
+                                  Class<?>... beans) {
+        try (TestConfig ignored = TestConfig.of(properties, environment)) {
             Weld weld = new Weld().disableDiscovery().addExtension(new CourierExtension()).addBeanClasses(beans);
             RuntimeException e = assertThrows(RuntimeException.class, () -> {
                 try (WeldContainer container = weld.initialize()) {
@@ -85,7 +91,50 @@ class ConfigurationErrorTest {
         String error = deploymentError(valid("brokers.default.max-retires", "5"));
         assertContains(error, "brokers.default.max-retires: is not an option of provider 'inline'; its options are: "
                 + "[backoff-multiplier, dead-letter-alert-depth, dead-letter-retention, enable-dlq, "
-                + "maintenance-interval, max-length, max-retries, message-timeout, retention, retry-delay, uri]");
+                + "maintenance-interval, max-length, max-message-size, max-retries, message-timeout, retention, "
+                + "retry-delay, uri]");
+    }
+
+    @Test
+    void a_misspelt_environment_variable_is_named_as_it_was_set_with_the_key_it_stands_for() {
+        String error = deploymentError(Map.of(), Map.of(
+                "BROKERS_DEFAULT_PROVIDER", "inline",
+                "BROKERS_REDIS_PROVIDER", "inline",
+                "BROKERS_REDIS_MAX_RETRYS", "5"));
+        assertContains(error, "brokers.redis.max-retrys (set as environment variable BROKERS_REDIS_MAX_RETRYS): "
+                + "is not an option of provider 'inline'; its options are: [backoff-multiplier, ");
+        assertFalse(error.contains("brokers.redis.max.retrys"), error);
+        assertFalse(error.contains("brokers.default"), "the default broker is fine:\n" + error);
+    }
+
+    @Test
+    void an_option_of_a_broker_whose_name_extends_another_ones_is_not_taken_for_the_others() {
+        String error = deploymentError(Map.of(), Map.of(
+                "BROKERS_DEFAULT_PROVIDER", "inline",
+                "BROKERS_DEFAULT_EXTRA_PROVIDER", "inline",
+                "BROKERS_DEFAULT_EXTRA_MAX_RETRYS", "5"));
+        assertContains(error, "brokers.default_extra.max-retrys (set as environment variable "
+                + "BROKERS_DEFAULT_EXTRA_MAX_RETRYS): is not an option");
+        assertFalse(error.contains("brokers.default.extra"), error);
+    }
+
+    @Test
+    void an_unknown_option_does_not_hide_the_value_errors_of_the_same_broker() {
+        String error = deploymentError(valid(
+                "brokers.default.max-retrys", "5",
+                "brokers.default.retry-delay", "soon"));
+        assertContains(error, "brokers.default.max-retrys: is not an option of provider 'inline'");
+        assertContains(error, "brokers.default.retry-delay: 'soon' is not a duration");
+    }
+
+    @Test
+    void an_unknown_environment_variable_does_not_hide_the_value_errors_of_the_same_broker() {
+        String error = deploymentError(Map.of(), Map.of(
+                "BROKERS_DEFAULT_PROVIDER", "inline",
+                "BROKERS_DEFAULT_MAX_RETRYS", "5",
+                "BROKERS_DEFAULT_RETRY_DELAY", "soon"));
+        assertContains(error, "brokers.default.max-retrys (set as environment variable BROKERS_DEFAULT_MAX_RETRYS)");
+        assertContains(error, "brokers.default.retry-delay: 'soon' is not a duration");
     }
 
     @Test

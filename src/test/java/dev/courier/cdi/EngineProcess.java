@@ -7,7 +7,6 @@ import org.jboss.weld.environment.se.WeldContainer;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.CountDownLatch;
 
 /**
  * An application with Courier's engine and {@link RecordingOrders} in a JVM of its own, for
@@ -35,6 +34,7 @@ public final class EngineProcess {
                 RecordingOrders.HANG.set(true);
             }
         }
-        new CountDownLatch(1).await(); // the loops run on daemon threads: keep the JVM alive until killed
+        // End of standard input: the test that started this JVM is gone (or done with it), so it must not outlive it.
+        Runtime.getRuntime().halt(3);
     }
 }

@@ -83,7 +83,7 @@ class FailureHandlingTest {
             await().atMost(WAIT).until(() -> Inspect.loop(app.engine(), "jobs", group).failed() == 3);
             LoopStatus loop = Inspect.loop(app.engine(), "jobs", group);
             assertEquals(1, loop.handled());
-            assertEquals(0, loop.deadLettered(), "the broker dead-lettered it, not the loop");
+            assertEquals(0, loop.unbindable(), "the broker dead-lettered it after its retries; the loop bound it");
             assertEquals(LoopStatus.State.RUNNING, loop.state(), "handler failures are not loop failures");
         }
     }
@@ -125,7 +125,7 @@ class FailureHandlingTest {
             String group = Sensors.class.getName();
             await().atMost(WAIT).until(() -> Inspect.loop(app.engine(), "readings", group).handled() == 1);
             LoopStatus loop = Inspect.loop(app.engine(), "readings", group);
-            assertEquals(1, loop.deadLettered());
+            assertEquals(1, loop.unbindable());
             assertEquals(0, loop.failed());
             assertEquals(0, Inspect.inFlight(broker, "readings", group));
             assertEquals(0, Inspect.group(broker, "readings", group, "waiting_retry"), "nothing waits for a retry");

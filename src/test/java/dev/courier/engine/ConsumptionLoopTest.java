@@ -29,6 +29,8 @@ class ConsumptionLoopTest {
         final Broker inner = new InlineBrokerProvider().create("flaky", new BrokerSettings("flaky", "inline", Map.of()));
         final List<Long> readsWhileDown = new CopyOnWriteArrayList<>();
         volatile boolean down;
+        /** Thrown by the next read, once. */
+        volatile Error errorOnNextRead;
 
         FlakyBroker() {
             super("flaky", "flaky", new InlineBrokerProvider().create("x", new BrokerSettings("x", "inline",
@@ -42,6 +44,11 @@ class ConsumptionLoopTest {
 
         @Override
         protected List<Message> doRead(String stream, String group, int max) {
+            Error error = errorOnNextRead;
+            if (error != null) {
+                errorOnNextRead = null;
+                throw error;
+            }
             if (down) {
                 readsWhileDown.add(System.nanoTime());
                 throw new BrokerConnectionException("cannot reach redis://admin:secret@db:6379");
@@ -114,6 +121,110 @@ class ConsumptionLoopTest {
             engine.stop();
         }
         assertEquals(LoopStatus.State.STOPPED, engine.status().loops().get(0).state());
+    }
+
+    static Broker inline(String... options) {
+        Map<String, String> map = new java.util.HashMap<>();
+        for (int i = 0; i < options.length; i += 2) {
+            map.put(options[i], options[i + 1]);
+        }
+        return new InlineBrokerProvider().create("default", new BrokerSettings("default", "inline", map));
+    }
+
+    static int recurse(int depth) {
+        return recurse(depth + 1) + 1;
+    }
+
+    @Test
+    void a_handler_that_overflows_its_stack_fails_that_message_only_and_the_loop_goes_on() {
+        Broker broker = inline("retry-delay", "0.05");
+        List<List<Integer>> deliveries = new CopyOnWriteArrayList<>();
+        CourierEngine engine = CourierEngine.create(EngineSettings.defaults(), new Brokers(Map.of("default", broker)),
+                List.of(new Subscription("default", "s", "g", "", Message.class, "test", argument -> {
+                    Message message = (Message) argument;
+                    int n = (Integer) message.payload().get("n");
+                    deliveries.add(List.of(n, message.deliveryCount()));
+                    if (n == 1 && message.deliveryCount() == 1) {
+                        recurse(0); // a real StackOverflowError
+                    }
+                })));
+        engine.start();
+        try {
+            broker.publish("s", Map.of("n", 1));
+            broker.publish("s", Map.of("n", 2));
+            await().atMost(Duration.ofSeconds(10)).until(() -> deliveries.size() == 3);
+            assertTrue(deliveries.contains(List.of(2, 1)), "the next message was handled: " + deliveries);
+            assertTrue(deliveries.contains(List.of(1, 2)), "the overflowing one was rejected and came back: "
+                    + deliveries);
+            await().atMost(Duration.ofSeconds(5)).until(() -> engine.status().loops().get(0).handled() == 2);
+            LoopStatus loop = engine.status().loops().get(0);
+            assertEquals(1, loop.failed());
+            assertEquals(0, loop.restarts(), "a handler's StackOverflowError does not end the loop");
+            assertEquals(LoopStatus.State.RUNNING, loop.state());
+            assertEquals(0L, broker.healthStats().messageCounts().inFlight(), "nothing left held");
+        } finally {
+            engine.stop();
+        }
+    }
+
+    @Test
+    void a_loop_ended_by_an_out_of_memory_error_is_restarted_after_the_backoff_and_goes_on() {
+        Broker broker = inline();
+        List<Object> handled = new CopyOnWriteArrayList<>();
+        List<Long> thrownAt = new CopyOnWriteArrayList<>();
+        CourierEngine engine = CourierEngine.create(EngineSettings.defaults(), new Brokers(Map.of("default", broker)),
+                List.of(new Subscription("default", "s", "g", "", Message.class, "test", argument -> {
+                    Object n = ((Message) argument).payload().get("n");
+                    if (n.equals(1)) {
+                        thrownAt.add(System.nanoTime());
+                        throw new OutOfMemoryError("Java heap space (simulated)");
+                    }
+                    handled.add(n);
+                })));
+        engine.start();
+        try {
+            broker.publish("s", Map.of("n", 1));
+            broker.publish("s", Map.of("n", 2));
+            await().atMost(Duration.ofSeconds(5)).until(() -> engine.status().loops().get(0).restarts() == 1);
+            LoopStatus ended = engine.status().loops().get(0);
+            assertEquals(LoopStatus.State.RESTARTING, ended.state());
+            assertFalse(ended.healthy());
+            assertTrue(ended.lastError().startsWith(OutOfMemoryError.class.getName()), ended.lastError());
+
+            await().atMost(Duration.ofSeconds(10)).until(() -> handled.equals(List.of(2)));
+            long waited = System.nanoTime() - thrownAt.get(0);
+            assertTrue(waited >= Duration.ofMillis(900).toNanos(), "restarted after about 1 s: " + waited);
+            await().atMost(Duration.ofSeconds(5))
+                    .until(() -> engine.status().loops().get(0).state() == LoopStatus.State.RUNNING);
+            LoopStatus restarted = engine.status().loops().get(0);
+            assertEquals(0, restarted.failed(), "an OutOfMemoryError is not the message's failure");
+            assertNull(restarted.lastError());
+            assertEquals(1L, broker.healthStats().messageCounts().inFlight(),
+                    "the message in hand is left unacknowledged, for redelivery after message-timeout");
+        } finally {
+            engine.stop();
+        }
+        assertEquals(LoopStatus.State.STOPPED, engine.status().loops().get(0).state());
+    }
+
+    @Test
+    void a_loop_ended_by_an_error_of_the_broker_is_restarted() {
+        FlakyBroker broker = new FlakyBroker();
+        broker.errorOnNextRead = new NoClassDefFoundError("a bug in an adapter (simulated)");
+        List<Object> handled = new CopyOnWriteArrayList<>();
+        CourierEngine engine = CourierEngine.create(EngineSettings.defaults(), new Brokers(Map.of("default", broker)),
+                List.of(new Subscription("default", "s", "g", "", Message.class, "test",
+                        argument -> handled.add(((Message) argument).payload().get("n")))));
+        broker.publish("s", Map.of("n", 1));
+        engine.start();
+        try {
+            await().atMost(Duration.ofSeconds(10)).until(() -> handled.size() == 1);
+            LoopStatus loop = engine.status().loops().get(0);
+            assertEquals(1, loop.restarts());
+            assertEquals(1, loop.handled());
+        } finally {
+            engine.stop();
+        }
     }
 
     /** Queuing without acknowledgement, as redis_pubsub is: at most once. */

@@ -91,4 +91,22 @@ class PayloadBinderTest {
             assertTrue(e.getMessage().startsWith("cannot bind the payload to " + Order.class.getName()), e.getMessage());
         }
     }
+
+    public record Price(String item, double amount, Double discount, List<Double> history) {
+    }
+
+    @Test
+    @SuppressWarnings("try")
+    void nan_and_the_infinities_read_from_python_bind_to_doubles() throws Exception {
+        Message message = new Message("1-1", "prices",
+                dev.courier.spi.JsonCodec.parse("{\"item\": \"tea\", \"amount\": NaN, \"discount\": -Infinity, "
+                        + "\"history\": [1.5, Infinity]}"), 1);
+        try (jakarta.json.bind.Jsonb jsonb = jakarta.json.bind.JsonbBuilder.create()) {
+            Price price = (Price) PayloadBinder.of(Price.class, () -> jsonb).bind(message);
+            assertEquals(new Price("tea", Double.NaN, Double.NEGATIVE_INFINITY, List.of(1.5, Double.POSITIVE_INFINITY)),
+                    price);
+        }
+        Map<String, Object> finite = Map.of("a", List.of(1.5, Map.of("b", 2)));
+        assertSame(finite, PayloadBinder.JsonbBinder.nonFiniteAsText(finite), "no copy when nothing changes");
+    }
 }

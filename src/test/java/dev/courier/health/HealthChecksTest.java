@@ -119,6 +119,68 @@ class HealthChecksTest {
         await().atMost(Duration.ofSeconds(5)).until(() -> !reporter(app).getLiveness().isDown());
     }
 
+    @ApplicationScoped
+    static class Crashing {
+        void work(@Subscribe(stream = "crashes") Message message) {
+            if ("crash".equals(message.type())) {
+                throw new OutOfMemoryError("simulated");
+            }
+        }
+    }
+
+    @Test
+    void liveness_is_down_naming_the_loop_while_it_restarts_after_an_error_and_up_once_it_runs_again() {
+        Deployment app = deploy(Deployment.inline(), Crashing.class);
+        String loop = "default/crashes/" + Crashing.class.getName();
+        await().atMost(Duration.ofSeconds(5)).until(() -> !reporter(app).getLiveness().isDown());
+        app.broker().publish("crashes", Map.of("type", "crash"));
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> reporter(app).getLiveness().isDown());
+        JsonObject data = check(reporter(app).getLiveness(), LoopLivenessCheck.NAME).getJsonObject("data");
+        assertEquals("restarting", data.getString(loop + ".state"));
+        assertEquals(1, data.getJsonNumber(loop + ".restarts").intValue());
+        assertTrue(data.getString(loop + ".not_running").startsWith("ended on an error"), data.toString());
+        assertFalse(data.toString().contains("simulated"), "no exception text in health data: " + data);
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> !reporter(app).getLiveness().isDown());
+        data = check(reporter(app).getLiveness(), LoopLivenessCheck.NAME).getJsonObject("data");
+        assertEquals("running", data.getString(loop + ".state"));
+    }
+
+    public record Order(String id, int quantity) {
+    }
+
+    @ApplicationScoped
+    static class Orders {
+        void take(@Subscribe(stream = "orders") Order order) {
+            if (order.quantity() < 0) {
+                throw new IllegalStateException("refused");
+            }
+        }
+    }
+
+    @Test
+    void the_loop_counts_what_it_did_with_each_message_and_the_broker_counts_every_dead_letter() {
+        Deployment app = deploy(Deployment.inline("brokers.default.max-retries", "0"), Orders.class);
+        app.broker().publish("orders", Map.of("id", "refused", "quantity", -1)); // thrown on; no retries
+        app.broker().publish("orders", Map.of("id", "unbindable", "quantity", "many")); // not an Order
+        app.broker().publish("orders", Map.of("id", "fine", "quantity", 1));
+        await().atMost(Duration.ofSeconds(5)).until(() -> app.broker().deadLetterDepth("orders") == 2);
+
+        String loop = "default/orders/" + Orders.class.getName();
+        await().atMost(Duration.ofSeconds(5)).until(() -> check(reporter(app).getLiveness(), LoopLivenessCheck.NAME)
+                .getJsonObject("data").getJsonNumber(loop + ".handled").intValue() == 1);
+        JsonObject live = check(reporter(app).getLiveness(), LoopLivenessCheck.NAME).getJsonObject("data");
+        assertEquals(1, live.getJsonNumber(loop + ".failed").intValue(), "the handler threw once");
+        assertEquals(1, live.getJsonNumber(loop + ".unbindable").intValue(), "one payload did not fit Order");
+        assertFalse(live.containsKey(loop + ".dead_lettered"), "a loop does not see all dead letters: " + live);
+
+        JsonObject ready = check(reporter(app).getReadiness(), BrokerReadinessCheck.NAME).getJsonObject("data");
+        assertEquals(2, ready.getJsonNumber("default.dead_lettered").intValue(),
+                "every dead letter, whoever decided it: " + ready);
+        assertEquals(2, ready.getJsonNumber("default.failed").intValue(), "the rejection and the dead-lettering");
+    }
+
     @Test
     void readiness_follows_redis_down_and_up_again_and_liveness_stays_up() {
         createUser();

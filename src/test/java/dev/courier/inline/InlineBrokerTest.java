@@ -483,4 +483,21 @@ class InlineBrokerTest {
         }
         assertEquals(101, m.deliveryCount());
     }
+
+    @Test
+    void a_message_over_max_message_size_is_refused_with_its_size_and_the_limit_and_nothing_is_sent() {
+        InlineBroker small = new InlineBroker("test", RetryPolicy.DEFAULT,
+                new dev.courier.spi.Retention(InlineBroker.DEFAULT_MAX_LENGTH, Duration.ZERO),
+                dev.courier.spi.MaintenancePolicy.DEFAULT, clock, 20);
+        assertEquals(1, small.publishAll("s", List.of(Map.of("text", "123456789"))).size(), "exactly 20 bytes");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> small.publish("s", Map.of("text", "1234567890")));
+        assertEquals("message is 21 bytes of JSON, more than brokers.test.max-message-size (20 bytes); nothing was "
+                + "sent", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> small.publishAll("s", List.of(Map.of("a", 1), Map.of("text", "é€é€é€é€é"), Map.of("b", 2))));
+        assertEquals("message 2 of 3 is 33 bytes of JSON, more than brokers.test.max-message-size (20 bytes); "
+                + "nothing was sent", e.getMessage());
+        assertEquals(1L, small.healthStats().messageCounts().total(), "only the first publish was sent");
+    }
 }

@@ -20,6 +20,7 @@ final class CrashingConsumer {
     }
 
     public static void main(String[] args) throws InterruptedException {
+        dev.courier.testing.EndsWithParent.watch();
         String uri = args[0];
         String stream = args[1];
         String group = args[2];

@@ -30,6 +30,7 @@ final class ListConsumer {
     static final String READY = "READY";
 
     public static void main(String[] args) throws Exception {
+        dev.courier.testing.EndsWithParent.watch();
         List<String> ids = consume(args[0], args[1], args[2], Integer.parseInt(args[3]), Integer.parseInt(args[4]),
                 () -> {
                     System.out.println(READY);

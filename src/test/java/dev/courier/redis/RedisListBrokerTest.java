@@ -331,4 +331,20 @@ class RedisListBrokerTest {
             action.run();
         }
     }
+
+    @Test
+    void a_message_over_max_message_size_is_refused_on_publish_and_a_larger_item_is_skipped_unparsed() {
+        Broker broker = broker(Map.of("max-message-size", "1KB"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> broker.publish(stream, Map.of("text", "x".repeat(1024))));
+        assertEquals("message is 1035 bytes of JSON, more than brokers.notifications.max-message-size (1024 bytes); "
+                + "nothing was sent", e.getMessage());
+        assertEquals(0L, redis.command("LLEN", stream));
+
+        String fits = broker.publish(stream, Map.of("text", "x".repeat(1013))); // 1024 bytes: an item of 1065
+        redis.command("RPUSH", stream, "[\"id-large\", {\"text\": \"" + "x".repeat(2000) + "\"}]");
+        String good = broker.publish(stream, event(1));
+        assertEquals(List.of(fits, good), broker.read(stream, "g", 10).stream().map(Message::id).toList());
+        assertEquals(1L, broker.healthStats().details().get("malformed_skipped"));
+    }
 }

@@ -95,4 +95,23 @@ class BrokerSettingsTest {
                 () -> RetryPolicy.from(settings("backoff-multiplier", "0.5")));
         assertEquals("brokers.orders.backoff-multiplier", e.property());
     }
+
+    @ParameterizedTest
+    @CsvSource({"1048576, 1048576", "1, 1", "512kb, 524288", "1MB, 1048576", "1 MB, 1048576", "2gb, 2147483648",
+            "100B, 100"})
+    void sizes_are_bytes_or_1024_based_units(String text, long bytes) {
+        assertEquals(bytes, settings("max-message-size", text).getSize("max-message-size", 7));
+        assertEquals(7, new BrokerSettings("orders", "redis", Map.of()).getSize("max-message-size", 7));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1 MiB, is not a size", "-1, is not a size", "1.5MB, is not a size", "ten, is not a size",
+            "0, is too small; it must be at least 1 bytes", "9999999999999GB, is out of range"})
+    void a_bad_size_names_the_property_and_the_value(String text, String problem) {
+        BrokerConfigurationException e = assertThrows(BrokerConfigurationException.class,
+                () -> settings("max-message-size", text).getSize("max-message-size", 7));
+        assertEquals("brokers.orders.max-message-size", e.property());
+        assertTrue(e.getMessage().startsWith("brokers.orders.max-message-size: '" + text + "' " + problem),
+                e.getMessage());
+    }
 }

@@ -153,4 +153,108 @@ class JsonCodecTest {
         assertEquals("message.list[1].x is NaN, which JSON cannot represent",
                 assertThrows(IllegalArgumentException.class, () -> JsonCodec.toJson(nan)).getMessage());
     }
+
+    // Python's non-finite numbers
+
+    @Test
+    void nan_and_the_infinities_that_python_writes_are_read_as_doubles() {
+        Map<String, Object> payload = JsonCodec.parse("{\"x\": NaN, \"y\": [Infinity, -Infinity], \"z\": -1}");
+        assertEquals(Double.NaN, payload.get("x"));
+        assertEquals(List.of(Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY), payload.get("y"));
+        assertEquals(-1, payload.get("z"));
+        assertEquals("{\"x\":NaN,\"y\":[Infinity,-Infinity],\"z\":-1}", JsonCodec.write(payload),
+                "written back as Python writes them");
+        assertEquals(payload, JsonCodec.parse(JsonCodec.write(payload)));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"{\"x\":nan}", "{\"x\":-NaN}", "{\"x\":+Infinity}", "{\"x\":Infinit}",
+            "{\"x\":NaNa}", "{\"x\":-Inf}", "{\"x\":infinity}"})
+    void other_spellings_are_not_json(String text) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> JsonCodec.parse(text));
+        assertTrue(e.getMessage().startsWith("not valid JSON"), e.getMessage());
+    }
+
+    @Test
+    void publishing_refuses_a_non_finite_number_naming_where_it_is() {
+        assertEquals("message.y[1] is -Infinity, which JSON cannot represent",
+                assertThrows(IllegalArgumentException.class,
+                        () -> JsonCodec.toJson("{\"x\": 1, \"y\": [2, -Infinity]}")).getMessage());
+        assertEquals("message.a.b is NaN, which JSON cannot represent",
+                assertThrows(IllegalArgumentException.class,
+                        () -> JsonCodec.toPayload("{\"a\": {\"b\": NaN}}")).getMessage());
+        assertEquals("message.x is Infinity, which JSON cannot represent",
+                assertThrows(IllegalArgumentException.class,
+                        () -> JsonCodec.toJson(Map.of("x", Double.POSITIVE_INFINITY))).getMessage());
+        Map<String, Object> read = JsonCodec.parse("{\"x\": NaN}");
+        assertEquals("message.x is NaN, which JSON cannot represent",
+                assertThrows(IllegalArgumentException.class, () -> JsonCodec.toJson(read)).getMessage(),
+                "a message read with NaN is not published again as it is");
+    }
+
+    // Bounds
+
+    @Test
+    void a_number_may_have_4300_digits_and_no_more() {
+        String most = "9".repeat(JsonCodec.MAX_NUMBER_DIGITS);
+        assertEquals(new java.math.BigInteger("-" + most), JsonCodec.parse("{\"n\":-" + most + "}").get("n"));
+        for (String tooLong : List.of("9".repeat(4301), "1." + "0".repeat(4300), "1e" + "0".repeat(4300))) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> JsonCodec.parse("{\"n\":" + tooLong + "}"));
+            assertEquals("not valid JSON: a number of more than 4300 digits at position 5", e.getMessage());
+        }
+    }
+
+    @Test
+    void long_numbers_are_read_exactly() {
+        java.util.Random random = new java.util.Random(7);
+        for (int length : new int[] {19, 20, 199, 200, 201, 401, 1000, 4300}) {
+            StringBuilder digits = new StringBuilder().append(1 + random.nextInt(9));
+            while (digits.length() < length) {
+                digits.append(random.nextInt(10));
+            }
+            assertEquals(new java.math.BigInteger(digits.toString()),
+                    new java.math.BigInteger(String.valueOf(JsonCodec.parse("{\"n\":" + digits + "}").get("n"))),
+                    length + " digits");
+        }
+        assertEquals(new java.math.BigInteger("1" + "0".repeat(300) + "5"),
+                JsonCodec.parse("{\"n\":1" + "0".repeat(300) + "5}").get("n"), "zeros inside kept");
+    }
+
+    @Test
+    void a_million_digit_number_is_refused_without_reading_it_all() {
+        String hostile = "{\"n\":" + "7".repeat(1_000_000) + "}";
+        String tenTimes = "{\"n\":" + "7".repeat(10_000_000) + "}";
+        long one = time(() -> assertThrows(IllegalArgumentException.class, () -> JsonCodec.parse(hostile)));
+        long ten = time(() -> assertThrows(IllegalArgumentException.class, () -> JsonCodec.parse(tenTimes)));
+        // Quadratic parsing took 17 s for the first. The parser stops at digit 4,301, whatever follows: milliseconds,
+        // even cold (a generous bound, for a busy machine).
+        assertTrue(one < 100 && ten < 100, "1M digits " + one + " ms, 10M digits " + ten + " ms");
+    }
+
+    private static long time(Runnable action) {
+        long start = System.nanoTime();
+        action.run();
+        return (System.nanoTime() - start) / 1_000_000;
+    }
+
+    @Test
+    void sizes_are_counted_as_utf8_bytes_of_the_written_text() {
+        Map<String, Object> message = new LinkedHashMap<>();
+        message.put("text", "quote \" backslash \\ newline \n tab \t é € \uD83D\uDE00 \u2028 \u0001 lone \uD800 x");
+        message.put("int", -42);
+        message.put("long", 5_000_000_000L);
+        message.put("big", new BigInteger("123456789012345678901234567890"));
+        message.put("double", -1.5e-7);
+        message.put("bool", false);
+        message.put("nothing", null);
+        message.put("list", List.of(1, "two", List.of(), Map.of()));
+        message.put("nested", Map.of("ké", Map.of("b", true)));
+        Map<String, Object> payload = JsonCodec.toPayload(message);
+        String json = JsonCodec.write(payload);
+        int bytes = json.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        assertEquals(bytes, JsonCodec.jsonSize(payload));
+        assertEquals(bytes, JsonCodec.utf8Length(json));
+        assertEquals(2, JsonCodec.jsonSize(Map.of()));
+    }
 }

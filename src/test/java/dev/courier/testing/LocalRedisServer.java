@@ -16,7 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -28,7 +27,11 @@ import java.util.stream.Stream;
 
 import static org.awaitility.Awaitility.await;
 
-/** A redis-server process that this test JVM started: on a free port, in a temporary folder. */
+/**
+ * A redis-server process that this test JVM started: on a free port, in a temporary folder. A watchdog ties the
+ * server's life to this JVM's: if the JVM dies without closing it (SIGKILL, a crash), the server is killed and its
+ * folder removed.
+ */
 final class LocalRedisServer implements RedisServer, AutoCloseable {
 
     private static final String HOST = "127.0.0.1";
@@ -40,11 +43,24 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
     private final int tlsPort;
     private final List<String> args;
     private Process process;
+    /** A shell whose standard input is a pipe from this JVM: at end of file (the JVM is gone) it kills the server. */
+    private Process watchdog;
+
+    /**
+     * Waits for end of file on its standard input, which only this JVM can write to (Java closes every other
+     * descriptor in the processes it starts), then kills the server ($1) and removes its folder ($2). Only the
+     * death of the JVM gets it past {@code read}: a normal close ends the watchdog first. No polling of a pid that
+     * could be reused, and nothing that depends on which thread started the server (as PR_SET_PDEATHSIG would).
+     */
+    private static final String WATCHDOG = "read -r _; kill -KILL \"$1\" 2>/dev/null; /bin/rm -rf \"$2\"";
 
     private LocalRedisServer(Path binary, String origin, boolean tls, List<String> extraArgs) throws IOException {
         this.binary = binary;
         this.origin = origin;
-        this.dir = Files.createTempDirectory("courier-redis-");
+        // COURIER_TEST_TMP (set by .ci/run) gathers a run's folders, so that what a run leaves can be found.
+        String base = System.getenv("COURIER_TEST_TMP");
+        this.dir = base == null || base.isEmpty() ? Files.createTempDirectory("courier-redis-")
+                : Files.createTempDirectory(Files.createDirectories(Path.of(base)), "courier-redis-");
         this.port = freePort();
         this.tlsPort = tls ? freePort() : -1;
         List<String> a = new ArrayList<>(List.of(
@@ -100,6 +116,11 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
         return dir.resolve("truststore.p12");
     }
 
+    /** The running server's process id, or -1. */
+    synchronized long pid() {
+        return process == null ? -1 : process.pid();
+    }
+
     @Override
     public Path dir() {
         return dir;
@@ -120,6 +141,16 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
 
     @Override
     public synchronized void start() {
+        startProcess();
+        awaitReady(Duration.ofSeconds(20));
+    }
+
+    @Override
+    public synchronized void startWithoutWaiting() {
+        startProcess();
+    }
+
+    private void startProcess() {
         if (process != null && process.isAlive()) {
             return;
         }
@@ -132,7 +163,35 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
         } catch (IOException e) {
             throw new IllegalStateException("cannot start " + binary + ": " + e.getMessage(), e);
         }
-        awaitReady(Duration.ofSeconds(20));
+        startWatchdog();
+    }
+
+    private void startWatchdog() {
+        if (!Files.isExecutable(Path.of("/bin/sh"))) {
+            return; // Windows: no watchdog, the server lives until closed
+        }
+        try {
+            watchdog = new ProcessBuilder("/bin/sh", "-c", WATCHDOG, "courier-redis-watchdog",
+                    Long.toString(process.pid()), dir.toString())
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        } catch (IOException e) {
+            process.destroyForcibly();
+            throw new IllegalStateException("cannot start the watchdog of redis-server: " + e.getMessage(), e);
+        }
+    }
+
+    /** Ends the watchdog without letting it act: the server is being ended here. */
+    private void stopWatchdog() {
+        if (watchdog == null) {
+            return;
+        }
+        watchdog.destroyForcibly();
+        try {
+            watchdog.waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        watchdog = null;
     }
 
     @Override
@@ -171,6 +230,7 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
             return;
         }
         resume(); // a stopped process cannot handle SIGTERM
+        stopWatchdog();
         process.destroy();
         waitFor();
     }
@@ -180,6 +240,7 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
         if (process == null) {
             return;
         }
+        stopWatchdog();
         process.destroyForcibly();
         waitFor();
     }
@@ -246,32 +307,51 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
         }
     }
 
-    /** A self-signed certificate for localhost and 127.0.0.1, and a truststore that trusts it. */
+    /**
+     * A self-signed certificate for localhost and 127.0.0.1, and a truststore that trusts it, made with the JDK's own
+     * {@code keytool} (so the tests need nothing but Java): the key pair goes into a PKCS12 keystore, from which the
+     * certificate and the PKCS#8 private key are written as PEM files for redis-server.
+     */
     private void makeCertificate() throws IOException {
-        Path key = dir.resolve("redis.key");
-        Path crt = dir.resolve("redis.crt");
-        Process openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                "-keyout", key.toString(), "-out", crt.toString(), "-days", "2", "-subj", "/CN=localhost",
-                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1")
-                .redirectErrorStream(true).redirectOutput(dir.resolve("openssl.log").toFile()).start();
+        Path keystore = dir.resolve("redis.p12");
+        char[] password = truststorePassword().toCharArray();
+        Path keytool = Path.of(System.getProperty("java.home"), "bin", "keytool");
+        Process process = new ProcessBuilder(keytool.toString(), "-genkeypair", "-alias", "redis",
+                "-keyalg", "RSA", "-keysize", "2048", "-validity", "2", "-dname", "CN=localhost",
+                "-ext", "SAN=dns:localhost,ip:127.0.0.1", "-storetype", "PKCS12",
+                "-keystore", keystore.toString(), "-storepass", truststorePassword())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("keytool.log").toFile()).start();
         try {
-            if (!openssl.waitFor(60, TimeUnit.SECONDS) || openssl.exitValue() != 0) {
-                throw new IOException("openssl failed: " + Files.readString(dir.resolve("openssl.log")));
+            if (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0) {
+                process.destroyForcibly();
+                throw new IOException("keytool failed: " + Files.readString(dir.resolve("keytool.log")));
             }
+            KeyStore keys = KeyStore.getInstance("PKCS12");
+            try (InputStream in = Files.newInputStream(keystore)) {
+                keys.load(in, password);
+            }
+            java.security.cert.Certificate certificate = keys.getCertificate("redis");
+            Files.writeString(dir.resolve("redis.crt"), pem("CERTIFICATE", certificate.getEncoded()));
+            Files.writeString(dir.resolve("redis.key"), pem("PRIVATE KEY", keys.getKey("redis", password).getEncoded()));
             KeyStore truststore = KeyStore.getInstance("PKCS12");
             truststore.load(null, null);
-            try (InputStream in = Files.newInputStream(crt)) {
-                truststore.setCertificateEntry("redis", CertificateFactory.getInstance("X.509").generateCertificate(in));
-            }
+            truststore.setCertificateEntry("redis", certificate);
             try (OutputStream out = Files.newOutputStream(dir.resolve("truststore.p12"))) {
-                truststore.store(out, truststorePassword().toCharArray());
+                truststore.store(out, password);
             }
         } catch (InterruptedException e) {
+            process.destroyForcibly();
             Thread.currentThread().interrupt();
             throw new IOException(e);
         } catch (java.security.GeneralSecurityException e) {
             throw new IOException(e);
         }
+    }
+
+    private static String pem(String type, byte[] der) {
+        return "-----BEGIN " + type + "-----\n"
+                + java.util.Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(der)
+                + "\n-----END " + type + "-----\n";
     }
 
     private static int freePort() throws IOException {

@@ -50,6 +50,11 @@ public interface RedisServer {
     /** Starts it again on the same port in the same folder. */
     void start();
 
+    /** Starts it again without waiting until it answers PING, as while it loads a large data set. */
+    default void startWithoutWaiting() {
+        throw new UnsupportedOperationException("use @WithRedis(controllable = true)");
+    }
+
     /** Kills it with SIGKILL. */
     void kill();
 

@@ -1,5 +1,6 @@
 package dev.courier.testing;
 
+import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.ParameterContext;
@@ -14,7 +15,7 @@ import java.util.List;
  * Starts the Redis of a {@link WithRedis} test class before its first test, stops it after its last, and hands it to
  * methods that take a {@link RedisServer}.
  */
-public final class RedisServerExtension implements BeforeAllCallback, ParameterResolver {
+public final class RedisServerExtension implements BeforeAllCallback, AfterAllCallback, ParameterResolver {
 
     private static final ExtensionContext.Namespace NAMESPACE =
             ExtensionContext.Namespace.create(RedisServerExtension.class);
@@ -30,9 +31,21 @@ public final class RedisServerExtension implements BeforeAllCallback, ParameterR
         } else {
             server = LocalRedisServer.launch(options.tls(), List.of(options.args()));
         }
-        // JUnit closes AutoCloseable values of the store when the class's context closes.
-        context.getStore(NAMESPACE).put(RedisServer.class, server);
+        context.getStore(NAMESPACE).put(AutoCloseable.class, server);
         context.getStore(NAMESPACE).put(Handle.class, new Handle((RedisServer) server));
+    }
+
+    /**
+     * Closes the class's server. Not left to JUnit's closing of AutoCloseable store values: that is switched off in
+     * junit-platform.properties (for weld-junit5), and servers were left running.
+     */
+    @Override
+    public void afterAll(ExtensionContext context) throws Exception {
+        AutoCloseable server = context.getStore(NAMESPACE).remove(AutoCloseable.class, AutoCloseable.class);
+        context.getStore(NAMESPACE).remove(Handle.class);
+        if (server != null) {
+            server.close();
+        }
     }
 
     @Override

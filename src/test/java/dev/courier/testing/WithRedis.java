@@ -28,7 +28,7 @@ import java.lang.annotation.Target;
  * <p>Where the server comes from, first that works: a Testcontainers container when a Docker engine is there (not for
  * {@code controllable}, {@code tls} or {@code args}); {@code redis-server} from the PATH; the redis-server binary in
  * the test dependency {@code com.github.codemonstur:embedded-redis}. The last two run in a temporary folder on a free
- * port and are killed after the class.
+ * port and are killed after the class, or within a moment of the test JVM's death if it is killed first.
  */
 @Documented
 @Inherited
@@ -40,7 +40,7 @@ public @interface WithRedis {
     /** Needs a process the test can stop, start, kill and pause. */
     boolean controllable() default false;
 
-    /** Also listen with TLS on a second port, with a self-signed certificate made by {@code openssl}. */
+    /** Also listen with TLS on a second port, with a self-signed certificate made with the JDK's {@code keytool}. */
     boolean tls() default false;
 
     /** More redis-server arguments, such as {@code {"--appendonly", "yes"}}. */
