@@ -3,6 +3,9 @@ package dev.courier.bench;
 import dev.courier.Broker;
 import dev.courier.Brokers;
 import dev.courier.Message;
+import dev.courier.Subscribe;
+import dev.courier.engine.CircuitBreakerSettings;
+import dev.courier.engine.Concurrency;
 import dev.courier.engine.CourierEngine;
 import dev.courier.engine.EngineSettings;
 import dev.courier.engine.Subscription;
@@ -136,7 +139,8 @@ public final class Bench {
         Broker courier = redisBroker();
         Peer peer = new Peer(RedisProcess.HOST, redis.port());
         try {
-            // -Dbench.only=publishing,consuming,latency,inline,heap,soak runs some sections only (while profiling).
+            // -Dbench.only=publishing,consuming,concurrency,latency,inline,heap,soak runs some sections only (while
+            // profiling).
             String only = System.getProperty("bench.only", "");
             java.util.function.Predicate<String> on = section -> only.isBlank() || only.contains(section);
             if (!only.equals("server")) {
@@ -147,6 +151,9 @@ public final class Bench {
             }
             if (on.test("consuming")) {
                 consuming(peer);
+            }
+            if (on.test("concurrency")) {
+                concurrency();
             }
             if (on.test("latency")) {
                 latency(peer);
@@ -330,7 +337,7 @@ public final class Bench {
         double peerRate = peerConsume(peer, n(50_000));
         row("raw Jedis XREADGROUP COUNT " + BATCH + " + one XACK per batch", rate(rawRate), "", "", "");
         ratioRow("Courier engine, no-op handler, " + n + " messages (batch " + BATCH + ")", median(consume[1]),
-                rawRate, "raw batch consume", 0.7);
+                rawRate, "raw batch consume", 1.2);
         ratioRow("peer StreamMessageListenerContainer, manual ack (batch " + BATCH + ")", peerRate, rawRate,
                 "raw batch consume", 0);
         progress("consuming", start);
@@ -403,14 +410,95 @@ public final class Bench {
     }
 
     private static CourierEngine engine(Broker broker, String s, Subscription.Invoker handler) {
-        return engine(broker, s, BATCH, handler);
+        return engine(broker, s, BATCH, handler, Concurrency.SEQUENTIAL);
     }
 
     private static CourierEngine engine(Broker broker, String s, int batch, Subscription.Invoker handler) {
+        return engine(broker, s, batch, handler, Concurrency.SEQUENTIAL);
+    }
+
+    private static CourierEngine engine(Broker broker, String s, Subscription.Invoker handler,
+                                        Concurrency concurrency) {
+        return engine(broker, s, BATCH, handler, concurrency);
+    }
+
+    private static CourierEngine engine(Broker broker, String s, int batch, Subscription.Invoker handler,
+                                        Concurrency concurrency) {
         EngineSettings settings = new EngineSettings(true, EngineSettings.Mode.ASYNC, batch, Duration.ofSeconds(1),
                 Duration.ofSeconds(10), CONSUMER);
         return CourierEngine.create(settings, new Brokers(Map.of("default", broker)), List.of(new Subscription(
-                "default", s, GROUP, "", Message.class, "Bench.handle(Message)", handler)));
+                "default", s, GROUP, "", Message.class, "Bench.handle(Message)", handler, CircuitBreakerSettings.OFF,
+                concurrency)));
+    }
+
+    // Concurrency: handlers at once per loop
+
+    static final int SLOW_HANDLER_MS = 5;
+
+    private static void concurrency() throws Exception {
+        long start = System.nanoTime();
+        for (int workers : new int[] {1, 8, 32, 64}) {
+            // About three seconds of work at the ideal rate, at least 1,000 messages.
+            int n = Math.max(1000, (int) (workers * 200 * 3 * Math.min(1, scale)));
+            double rate = engineConsume(n, sleeping(), new Concurrency(workers, Subscribe.Ordering.NONE, "", 0));
+            double ideal = workers * 1000.0 / SLOW_HANDLER_MS;
+            ratioRow(String.format(Locale.ROOT, "%d ms handler, concurrency %d, %,d messages", SLOW_HANDLER_MS,
+                    workers, n), rate, ideal, "N x 200 msg/s", 0.8);
+        }
+        int n = n(200_000);
+        double[][] noop = rounds(() -> engineConsume(n, null, Concurrency.SEQUENTIAL),
+                () -> engineConsume(n, null, new Concurrency(8, Subscribe.Ordering.NONE, "", 0)));
+        ratioRow("no-op handler, concurrency 8 (batch " + BATCH + ")", median(noop[1]), median(noop[0]),
+                "concurrency 1", 0.9);
+        int keyed = Math.max(1000, (int) (32 * 200 * 3 * Math.min(1, scale)));
+        double none = engineConsume(keyed, sleeping(), new Concurrency(32, Subscribe.Ordering.NONE, "", 0));
+        double byKey = engineConsume(keyed, sleeping(), new Concurrency(32, Subscribe.Ordering.KEY, "order_id", 0));
+        ratioRow(String.format(Locale.ROOT, "%d ms handler, concurrency 32, KEY over 1,000 keys", SLOW_HANDLER_MS),
+                byKey, none, "NONE", 0.8);
+        progress("concurrency", start);
+    }
+
+    private static Subscription.Invoker sleeping() {
+        return argument -> Thread.sleep(SLOW_HANDLER_MS);
+    }
+
+    /** As {@link #engineConsume(int)}, with a handler (null: no-op) and workers; messages carry 1,000 keys. */
+    private static double engineConsume(int n, Subscription.Invoker work, Concurrency concurrency)
+            throws InterruptedException {
+        String s = stream("concurrent");
+        for (int i = 0; i < n; i += BATCH) {
+            try (AbstractPipeline pipeline = raw.pipelined()) {
+                for (int j = i; j < Math.min(n, i + BATCH); j++) {
+                    Map<String, Object> p = new LinkedHashMap<>(PAYLOAD);
+                    p.put("order_id", j % 1000);
+                    pipeline.xadd(s, XADD, Map.of("data", JsonCodec.write(p)));
+                }
+                pipeline.sync();
+            }
+        }
+        raw.xgroupCreate(s, GROUP, new StreamEntryID(), false);
+        LongAdder handled = new LongAdder();
+        Broker broker = redisBroker();
+        CourierEngine engine = engine(broker, s, argument -> {
+            if (work != null) {
+                work.invoke(argument);
+            }
+            handled.increment();
+        }, concurrency);
+        long t = System.nanoTime();
+        engine.start();
+        try {
+            awaitCount(handled::sum, n, s);
+            while (raw.xpending(s, GROUP).getTotal() > 0) {
+                Thread.sleep(1);
+                checkTimeout(t, s);
+            }
+            return n / ((System.nanoTime() - t) / 1e9);
+        } finally {
+            engine.stop();
+            broker.close();
+            raw.del(s);
+        }
     }
 
     private static void awaitCount(LongSupplier count, long n, String what) throws InterruptedException {
@@ -616,11 +704,18 @@ public final class Bench {
         row(String.format(Locale.ROOT, "heap used by a %,d-message backlog on inline", n), mb(inlineGrowth),
                 String.format(Locale.ROOT, "%.0f bytes/message", (double) inlineGrowth / n), "", "");
 
+        redisHeapGrowth(n, Concurrency.SEQUENTIAL);
+        redisHeapGrowth(n, new Concurrency(64, Subscribe.Ordering.KEY, "", 0));
+        progress("heap", start);
+    }
+
+    /** The live heap's growth while the engine consumes an n-message backlog on redis. */
+    private static void redisHeapGrowth(int n, Concurrency concurrency) throws Exception {
         // Redis: the backlog lives in Redis; the heap should not grow with it while the engine consumes it.
         String s = backlog(n);
         LongAdder handled = new LongAdder();
         Broker broker = redisBroker();
-        CourierEngine engine = engine(broker, s, argument -> handled.increment());
+        CourierEngine engine = engine(broker, s, argument -> handled.increment(), concurrency);
         long baseline = usedAfterGc();
         AtomicLong maxLive = new AtomicLong();
         AtomicLong maxUsed = new AtomicLong();
@@ -649,11 +744,11 @@ public final class Bench {
         }
         double rate = n / ((System.nanoTime() - t) / 1e9);
         long growth = Math.max(0, maxLive.get() - baseline);
-        row(String.format(Locale.ROOT, "heap growth consuming a %,d-message backlog on redis (live, after GC)", n),
+        row(String.format(Locale.ROOT, "heap growth consuming a %,d-message backlog on redis (live, after GC)%s", n,
+                        concurrency.workers() > 1 ? ", concurrency " + concurrency.workers() : ""),
                 mb(growth), String.format(Locale.ROOT, "peak used incl. garbage %s; %s while sampling",
                         mb(maxUsed.get() - baseline), rate(rate)),
                 "<= 64 MB", growth <= 64L << 20 ? "yes" : "NO");
-        progress("heap", start);
     }
 
     // Soak: inline runs for long without growing

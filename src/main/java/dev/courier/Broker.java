@@ -109,6 +109,18 @@ public interface Broker extends AutoCloseable {
     }
 
     /**
+     * Acknowledges {@code acknowledge} as {@link #ackAll} does, then reads as {@link #read(String, String, int,
+     * Duration)} does, in one round trip where the broker can (Redis: XACK and XREADGROUP pipelined). The acks are
+     * sent whether or not anything is read; if the call fails, they may be lost and the messages come again.
+     */
+    default List<Message> read(String stream, String group, int max, Duration block, List<String> acknowledge) {
+        if (!acknowledge.isEmpty()) {
+            ackAll(stream, acknowledge, group);
+        }
+        return read(stream, group, max, block);
+    }
+
+    /**
      * Publishes several messages to a stream, in order, in as few round trips as the broker allows. Every message is
      * checked before any is sent.
      *

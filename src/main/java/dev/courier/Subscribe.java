@@ -74,6 +74,49 @@ public @interface Subscribe {
     CircuitBreaker circuitBreaker() default @CircuitBreaker;
 
     /**
+     * How many messages of this subscriber's consumer group are handled at once, each on a worker thread (a managed
+     * thread on a server); 0, the default, takes {@code courier.engine.concurrency} (1). At 1 messages are handled
+     * one at a time, in stream order, whatever the {@link #ordering()}. Configuration overrides it:
+     * {@code courier.subscribers.<group>.concurrency}.
+     */
+    int concurrency() default 0;
+
+    /**
+     * Which messages wait for which when {@link #concurrency()} is above 1; {@link Ordering#KEY KEY} by default.
+     * Configuration overrides it: {@code courier.subscribers.<group>.ordering}.
+     */
+    Ordering ordering() default Ordering.KEY;
+
+    /**
+     * Under {@link Ordering#KEY}, the payload field (in a Protean message, the field of its {@code data}) whose value
+     * is the key; empty, the default, takes a Protean message's stream ({@code metadata.headers.stream}, one per
+     * aggregate). A message without the key is its own key: it waits for no other. Configuration overrides it:
+     * {@code courier.subscribers.<group>.key}.
+     */
+    String key() default "";
+
+    /**
+     * The most messages the group's loop holds at once: running, or read and waiting for a worker or for an earlier
+     * message of their key; 0, the default, means four times the concurrency (at least twice {@code batch-size}).
+     * When it is full the loop stops reading. Configuration overrides it:
+     * {@code courier.subscribers.<group>.max-in-flight}.
+     */
+    int maxInFlight() default 0;
+
+    /** What a message waits for, when handlers run at once. */
+    enum Ordering {
+        /** One at a time, in stream order: concurrency is 1, whatever is declared. */
+        STREAM,
+        /**
+         * Messages with the same {@link #key() key} one at a time, in stream order, through retries: a failing
+         * message holds back the later ones of its key until it succeeds or is dead-lettered; other keys go on.
+         */
+        KEY,
+        /** Fully parallel; a failure holds nothing back. */
+        NONE
+    }
+
+    /**
      * Stops consuming for a while after consecutive failures, so that a failing dependency does not empty the stream
      * into the dead-letter queue. After {@link #failures()} failures in a row the circuit opens: the message that
      * failed last and the rest of its batch are held unacknowledged (no retry spent, no delivery count raised),

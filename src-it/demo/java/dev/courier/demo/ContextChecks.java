@@ -10,7 +10,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Shows what a subscriber method sees of CDI (for the integration tests; {@code GET /api/context-checks}): each
- * message on the stream "context-checks" is handled with a {@link RequestTrace} and a {@link CallScratch}, and a
+ * message on the stream "context-checks" is handled with a {@link ContextTrace} and a {@link CallScratch}, and a
  * message with {@code "fail": true} makes it throw. The last {@value #KEPT} calls and destructions are kept.
  */
 @ApplicationScoped
@@ -31,7 +31,7 @@ public class ContextChecks {
     private final ArrayDeque<Call> calls = new ArrayDeque<>();
     private final ArrayDeque<Integer> requestBeansDestroyed = new ArrayDeque<>();
 
-    void check(@Subscribe(stream = "context-checks") Map<String, Object> message, RequestTrace trace,
+    void check(@Subscribe(stream = "context-checks") Map<String, Object> message, ContextTrace trace,
                CallScratch scratch) {
         add(calls, new Call(String.valueOf(message.get("name")), trace.number(), scratch.number(),
                 dependentsDestroyed.get(), Thread.currentThread().getName()));

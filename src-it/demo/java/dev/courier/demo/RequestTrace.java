@@ -1,30 +1,16 @@
 package dev.courier.demo;
 
-import jakarta.annotation.PostConstruct;
-import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.RequestScoped;
-import jakarta.inject.Inject;
 
-/** A request-scoped bean that tells {@link ContextChecks} when it is made and destroyed. */
+import java.util.UUID;
+
+/** One per request context: tells the handlings of {@link ParallelSubscriber} apart. */
 @RequestScoped
 public class RequestTrace {
 
-    @Inject
-    ContextChecks checks;
+    private final String id = UUID.randomUUID().toString();
 
-    private int number;
-
-    @PostConstruct
-    void made() {
-        number = checks.newRequestBean();
-    }
-
-    public int number() {
-        return number;
-    }
-
-    @PreDestroy
-    void destroyed() {
-        checks.requestBeanDestroyed(number);
+    public String id() {
+        return id;
     }
 }

@@ -9,6 +9,8 @@ import dev.courier.engine.CourierEngine;
 import dev.courier.engine.Engine;
 import dev.courier.engine.EngineSettings;
 import dev.courier.health.HealthSettings;
+import dev.courier.internal.BrokerConfig;
+import dev.courier.internal.ConfigValues;
 import dev.courier.spi.BrokerProvider;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.spi.AfterDeploymentValidation;
@@ -27,12 +29,8 @@ import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.ServiceConfigurationError;
-import java.util.ServiceLoader;
-import java.util.TreeMap;
 
 /**
  * Courier's CDI extension: builds the configured brokers when the application is deployed, finds the
@@ -103,7 +101,8 @@ public class CourierExtension implements Extension {
                     + "(Open Liberty: feature mpConfig-3.1): " + e));
             return;
         }
-        EngineSettings settings = engineSettings(config, problems);
+        ConfigValues values = values(config);
+        EngineSettings settings = BrokerConfig.engineSettings(values, problems);
         if (present(HEALTH_API)) {
             try {
                 HealthSettings.stuckAfter(config);
@@ -112,7 +111,7 @@ public class CourierExtension implements Extension {
             }
         }
         Map<String, BrokerProvider> providers = providers(beanManager, problems);
-        BrokerConfig brokerConfig = new BrokerConfig(config, providers, settings.consumerName());
+        BrokerConfig brokerConfig = new BrokerConfig(values, providers, settings.consumerName());
         Brokers built = brokerConfig.build();
         problems.addAll(brokerConfig.problems());
         Set<String> configured = built != null ? built.names() : brokerConfig.brokerNames();
@@ -148,22 +147,23 @@ public class CourierExtension implements Extension {
         LOG.log(Level.INFO, () -> "Courier brokers ready: " + describe(built));
     }
 
-    /** The courier.* settings; a misspelt courier.engine.* property is reported, as broker options are. */
-    private static EngineSettings engineSettings(Config config, List<String> problems) {
-        Map<String, String> values = new LinkedHashMap<>();
-        for (String option : EngineSettings.OPTIONS) {
-            config.getOptionalValue(EngineSettings.PREFIX + option, String.class)
-                    .ifPresent(value -> values.put(option, value));
-        }
-        Set<String> known = new java.util.TreeSet<>();
-        EngineSettings.OPTIONS.forEach(option -> known.add(variableForm(EngineSettings.PREFIX + option)));
-        for (String property : config.getPropertyNames()) {
-            if (variableForm(property).startsWith("COURIER_ENGINE_") && !known.contains(variableForm(property))) {
-                problems.add(property + ": is not a Courier engine setting; the settings are "
-                        + EngineSettings.OPTIONS.stream().map(o -> EngineSettings.PREFIX + o).toList());
+    /** The application's MicroProfile Config, as the settings are read from it. */
+    private static ConfigValues values(Config config) {
+        return new ConfigValues() {
+            @Override
+            public java.util.List<Source> sources() {
+                List<Source> sources = new ArrayList<>();
+                for (org.eclipse.microprofile.config.spi.ConfigSource source : config.getConfigSources()) {
+                    sources.add(new Source(source.getName(), source.getPropertyNames()));
+                }
+                return sources;
             }
-        }
-        return EngineSettings.from(values, (BrokerConfigurationException e) -> problems.add(e.getMessage()));
+
+            @Override
+            public java.util.Optional<String> value(String property) {
+                return config.getOptionalValue(property, String.class);
+            }
+        };
     }
 
     /**
@@ -178,10 +178,6 @@ public class CourierExtension implements Extension {
             // No CDI.current() on this thread: the deployment's bean manager it is.
         }
         target.getEvent().select(DeadLetterAlert.class).fire(alert);
-    }
-
-    private static String variableForm(String property) {
-        return property.replaceAll("[^A-Za-z0-9]", "_").toUpperCase(Locale.ROOT);
     }
 
     /** Starts the engine's loops; called once the application has started. */
@@ -234,30 +230,9 @@ public class CourierExtension implements Extension {
 
     /** Providers by name: those ServiceLoader finds, then those that are CDI beans. */
     private static Map<String, BrokerProvider> providers(BeanManager beanManager, List<String> problems) {
-        Map<String, BrokerProvider> providers = new TreeMap<>();
-        List<BrokerProvider> found = new ArrayList<>();
         ClassLoader loader = Thread.currentThread().getContextClassLoader();
-        try {
-            ServiceLoader.load(BrokerProvider.class,
-                    loader != null ? loader : CourierExtension.class.getClassLoader()).forEach(found::add);
-        } catch (ServiceConfigurationError e) {
-            problems.add("a broker provider listed in META-INF/services/" + BrokerProvider.class.getName()
-                    + " cannot be loaded: " + e.getMessage());
-        }
-        beanManager.createInstance().select(BrokerProvider.class).forEach(found::add);
-        for (BrokerProvider provider : found) {
-            BrokerProvider other = providers.putIfAbsent(provider.name(), provider);
-            if (other != null && !sameClass(other, provider)) {
-                problems.add("two broker providers are named '" + provider.name() + "': "
-                        + other.getClass().getName() + " and " + provider.getClass().getName());
-            }
-        }
-        return providers;
-    }
-
-    private static boolean sameClass(BrokerProvider a, BrokerProvider b) {
-        // A CDI bean may be a proxy (a subclass) of the class ServiceLoader found.
-        return a.getClass().isAssignableFrom(b.getClass()) || b.getClass().isAssignableFrom(a.getClass());
+        return BrokerConfig.providers(loader != null ? loader : CourierExtension.class.getClassLoader(),
+                beanManager.createInstance().select(BrokerProvider.class), problems);
     }
 
     private static String describe(InjectionPoint point) {

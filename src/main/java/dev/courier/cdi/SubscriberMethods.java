@@ -125,6 +125,13 @@ final class SubscriberMethods {
             }
             problems.addAll(injectionProblems);
             CircuitBreakerSettings breaker = circuitBreaker(subscribe.circuitBreaker(), where, problems);
+            dev.courier.engine.Concurrency concurrency = dev.courier.engine.Concurrency.DEFAULT;
+            try {
+                concurrency = new dev.courier.engine.Concurrency(subscribe.concurrency(), subscribe.ordering(),
+                        subscribe.key(), subscribe.maxInFlight());
+            } catch (IllegalArgumentException e) {
+                problems.add(where + ": @Subscribe: " + e.getMessage());
+            }
             if (problems.size() > before) {
                 continue;
             }
@@ -132,7 +139,7 @@ final class SubscriberMethods {
             subscriptions.add(new Subscription(subscribe.broker(), subscribe.stream(), group, subscribe.type(),
                     parameter.getBaseType(), describe(f.bean, f.method),
                     new MethodInvoker(resolver, f.bean, f.method.getJavaMember(), parameter.getPosition(),
-                            injected), breaker));
+                            injected), breaker, concurrency));
         }
         return subscriptions;
     }

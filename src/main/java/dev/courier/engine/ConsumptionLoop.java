@@ -27,6 +27,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>With a circuit breaker, the failure that opens it is not rejected: that message and the rest of its batch are
  * held here, unacknowledged (so the broker spends no retry and counts no delivery), nothing is read while the
  * circuit is open, and once it is half-open the first held message is the probe.
+ *
+ * <p>With a {@link Concurrency} above one, the loop's thread only reads, into an {@link InFlight} window, and that
+ * many workers (threads from the same factory) run the handlers; acks wait in the window and go with the next read.
+ * There the circuit breaker only stops reading while it is open: a failing message is rejected as usual.
  */
 final class ConsumptionLoop implements Runnable {
 
@@ -51,6 +55,15 @@ final class ConsumptionLoop implements Runnable {
      */
     static final long MAX_ACK_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
+    /**
+     * How long a key waits at most for its rejected head to be delivered again (after the broker's retry delay): past
+     * it, the broker is taken to have given it to another consumer or dead-lettered it, and the key goes on.
+     */
+    static final long MAX_AWAIT_REDELIVERY_NANOS = TimeUnit.SECONDS.toNanos(60);
+
+    /** While the window is full of messages waiting for rejected heads: one read of one message this often at most. */
+    static final long STUCK_READ_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
     /** How many types of skipped messages are logged, each once. */
     static final int MAX_SKIPPED_TYPES = 1000;
 
@@ -66,6 +79,14 @@ final class ConsumptionLoop implements Runnable {
     private final boolean blocking;
     private final boolean acknowledges;
     private final CircuitBreaker breaker;
+    final Concurrency concurrency;
+    /** With workers: what is read and not finished; {@code null} for one handler at a time. */
+    private final InFlight window;
+    private final List<Thread> workers = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private long nextStuckRead;
+    private volatile long stopRequestedAt;
+    /** Of the batch in hand, one handler at a time: messages not finished yet. */
+    private volatile int batchLeft;
     /** Messages read, neither acknowledged nor rejected, waiting for the circuit to close; only the cycle's thread. */
     private final Deque<Message> held = new ArrayDeque<>();
 
@@ -95,7 +116,15 @@ final class ConsumptionLoop implements Runnable {
 
     ConsumptionLoop(int order, Broker broker, String stream, String group, List<Handler> handlers,
                     EngineSettings settings) {
+        this(order, broker, stream, group, handlers, settings,
+                Concurrency.SEQUENTIAL.resolve(settings.subscriber(group), 1, settings.batchSize()));
+    }
+
+    ConsumptionLoop(int order, Broker broker, String stream, String group, List<Handler> handlers,
+                    EngineSettings settings, Concurrency concurrency) {
         this.order = order;
+        this.concurrency = concurrency;
+        this.window = concurrency.parallel() ? new InFlight(concurrency) : null;
         this.broker = broker;
         this.stream = stream;
         this.group = group;
@@ -129,6 +158,21 @@ final class ConsumptionLoop implements Runnable {
             // A managed thread may refuse a new name; the default name will do.
         }
         thread = t;
+        if (window != null) {
+            for (int i = 1; i <= concurrency.workers(); i++) {
+                Thread w = threads.newThread(this::work);
+                if (w == null) {
+                    throw new IllegalStateException("the thread factory gave no thread for a worker of " + this);
+                }
+                try {
+                    w.setName(t.getName() + "-worker-" + i);
+                } catch (SecurityException ignored) {
+                    // as for the loop's thread
+                }
+                workers.add(w);
+            }
+            workers.forEach(Thread::start);
+        }
         t.start();
     }
 
@@ -155,9 +199,51 @@ final class ConsumptionLoop implements Runnable {
                     restartPauseMillis = Math.min(pauseMillis * 2, MAX_RECONNECT_PAUSE.toMillis());
                 }
             }
+            finishStop();
         } finally {
+            if (window != null) {
+                window.close();
+            }
             state = LoopStatus.State.STOPPED;
             LOG.log(Level.DEBUG, () -> "stopped " + this);
+        }
+    }
+
+    /**
+     * Stops handing out messages, lets the running handlers finish within the shutdown timeout (leaving the engine a
+     * moment to close the broker after), and sends the acks of what finished. What was read and not started stays
+     * unacknowledged, for the broker to deliver again.
+     */
+    private void finishStop() {
+        try {
+            if (window != null) {
+                window.close();
+                long timeout = settings.shutdownTimeout().toNanos();
+                long reserve = Math.min(timeout / 5, TimeUnit.MILLISECONDS.toNanos(500));
+                boolean idle;
+                try {
+                    idle = window.awaitIdle(stopRequestedAt + timeout - reserve);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    idle = false;
+                }
+                if (!idle) {
+                    // Left unacknowledged, to be delivered again; the workers are interrupted, as the engine does.
+                    Message left = window.abandon();
+                    workers.forEach(Thread::interrupt);
+                    LOG.log(Level.WARNING, "{0}: handlers outlived courier.engine.shutdown-timeout ({1} ms) and were "
+                            + "interrupted; their messages (such as {2}) are left unacknowledged, to be delivered "
+                            + "again", this, settings.shutdownTimeout().toMillis(), left == null ? "-" : id(left));
+                }
+                List<String> ids = window.takeAcks();
+                if (!ids.isEmpty()) {
+                    broker.ackAll(stream, ids, group);
+                }
+            }
+            sendAcks();
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "{0}: the last acknowledgements failed ({1}); those messages come again", this,
+                    BrokerSettings.maskUserInfo(String.valueOf(e)));
         }
     }
 
@@ -185,6 +271,7 @@ final class ConsumptionLoop implements Runnable {
             if (open > 0) {
                 // Nothing is read or claimed: the circuit is open.
                 state = LoopStatus.State.OPEN;
+                flushAcks();
                 if (pause(Duration.ofMillis(open))) {
                     break;
                 }
@@ -243,9 +330,10 @@ final class ConsumptionLoop implements Runnable {
      */
     void drain() {
         try {
-            while (!stopping && cycle() > 0) {
+            while (!stopping && batchCycle() > 0) {
                 // next batch
             }
+            sendAcks();
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "{0}: synchronous delivery failed ({1}); the loop will deliver later", this,
                     BrokerSettings.maskUserInfo(String.valueOf(e)));
@@ -257,29 +345,35 @@ final class ConsumptionLoop implements Runnable {
      * half-open a single message, the probe. @return how many messages were handled or read
      */
     private int cycle() {
+        return window == null ? batchCycle() : readCycle();
+    }
+
+    private int batchCycle() {
         CircuitBreaker.State circuit = breaker.state();
         if (circuit == CircuitBreaker.State.OPEN) {
             return 0;
         }
         boolean probe = circuit == CircuitBreaker.State.HALF_OPEN;
-        int max = probe ? 1 : settings.batchSize();
+        int max = probe ? 1 : Math.min(settings.batchSize(), concurrency.maxInFlight());
         List<Message> batch;
         if (!held.isEmpty()) {
+            sendAcks();
             batch = new ArrayList<>(max);
             while (batch.size() < max && !held.isEmpty()) {
                 batch.add(held.pollFirst());
             }
         } else {
-            batch = blocking
-                    ? broker.read(stream, group, max, settings.blockTimeout())
-                    : broker.read(stream, group, max);
+            // The last batch's acks ride with this read.
+            batch = broker.read(stream, group, max, blocking ? settings.blockTimeout() : Duration.ZERO, takeAcks());
         }
+        batchLeft = batch.size();
         state = probe ? LoopStatus.State.HALF_OPEN : LoopStatus.State.RUNNING;
         lastCycle = Instant.now();
         lastError = null;
         int next = 0;
+        boolean done = false;
         try {
-            for (; next < batch.size(); next++) {
+            for (; next < batch.size(); next++, batchLeft--) {
                 Message message = batch.get(next);
                 if (stopping) {
                     // The rest stay unacknowledged: the broker delivers them again.
@@ -300,6 +394,7 @@ final class ConsumptionLoop implements Runnable {
                     sendAcks();
                 }
             }
+            done = true;
         } catch (Error e) {
             // The loop ends (an OutOfMemoryError in a handler, a bug) and restarts: the rest of the batch is held,
             // to be handled first then, rather than left pending until message-timeout.
@@ -308,9 +403,194 @@ final class ConsumptionLoop implements Runnable {
             }
             throw e;
         } finally {
-            sendAcks();
+            batchLeft = 0;
+            if (!done || stopping || breaker.state() != CircuitBreaker.State.CLOSED) {
+                sendAcks();
+            }
+            // else the acks go with the next read
         }
         return batch.size();
+    }
+
+    /**
+     * With workers: one read into the window, as much as it has room for, with the acks of what finished. While
+     * messages are in flight the read does not block, and an empty one waits for a message to finish.
+     */
+    private int readCycle() {
+        CircuitBreaker.State circuit = breaker.state();
+        if (circuit == CircuitBreaker.State.OPEN) {
+            return 0;
+        }
+        int expired = window.expire(MAX_AWAIT_REDELIVERY_NANOS);
+        if (expired > 0) {
+            LOG.log(Level.WARNING, "{0}: {1} rejected message(s) did not come back within {2} s (given to another "
+                    + "consumer, or dead-lettered); the later messages of their keys go on", this, expired,
+                    TimeUnit.NANOSECONDS.toSeconds(MAX_AWAIT_REDELIVERY_NANOS));
+        }
+        int room = window.room();
+        // Reads wait for room for a useful batch, not one message at a time.
+        int worthReading = Math.min(settings.batchSize(), Math.max(1, concurrency.maxInFlight() / 4));
+        boolean stuck = room < worthReading && window.stuck();
+        if (stuck && room > 0) {
+            worthReading = room;
+        }
+        if (room < worthReading) {
+            long now = System.nanoTime();
+            if (!stuck || now - nextStuckRead < 0) {
+                // Full: nothing is read until there is room for a batch worth reading.
+                awaitRoom(worthReading);
+                if (window.acksOlderThan(MAX_ACK_DELAY_NANOS)) {
+                    flushAcks();
+                }
+                state = LoopStatus.State.RUNNING;
+                lastCycle = Instant.now();
+                return 1;
+            }
+            // Every held message waits for a rejected head: one more, so that the redeliveries can come in.
+            nextStuckRead = now + STUCK_READ_INTERVAL_NANOS;
+            room = 1;
+        }
+        int max = circuit == CircuitBreaker.State.HALF_OPEN ? 1 : Math.min(settings.batchSize(), room);
+        boolean idle = window.held() == 0;
+        List<Message> batch = broker.read(stream, group, max,
+                blocking && idle ? settings.blockTimeout() : Duration.ZERO, window.takeAcks());
+        state = circuit == CircuitBreaker.State.HALF_OPEN ? LoopStatus.State.HALF_OPEN : LoopStatus.State.RUNNING;
+        lastCycle = Instant.now();
+        lastError = null;
+        window.add(batch);
+        if (batch.isEmpty() && !idle) {
+            // Nothing more for now: read again when all is done (then blocking), or in a moment with the acks.
+            awaitRoom(Integer.MAX_VALUE);
+            return 1;
+        }
+        return batch.size();
+    }
+
+    private void awaitRoom(int room) {
+        try {
+            window.awaitRoom(room, MAX_ACK_DELAY_NANOS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            stopping = true;
+        }
+    }
+
+    /** Sends the acks waiting, of either kind of loop. */
+    private void flushAcks() {
+        sendAcks();
+        if (window != null) {
+            List<String> ids = window.takeAcks();
+            if (!ids.isEmpty()) {
+                broker.ackAll(stream, ids, group);
+            }
+        }
+    }
+
+    /** A worker: takes ready messages from the window and runs their handlers, until the loop stops. */
+    private void work() {
+        while (true) {
+            List<InFlight.Entry> taken;
+            try {
+                taken = window.take();
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (taken.isEmpty()) {
+                return;
+            }
+            try {
+                for (InFlight.Entry entry : taken) {
+                    if (entry != taken.get(0) && window.closed()) {
+                        window.done(entry, false); // the stop: not started, left for redelivery
+                    } else {
+                        run(entry);
+                    }
+                }
+            } finally {
+                window.idle();
+            }
+        }
+    }
+
+    /** Handles one message of a worker's; what escapes (an OutOfMemoryError, a bug) ends neither it nor the loop. */
+    private void run(InFlight.Entry entry) {
+        try {
+            handle(entry);
+        } catch (Throwable e) {
+            // The message is left unacknowledged (the broker delivers it again) and the worker goes on.
+            window.done(entry, false);
+            try {
+                lastError = BrokerSettings.maskUserInfo(e.getClass().getName()
+                        + (e.getMessage() == null ? "" : ": " + e.getMessage()));
+                LOG.log(Level.ERROR, () -> this + ": a worker failed on message " + id(entry.message()) + " ("
+                        + lastError + "); left unacknowledged, to be delivered again", e);
+            } catch (Throwable ignored) {
+                // nothing more to do
+            }
+        }
+    }
+
+    /** What {@link #process} does, for a worker: the outcome goes to the window. */
+    private void handle(InFlight.Entry entry) {
+        Message message = entry.message();
+        List<Handler> matching = new ArrayList<>(handlers.size());
+        for (Handler handler : handlers) {
+            if (handler.wants(message)) {
+                matching.add(handler);
+            }
+        }
+        if (matching.isEmpty()) {
+            skipped.increment();
+            logSkipped(message);
+            window.done(entry, acknowledges);
+            return;
+        }
+        Object[] arguments = new Object[matching.size()];
+        for (int i = 0; i < arguments.length; i++) {
+            try {
+                arguments[i] = matching.get(i).binder().bind(message);
+            } catch (PayloadBinder.BindingException e) {
+                deadLetter(message, matching.get(i), e.getMessage());
+                window.done(entry, false);
+                return;
+            }
+        }
+        Handler running = null;
+        Message outer = CurrentMessage.set(message);
+        try {
+            for (int i = 0; i < arguments.length; i++) {
+                running = matching.get(i);
+                running.subscription().invoker().invoke(arguments[i]);
+            }
+        } catch (OutOfMemoryError e) {
+            throw e;
+        } catch (Throwable e) {
+            // A StackOverflowError included (its stack is unwound by now): a failed handling.
+            if (window.abandoned()) {
+                window.done(entry, false); // the stop gave up on it: left pending, to be delivered again
+                return;
+            }
+            breaker.failed(e);
+            // Awaited before the broker is told: the redelivery may be read as soon as the nack is done.
+            window.rejected(entry, acknowledges && (!(broker instanceof dev.courier.spi.AbstractBroker adapter)
+                    || adapter.redeliversAfterNack(message.deliveryCount())));
+            try {
+                reject(message, running, e);
+            } catch (RuntimeException failure) {
+                // Not rejected: it comes again after message-timeout, or at this consumer's next start.
+                window.notComing(message);
+                LOG.log(Level.WARNING, "{0}: rejecting message {1} failed ({2}); it stays pending", this,
+                        id(message), BrokerSettings.maskUserInfo(String.valueOf(failure)));
+            }
+            return;
+        } finally {
+            CurrentMessage.set(outer);
+        }
+        handled.increment();
+        if (breaker.succeeded()) {
+            LOG.log(Level.INFO, "{0}: the probe succeeded; circuit closed, consuming again", this);
+        }
+        window.done(entry, acknowledges);
     }
 
     /** Queues the ack of a message whose handling is done; {@link #sendAcks} sends it. */
@@ -321,6 +601,16 @@ final class ConsumptionLoop implements Runnable {
             }
             toAck.add(message.id());
         }
+    }
+
+    /** The acks waiting, taken to go with the next read. */
+    private List<String> takeAcks() {
+        if (toAck.isEmpty()) {
+            return List.of();
+        }
+        List<String> ids = List.copyOf(toAck);
+        toAck.clear();
+        return ids;
     }
 
     private void sendAcks() {
@@ -467,6 +757,7 @@ final class ConsumptionLoop implements Runnable {
 
     /** Asks the loop to stop: no more reads; the running handler is let finish. */
     void requestStop() {
+        stopRequestedAt = System.nanoTime();
         stopping = true;
         stopSignal.countDown();
     }
@@ -494,6 +785,11 @@ final class ConsumptionLoop implements Runnable {
      */
     Message abandon() {
         Message message = inHand.getAndSet(null);
+        if (window != null) {
+            Message running = window.abandon();
+            message = message != null ? message : running;
+            workers.forEach(Thread::interrupt);
+        }
         Thread t = thread;
         if (t != null) {
             t.interrupt();
@@ -505,8 +801,11 @@ final class ConsumptionLoop implements Runnable {
         Instant openUntil = breaker.openUntil();
         LoopStatus.State now = state == LoopStatus.State.OPEN && openUntil == null ? LoopStatus.State.HALF_OPEN
                 : state;
+        int inFlight = window != null ? window.held() : batchLeft + held.size();
+        int busy = window != null ? window.busy() : inHand.get() != null ? 1 : 0;
         return new LoopStatus(broker.name(), stream, group, now, lastCycle, handled.sum(), failed.sum(),
-                unbindable.sum(), skipped.sum(), restarts.sum(), lastError, openUntil);
+                unbindable.sum(), skipped.sum(), restarts.sum(), lastError, openUntil, inFlight, busy,
+                concurrency.workers());
     }
 
     private static Duration min(Duration a, Duration b) {

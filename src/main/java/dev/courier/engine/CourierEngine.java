@@ -55,11 +55,13 @@ public final class CourierEngine implements Engine {
             Map<List<String>, List<ConsumptionLoop.Handler>> byLoop = new LinkedHashMap<>();
             for (Subscription s : subscriptions) {
                 byLoop.computeIfAbsent(List.of(s.broker(), s.stream(), s.group()), k -> new ArrayList<>())
-                        .add(new ConsumptionLoop.Handler(s, PayloadBinder.of(s.parameterType(), this::jsonb)));
+                        .add(new ConsumptionLoop.Handler(s, PayloadBinder.of(s.parameterType(), new JsonbSupplier(this))));
             }
             byLoop.forEach((key, handlers) -> requireOneCircuitBreaker(key, handlers));
+            requireKnownGroups(settings, byLoop.keySet());
             byLoop.forEach((key, handlers) -> built.add(new ConsumptionLoop(built.size(),
-                    brokers.get(key.get(0)), key.get(1), key.get(2), handlers, settings)));
+                    brokers.get(key.get(0)), key.get(1), key.get(2), handlers, settings,
+                    concurrency(key, handlers, settings))));
         }
         this.loops = List.copyOf(built);
         for (ConsumptionLoop loop : loops) {
@@ -88,6 +90,37 @@ public final class CourierEngine implements Engine {
                         + loop.get(2) + "', in one loop, and declare different circuit breakers ("
                         + first.circuitBreaker() + ", " + other.circuitBreaker() + "); declare the same on both, "
                         + "or give them different groups");
+            }
+        }
+    }
+
+    /** How a loop runs its handlers: what its methods declare (the same on each), under what configuration says. */
+    private static Concurrency concurrency(List<String> loop, List<ConsumptionLoop.Handler> handlers,
+                                           EngineSettings settings) {
+        Subscription first = handlers.get(0).subscription();
+        for (ConsumptionLoop.Handler handler : handlers) {
+            Subscription other = handler.subscription();
+            if (!other.concurrency().equals(first.concurrency())) {
+                throw new IllegalStateException("subscribers " + first.description() + " and " + other.description()
+                        + " consume stream '" + loop.get(1) + "' of broker '" + loop.get(0) + "' as group '"
+                        + loop.get(2) + "', in one loop, and declare different concurrency, ordering, key or "
+                        + "max-in-flight (" + first.concurrency() + ", " + other.concurrency() + "); declare the "
+                        + "same on both, set them in " + EngineSettings.PREFIX + EngineSettings.SUBSCRIBERS
+                        + loop.get(2) + ".*, or give them different groups");
+            }
+        }
+        return first.concurrency().resolve(settings.subscriber(loop.get(2)), settings.concurrency(),
+                settings.batchSize());
+    }
+
+    /** A courier.subscribers.<group>.* setting names a group that some subscriber consumes as. */
+    private static void requireKnownGroups(EngineSettings settings, java.util.Set<List<String>> loops) {
+        java.util.Set<String> groups = new java.util.TreeSet<>();
+        loops.forEach(key -> groups.add(key.get(2)));
+        for (String group : settings.subscribers().keySet()) {
+            if (!groups.contains(group)) {
+                throw new IllegalStateException(EngineSettings.PREFIX + EngineSettings.SUBSCRIBERS + group
+                        + ".*: no subscriber consumes as group '" + group + "'; the groups are " + groups);
             }
         }
     }
@@ -275,6 +308,24 @@ public final class CourierEngine implements Engine {
             }
         }
         return result;
+    }
+
+    /**
+     * The engine's JSON-B, for binders. A class rather than {@code this::jsonb}: a method reference would load the
+     * JSON-B API when the engine is built, and Java SE applications whose subscribers take {@code Message},
+     * {@code Map} or {@code String} need none.
+     */
+    private static final class JsonbSupplier implements Supplier<Jsonb> {
+        private final CourierEngine engine;
+
+        JsonbSupplier(CourierEngine engine) {
+            this.engine = engine;
+        }
+
+        @Override
+        public Jsonb get() {
+            return engine.jsonb();
+        }
     }
 
     private static String key(String broker, String stream) {

@@ -24,6 +24,11 @@ import java.util.function.Consumer;
  * <tr><td>{@code courier.engine.block-timeout}</td><td>1 s</td><td>longest wait of a blocking read</td></tr>
  * <tr><td>{@code courier.engine.shutdown-timeout}</td><td>10 s</td><td>how long stopping waits for running
  *     handlers</td></tr>
+ * <tr><td>{@code courier.engine.concurrency}</td><td>1</td><td>handlers at once per loop, for subscribers that
+ *     declare none</td></tr>
+ * <tr><td>{@code courier.subscribers.<group>.concurrency}, {@code .ordering}, {@code .key},
+ *     {@code .max-in-flight}</td><td>as declared</td><td>override what the group's {@code @Subscribe}
+ *     declares</td></tr>
  * <tr><td>{@code courier.consumer-name}</td><td>host name and process id</td><td>this instance's consumer
  *     name</td></tr>
  * </table>
@@ -34,9 +39,12 @@ import java.util.function.Consumer;
  * @param blockTimeout    the longest wait of a read on a broker with BLOCKING_READ
  * @param shutdownTimeout how long stopping waits for running handlers
  * @param consumerName    this instance's consumer name
+ * @param concurrency     handlers at once per loop where a subscriber declares none
+ * @param subscribers     what configuration says of each consumer group, by group
  */
 public record EngineSettings(boolean enabled, Mode mode, int batchSize, Duration blockTimeout,
-                             Duration shutdownTimeout, String consumerName) {
+                             Duration shutdownTimeout, String consumerName, int concurrency,
+                             Map<String, GroupSettings> subscribers) {
 
     public static final String PREFIX = "courier.";
     public static final String ENABLED = "engine.enabled";
@@ -45,10 +53,14 @@ public record EngineSettings(boolean enabled, Mode mode, int batchSize, Duration
     public static final String BLOCK_TIMEOUT = "engine.block-timeout";
     public static final String SHUTDOWN_TIMEOUT = "engine.shutdown-timeout";
     public static final String CONSUMER_NAME = "consumer-name";
+    public static final String CONCURRENCY = "engine.concurrency";
+    /** Followed by {@code <group>.<option>}, an option of {@link #SUBSCRIBER_OPTIONS}. */
+    public static final String SUBSCRIBERS = "subscribers.";
+    public static final List<String> SUBSCRIBER_OPTIONS = List.of("concurrency", "ordering", "key", "max-in-flight");
 
     /** The options read, without the {@value #PREFIX} prefix. */
     public static final List<String> OPTIONS =
-            List.of(ENABLED, MODE, BATCH_SIZE, BLOCK_TIMEOUT, SHUTDOWN_TIMEOUT, CONSUMER_NAME);
+            List.of(ENABLED, MODE, BATCH_SIZE, BLOCK_TIMEOUT, SHUTDOWN_TIMEOUT, CONSUMER_NAME, CONCURRENCY);
 
     /**
      * A hundred: a backlog is consumed in a third of the time it takes at 10, where the read and acknowledgement
@@ -72,12 +84,34 @@ public record EngineSettings(boolean enabled, Mode mode, int batchSize, Duration
         if (batchSize < 1) {
             throw new IllegalArgumentException("batchSize must be at least 1, was " + batchSize);
         }
+        if (concurrency < 1 || concurrency > Concurrency.MAX_WORKERS) {
+            throw new IllegalArgumentException("concurrency must be 1 to " + Concurrency.MAX_WORKERS + ", was "
+                    + concurrency);
+        }
+        subscribers = Map.copyOf(subscribers);
+    }
+
+    /** Settings with one handler at a time per loop, unless a subscriber declares more. */
+    public EngineSettings(boolean enabled, Mode mode, int batchSize, Duration blockTimeout, Duration shutdownTimeout,
+                          String consumerName) {
+        this(enabled, mode, batchSize, blockTimeout, shutdownTimeout, consumerName, 1, Map.of());
+    }
+
+    /** What {@code courier.subscribers.<group>.*} says; {@code null} where it says nothing. */
+    public record GroupSettings(Integer concurrency, dev.courier.Subscribe.Ordering ordering, String key,
+                                Integer maxInFlight) {
+        static final GroupSettings NONE = new GroupSettings(null, null, null, null);
+    }
+
+    /** What configuration says of a consumer group. */
+    GroupSettings subscriber(String group) {
+        return subscribers.getOrDefault(group, GroupSettings.NONE);
     }
 
     /** The defaults, with the default consumer name. */
     public static EngineSettings defaults() {
         return new EngineSettings(true, Mode.ASYNC, DEFAULT_BATCH_SIZE, DEFAULT_BLOCK_TIMEOUT,
-                DEFAULT_SHUTDOWN_TIMEOUT, BrokerSettings.defaultConsumerName());
+                DEFAULT_SHUTDOWN_TIMEOUT, BrokerSettings.defaultConsumerName(), 1, Map.of());
     }
 
     /**
@@ -105,7 +139,57 @@ public record EngineSettings(boolean enabled, Mode mode, int batchSize, Duration
         Duration shutdownTimeout = read(problems, d.shutdownTimeout,
                 () -> options.getDuration(SHUTDOWN_TIMEOUT, d.shutdownTimeout));
         String consumerName = options.get(CONSUMER_NAME).orElse(d.consumerName);
-        return new EngineSettings(enabled, mode, batchSize, blockTimeout, shutdownTimeout, consumerName);
+        int concurrency = read(problems, d.concurrency, () -> atMost(options, CONCURRENCY,
+                options.getInt(CONCURRENCY, d.concurrency, 1), Concurrency.MAX_WORKERS));
+        Map<String, GroupSettings> subscribers = new java.util.TreeMap<>();
+        for (String option : values.keySet()) {
+            if (!option.startsWith(SUBSCRIBERS)) {
+                continue;
+            }
+            String rest = option.substring(SUBSCRIBERS.length());
+            int dot = rest.lastIndexOf('.');
+            String name = dot < 0 ? "" : rest.substring(dot + 1);
+            if (dot < 1 || !SUBSCRIBER_OPTIONS.contains(name)) {
+                problems.accept(options.invalid(option, "is not a subscriber setting; use " + PREFIX + SUBSCRIBERS
+                        + "<group>.<setting>, a setting of " + SUBSCRIBER_OPTIONS));
+                continue;
+            }
+            String group = rest.substring(0, dot);
+            GroupSettings g = subscribers.getOrDefault(group, GroupSettings.NONE);
+            try {
+                g = switch (name) {
+                    case "concurrency" -> new GroupSettings(atMost(options, option, options.getInt(option, 1, 1),
+                            Concurrency.MAX_WORKERS), g.ordering(), g.key(), g.maxInFlight());
+                    case "ordering" -> new GroupSettings(g.concurrency(), ordering(options, option), g.key(),
+                            g.maxInFlight());
+                    case "key" -> new GroupSettings(g.concurrency(), g.ordering(), options.get(option).orElse(""),
+                            g.maxInFlight());
+                    default -> new GroupSettings(g.concurrency(), g.ordering(), g.key(), atMost(options, option,
+                            options.getInt(option, 1, 1), Concurrency.MAX_IN_FLIGHT));
+                };
+                subscribers.put(group, g);
+            } catch (BrokerConfigurationException e) {
+                problems.accept(e);
+            }
+        }
+        return new EngineSettings(enabled, mode, batchSize, blockTimeout, shutdownTimeout, consumerName, concurrency,
+                subscribers);
+    }
+
+    private static int atMost(Options options, String option, int value, int max) {
+        if (value > max) {
+            throw options.invalid(option, "'" + value + "' is too large; it must be at most " + max);
+        }
+        return value;
+    }
+
+    private static dev.courier.Subscribe.Ordering ordering(Options options, String option) {
+        String text = options.get(option).orElse("");
+        try {
+            return dev.courier.Subscribe.Ordering.valueOf(text.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw options.invalid(option, "'" + text + "' is not an ordering; use stream, key or none");
+        }
     }
 
     private static <T> T read(Consumer<BrokerConfigurationException> problems, T fallback,

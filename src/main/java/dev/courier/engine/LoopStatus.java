@@ -23,10 +23,21 @@ import java.util.Objects;
  * @param lastError    the type and text of the last error while {@link State#BACKING_OFF} or {@link State#RESTARTING},
  *                     else {@code null} (never holds a password)
  * @param circuitOpenUntil while {@link State#OPEN}: when the circuit breaker lets a probe through; else {@code null}
+ * @param inFlight     messages the loop holds now: read and not finished (running, ready, or waiting for their key)
+ * @param busyWorkers  handlers running now
+ * @param concurrency  handlers the loop runs at once at most
  */
 public record LoopStatus(String broker, String stream, String group, State state, Instant lastCycle, long handled,
                          long failed, long unbindable, long skipped, long restarts, String lastError,
-                         Instant circuitOpenUntil) {
+                         Instant circuitOpenUntil, int inFlight, int busyWorkers, int concurrency) {
+
+    /** The status of a loop that handles one message at a time and holds none now. */
+    public LoopStatus(String broker, String stream, String group, State state, Instant lastCycle, long handled,
+                      long failed, long unbindable, long skipped, long restarts, String lastError,
+                      Instant circuitOpenUntil) {
+        this(broker, stream, group, state, lastCycle, handled, failed, unbindable, skipped, restarts, lastError,
+                circuitOpenUntil, 0, 0, 1);
+    }
 
     public LoopStatus {
         Objects.requireNonNull(broker, "broker");

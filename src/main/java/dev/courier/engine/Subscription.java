@@ -16,14 +16,22 @@ import java.util.Objects;
  * @param description   the method, for logs: {@code com.acme.Subscriber.onEvent(UserRegistered)}
  * @param invoker       calls the method with the bound argument
  * @param circuitBreaker the circuit breaker of its loop ({@link CircuitBreakerSettings#OFF} for none)
+ * @param concurrency   how its loop runs handlers, as declared ({@link Concurrency#DEFAULT} for the defaults)
  */
 public record Subscription(String broker, String stream, String group, String type, Type parameterType,
-                           String description, Invoker invoker, CircuitBreakerSettings circuitBreaker) {
+                           String description, Invoker invoker, CircuitBreakerSettings circuitBreaker,
+                           Concurrency concurrency) {
 
     /** A subscription without a circuit breaker. */
     public Subscription(String broker, String stream, String group, String type, Type parameterType,
                         String description, Invoker invoker) {
         this(broker, stream, group, type, parameterType, description, invoker, CircuitBreakerSettings.OFF);
+    }
+
+    /** A subscription with the default concurrency. */
+    public Subscription(String broker, String stream, String group, String type, Type parameterType,
+                        String description, Invoker invoker, CircuitBreakerSettings circuitBreaker) {
+        this(broker, stream, group, type, parameterType, description, invoker, circuitBreaker, Concurrency.DEFAULT);
     }
 
     public Subscription {
@@ -35,6 +43,7 @@ public record Subscription(String broker, String stream, String group, String ty
         Objects.requireNonNull(description, "description");
         Objects.requireNonNull(invoker, "invoker");
         Objects.requireNonNull(circuitBreaker, "circuitBreaker");
+        Objects.requireNonNull(concurrency, "concurrency");
     }
 
     /**

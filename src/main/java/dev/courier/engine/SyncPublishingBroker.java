@@ -62,6 +62,11 @@ final class SyncPublishingBroker implements Broker {
     }
 
     @Override
+    public List<Message> read(String stream, String group, int max, Duration block, List<String> acknowledge) {
+        return delegate.read(stream, group, max, block, acknowledge);
+    }
+
+    @Override
     public boolean ack(String stream, String id, String group) {
         return delegate.ack(stream, id, group);
     }

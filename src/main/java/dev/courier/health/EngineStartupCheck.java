@@ -1,8 +1,6 @@
 package dev.courier.health;
 
 import dev.courier.engine.Engine;
-import dev.courier.engine.EngineStatus;
-import dev.courier.engine.LoopStatus;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.health.HealthCheckResponse;
@@ -17,23 +15,13 @@ import org.eclipse.microprofile.health.Startup;
 @ApplicationScoped
 class EngineStartupCheck implements HealthCheck {
 
-    static final String NAME = "courier-engine";
+    static final String NAME = HealthReport.STARTUP;
 
     @Inject
     Engine engine;
 
     @Override
     public HealthCheckResponse call() {
-        EngineStatus status = engine.status();
-        long starting = status.loops().stream().filter(l -> l.state() == LoopStatus.State.STARTING).count();
-        boolean up = !status.enabled() || status.started() && starting == 0;
-        return HealthCheckResponse.named(NAME)
-                .status(up)
-                .withData("enabled", status.enabled())
-                .withData("started", status.started())
-                .withData("mode", status.mode().label())
-                .withData("loops", status.loops().size())
-                .withData("starting", starting)
-                .build();
+        return Responses.of(HealthReport.startup(engine.status()));
     }
 }

@@ -6,6 +6,7 @@ import org.eclipse.microprofile.config.Config;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The health checks' one setting, {@code courier.health.stuck-after}: how long a running consumption loop may go
@@ -27,13 +28,23 @@ public final class HealthSettings {
      * @throws dev.courier.BrokerConfigurationException the value is not a positive duration; names the property
      */
     public static Duration stuckAfter(Config config) {
+        return stuckAfter(config.getOptionalValue(PREFIX + STUCK_AFTER, String.class));
+    }
+
+    /**
+     * The bound a configured value gives.
+     *
+     * @param value the value of {@code courier.health.stuck-after}, if set
+     * @throws dev.courier.BrokerConfigurationException the value is not a positive duration; names the property
+     */
+    public static Duration stuckAfter(Optional<String> value) {
         Map<String, String> values = new HashMap<>();
-        config.getOptionalValue(PREFIX + STUCK_AFTER, String.class).ifPresent(v -> values.put(STUCK_AFTER, v));
+        value.ifPresent(v -> values.put(STUCK_AFTER, v));
         Options options = new Options(PREFIX, values);
-        Duration value = options.getDuration(STUCK_AFTER, DEFAULT_STUCK_AFTER);
-        if (value.isZero()) {
+        Duration bound = options.getDuration(STUCK_AFTER, DEFAULT_STUCK_AFTER);
+        if (bound.isZero()) {
             throw options.invalid(STUCK_AFTER, "'" + options.get(STUCK_AFTER).orElse("") + "' must be positive");
         }
-        return value;
+        return bound;
     }
 }

@@ -95,6 +95,11 @@ final class InlineBroker extends AbstractBroker implements Maintained {
     }
 
     @Override
+    protected RetryPolicy retryPolicy() {
+        return policy;
+    }
+
+    @Override
     protected String doPublish(String stream, Map<String, Object> payload) {
         long now = clock.millis();
         Entry entry = new Entry(nextId(), payload, now);

@@ -42,6 +42,15 @@ public final class ProteanEnvelope {
         return headers == null ? null : (String) headers.get("type");
     }
 
+    /**
+     * The stream of a Protean message ({@code metadata.headers.stream}, as {@code interop::order-810a...}: one per
+     * aggregate), or {@code null} when it is not one or has none.
+     */
+    public static String stream(Map<String, ?> payload) {
+        Map<?, ?> headers = headers(payload);
+        return headers != null && headers.get("stream") instanceof String stream && !stream.isEmpty() ? stream : null;
+    }
+
     /** The fields of a Protean message ({@code data}), or {@code null} when it is not one. */
     @SuppressWarnings("unchecked")
     public static Map<String, Object> data(Map<String, ?> payload) {

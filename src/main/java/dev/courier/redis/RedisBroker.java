@@ -15,6 +15,7 @@ import dev.courier.spi.Maintained;
 import dev.courier.spi.MaintenancePolicy;
 import dev.courier.spi.Retention;
 import dev.courier.spi.RetryPolicy;
+import redis.clients.jedis.AbstractPipeline;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Protocol;
 import redis.clients.jedis.Response;
@@ -194,6 +195,11 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         return policy;
     }
 
+    @Override
+    protected RetryPolicy retryPolicy() {
+        return policy;
+    }
+
     RedisConnection connection() {
         return connection;
     }
@@ -310,7 +316,18 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         return readGroup(stream, group, max, Math.min(block.toMillis(), blockTimeout.toMillis()));
     }
 
+    /** The acks go in the read's round trip (XACK and XREADGROUP pipelined) when the read is a plain XREADGROUP. */
+    @Override
+    protected List<Message> doAckAndRead(String stream, String group, List<String> ids, int max, Duration block) {
+        return readGroup(stream, group, max, block.isZero() ? 0L : Math.min(block.toMillis(), blockTimeout.toMillis()),
+                ids);
+    }
+
     private List<Message> readGroup(String stream, String group, int max, long blockMs) {
+        return readGroup(stream, group, max, blockMs, List.of());
+    }
+
+    private List<Message> readGroup(String stream, String group, int max, long blockMs, List<String> acks) {
         GroupState g = state(stream, group);
         ensureGroup(g);
         List<Message> out = new ArrayList<>(Math.min(max, 16));
@@ -322,6 +339,12 @@ final class RedisBroker extends AbstractBroker implements Maintained {
             g.seenFailures = failures;
             g.leftoverSince = connection.lastFailureAt();
             g.leftoverCursor = "-";
+        }
+        if (!acks.isEmpty() && (g.leftoverCursor != null || (reclaimSupported && now >= g.nextReclaimAt)
+                || now >= g.nextRetryCheckAt())) {
+            // Other commands come first: the acks go on their own, before them.
+            doAckAll(stream, acks, group);
+            acks = List.of();
         }
         if (g.leftoverCursor != null) {
             leftovers(g, out, max, now);
@@ -335,12 +358,14 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         if (out.size() < max) {
             // Block only when there is nothing to give, and not past the next retry that is due.
             long block = out.isEmpty() ? Math.min(blockMs, g.nextRetryCheckAt() - now) : 0;
-            readNew(g, out, max - out.size(), block);
+            readNew(g, out, max - out.size(), block, acks);
+        } else if (!acks.isEmpty()) {
+            doAckAll(stream, acks, group);
         }
         return out;
     }
 
-    private void readNew(GroupState g, List<Message> out, int count, long blockMs) {
+    private void readNew(GroupState g, List<Message> out, int count, long blockMs, List<String> acks) {
         XReadGroupParams params = XReadGroupParams.xReadGroupParams().count(count);
         if (blockMs >= 1) {
             params.block((int) Math.min(Integer.MAX_VALUE, blockMs));
@@ -349,7 +374,9 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         Map.Entry<byte[], byte[]> key = Map.entry(g.streamKey, UNDELIVERED);
         List<Object> result;
         try {
-            result = xreadgroup(g, params, key, blockMs >= 1);
+            byte[][] ids = acks.isEmpty() ? null : entryIds(acks);
+            result = ids == null ? xreadgroup(g, params, key, blockMs >= 1) : xackXreadgroup(g, ids, params, key,
+                    blockMs >= 1);
         } catch (RedisReplyException e) {
             if (!e.is("NOGROUP")) {
                 throw e;
@@ -377,6 +404,34 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         return blocking
                 ? connection.executeBlocking("XREADGROUP", j -> j.xreadGroup(g.groupKey, consumerKey, params, key))
                 : connection.execute("XREADGROUP", j -> j.xreadGroup(g.groupKey, consumerKey, params, key));
+    }
+
+    /** XACK then XREADGROUP in one round trip; Redis runs the XACK before the read may block. */
+    private List<Object> xackXreadgroup(GroupState g, byte[][] ids, XReadGroupParams params,
+                                        Map.Entry<byte[], byte[]> key, boolean blocking) {
+        java.util.function.Function<redis.clients.jedis.UnifiedJedis, List<Object>> both = j -> {
+            try (AbstractPipeline pipeline = j.pipelined()) {
+                Response<Long> acked = pipeline.xack(g.streamKey, g.groupKey, ids);
+                Response<List<Object>> read = pipeline.xreadGroup(g.groupKey, consumerKey, params, key);
+                pipeline.sync();
+                acked.get();
+                return read.get();
+            }
+        };
+        return blocking ? connection.executeBlocking("XACK + XREADGROUP", both)
+                : connection.execute("XACK + XREADGROUP", both);
+    }
+
+    /** The ids that are stream entry ids, as bytes; {@code null} when none is. */
+    private static byte[][] entryIds(List<String> ids) {
+        List<byte[]> entryIds = new ArrayList<>(ids.size());
+        for (String id : ids) {
+            // One malformed id would fail the whole command: it cannot be pending anyway.
+            if (isEntryId(id)) {
+                entryIds.add(id.getBytes(StandardCharsets.US_ASCII));
+            }
+        }
+        return entryIds.isEmpty() ? null : entryIds.toArray(new byte[0][]);
     }
 
     /** A first delivery from XREADGROUP's reply: the data field parsed, anything odd by the general route. */

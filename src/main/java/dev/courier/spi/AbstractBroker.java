@@ -124,6 +124,34 @@ public abstract class AbstractBroker implements Broker {
     }
 
     @Override
+    public final List<Message> read(String stream, String group, int max, Duration block,
+                                    List<String> acknowledge) {
+        if (acknowledge == null) {
+            throw new IllegalArgumentException("acknowledge must not be null");
+        }
+        for (String id : acknowledge) {
+            requireName(id, "message id");
+        }
+        if (acknowledge.isEmpty() || !hasCapability(BrokerCapability.ACK_NACK)) {
+            return read(stream, group, max, block);
+        }
+        requireName(stream, "stream");
+        requireName(group, "consumer group");
+        if (max < 1) {
+            throw new IllegalArgumentException("max must be at least 1, was " + max);
+        }
+        if (block == null || block.isNegative()) {
+            throw new IllegalArgumentException("block must be zero or more, was " + block);
+        }
+        if (!hasCapability(BrokerCapability.SUBSCRIBE)) {
+            doAckAll(stream, acknowledge, group);
+            return List.of();
+        }
+        return doAckAndRead(stream, group, acknowledge, max,
+                hasCapability(BrokerCapability.BLOCKING_READ) ? block : Duration.ZERO);
+    }
+
+    @Override
     public final List<String> publishAll(String stream, List<?> messages) {
         requireName(stream, "stream");
         if (messages == null) {
@@ -354,6 +382,29 @@ public abstract class AbstractBroker implements Broker {
             ids.add(doPublishJson(stream, json));
         }
         return ids;
+    }
+
+    /**
+     * Whether a message delivered {@code deliveryCount} times comes again if it is rejected now, rather than being
+     * dead-lettered; {@code true} where the adapter follows no {@link #retryPolicy()}.
+     */
+    public final boolean redeliversAfterNack(int deliveryCount) {
+        RetryPolicy policy = retryPolicy();
+        return policy == null || !policy.exhausted(deliveryCount);
+    }
+
+    /** The policy by which {@link #doNack} delivers again or dead-letters; {@code null} when it follows none. */
+    protected RetryPolicy retryPolicy() {
+        return null;
+    }
+
+    /**
+     * Acknowledges checked ids (not empty), then reads; {@code block} is zero without BLOCKING_READ. Adapters that
+     * can send both in one round trip override this.
+     */
+    protected List<Message> doAckAndRead(String stream, String group, List<String> ids, int max, Duration block) {
+        doAckAll(stream, ids, group);
+        return block.isZero() ? doRead(stream, group, max) : doRead(stream, group, max, block);
     }
 
     /** A read that may wait up to {@code block} (not zero) for messages; only called with BLOCKING_READ. */

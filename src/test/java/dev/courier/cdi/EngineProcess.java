@@ -14,7 +14,7 @@ import java.nio.charset.StandardCharsets;
  * {@link RedisEngineCrashTest#properties} says. Prints {@code STARTED} once deployed; a line {@code HANG} on its
  * standard input makes the next handler call hang, to be killed there.
  *
- * <p>Arguments: redis-uri consumer-name.
+ * <p>Arguments: redis-uri consumer-name [concurrency].
  */
 public final class EngineProcess {
 
@@ -22,7 +22,11 @@ public final class EngineProcess {
     }
 
     public static void main(String[] args) throws Exception {
-        TestConfig.of(RedisEngineCrashTest.properties(args[0], args[1]));
+        java.util.Map<String, String> properties = RedisEngineCrashTest.properties(args[0], args[1]);
+        if (args.length > 2) {
+            properties.put("courier.subscribers." + RecordingOrders.class.getName() + ".concurrency", args[2]);
+        }
+        TestConfig.of(properties);
         WeldContainer container = new Weld().disableDiscovery()
                 .addExtension(new CourierExtension()).addBeanClasses(RecordingOrders.class).initialize();
         System.out.println("STARTED " + container.getId());

@@ -73,7 +73,7 @@ class EngineSettingsTest {
         assertContains(error, "courier.engine.shutdown-timeout: '-1' is negative");
         assertContains(error, "courier.engine.batchsize: is not a Courier engine setting; the settings are "
                 + "[courier.engine.enabled, courier.engine.mode, courier.engine.batch-size, courier.engine.block-timeout, "
-                + "courier.engine.shutdown-timeout, courier.consumer-name]");
+                + "courier.engine.shutdown-timeout, courier.consumer-name, courier.engine.concurrency]");
     }
 
     @Test

@@ -1,12 +1,11 @@
-package dev.courier.cdi;
+package dev.courier.internal;
 
 import dev.courier.Broker;
 import dev.courier.BrokerConfigurationException;
 import dev.courier.Brokers;
+import dev.courier.engine.EngineSettings;
 import dev.courier.spi.BrokerProvider;
 import dev.courier.spi.BrokerSettings;
-import org.eclipse.microprofile.config.Config;
-import org.eclipse.microprofile.config.spi.ConfigSource;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -15,16 +14,19 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.ServiceConfigurationError;
+import java.util.ServiceLoader;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Reads the brokers' configuration ({@code brokers.<name>.<option>}) from MicroProfile Config and builds the
- * brokers, collecting every problem instead of stopping at the first.
+ * Reads the brokers' configuration ({@code brokers.<name>.<option>}) and builds the brokers, collecting every problem
+ * instead of stopping at the first. Shared by Courier's CDI extension and the Java SE runner. Not API.
  */
-final class BrokerConfig {
+public final class BrokerConfig {
 
     static final String PREFIX = "brokers.";
     static final String PROVIDER = "provider";
@@ -37,19 +39,19 @@ final class BrokerConfig {
     /** A name in environment-variable form: no dots, no lower-case letters. */
     private static final Pattern ENVIRONMENT_VARIABLE = Pattern.compile("[A-Z0-9_]+");
 
-    private final Config config;
+    private final ConfigValues config;
     private final Map<String, BrokerProvider> providers;
     private final String consumerName;
     private final List<String> problems = new ArrayList<>();
 
-    BrokerConfig(Config config, Map<String, BrokerProvider> providers, String consumerName) {
+    public BrokerConfig(ConfigValues config, Map<String, BrokerProvider> providers, String consumerName) {
         this.config = config;
         this.providers = providers;
         this.consumerName = consumerName;
     }
 
     /** The problems found so far, each naming the property at fault. */
-    List<String> problems() {
+    public List<String> problems() {
         return problems;
     }
 
@@ -57,7 +59,7 @@ final class BrokerConfig {
      * Builds every configured broker. Returns {@code null}, with {@link #problems()} saying why, when any broker's
      * configuration is wrong; brokers built before a problem was found are closed again.
      */
-    Brokers build() {
+    public Brokers build() {
         Map<String, Broker> built = new LinkedHashMap<>();
         for (String name : brokerNames()) {
             try {
@@ -85,13 +87,13 @@ final class BrokerConfig {
     }
 
     /** The configured broker names: {@code default} first, then the others in the order the config gives them. */
-    Set<String> brokerNames() {
+    public Set<String> brokerNames() {
         Set<String> names = new LinkedHashSet<>();
         if (providerName(Brokers.DEFAULT).isPresent()) {
             names.add(Brokers.DEFAULT);
         }
-        for (ConfigSource source : config.getConfigSources()) {
-            Set<String> sourceNames = source.getPropertyNames();
+        for (ConfigValues.Source source : config.sources()) {
+            Set<String> sourceNames = source.propertyNames();
             for (String property : sourceNames) {
                 Matcher dotted = PROVIDER_PROPERTY.matcher(property);
                 // Not the dotted form an environment source derives from a variable (brokers.a.b.provider for
@@ -107,6 +109,60 @@ final class BrokerConfig {
             }
         }
         return names;
+    }
+
+    /** The courier.* engine settings; a misspelt courier.engine.* property is reported, as broker options are. */
+    public static EngineSettings engineSettings(ConfigValues config, List<String> problems) {
+        Map<String, String> values = new LinkedHashMap<>();
+        for (String option : EngineSettings.OPTIONS) {
+            config.value(EngineSettings.PREFIX + option).ifPresent(value -> values.put(option, value));
+        }
+        String subscribers = EngineSettings.PREFIX + EngineSettings.SUBSCRIBERS;
+        for (String property : config.propertyNames()) {
+            if (property.startsWith(subscribers)) {
+                config.value(property).ifPresent(value -> values.put(
+                        property.substring(EngineSettings.PREFIX.length()), value));
+            }
+        }
+        Set<String> known = new TreeSet<>();
+        EngineSettings.OPTIONS.forEach(option -> known.add(variableForm(EngineSettings.PREFIX + option)));
+        for (String property : config.propertyNames()) {
+            if (variableForm(property).startsWith("COURIER_ENGINE_") && !known.contains(variableForm(property))) {
+                problems.add(property + ": is not a Courier engine setting; the settings are "
+                        + EngineSettings.OPTIONS.stream().map(o -> EngineSettings.PREFIX + o).toList());
+            }
+        }
+        return EngineSettings.from(values, (BrokerConfigurationException e) -> problems.add(e.getMessage()));
+    }
+
+    /**
+     * The providers {@link ServiceLoader} finds through {@code loader}, then {@code more} (CDI beans), by name; two
+     * different providers of one name are a problem.
+     */
+    public static Map<String, BrokerProvider> providers(ClassLoader loader, Iterable<BrokerProvider> more,
+                                                        List<String> problems) {
+        Map<String, BrokerProvider> providers = new TreeMap<>();
+        List<BrokerProvider> found = new ArrayList<>();
+        try {
+            ServiceLoader.load(BrokerProvider.class, loader).forEach(found::add);
+        } catch (ServiceConfigurationError e) {
+            problems.add("a broker provider listed in META-INF/services/" + BrokerProvider.class.getName()
+                    + " cannot be loaded: " + e.getMessage());
+        }
+        more.forEach(found::add);
+        for (BrokerProvider provider : found) {
+            BrokerProvider other = providers.putIfAbsent(provider.name(), provider);
+            if (other != null && !sameClass(other, provider)) {
+                problems.add("two broker providers are named '" + provider.name() + "': "
+                        + other.getClass().getName() + " and " + provider.getClass().getName());
+            }
+        }
+        return providers;
+    }
+
+    private static boolean sameClass(BrokerProvider a, BrokerProvider b) {
+        // A CDI bean may be a proxy (a subclass) of the class ServiceLoader found.
+        return a.getClass().isAssignableFrom(b.getClass()) || b.getClass().isAssignableFrom(a.getClass());
     }
 
     private Broker create(String name) {
@@ -168,8 +224,8 @@ final class BrokerConfig {
             }
         }
         Map<String, String> unknown = new LinkedHashMap<>(); // by environment-variable form, so each is named once
-        for (ConfigSource source : config.getConfigSources()) {
-            Set<String> names = source.getPropertyNames();
+        for (ConfigValues.Source source : config.sources()) {
+            Set<String> names = source.propertyNames();
             for (String property : names) {
                 if (longerBrokers.stream().anyMatch(variableForm(property)::startsWith)) {
                     continue;
@@ -197,8 +253,8 @@ final class BrokerConfig {
     }
 
     /** How a name in environment-variable form was set, for messages. */
-    private static String origin(ConfigSource source, String property) {
-        String sourceName = String.valueOf(source.getName());
+    private static String origin(ConfigValues.Source source, String property) {
+        String sourceName = String.valueOf(source.name());
         return sourceName.toLowerCase(Locale.ROOT).contains("env") ? "environment variable " + property
                 : property + " in config source " + sourceName;
     }
@@ -208,7 +264,7 @@ final class BrokerConfig {
     }
 
     private Optional<String> value(String property) {
-        return config.getOptionalValue(property, String.class).map(String::trim).filter(v -> !v.isEmpty());
+        return config.value(property).map(String::trim).filter(v -> !v.isEmpty());
     }
 
     private static void closeQuietly(Broker broker) {

@@ -1,0 +1,24 @@
+package dev.courier.demo;
+
+import dev.courier.Subscribe;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.util.Map;
+
+/**
+ * Handles the jobs of the stream "parallel-jobs" four at a time, on the server's managed threads, each with a request
+ * context of its own (the request-scoped {@link RequestTrace}). A job with {@code "work_ms"} takes that long.
+ */
+@ApplicationScoped
+public class ParallelSubscriber {
+
+    void onJob(@Subscribe(stream = "parallel-jobs", concurrency = 4, ordering = Subscribe.Ordering.NONE)
+               Map<String, Object> job, RequestTrace trace, ParallelLog log) throws InterruptedException {
+        log.started();
+        String request = trace.id();
+        if (job.get("work_ms") instanceof Number millis) {
+            Thread.sleep(millis.longValue());
+        }
+        log.finished(job.get("job"), request, Thread.currentThread().getName());
+    }
+}

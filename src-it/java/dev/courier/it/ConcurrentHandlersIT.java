@@ -1,0 +1,87 @@
+package dev.courier.it;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The demo's {@code ParallelSubscriber} (concurrency 4) on a server: handlers run at once, on managed threads, each
+ * with a request context of its own.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@ExtendWith(Servers.class)
+abstract class ConcurrentHandlersIT {
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private AppServer server;
+
+    protected abstract Servers.Kind kind();
+
+    @BeforeAll
+    void startServer() {
+        server = Servers.acquire(kind());
+    }
+
+    @Test
+    void handlersRunAtOnceEachInItsOwnRequestContext() {
+        String run = UUID.randomUUID().toString();
+        for (int i = 0; i < 8; i++) {
+            HttpResponse<String> response = send(HttpRequest.newBuilder(uri("api/streams/parallel-jobs"))
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"job\": \"" + run + "-" + i
+                            + "\", \"work_ms\": 400}")));
+            assertEquals(200, response.statusCode(), response::body);
+        }
+        List<Map<?, ?>> jobs = await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
+                .until(() -> ours(run), list -> list.size() == 8);
+        Set<Object> requests = new HashSet<>();
+        Set<Object> threads = new HashSet<>();
+        jobs.forEach(job -> {
+            requests.add(job.get("request"));
+            threads.add(job.get("thread"));
+        });
+        assertEquals(8, requests.size(), "a request context per message: " + jobs);
+        assertTrue(threads.size() >= 2, "several worker threads: " + threads);
+        Map<?, ?> log = (Map<?, ?>) DemoJson.parse(send(HttpRequest.newBuilder(uri("api/parallel")).GET()).body());
+        assertTrue(((Number) log.get("most_at_once")).intValue() >= 2, "handlers at once: " + log);
+        assertTrue(((Number) log.get("most_at_once")).intValue() <= 4, "at most the concurrency: " + log);
+    }
+
+    private List<Map<?, ?>> ours(String run) {
+        Map<?, ?> log = (Map<?, ?>) DemoJson.parse(send(HttpRequest.newBuilder(uri("api/parallel")).GET()).body());
+        return ((List<?>) log.get("jobs")).stream().<Map<?, ?>>map(j -> (Map<?, ?>) j)
+                .filter(j -> String.valueOf(j.get("job")).startsWith(run)).toList();
+    }
+
+    private URI uri(String path) {
+        return server.baseUri().resolve(path);
+    }
+
+    private HttpResponse<String> send(HttpRequest.Builder request) {
+        try {
+            return http.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new AssertionError(server.name() + " did not answer: " + e + "\n" + server.tail(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+}

@@ -1,0 +1,10 @@
+package dev.courier.it;
+
+/** Concurrent handlers on Open Liberty. */
+class ConcurrentHandlersOpenLibertyIT extends ConcurrentHandlersIT {
+
+    @Override
+    protected Servers.Kind kind() {
+        return Servers.Kind.OPEN_LIBERTY;
+    }
+}

@@ -1,0 +1,299 @@
+package dev.courier.engine;
+
+import dev.courier.Broker;
+import dev.courier.Brokers;
+import dev.courier.Message;
+import dev.courier.Subscribe;
+import dev.courier.inline.InlineBrokerProvider;
+import dev.courier.redis.RedisBrokerProvider;
+import dev.courier.spi.BrokerSettings;
+import dev.courier.testing.RedisServer;
+import dev.courier.testing.WithRedis;
+import org.junit.jupiter.api.Test;
+import redis.clients.jedis.RedisClient;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Loops with workers, on inline and on a real redis-server: order per key through retries, the window, the stop. */
+@WithRedis
+class ConcurrentLoopTest {
+
+    static final String GROUP = "concurrent";
+    static final Map<String, String> QUICK_RETRIES = Map.of("retry-delay", "0.01", "backoff-multiplier", "1");
+
+    static Broker inline() {
+        return new InlineBrokerProvider().create("default", new BrokerSettings("default", "inline", QUICK_RETRIES,
+                "test-consumer"));
+    }
+
+    static Broker redis(RedisServer server, String consumer) {
+        Map<String, String> options = new HashMap<>(QUICK_RETRIES);
+        options.put("uri", server.uri());
+        return new RedisBrokerProvider().create("default", new BrokerSettings("default", "redis", options, consumer));
+    }
+
+    static CourierEngine engine(Broker broker, String stream, Concurrency concurrency, Duration shutdownTimeout,
+                                Subscription.Invoker handler) {
+        EngineSettings settings = new EngineSettings(true, EngineSettings.Mode.ASYNC, 10, Duration.ofMillis(200),
+                shutdownTimeout, "test-consumer");
+        return CourierEngine.create(settings, new Brokers(Map.of("default", broker)), List.of(new Subscription(
+                "default", stream, GROUP, "", Message.class, "ConcurrentLoopTest.handle(Message)", handler,
+                CircuitBreakerSettings.OFF, concurrency)));
+    }
+
+    @Test
+    void inline_keeps_the_order_of_each_key_through_retries() throws Exception {
+        try (Broker broker = inline()) {
+            keyOrderThroughRetries(broker);
+        }
+    }
+
+    @Test
+    void redis_keeps_the_order_of_each_key_through_retries(RedisServer server) throws Exception {
+        try (Broker broker = redis(server, "test-consumer")) {
+            keyOrderThroughRetries(broker);
+        }
+    }
+
+    /**
+     * 20,000 messages over 500 keys, 16 workers, random handler delays; every 20th message fails once, every 40th
+     * twice, before it succeeds. Each attempt must be of its key's earliest message not yet handled.
+     */
+    private static void keyOrderThroughRetries(Broker broker) throws Exception {
+        int n = 20_000;
+        int keys = 500;
+        String stream = "orders-" + System.nanoTime();
+        broker.read(stream, GROUP, 1); // the group exists before the messages
+        List<Map<String, Object>> messages = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            messages.add(Map.of("order_id", "order-" + (i % keys), "seq", i));
+        }
+        for (int i = 0; i < n; i += 1000) {
+            broker.publishAll(stream, messages.subList(i, i + 1000));
+        }
+        Map<String, Integer> nextSeq = new ConcurrentHashMap<>();
+        Map<Integer, AtomicInteger> failures = new ConcurrentHashMap<>();
+        Set<String> running = ConcurrentHashMap.newKeySet();
+        List<String> violations = java.util.Collections.synchronizedList(new ArrayList<>());
+        LongAdder handled = new LongAdder();
+        AtomicInteger concurrent = new AtomicInteger();
+        AtomicInteger mostConcurrent = new AtomicInteger();
+        CourierEngine engine = engine(broker, stream, new Concurrency(16, Subscribe.Ordering.KEY, "order_id", 0),
+                Duration.ofSeconds(5), argument -> {
+                    Message m = (Message) argument;
+                    String key = (String) m.payload().get("order_id");
+                    int seq = ((Number) m.payload().get("seq")).intValue();
+                    mostConcurrent.accumulateAndGet(concurrent.incrementAndGet(), Math::max);
+                    try {
+                        if (!running.add(key)) {
+                            violations.add(key + ": two messages at once");
+                        }
+                        int expected = nextSeq.getOrDefault(key, seq % keys);
+                        if (seq != expected) {
+                            violations.add(key + ": message " + seq + " before " + expected);
+                        }
+                        if (ThreadLocalRandom.current().nextInt(4) == 0) {
+                            TimeUnit.MICROSECONDS.sleep(ThreadLocalRandom.current().nextInt(500));
+                        }
+                        int failing = seq % 40 == 0 ? 2 : seq % 20 == 0 ? 1 : 0;
+                        if (failures.computeIfAbsent(seq, s -> new AtomicInteger()).getAndIncrement() < failing) {
+                            throw new IllegalStateException("failing " + seq);
+                        }
+                        nextSeq.put(key, seq + keys);
+                        handled.increment();
+                    } finally {
+                        running.remove(key);
+                        concurrent.decrementAndGet();
+                    }
+                });
+        engine.start();
+        try {
+            await().atMost(Duration.ofSeconds(120)).until(() -> handled.sum() >= n);
+        } finally {
+            engine.stop();
+        }
+        assertEquals(List.of(), violations.subList(0, Math.min(10, violations.size())));
+        assertEquals(n, handled.sum());
+        for (int i = 0; i < keys; i++) {
+            assertEquals(n + i, nextSeq.get("order-" + i), "every message of order-" + i + " handled");
+        }
+        assertEquals(3, failures.get(0).get(), "message 0 failed twice, then succeeded");
+        assertTrue(mostConcurrent.get() > 1, "handlers ran at once: " + mostConcurrent.get());
+    }
+
+    @Test
+    void a_dead_lettered_message_lets_its_key_go_on() throws Exception {
+        try (Broker broker = new InlineBrokerProvider().create("default", new BrokerSettings("default", "inline",
+                Map.of("retry-delay", "0.01", "max-retries", "1"), "test-consumer"))) {
+            String stream = "poison-" + System.nanoTime();
+            broker.read(stream, GROUP, 1);
+            broker.publish(stream, Map.of("order_id", "a", "seq", 0, "poison", true));
+            broker.publish(stream, Map.of("order_id", "a", "seq", 1));
+            List<Integer> handled = new java.util.concurrent.CopyOnWriteArrayList<>();
+            CourierEngine engine = engine(broker, stream, new Concurrency(4, Subscribe.Ordering.KEY, "order_id", 0),
+                    Duration.ofSeconds(5), argument -> {
+                        Map<String, Object> payload = ((Message) argument).payload();
+                        if (Boolean.TRUE.equals(payload.get("poison"))) {
+                            throw new IllegalStateException("never handled");
+                        }
+                        handled.add(((Number) payload.get("seq")).intValue());
+                    });
+            engine.start();
+            try {
+                // Not after the 60 s the loop would wait for a redelivery: the second rejection dead-letters it.
+                await().atMost(Duration.ofSeconds(10)).until(() -> handled.equals(List.of(1)));
+            } finally {
+                engine.stop();
+            }
+            assertEquals(1, broker.deadLetterDepth(stream));
+        }
+    }
+
+    @Test
+    void the_window_bounds_what_is_read_and_running(RedisServer server) throws Exception {
+        String stream = "window-" + System.nanoTime();
+        try (Broker broker = redis(server, "window-consumer");
+             RedisClient client = RedisClient.create(URI.create(server.uri()))) {
+            broker.read(stream, GROUP, 1);
+            for (int i = 0; i < 40; i++) {
+                broker.publish(stream, Map.of("seq", i));
+            }
+            CountDownLatch release = new CountDownLatch(1);
+            AtomicInteger concurrent = new AtomicInteger();
+            AtomicInteger mostConcurrent = new AtomicInteger();
+            LongAdder handled = new LongAdder();
+            CourierEngine engine = engine(broker, stream, new Concurrency(4, Subscribe.Ordering.NONE, "", 6),
+                    Duration.ofSeconds(5), argument -> {
+                        mostConcurrent.accumulateAndGet(concurrent.incrementAndGet(), Math::max);
+                        try {
+                            release.await();
+                            handled.increment();
+                        } finally {
+                            concurrent.decrementAndGet();
+                        }
+                    });
+            engine.start();
+            try {
+                await().atMost(Duration.ofSeconds(10)).until(() -> concurrent.get() == 4
+                        && engine.status().loops().get(0).inFlight() == 6);
+                LoopStatus loop = engine.status().loops().get(0);
+                assertEquals(4, loop.busyWorkers());
+                // Redis holds as pending what the loop read: the window, no more.
+                assertEquals(6, client.xpending(stream, GROUP).getTotal());
+                release.countDown();
+                await().atMost(Duration.ofSeconds(10)).until(() -> handled.sum() == 40);
+                await().atMost(Duration.ofSeconds(5)).until(() -> client.xpending(stream, GROUP).getTotal() == 0);
+            } finally {
+                release.countDown();
+                engine.stop();
+            }
+            assertEquals(4, mostConcurrent.get(), "never more than the concurrency at once");
+        }
+    }
+
+    @Test
+    void a_stop_acknowledges_what_finished_and_leaves_the_rest_pending(RedisServer server) throws Exception {
+        String stream = "stop-" + System.nanoTime();
+        try (RedisClient client = RedisClient.create(URI.create(server.uri()))) {
+            Set<Integer> firstRun = ConcurrentHashMap.newKeySet();
+            Set<Integer> finished = ConcurrentHashMap.newKeySet();
+            CountDownLatch quickOnes = new CountDownLatch(1);
+            int read;
+            try (Broker broker = redis(server, "stopping-consumer")) {
+                broker.read(stream, GROUP, 1);
+                for (int i = 0; i < 40; i++) {
+                    broker.publish(stream, Map.of("seq", i));
+                }
+                CourierEngine engine = engine(broker, stream, new Concurrency(16, Subscribe.Ordering.NONE, "", 24),
+                        Duration.ofSeconds(2), argument -> {
+                            int seq = ((Number) ((Message) argument).payload().get("seq")).intValue();
+                            firstRun.add(seq);
+                            if (seq % 2 == 0) {
+                                quickOnes.await();
+                            } else {
+                                Thread.sleep(60_000); // until the stop gives up and interrupts it
+                            }
+                            finished.add(seq);
+                        });
+                engine.start();
+                await().atMost(Duration.ofSeconds(10)).until(() -> firstRun.size() == 16);
+                // Read and held: the 16 running and those waiting for a worker, as many as the window had room for.
+                read = engine.status().loops().get(0).inFlight();
+                assertTrue(read > 16 && read <= 24, "held " + read);
+                assertEquals(read, client.xpending(stream, GROUP).getTotal());
+                Thread stopper = new Thread(engine::stop);
+                stopper.start();
+                await().atMost(Duration.ofSeconds(1)).until(() -> engine.status().loops().get(0).state()
+                        != LoopStatus.State.RUNNING || !engine.status().started());
+                quickOnes.countDown();
+                stopper.join(10_000);
+                assertTrue(!stopper.isAlive(), "the stop returned");
+            }
+            assertEquals(8, finished.size(), "the even ones finished: " + finished);
+            // What finished is acknowledged; the rest of what was read (running or waiting) is pending.
+            assertEquals(read - 8, client.xpending(stream, GROUP).getTotal());
+            Set<Integer> again = ConcurrentHashMap.newKeySet();
+            try (Broker broker = redis(server, "stopping-consumer")) {
+                CourierEngine engine = engine(broker, stream, new Concurrency(16, Subscribe.Ordering.NONE, "", 0),
+                        Duration.ofSeconds(2), argument -> again.add(((Number) ((Message) argument).payload()
+                                .get("seq")).intValue()));
+                engine.start();
+                try {
+                    await().atMost(Duration.ofSeconds(20)).until(() -> again.size() == 40 - 8);
+                } finally {
+                    engine.stop();
+                }
+            }
+            Set<Integer> expected = new HashSet<>();
+            for (int i = 0; i < 40; i++) {
+                if (!finished.contains(i)) {
+                    expected.add(i);
+                }
+            }
+            assertEquals(expected, again, "everything but the finished ones came again");
+        }
+    }
+
+    @Test
+    void configuration_is_validated_naming_the_key() {
+        List<String> problems = new ArrayList<>();
+        Map<String, String> values = new LinkedHashMap<>();
+        values.put("engine.concurrency", "0");
+        values.put("subscribers.com.acme.Orders.concurrency", "many");
+        values.put("subscribers.com.acme.Orders.ordering", "random");
+        values.put("subscribers.com.acme.Orders.colour", "red");
+        values.put("subscribers.other.max-in-flight", "8");
+        EngineSettings settings = EngineSettings.from(values, e -> problems.add(e.getMessage()));
+        assertEquals(4, problems.size(), problems.toString());
+        assertTrue(problems.get(0).startsWith("courier.engine.concurrency"), problems.get(0));
+        assertTrue(problems.stream().anyMatch(p -> p.startsWith("courier.subscribers.com.acme.Orders.concurrency")));
+        assertTrue(problems.stream().anyMatch(p -> p.startsWith("courier.subscribers.com.acme.Orders.ordering")
+                && p.contains("stream, key or none")));
+        assertTrue(problems.stream().anyMatch(p -> p.startsWith("courier.subscribers.com.acme.Orders.colour")));
+        assertEquals(8, settings.subscriber("other").maxInFlight());
+        Concurrency resolved = Concurrency.DEFAULT.resolve(settings.subscriber("other"), 4, 10);
+        assertEquals(new Concurrency(4, Subscribe.Ordering.KEY, "", 8), resolved);
+        assertEquals(new Concurrency(4, Subscribe.Ordering.KEY, "", 20),
+                Concurrency.DEFAULT.resolve(settings.subscriber("x"), 4, 10), "four per worker, two batches");
+        assertEquals(1, new Concurrency(8, Subscribe.Ordering.STREAM, "", 0)
+                .resolve(settings.subscriber("x"), 1, 10).workers(), "STREAM forces one worker");
+    }
+}
