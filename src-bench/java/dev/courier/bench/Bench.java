@@ -63,7 +63,7 @@ public final class Bench {
 
     private static double scale;
     private static RedisProcess redis;
-    private static RedisClient raw;
+    static RedisClient raw;
     private static final List<String[]> rows = new ArrayList<>();
     private static final AtomicInteger streams = new AtomicInteger();
 
@@ -143,7 +143,9 @@ public final class Bench {
             // profiling).
             String only = System.getProperty("bench.only", "");
             java.util.function.Predicate<String> on = section -> only.isBlank() || only.contains(section);
-            warmUp(courier, peer, on);
+            if (!only.equals("server")) {
+                warmUp(courier, peer, on);
+            }
             if (on.test("publishing")) {
                 publishing(courier, peer);
             }
@@ -164,6 +166,9 @@ public final class Bench {
             }
             if (on.test("soak")) {
                 soak();
+            }
+            if (only.contains("server")) { // only when asked for: it needs the servers (-Pbench,bench-server)
+                ServerBench.run(redis);
             }
         } finally {
             peer.close();
@@ -345,9 +350,13 @@ public final class Bench {
         return s;
     }
 
-    private static double rawConsume(int n) {
+    static double rawConsume(int n) {
+        return rawConsume(n, BATCH);
+    }
+
+    static double rawConsume(int n, int batch) {
         String s = backlog(n);
-        XReadGroupParams params = XReadGroupParams.xReadGroupParams().count(BATCH);
+        XReadGroupParams params = XReadGroupParams.xReadGroupParams().count(batch);
         Map<String, StreamEntryID> key = Map.of(s, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY);
         long t = System.nanoTime();
         int consumed = 0;
@@ -375,11 +384,15 @@ public final class Bench {
     }
 
     /** Time from the engine's start until every message of the backlog is handled and acknowledged. */
-    private static double engineConsume(int n) throws InterruptedException {
+    static double engineConsume(int n) throws InterruptedException {
+        return engineConsume(n, BATCH);
+    }
+
+    static double engineConsume(int n, int batch) throws InterruptedException {
         String s = backlog(n);
         LongAdder handled = new LongAdder();
         Broker broker = redisBroker();
-        CourierEngine engine = engine(broker, s, argument -> handled.increment());
+        CourierEngine engine = engine(broker, s, batch, argument -> handled.increment());
         long t = System.nanoTime();
         engine.start();
         try {
@@ -397,12 +410,21 @@ public final class Bench {
     }
 
     private static CourierEngine engine(Broker broker, String s, Subscription.Invoker handler) {
-        return engine(broker, s, handler, Concurrency.SEQUENTIAL);
+        return engine(broker, s, BATCH, handler, Concurrency.SEQUENTIAL);
+    }
+
+    private static CourierEngine engine(Broker broker, String s, int batch, Subscription.Invoker handler) {
+        return engine(broker, s, batch, handler, Concurrency.SEQUENTIAL);
     }
 
     private static CourierEngine engine(Broker broker, String s, Subscription.Invoker handler,
                                         Concurrency concurrency) {
-        EngineSettings settings = new EngineSettings(true, EngineSettings.Mode.ASYNC, BATCH, Duration.ofSeconds(1),
+        return engine(broker, s, BATCH, handler, concurrency);
+    }
+
+    private static CourierEngine engine(Broker broker, String s, int batch, Subscription.Invoker handler,
+                                        Concurrency concurrency) {
+        EngineSettings settings = new EngineSettings(true, EngineSettings.Mode.ASYNC, batch, Duration.ofSeconds(1),
                 Duration.ofSeconds(10), CONSUMER);
         return CourierEngine.create(settings, new Brokers(Map.of("default", broker)), List.of(new Subscription(
                 "default", s, GROUP, "", Message.class, "Bench.handle(Message)", handler, CircuitBreakerSettings.OFF,
@@ -526,8 +548,8 @@ public final class Bench {
             }
             long[] c = concat(halves[0], halves[2]);
             long[] p = concat(halves[1], halves[3]);
-            row(String.format(Locale.ROOT, "Courier publish-to-handler latency at %,d msg/s (p50 / p99 / p99.9)",
-                    rate), percentiles(c), "", "", "");
+            row(String.format(Locale.ROOT, "Courier publish-to-handler latency at %,d msg/s, batch %d (p50 / p99 / "
+                    + "p99.9)", rate, EngineSettings.DEFAULT_BATCH_SIZE), percentiles(c), "", "", "");
             row(String.format(Locale.ROOT, "peer publish-to-listener latency at %,d msg/s (p50 / p99 / p99.9)",
                     rate), percentiles(p), "", "", "");
             double ratio = (double) percentile(c, 0.99) / percentile(p, 0.99);
@@ -543,7 +565,8 @@ public final class Bench {
         long[] samples = new long[n];
         AtomicInteger received = new AtomicInteger();
         Broker broker = redisBroker();
-        CourierEngine engine = engine(broker, s, argument -> {
+        // At the engine's default batch size: the latency an application gets without tuning.
+        CourierEngine engine = engine(broker, s, EngineSettings.DEFAULT_BATCH_SIZE, argument -> {
             long sent = ((Number) ((Message) argument).payload().get("sent")).longValue();
             samples[received.getAndIncrement()] = System.nanoTime() - sent;
         });
@@ -808,12 +831,12 @@ public final class Bench {
 
     // Rounds and the table
 
-    private interface Measure {
+    interface Measure {
         double run() throws Exception;
     }
 
     /** ROUNDS rounds of each, alternating: [0] the raw figures, [1] Courier's. */
-    private static double[][] rounds(Measure rawSide, Measure courierSide) throws Exception {
+    static double[][] rounds(Measure rawSide, Measure courierSide) throws Exception {
         double[][] r = new double[2][ROUNDS];
         for (int i = 0; i < ROUNDS; i++) {
             // Each round starts on a collected heap: no round pays for an earlier one's garbage.
@@ -835,13 +858,13 @@ public final class Bench {
         return text.toString();
     }
 
-    private static double median(double[] values) {
+    static double median(double[] values) {
         double[] sorted = values.clone();
         Arrays.sort(sorted);
         return sorted[sorted.length / 2];
     }
 
-    private static void ratioRow(String what, double value, double counterpart, String counterpartName,
+    static void ratioRow(String what, double value, double counterpart, String counterpartName,
                                  double target) {
         double ratio = value / counterpart;
         row(what, rate(value), String.format(Locale.ROOT, "%.2fx %s", ratio, counterpartName),
@@ -849,19 +872,19 @@ public final class Bench {
                 target > 0 ? (ratio >= target ? "yes" : "NO") : "");
     }
 
-    private static void row(String what, String value, String ratio, String target, String met) {
+    static void row(String what, String value, String ratio, String target, String met) {
         rows.add(new String[] {what, value, ratio, target, met});
     }
 
-    private static String rate(double perSecond) {
+    static String rate(double perSecond) {
         return String.format(Locale.ROOT, "%,.0f msg/s", perSecond);
     }
 
-    private static String mb(long bytes) {
+    static String mb(long bytes) {
         return String.format(Locale.ROOT, "%.1f MB", bytes / 1048576.0);
     }
 
-    private static void progress(String what, long start) {
+    static void progress(String what, long start) {
         System.err.printf(Locale.ROOT, "  %s done in %.1f s%n", what, (System.nanoTime() - start) / 1e9);
     }
 

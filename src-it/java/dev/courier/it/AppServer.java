@@ -85,6 +85,11 @@ public abstract class AppServer implements AutoCloseable {
         return lastStartTime;
     }
 
+    /** The server's process while it runs (the benchmark reads its heap through it). */
+    public java.util.Optional<ProcessHandle> processHandle() {
+        return isRunning() ? java.util.Optional.of(process.toHandle()) : java.util.Optional.empty();
+    }
+
     public boolean isRunning() {
         return process != null && process.isAlive();
     }

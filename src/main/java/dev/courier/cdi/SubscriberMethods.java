@@ -6,6 +6,7 @@ import dev.courier.Brokers;
 import dev.courier.Subscribe;
 import dev.courier.engine.CircuitBreakerSettings;
 import dev.courier.engine.Subscription;
+import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.context.Dependent;
 import jakarta.enterprise.context.control.RequestContextController;
 import jakarta.enterprise.context.spi.Context;
@@ -207,37 +208,53 @@ final class SubscriberMethods {
         return parameter.getBaseType().getTypeName().replaceAll("\\b[a-z][\\w]*\\.", "").replace('$', '.');
     }
 
-    /** Calls a subscriber method as CDI calls an observer method. */
+    /**
+     * Calls a subscriber method as CDI calls an observer method: each call in a request context of its own, with the
+     * {@code @Dependent} objects made for it destroyed after it. What does not change from call to call is looked up
+     * once: the request context controller (one per calling thread, as a controller is not meant to be shared by
+     * threads), the client proxies of normal-scoped parameters, and an application-scoped bean's instance. The
+     * lookups are made at the first call, when the container is running.
+     */
     private static final class MethodInvoker implements Subscription.Invoker {
         private final BeanManager beanManager;
         private final Bean<?> bean;
         private final Method method;
+        private final boolean isStatic;
         private final int messagePosition;
         private final InjectionPoint[] injected;
         private final Instance<RequestContextController> requestContexts;
+        private final ThreadLocal<RequestContextController> requestContext;
+        /** Per parameter: the client proxy to pass every time, or null where each call needs its own reference. */
+        private volatile Object[] shared;
+        /** The bean instance when it lives as long as the application, else null. */
+        private volatile Object applicationInstance;
 
         MethodInvoker(BeanManager beanManager, Bean<?> bean, Method method, int messagePosition,
                       InjectionPoint[] injected) {
             this.beanManager = beanManager;
             this.bean = bean;
             this.method = method;
+            this.isStatic = Modifier.isStatic(method.getModifiers());
             this.messagePosition = messagePosition;
             this.injected = injected;
             this.requestContexts = beanManager.createInstance().select(RequestContextController.class);
+            this.requestContext = ThreadLocal.withInitial(requestContexts::get);
             // Subscriber methods, like observer methods, need not be public.
             method.setAccessible(true);
         }
 
         @Override
         public void invoke(Object argument) throws Exception {
-            RequestContextController requestContext = requestContexts.get();
+            Object[] references = shared();
+            RequestContextController requestContext = this.requestContext.get();
             boolean activated = requestContext.activate();
             CreationalContext<?> dependents = beanManager.createCreationalContext(bean);
             try {
-                Object instance = Modifier.isStatic(method.getModifiers()) ? null : instance(dependents);
+                Object instance = isStatic ? null : instance(dependents);
                 Object[] arguments = new Object[injected.length];
                 for (int i = 0; i < arguments.length; i++) {
                     arguments[i] = i == messagePosition ? argument
+                            : references[i] != null ? references[i]
                             : beanManager.getInjectableReference(injected[i], dependents);
                 }
                 method.invoke(instance, arguments);
@@ -254,22 +271,56 @@ final class SubscriberMethods {
                 // Dependent objects made for this call (a @Dependent bean, injected parameters) end with it.
                 dependents.release();
                 if (activated) {
+                    // Ends this call's request context: its request-scoped beans are destroyed.
                     requestContext.deactivate();
                 }
-                requestContexts.destroy(requestContext);
             }
+        }
+
+        /**
+         * The client proxies of the parameters whose beans have a normal scope: a proxy finds the current instance
+         * at each use (this call's request-scoped one, the application-scoped one), so it can be passed every time.
+         * {@code @Dependent} parameters (and built-in beans such as {@code InjectionPoint}) stay per call.
+         */
+        private Object[] shared() {
+            Object[] references = shared;
+            if (references == null) {
+                references = new Object[injected.length];
+                for (int i = 0; i < injected.length; i++) {
+                    InjectionPoint point = injected[i];
+                    if (point == null) {
+                        continue;
+                    }
+                    Bean<?> resolved = beanManager.resolve(beanManager.getBeans(point.getType(),
+                            point.getQualifiers().toArray(new java.lang.annotation.Annotation[0])));
+                    if (resolved != null && beanManager.isNormalScope(resolved.getScope())) {
+                        references[i] = beanManager.getInjectableReference(point,
+                                beanManager.createCreationalContext(null));
+                    }
+                }
+                shared = references;
+            }
+            return references;
         }
 
         @SuppressWarnings({"unchecked", "rawtypes"})
         private Object instance(CreationalContext<?> dependents) {
+            Object instance = applicationInstance;
+            if (instance != null) {
+                return instance;
+            }
             Context context = beanManager.getContext(bean.getScope());
             if (bean.getScope() == Dependent.class) {
                 return context.get((Contextual) bean, dependents);
             }
             // The contextual instance itself, not its client proxy: a proxy cannot forward a private method.
             Object existing = context.get((Contextual) bean);
-            return existing != null ? existing
+            instance = existing != null ? existing
                     : context.get((Contextual) bean, beanManager.createCreationalContext(bean));
+            if (bean.getScope() == ApplicationScoped.class) {
+                applicationInstance = instance;
+            }
+            return instance;
         }
     }
 }
