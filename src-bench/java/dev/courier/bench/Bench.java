@@ -1,14 +1,15 @@
 package dev.courier.bench;
 
+import dev.courier.engine.EngineMode;
 import dev.courier.Broker;
 import dev.courier.Brokers;
 import dev.courier.Message;
 import dev.courier.Subscribe;
-import dev.courier.engine.CircuitBreakerSettings;
-import dev.courier.engine.Concurrency;
-import dev.courier.engine.CourierEngine;
-import dev.courier.engine.EngineSettings;
-import dev.courier.engine.Subscription;
+import dev.courier.internal.engine.CircuitBreakerSettings;
+import dev.courier.internal.engine.Concurrency;
+import dev.courier.internal.engine.CourierEngine;
+import dev.courier.internal.engine.EngineSettings;
+import dev.courier.internal.engine.Subscription;
 import dev.courier.inline.InlineBrokerProvider;
 import dev.courier.redis.RedisBrokerProvider;
 import dev.courier.spi.BrokerSettings;
@@ -424,7 +425,7 @@ public final class Bench {
 
     private static CourierEngine engine(Broker broker, String s, int batch, Subscription.Invoker handler,
                                         Concurrency concurrency) {
-        EngineSettings settings = new EngineSettings(true, EngineSettings.Mode.ASYNC, batch, Duration.ofSeconds(1),
+        EngineSettings settings = new EngineSettings(true, EngineMode.ASYNC, batch, Duration.ofSeconds(1),
                 Duration.ofSeconds(10), CONSUMER);
         return CourierEngine.create(settings, new Brokers(Map.of("default", broker)), List.of(new Subscription(
                 "default", s, GROUP, "", Message.class, "Bench.handle(Message)", handler, CircuitBreakerSettings.OFF,
@@ -769,7 +770,7 @@ public final class Bench {
         String s = stream("soak");
         LongAdder a = new LongAdder();
         LongAdder b = new LongAdder();
-        EngineSettings settings = new EngineSettings(true, EngineSettings.Mode.ASYNC, BATCH, Duration.ofSeconds(1),
+        EngineSettings settings = new EngineSettings(true, EngineMode.ASYNC, BATCH, Duration.ofSeconds(1),
                 Duration.ofSeconds(10), CONSUMER);
         CourierEngine engine = CourierEngine.create(settings, new Brokers(Map.of("default", broker)), List.of(
                 new Subscription("default", s, "soak-a", "", Message.class, "Bench.a(Message)", x -> a.increment()),

@@ -1,6 +1,6 @@
 package dev.courier.bench;
 
-import dev.courier.engine.EngineSettings;
+import dev.courier.internal.engine.EngineSettings;
 import dev.courier.it.AppServer;
 import dev.courier.it.Servers;
 import redis.clients.jedis.AbstractPipeline;

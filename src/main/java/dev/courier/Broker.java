@@ -230,7 +230,7 @@ public interface Broker extends AutoCloseable {
      * @return {@code false} if the message is not held by the group, or the broker lacks
      *         {@link BrokerCapability#DEAD_LETTER_QUEUE}
      */
-    boolean deadLetter(String stream, String id, String group, String reason);
+    boolean moveToDeadLetters(String stream, String id, String group, String reason);
 
     /**
      * Hands a consumer group's stranded messages to one of its consumers: on {@code redis}, the entries waiting for

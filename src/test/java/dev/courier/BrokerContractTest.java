@@ -327,9 +327,9 @@ public abstract class BrokerContractTest {
         Broker broker = broker();
         String id = broker.publish(stream, event(3));
         broker.read(stream, "g", 1);
-        assertFalse(broker.deadLetter(stream, id, "other-group", "cannot bind"), "not held by that group");
-        assertTrue(broker.deadLetter(stream, id, "g", "cannot bind"));
-        assertFalse(broker.deadLetter(stream, id, "g", "cannot bind"), "already done");
+        assertFalse(broker.moveToDeadLetters(stream, id, "other-group", "cannot bind"), "not held by that group");
+        assertTrue(broker.moveToDeadLetters(stream, id, "g", "cannot bind"));
+        assertFalse(broker.moveToDeadLetters(stream, id, "g", "cannot bind"), "already done");
         assertFalse(broker.ack(stream, id, "g"));
         tick(Duration.ofMinutes(5));
         assertTrue(broker.read(stream, "g", 10).isEmpty(), "not retried");
@@ -519,7 +519,7 @@ public abstract class BrokerContractTest {
             broker.ack(stream, m.id(), "g");
         }
         if (!broker.hasCapability(BrokerCapability.REPLAY)) {
-            // As the seed's brokers do for a missing capability: nothing happens, and it says so.
+            // As Protean's brokers do for a missing capability: nothing happens, and it says so.
             assertFalse(broker.replay(stream, "g", ids.get(1)));
             assertTrue(broker.read(stream, "g", 10).isEmpty(), "the group did not move back");
             return;

@@ -5,10 +5,10 @@ import dev.courier.BrokerName;
 import dev.courier.Brokers;
 import dev.courier.BrokerConfigurationException;
 import dev.courier.DeadLetterAlert;
-import dev.courier.engine.CourierEngine;
+import dev.courier.internal.engine.CourierEngine;
 import dev.courier.engine.Engine;
-import dev.courier.engine.EngineSettings;
-import dev.courier.health.HealthSettings;
+import dev.courier.internal.engine.EngineSettings;
+import dev.courier.internal.HealthSettings;
 import dev.courier.internal.BrokerConfig;
 import dev.courier.internal.ConfigValues;
 import dev.courier.spi.BrokerProvider;
@@ -123,7 +123,7 @@ public class CourierExtension implements Extension {
             }
         });
         // After the brokers, so that a subscriber's broker is checked for what it can do, not only for its name.
-        List<dev.courier.engine.Subscription> subscriptions =
+        List<dev.courier.internal.engine.Subscription> subscriptions =
                 subscribers.validate(configured, built, beanManager, problems);
         CourierEngine created = null;
         if (problems.isEmpty()) {

@@ -4,8 +4,8 @@ import dev.courier.Broker;
 import dev.courier.BrokerCapability;
 import dev.courier.Brokers;
 import dev.courier.Subscribe;
-import dev.courier.engine.CircuitBreakerSettings;
-import dev.courier.engine.Subscription;
+import dev.courier.internal.engine.CircuitBreakerSettings;
+import dev.courier.internal.engine.Subscription;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.context.Dependent;
 import jakarta.enterprise.context.control.RequestContextController;
@@ -125,9 +125,9 @@ final class SubscriberMethods {
             }
             problems.addAll(injectionProblems);
             CircuitBreakerSettings breaker = circuitBreaker(subscribe.circuitBreaker(), where, problems);
-            dev.courier.engine.Concurrency concurrency = dev.courier.engine.Concurrency.DEFAULT;
+            dev.courier.internal.engine.Concurrency concurrency = dev.courier.internal.engine.Concurrency.DEFAULT;
             try {
-                concurrency = new dev.courier.engine.Concurrency(subscribe.concurrency(), subscribe.ordering(),
+                concurrency = new dev.courier.internal.engine.Concurrency(subscribe.concurrency(), subscribe.ordering(),
                         subscribe.key(), subscribe.maxInFlight());
             } catch (IllegalArgumentException e) {
                 problems.add(where + ": @Subscribe: " + e.getMessage());

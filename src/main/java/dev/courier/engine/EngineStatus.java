@@ -12,7 +12,7 @@ import java.util.Objects;
  * @param consumerName this instance's consumer name ({@code courier.consumer-name})
  * @param loops        one per (broker, stream, consumer group)
  */
-public record EngineStatus(boolean enabled, boolean started, EngineSettings.Mode mode, String consumerName,
+public record EngineStatus(boolean enabled, boolean started, EngineMode mode, String consumerName,
                            List<LoopStatus> loops) {
 
     public EngineStatus {

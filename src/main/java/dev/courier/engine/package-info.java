@@ -1,9 +1,8 @@
 /**
- * The consumption engine: runs {@link dev.courier.Subscribe @Subscribe} methods over the brokers. Public here are
- * the read-only status ({@link dev.courier.engine.Engine}, {@link dev.courier.engine.EngineStatus},
- * {@link dev.courier.engine.LoopStatus}), the settings ({@link dev.courier.engine.EngineSettings}) and what Courier's
- * CDI extension drives it with ({@link dev.courier.engine.CourierEngine}, {@link dev.courier.engine.Subscription});
- * the rest is package-private. The engine imports no CDI.
+ * The consumption engine's read-only status, for applications: {@link dev.courier.engine.Engine} (injectable),
+ * {@link dev.courier.engine.EngineStatus} and {@link dev.courier.engine.LoopStatus}. The engine itself, which runs
+ * {@link dev.courier.Subscribe @Subscribe} methods over the brokers, is in {@code dev.courier.internal.engine}: not
+ * API. It imports no CDI. What it does:
  *
  * <ul>
  * <li>One loop per (broker, stream, consumer group), on a thread of the server's
@@ -15,8 +14,8 @@
  *     ({@link dev.courier.engine.LoopStatus#skipped()}) and logged at DEBUG once per type. While its handlers run,
  *     the message is the one {@link dev.courier.DomainEvent#of DomainEvent.of} links new events to. All the
  *     payload bindings are made first: one that fails dead-letters the message at once
- *     ({@link dev.courier.Broker#deadLetter(String, String, String, String)}); else the handlers run in turn, and the
- *     first that throws stops the others and rejects the message (nack), so the broker's retry and dead-letter policy
+ *     ({@link dev.courier.Broker#moveToDeadLetters(String, String, String, String)}); else the handlers run in
+ *     turn, and the first that throws stops the others and rejects the message (nack), so the broker's retry and dead-letter policy
  *     applies to the whole message; a redelivery runs every matching handler again.</li>
  * <li>The acks of handled messages are sent together ({@link dev.courier.Broker#ackAll}, one XACK on Redis) at the
  *     end of each batch, or sooner once one has waited 50 ms: still after the handler returned (at least once), but

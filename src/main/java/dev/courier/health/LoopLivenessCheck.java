@@ -1,5 +1,6 @@
 package dev.courier.health;
 
+import dev.courier.internal.HealthSettings;
 import dev.courier.engine.Engine;
 import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;

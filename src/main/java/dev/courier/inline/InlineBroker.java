@@ -206,7 +206,7 @@ final class InlineBroker extends AbstractBroker implements Maintained {
     }
 
     @Override
-    protected boolean doDeadLetter(String stream, String id, String group, String reason) {
+    protected boolean doMoveToDeadLetters(String stream, String id, String group, String reason) {
         return withGroup(stream, group, (log, g) -> {
             long now = clock.millis();
             expire(log, g, group, now);

@@ -3,7 +3,7 @@ package dev.courier.internal;
 import dev.courier.Broker;
 import dev.courier.BrokerConfigurationException;
 import dev.courier.Brokers;
-import dev.courier.engine.EngineSettings;
+import dev.courier.internal.engine.EngineSettings;
 import dev.courier.spi.BrokerProvider;
 import dev.courier.spi.BrokerSettings;
 
@@ -195,7 +195,7 @@ public final class BrokerConfig {
             value(prefix + option).ifPresent(v -> options.put(option, v));
         }
         if (!options.containsKey(URI)) {
-            // The seed writes the option in capitals: URI = "redis://localhost:6379/0".
+            // Protean writes the option in capitals: URI = "redis://localhost:6379/0".
             value(prefix + "URI").ifPresent(v -> options.put(URI, v));
         }
         reportUnknownOptions(name, provider, known);

@@ -53,7 +53,7 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.stream.Collectors;
 
 /**
- * A broker on Redis Streams, in the wire format of the seed's system: {@code XADD <stream> * data <json>}, consumer
+ * A broker on Redis Streams, in Protean's wire format: {@code XADD <stream> * data <json>}, consumer
  * groups created on first use, dead letters in the stream {@code <stream>:dlq} as Protean writes them (one field,
  * {@code data}: the original message plus {@code _dlq_metadata}).
  *
@@ -931,7 +931,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     // Dead letters
 
     @Override
-    protected boolean doDeadLetter(String stream, String id, String group, String reason) {
+    protected boolean doMoveToDeadLetters(String stream, String id, String group, String reason) {
         StreamEntryID entryId = parseId(id);
         StreamPendingEntry entry = entryId == null ? null : heldEntry(stream, group, entryId);
         if (entry == null) {

@@ -24,7 +24,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * Simple queuing on Redis lists, in the seed's wire format: {@code RPUSH <stream> [id, message]} (a JSON array), and
+ * Simple queuing on Redis lists, in Protean's wire format: {@code RPUSH <stream> [id, message]} (a JSON array), and
  * each group's position, the index of the next item to read, in {@code position:<stream>:<group>}. Groups are
  * recorded in the set {@code consumer_groups:<stream>} so that every instance and the health data see them.
  *
@@ -119,7 +119,7 @@ final class RedisListBroker extends AbstractBroker {
         return ids;
     }
 
-    /** The seed's item: a JSON array of the id and the message. */
+    /** Protean's item: a JSON array of the id and the message. */
     private static String item(String id, Map<String, Object> payload) {
         return JsonCodec.writeValue(List.of(id, payload));
     }

@@ -9,7 +9,7 @@ import java.util.HashSet;
 import java.util.Set;
 
 /**
- * The {@code redis_pubsub} provider: simple queuing on Redis lists (Redis 2.6+), as the seed's broker of that name.
+ * The {@code redis_pubsub} provider: simple queuing on Redis lists (Redis 2.6+), as Protean's broker of that name.
  * Despite the name it uses no Redis Pub/Sub: each stream is a list, and each consumer group reads it from its own
  * position. Delivery is at most once: there is no acknowledgement and no redelivery. Choose {@code redis} when a
  * message must survive a consumer's crash.

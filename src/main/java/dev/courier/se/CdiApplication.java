@@ -2,7 +2,7 @@ package dev.courier.se;
 
 import dev.courier.Brokers;
 import dev.courier.engine.Engine;
-import dev.courier.health.HealthSettings;
+import dev.courier.internal.HealthSettings;
 import jakarta.enterprise.inject.se.SeContainer;
 import jakarta.enterprise.inject.se.SeContainerInitializer;
 

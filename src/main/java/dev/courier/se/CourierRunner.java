@@ -4,11 +4,11 @@ import dev.courier.Broker;
 import dev.courier.BrokerCapability;
 import dev.courier.BrokerConfigurationException;
 import dev.courier.Brokers;
-import dev.courier.engine.CourierEngine;
+import dev.courier.internal.engine.CourierEngine;
 import dev.courier.engine.Engine;
-import dev.courier.engine.EngineSettings;
-import dev.courier.engine.Subscription;
-import dev.courier.health.HealthSettings;
+import dev.courier.internal.engine.EngineSettings;
+import dev.courier.internal.engine.Subscription;
+import dev.courier.internal.HealthSettings;
 import dev.courier.internal.BrokerConfig;
 import dev.courier.internal.ConfigValues;
 import dev.courier.spi.BrokerProvider;
@@ -193,16 +193,17 @@ public final class CourierRunner implements AutoCloseable {
          *               or record (JSON-B)
          */
         public <T> Builder subscribe(String stream, String group, Class<T> type, Handler<? super T> handler) {
-            Objects.requireNonNull(type, "type");
-            Objects.requireNonNull(handler, "handler");
-            return subscribe(new Subscription(Brokers.DEFAULT, stream, group, "", type,
-                    group + " on " + stream + " (" + type.getSimpleName() + ")",
-                    argument -> handler.handle(type.cast(argument))));
+            return subscribe(Brokers.DEFAULT, stream, group, type, handler);
         }
 
-        /** Adds a subscription: any broker, stream, group and message type. */
-        public Builder subscribe(Subscription subscription) {
-            subscriptions.add(Objects.requireNonNull(subscription, "subscription"));
+        /** As {@link #subscribe(String, String, Class, Handler)}, on the broker of that name. */
+        public <T> Builder subscribe(String broker, String stream, String group, Class<T> type,
+                                     Handler<? super T> handler) {
+            Objects.requireNonNull(type, "type");
+            Objects.requireNonNull(handler, "handler");
+            subscriptions.add(new Subscription(broker, stream, group, "", type,
+                    group + " on " + stream + " (" + type.getSimpleName() + ")",
+                    argument -> handler.handle(type.cast(argument))));
             return this;
         }
 

@@ -19,7 +19,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The base of a broker adapter, as the seed's base broker: it checks arguments, turns the published object into a
+ * The base of a broker adapter, as Protean's base broker: it checks arguments, turns the published object into a
  * payload, refuses a message larger than the broker's {@code max-message-size}, and answers operations the broker
  * lacks the capability for (reads give nothing, ack/nack give {@code false}, a warning logged once) before they reach
  * the adapter's {@code do*} methods.
@@ -286,10 +286,11 @@ public abstract class AbstractBroker implements Broker {
     }
 
     @Override
-    public final boolean deadLetter(String stream, String id, String group, String reason) {
+    public final boolean moveToDeadLetters(String stream, String id, String group, String reason) {
         requireArguments(stream, id, group);
         requireName(reason, "reason");
-        return supports(BrokerCapability.DEAD_LETTER_QUEUE, "deadLetter") && doDeadLetter(stream, id, group, reason);
+        return supports(BrokerCapability.DEAD_LETTER_QUEUE, "moveToDeadLetters")
+                && doMoveToDeadLetters(stream, id, group, reason);
     }
 
     @Override
@@ -473,7 +474,7 @@ public abstract class AbstractBroker implements Broker {
     }
 
     /** Moves a message the group holds to the dead-letter queue; only called on brokers with DEAD_LETTER_QUEUE. */
-    protected boolean doDeadLetter(String stream, String id, String group, String reason) {
+    protected boolean doMoveToDeadLetters(String stream, String id, String group, String reason) {
         return false;
     }
 

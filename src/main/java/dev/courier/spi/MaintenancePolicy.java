@@ -8,7 +8,7 @@ import java.util.Set;
 
 /**
  * What the maintenance task that Courier runs for a broker does, and how often: the options
- * {@code maintenance-interval} (60 s), {@code dead-letter-retention} (7 days, as the seed's 168 hours) and
+ * {@code maintenance-interval} (60 s), {@code dead-letter-retention} (7 days, as Protean's 168 hours) and
  * {@code dead-letter-alert-depth} (off).
  *
  * <p>{@code dead-letter-alert-depth} is a depth for every stream, per-stream depths, or both:

@@ -6,7 +6,7 @@ import java.util.Set;
 /**
  * When a rejected message comes back and when it is given up on: the options {@code max-retries} (3),
  * {@code retry-delay} (1 s), {@code backoff-multiplier} (2), {@code message-timeout} (300 s) and {@code enable-dlq}
- * (true), defaults as in the seed.
+ * (true), defaults as in Protean.
  *
  * @param maxRetries        how many times a rejected message is delivered again before it is dead-lettered
  * @param retryDelay        the delay before the first redelivery

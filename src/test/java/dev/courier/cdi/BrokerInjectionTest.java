@@ -85,7 +85,7 @@ class BrokerInjectionTest {
     }
 
     @Test
-    void the_seeds_example_publishes_through_the_registry_and_reads_back() {
+    void proteans_example_publishes_through_the_registry_and_reads_back() {
         String id = publisher.registerUser("123");
         Message message = defaultBroker.getNext("user-events", "welcome").orElseThrow();
         assertEquals(id, message.id());

@@ -52,7 +52,7 @@ class BrokerLifecycleTest {
     }
 
     @Test
-    void the_seeds_capital_uri_key_is_accepted() {
+    void proteans_capital_uri_key_is_accepted() {
         try (TestConfig ignored = TestConfig.of(Map.of(
                 "brokers.default.provider", "inline",
                 "brokers.default.URI", "redis://localhost:6379/0"));

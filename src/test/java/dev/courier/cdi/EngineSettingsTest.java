@@ -1,8 +1,9 @@
 package dev.courier.cdi;
 
+import dev.courier.engine.EngineMode;
 import dev.courier.Message;
 import dev.courier.Subscribe;
-import dev.courier.engine.EngineSettings;
+import dev.courier.internal.engine.EngineSettings;
 import dev.courier.engine.EngineStatus;
 import dev.courier.spi.BrokerSettings;
 import dev.courier.testing.Deployment;
@@ -47,7 +48,7 @@ class EngineSettingsTest {
     void defaults_and_the_consumer_name() {
         try (Deployment app = Deployment.of(Deployment.inline(), Subscriber.class)) {
             EngineStatus status = app.engine().status();
-            assertEquals(EngineSettings.Mode.ASYNC, status.mode());
+            assertEquals(EngineMode.ASYNC, status.mode());
             assertEquals(BrokerSettings.defaultConsumerName(), status.consumerName());
             assertTrue(status.consumerName().endsWith("-" + ProcessHandle.current().pid()), status.consumerName());
         }
@@ -86,7 +87,7 @@ class EngineSettingsTest {
         assertEquals(25, settings.batchSize());
         assertEquals(java.time.Duration.ofMillis(500), settings.blockTimeout());
         assertEquals(java.time.Duration.ofMillis(2500), settings.shutdownTimeout());
-        assertEquals(EngineSettings.Mode.SYNC, settings.mode());
+        assertEquals(EngineMode.SYNC, settings.mode());
         assertEquals(EngineSettings.defaults().batchSize(),
                 EngineSettings.from(Map.of(), e -> { throw e; }).batchSize());
     }

@@ -34,7 +34,7 @@ class SubscriberTest {
 
     static final Duration WAIT = Duration.ofSeconds(10);
 
-    // --- the seed's example
+    // --- Protean's example
 
     public record UserRegistered(@JsonbProperty("user_id") String userId, String email) {
     }
@@ -62,7 +62,7 @@ class SubscriberTest {
     }
 
     @Test
-    void the_seeds_user_registered_handler_gets_the_message_as_a_map_and_as_a_record() {
+    void proteans_user_registered_handler_gets_the_message_as_a_map_and_as_a_record() {
         try (Deployment app = Deployment.of(Deployment.inline(), UserEventSubscriber.class)) {
             UserEventSubscriber subscriber = app.bean(UserEventSubscriber.class);
             app.bean(Brokers.class).publish("user-events", Map.of(

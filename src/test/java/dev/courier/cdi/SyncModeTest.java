@@ -1,10 +1,11 @@
 package dev.courier.cdi;
 
+import dev.courier.engine.EngineMode;
 import dev.courier.Broker;
 import dev.courier.Brokers;
 import dev.courier.Message;
 import dev.courier.Subscribe;
-import dev.courier.engine.EngineSettings;
+import dev.courier.internal.engine.EngineSettings;
 import dev.courier.testing.Deployment;
 import dev.courier.testing.Inspect;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -49,7 +50,7 @@ class SyncModeTest {
         try (Deployment app = Deployment.of(Deployment.inline("courier.engine.mode", "sync"), Audit.class)) {
             Audit audit = app.bean(Audit.class);
             Brokers brokers = app.bean(Brokers.class);
-            assertEquals(EngineSettings.Mode.SYNC, app.engine().status().mode());
+            assertEquals(EngineMode.SYNC, app.engine().status().mode());
             for (int n = 1; n <= 20; n++) {
                 brokers.publish("orders", Map.of("type", "order", "n", n));
                 // No waiting: the order's handler, and the invoice's it published, ran before publish returned.

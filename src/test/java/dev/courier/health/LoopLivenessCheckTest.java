@@ -1,6 +1,7 @@
 package dev.courier.health;
 
-import dev.courier.engine.EngineSettings;
+import dev.courier.engine.EngineMode;
+import dev.courier.internal.engine.EngineSettings;
 import dev.courier.engine.EngineStatus;
 import dev.courier.engine.LoopStatus;
 import org.eclipse.microprofile.health.HealthCheckResponse;
@@ -20,7 +21,7 @@ class LoopLivenessCheckTest {
 
     static HealthCheckResponse check(boolean started, LoopStatus... loops) {
         LoopLivenessCheck check = new LoopLivenessCheck();
-        check.engine = () -> new EngineStatus(true, started, EngineSettings.Mode.ASYNC, "c", List.of(loops));
+        check.engine = () -> new EngineStatus(true, started, EngineMode.ASYNC, "c", List.of(loops));
         check.readSettings();
         return check.call();
     }

@@ -407,7 +407,7 @@ class InlineBrokerTest {
         void a_held_message_is_dead_lettered_at_once_with_the_given_reason() {
             broker.publish("s", event(1));
             Message m = readOne("s", "g");
-            assertTrue(broker.deadLetter("s", m.id(), "g", "cannot bind: n is not a number"));
+            assertTrue(broker.moveToDeadLetters("s", m.id(), "g", "cannot bind: n is not a number"));
 
             DeadLetter dead = broker.deadLetters("s", 10).get(0);
             assertEquals("cannot bind: n is not a number", dead.reason());
@@ -423,13 +423,13 @@ class InlineBrokerTest {
         void dead_lettering_a_message_the_group_does_not_hold_is_false() {
             broker.publish("s", event(1));
             Message m = readOne("s", "g");
-            assertFalse(broker.deadLetter("s", m.id(), "other", "x"));
-            assertFalse(broker.deadLetter("s", "no-such-id", "g", "x"));
-            assertFalse(broker.deadLetter("nowhere", m.id(), "g", "x"));
+            assertFalse(broker.moveToDeadLetters("s", m.id(), "other", "x"));
+            assertFalse(broker.moveToDeadLetters("s", "no-such-id", "g", "x"));
+            assertFalse(broker.moveToDeadLetters("nowhere", m.id(), "g", "x"));
             assertTrue(broker.ack("s", m.id(), "g"));
-            assertFalse(broker.deadLetter("s", m.id(), "g", "x"), "an acknowledged message is not held");
+            assertFalse(broker.moveToDeadLetters("s", m.id(), "g", "x"), "an acknowledged message is not held");
             assertEquals(0, broker.deadLetterDepth("s"));
-            assertThrows(IllegalArgumentException.class, () -> broker.deadLetter("s", m.id(), "g", " "));
+            assertThrows(IllegalArgumentException.class, () -> broker.moveToDeadLetters("s", m.id(), "g", " "));
         }
     }
 

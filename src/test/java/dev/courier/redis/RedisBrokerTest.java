@@ -159,7 +159,7 @@ class RedisBrokerTest {
         assertEquals(Map.of("event_type", "user.registered", "user_id", "123"),
                 dev.courier.spi.JsonCodec.parse(text(fields.get(1))));
 
-        // What another producer of the seed's format writes, extra fields and all, is read.
+        // What another producer of Protean's format writes, extra fields and all, is read.
         String foreign = text(redis.command("XADD", stream, "*", "data", "{\"type\":\"email\"}", "extra", "x"));
         List<Message> read = broker.read(stream, "g", 10);
         assertEquals(List.of(id, foreign), read.stream().map(Message::id).toList());

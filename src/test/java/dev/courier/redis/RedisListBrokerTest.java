@@ -35,7 +35,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The redis_pubsub broker on a real redis-server: the seed's wire format, atomic positions, safe trimming. */
+/** The redis_pubsub broker on a real redis-server: Protean's wire format, atomic positions, safe trimming. */
 @WithRedis
 class RedisListBrokerTest {
 
@@ -83,14 +83,14 @@ class RedisListBrokerTest {
     }
 
     @Test
-    void a_published_message_is_an_rpush_of_the_id_and_the_message_as_the_seed_writes_it() {
+    void a_published_message_is_an_rpush_of_the_id_and_the_message_as_protean_writes_it() {
         String id = broker().publish(stream, Map.of("type", "email", "to", "user@example.com"));
         Object item = JsonCodec.parseValue(text(redis.command("LINDEX", stream, "0")));
         assertEquals(List.of(id, Map.of("type", "email", "to", "user@example.com")), item);
     }
 
     @Test
-    void a_message_in_the_seeds_format_is_read_with_its_id() {
+    void a_message_in_proteans_format_is_read_with_its_id() {
         redis.command("RPUSH", stream, "[\"3f1c-seed\", {\"event_type\": \"user.registered\", \"user_id\": \"123\"}]");
         Message message = broker().getNext(stream, "mailer").orElseThrow();
         assertEquals("3f1c-seed", message.id());

@@ -33,7 +33,7 @@ class AbstractBrokerTest {
         }
 
         @Override
-        protected boolean doDeadLetter(String stream, String id, String group, String reason) {
+        protected boolean doMoveToDeadLetters(String stream, String id, String group, String reason) {
             reachedAdapter = true;
             return true;
         }
@@ -61,7 +61,7 @@ class AbstractBrokerTest {
     @Test
     void dead_lettering_without_a_dead_letter_queue_is_false_and_does_not_reach_the_adapter() {
         QueueOnly broker = new QueueOnly();
-        assertFalse(broker.deadLetter("s", "1", "g", "reason"));
+        assertFalse(broker.moveToDeadLetters("s", "1", "g", "reason"));
         assertFalse(broker.reachedAdapter);
     }
 }

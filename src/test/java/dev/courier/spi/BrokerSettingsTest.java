@@ -84,7 +84,7 @@ class BrokerSettingsTest {
     }
 
     @Test
-    void retry_policy_defaults_are_the_seeds() {
+    void retry_policy_defaults_are_proteans() {
         RetryPolicy policy = RetryPolicy.from(new BrokerSettings("b", "inline", Map.of()));
         assertEquals(new RetryPolicy(3, Duration.ofSeconds(1), 2.0, Duration.ofSeconds(300), true), policy);
     }

@@ -52,7 +52,7 @@ class JsonCodecTest {
     }
 
     @Test
-    void parses_the_seed_example() {
+    void parses_proteans_example() {
         Map<String, Object> payload = JsonCodec.parse(
                 "{\"event_type\": \"user.registered\", \"user_id\": \"123\", \"email\": \"user@example.com\"}");
         assertEquals(Map.of("event_type", "user.registered", "user_id", "123", "email", "user@example.com"),

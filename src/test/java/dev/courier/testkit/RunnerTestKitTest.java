@@ -2,7 +2,6 @@ package dev.courier.testkit;
 
 import dev.courier.Broker;
 import dev.courier.Message;
-import dev.courier.engine.Subscription;
 import dev.courier.se.CourierRunner;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,8 +40,8 @@ class RunnerTestKitTest {
                 getClass().getClassLoader());
              CourierRunner runner = CourierRunner.builder().classLoader(loader)
                      .property(CourierRunner.HEALTH_PORT, "-1")
-                     .subscribe(new Subscription("payments", "payments", "ledger", "", Message.class, "ledger",
-                             message -> paid.add(((Message) message).payload().get("amount"))))
+                     .subscribe("payments", "payments", "ledger", Message.class,
+                             message -> paid.add(message.payload().get("amount")))
                      .build().start()) {
             Broker payments = runner.brokers().get("payments");
             assertEquals("inline", payments.provider());

@@ -1,11 +1,12 @@
 package dev.courier.testkit;
 
+import dev.courier.engine.EngineMode;
 import dev.courier.Broker;
 import dev.courier.Message;
 import dev.courier.Subscribe;
 import dev.courier.cdi.CourierExtension;
 import dev.courier.engine.Engine;
-import dev.courier.engine.EngineSettings;
+import dev.courier.internal.engine.EngineSettings;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.jboss.weld.junit5.auto.AddBeanClasses;
@@ -68,7 +69,7 @@ class WeldTestKitTest {
     @Test
     void the_default_broker_is_inline_and_a_publish_returns_once_handled() {
         assertEquals("inline", broker.provider());
-        assertEquals(EngineSettings.Mode.SYNC, engine.status().mode());
+        assertEquals(EngineMode.SYNC, engine.status().mode());
         broker.publish("greetings", Map.of("name", "Ada"));
         assertEquals(List.of("Ada"), greeter.greeted(), "handled before publish returned");
         Message published = brokers.assertPublished("greetings");

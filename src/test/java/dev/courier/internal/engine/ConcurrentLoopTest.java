@@ -1,5 +1,7 @@
-package dev.courier.engine;
+package dev.courier.internal.engine;
 
+import dev.courier.engine.EngineMode;
+import dev.courier.engine.LoopStatus;
 import dev.courier.Broker;
 import dev.courier.Brokers;
 import dev.courier.Message;
@@ -52,7 +54,7 @@ class ConcurrentLoopTest {
 
     static CourierEngine engine(Broker broker, String stream, Concurrency concurrency, Duration shutdownTimeout,
                                 Subscription.Invoker handler) {
-        EngineSettings settings = new EngineSettings(true, EngineSettings.Mode.ASYNC, 10, Duration.ofMillis(200),
+        EngineSettings settings = new EngineSettings(true, EngineMode.ASYNC, 10, Duration.ofMillis(200),
                 shutdownTimeout, "test-consumer");
         return CourierEngine.create(settings, new Brokers(Map.of("default", broker)), List.of(new Subscription(
                 "default", stream, GROUP, "", Message.class, "ConcurrentLoopTest.handle(Message)", handler,

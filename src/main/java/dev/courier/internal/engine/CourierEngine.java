@@ -1,5 +1,9 @@
-package dev.courier.engine;
+package dev.courier.internal.engine;
 
+import dev.courier.engine.EngineMode;
+import dev.courier.engine.LoopStatus;
+import dev.courier.engine.EngineStatus;
+import dev.courier.engine.Engine;
 import dev.courier.Broker;
 import dev.courier.Brokers;
 import dev.courier.DeadLetterAlert;
@@ -75,7 +79,7 @@ public final class CourierEngine implements Engine {
             }
         }
         this.maintenance = new BrokerMaintenance(maintained);
-        this.brokers = settings.enabled() && settings.mode() == EngineSettings.Mode.SYNC ? syncBrokers(brokers)
+        this.brokers = settings.enabled() && settings.mode() == EngineMode.SYNC ? syncBrokers(brokers)
                 : brokers;
     }
 

@@ -1,4 +1,4 @@
-package dev.courier.health;
+package dev.courier.internal;
 
 import dev.courier.spi.Options;
 import org.eclipse.microprofile.config.Config;

@@ -1,4 +1,4 @@
-package dev.courier.engine;
+package dev.courier.internal.engine;
 
 import java.lang.reflect.Type;
 import java.util.Objects;

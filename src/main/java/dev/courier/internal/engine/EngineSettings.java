@@ -1,5 +1,6 @@
-package dev.courier.engine;
+package dev.courier.internal.engine;
 
+import dev.courier.engine.EngineMode;
 import dev.courier.BrokerConfigurationException;
 import dev.courier.spi.BrokerSettings;
 import dev.courier.spi.Options;
@@ -42,7 +43,7 @@ import java.util.function.Consumer;
  * @param concurrency     handlers at once per loop where a subscriber declares none
  * @param subscribers     what configuration says of each consumer group, by group
  */
-public record EngineSettings(boolean enabled, Mode mode, int batchSize, Duration blockTimeout,
+public record EngineSettings(boolean enabled, EngineMode mode, int batchSize, Duration blockTimeout,
                              Duration shutdownTimeout, String consumerName, int concurrency,
                              Map<String, GroupSettings> subscribers) {
 
@@ -92,7 +93,7 @@ public record EngineSettings(boolean enabled, Mode mode, int batchSize, Duration
     }
 
     /** Settings with one handler at a time per loop, unless a subscriber declares more. */
-    public EngineSettings(boolean enabled, Mode mode, int batchSize, Duration blockTimeout, Duration shutdownTimeout,
+    public EngineSettings(boolean enabled, EngineMode mode, int batchSize, Duration blockTimeout, Duration shutdownTimeout,
                           String consumerName) {
         this(enabled, mode, batchSize, blockTimeout, shutdownTimeout, consumerName, 1, Map.of());
     }
@@ -110,7 +111,7 @@ public record EngineSettings(boolean enabled, Mode mode, int batchSize, Duration
 
     /** The defaults, with the default consumer name. */
     public static EngineSettings defaults() {
-        return new EngineSettings(true, Mode.ASYNC, DEFAULT_BATCH_SIZE, DEFAULT_BLOCK_TIMEOUT,
+        return new EngineSettings(true, EngineMode.ASYNC, DEFAULT_BATCH_SIZE, DEFAULT_BLOCK_TIMEOUT,
                 DEFAULT_SHUTDOWN_TIMEOUT, BrokerSettings.defaultConsumerName(), 1, Map.of());
     }
 
@@ -124,7 +125,7 @@ public record EngineSettings(boolean enabled, Mode mode, int batchSize, Duration
         Options options = new Options(PREFIX, values);
         EngineSettings d = defaults();
         boolean enabled = read(problems, d.enabled, () -> options.getBoolean(ENABLED, d.enabled));
-        Mode mode = read(problems, d.mode, () -> options.get(MODE).map(text -> Mode.parse(options, text))
+        EngineMode mode = read(problems, d.mode, () -> options.get(MODE).map(text -> parseMode(options, text))
                 .orElse(d.mode));
         int batchSize = read(problems, d.batchSize, () -> options.getInt(BATCH_SIZE, d.batchSize, 1));
         Duration blockTimeout = read(problems, d.blockTimeout, () -> {
@@ -202,27 +203,11 @@ public record EngineSettings(boolean enabled, Mode mode, int batchSize, Duration
         }
     }
 
-    /** How published messages reach subscribers. */
-    public enum Mode {
-        /** Loops on their own threads read and dispatch. */
-        ASYNC,
-        /**
-         * As {@link #ASYNC}, and a publish on an {@code inline} broker also runs the matching subscribers in the
-         * publishing thread before it returns.
-         */
-        SYNC;
-
-        static Mode parse(Options options, String text) {
-            try {
-                return valueOf(text.toUpperCase(Locale.ROOT));
-            } catch (IllegalArgumentException e) {
-                throw options.invalid(MODE, "'" + text + "' is not a mode; use async or sync");
-            }
-        }
-
-        /** {@code async} or {@code sync}, as configured. */
-        public String label() {
-            return name().toLowerCase(Locale.ROOT);
+    private static EngineMode parseMode(Options options, String text) {
+        try {
+            return EngineMode.valueOf(text.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw options.invalid(MODE, "'" + text + "' is not a mode; use async or sync");
         }
     }
 }

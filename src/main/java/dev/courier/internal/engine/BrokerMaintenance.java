@@ -1,4 +1,4 @@
-package dev.courier.engine;
+package dev.courier.internal.engine;
 
 import dev.courier.DeadLetterAlert;
 import dev.courier.spi.BrokerSettings;

@@ -1,4 +1,4 @@
-package dev.courier.engine;
+package dev.courier.internal.engine;
 
 import javax.naming.InitialContext;
 import javax.naming.NamingException;

@@ -1,4 +1,4 @@
-package dev.courier.engine;
+package dev.courier.internal.engine;
 
 import dev.courier.Broker;
 import dev.courier.BrokerCapability;
@@ -128,8 +128,8 @@ final class SyncPublishingBroker implements Broker {
     }
 
     @Override
-    public boolean deadLetter(String stream, String id, String group, String reason) {
-        return delegate.deadLetter(stream, id, group, reason);
+    public boolean moveToDeadLetters(String stream, String id, String group, String reason) {
+        return delegate.moveToDeadLetters(stream, id, group, reason);
     }
 
     @Override

@@ -1,5 +1,6 @@
-package dev.courier.engine;
+package dev.courier.internal.engine;
 
+import dev.courier.engine.LoopStatus;
 import dev.courier.Broker;
 import dev.courier.BrokerConnectionException;
 import dev.courier.Brokers;

@@ -1,4 +1,4 @@
-package dev.courier.engine;
+package dev.courier.internal.engine;
 
 import java.time.Duration;
 import java.util.List;

@@ -1,5 +1,6 @@
-package dev.courier.engine;
+package dev.courier.internal.engine;
 
+import dev.courier.engine.LoopStatus;
 import dev.courier.Broker;
 import dev.courier.BrokerCapability;
 import dev.courier.Message;
@@ -731,7 +732,7 @@ final class ConsumptionLoop implements Runnable {
 
     private void deadLetter(Message message, Handler handler, String reason) {
         unbindable.increment();
-        if (broker.deadLetter(stream, message.id(), group, reason)) {
+        if (broker.moveToDeadLetters(stream, message.id(), group, reason)) {
             LOG.log(Level.WARNING, "{0}: message {1} dead-lettered: {2} cannot take it: {3}", this, id(message),
                     handler.subscription().description(), reason);
             return;
