@@ -14,13 +14,23 @@ import java.util.Optional;
  * @param payload       the message, a non-empty JSON object (unmodifiable; numbers come back as Integer, Long,
  *                      BigInteger or Double, nested objects as maps, arrays as lists)
  * @param deliveryCount 1 on the first delivery, one more on each redelivery
+ * @param traceContext  the W3C trace context the message was published in ({@code traceparent}, and
+ *                      {@code tracestate} where there was one), when the publisher traced it; empty otherwise. A
+ *                      Protean message carries its own in {@code metadata.headers.traceparent} (see {@link #event()})
  */
-public record Message(String id, String stream, Map<String, Object> payload, int deliveryCount) {
+public record Message(String id, String stream, Map<String, Object> payload, int deliveryCount,
+                      Map<String, String> traceContext) {
 
     public Message {
         Objects.requireNonNull(id, "id");
         Objects.requireNonNull(stream, "stream");
         Objects.requireNonNull(payload, "payload");
+        traceContext = traceContext == null || traceContext.isEmpty() ? Map.of() : Map.copyOf(traceContext);
+    }
+
+    /** A message published without a trace context. */
+    public Message(String id, String stream, Map<String, Object> payload, int deliveryCount) {
+        this(id, stream, payload, deliveryCount, Map.of());
     }
 
     /**

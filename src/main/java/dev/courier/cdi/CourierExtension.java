@@ -128,7 +128,8 @@ public class CourierExtension implements Extension {
         CourierEngine created = null;
         if (problems.isEmpty()) {
             try {
-                created = CourierEngine.create(settings, built, subscriptions);
+                created = CourierEngine.create(settings, built, subscriptions,
+                        dev.courier.telemetry.TelemetryLookup.find(beanManager, config));
             } catch (IllegalStateException e) {
                 problems.add(e.getMessage());
             }

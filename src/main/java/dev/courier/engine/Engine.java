@@ -24,4 +24,13 @@ public interface Engine {
     default java.util.List<dev.courier.DeadLetterAlert> deadLetterAlerts() {
         return java.util.List.of();
     }
+
+    /**
+     * The figures of each consumption loop: counts and handler times, and the group's lag, pending entries and
+     * consumers as the broker reports them now (on Redis, one {@code XINFO} round per stream: not for a hot path).
+     * Readable with neither OpenTelemetry nor MicroProfile Metrics present.
+     */
+    default java.util.List<GroupMetrics> metrics() {
+        return java.util.List.of();
+    }
 }

@@ -102,7 +102,7 @@ final class InlineBroker extends AbstractBroker implements Maintained {
     @Override
     protected String doPublish(String stream, Map<String, Object> payload) {
         long now = clock.millis();
-        Entry entry = new Entry(nextId(), payload, now);
+        Entry entry = new Entry(nextId(), payload, now, traceContext());
         StreamLog log = log(stream);
         synchronized (log) {
             log.entries.add(entry);
@@ -135,7 +135,7 @@ final class InlineBroker extends AbstractBroker implements Maintained {
 
     private static Message deliver(String stream, Group g, Entry entry, int deliveries, long now) {
         g.inFlight.put(entry.id, new Delivery(entry, deliveries, now));
-        return new Message(entry.id, stream, entry.payload, deliveries);
+        return new Message(entry.id, stream, entry.payload, deliveries, entry.traceContext);
     }
 
     @Override
@@ -453,8 +453,11 @@ final class InlineBroker extends AbstractBroker implements Maintained {
         return idPrefix + sequence.incrementAndGet();
     }
 
-    /** @param at when it was published (epoch ms) */
-    private record Entry(String id, Map<String, Object> payload, long at) {
+    /**
+     * @param at           when it was published (epoch ms)
+     * @param traceContext the publish's W3C trace context, when it was traced
+     */
+    private record Entry(String id, Map<String, Object> payload, long at, Map<String, String> traceContext) {
     }
 
     /** A message a group holds: delivered, not yet acknowledged or rejected. */

@@ -104,6 +104,12 @@ public final class ProteanEnvelope {
         return message;
     }
 
+    /** The W3C traceparent of a Protean message ({@code metadata.headers.traceparent}), or {@code null}. */
+    public static String traceparent(Map<String, ?> payload) {
+        Map<?, ?> headers = headers(payload);
+        return headers == null ? null : traceparent(headers.get("traceparent"));
+    }
+
     /** Whether the text is a W3C traceparent Courier can carry (version 00, lower-case hex). */
     public static boolean isTraceparent(String text) {
         return text != null && TRACEPARENT.matcher(text).matches();

@@ -220,7 +220,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     /** Concurrent publishes share round trips (see {@link XaddCombiner}); a lone one is a plain XADD. */
     @Override
     protected String doPublishJson(String stream, String json) {
-        String id = combiner.xadd(stream, json);
+        String id = combiner.xadd(stream, json, traceContext());
         published.increment();
         afterPublish(stream, 1);
         return id;
@@ -230,8 +230,9 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     protected List<String> doPublishAllJson(String stream, List<String> texts) {
         byte[] key = stream.getBytes(StandardCharsets.UTF_8);
         List<Map<byte[], byte[]>> entries = new ArrayList<>(texts.size());
+        Map<String, String> context = traceContext();
         for (String json : texts) {
-            entries.add(Map.of(DATA_BYTES, json.getBytes(StandardCharsets.UTF_8)));
+            entries.add(TraceFields.entry(DATA_BYTES, json, context));
         }
         // One round trip for the lot, written at most once (RedisConnection.write): after a timeout or a lost
         // connection, the outcome is unknown and the batch is not sent again.
@@ -454,7 +455,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
                     try {
                         Map<String, Object> payload = JsonCodec.parse(data);
                         if (!payload.isEmpty()) {
-                            out.add(new Message(id, g.stream, payload, 1));
+                            out.add(new Message(id, g.stream, payload, 1, TraceFields.read(fields)));
                             return;
                         }
                     } catch (IllegalArgumentException e) {
@@ -530,7 +531,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
             deadLetterQuietly(g, entry.getID().toString(), fields, deliveryCount, DeadLetter.MALFORMED);
             return;
         }
-        out.add(new Message(entry.getID().toString(), g.stream, payload, deliveryCount));
+        out.add(new Message(entry.getID().toString(), g.stream, payload, deliveryCount, TraceFields.read(fields)));
     }
 
     /** Dead-letters an entry whose data is over max-message-size, without parsing it. */

@@ -50,9 +50,14 @@ final class XaddCombiner {
         this.connection = connection;
     }
 
-    /** XADD stream * data json, sent alone or with the entries of concurrent callers. @return the entry's id */
-    String xadd(String stream, String json) {
-        Entry entry = new Entry(stream, json, Thread.currentThread());
+    /**
+     * XADD stream * data json [traceparent ... tracestate ...], sent alone or with the entries of concurrent callers.
+     *
+     * @param context the publish's trace context (see {@link TraceFields}); empty when not traced
+     * @return the entry's id
+     */
+    String xadd(String stream, String json, Map<String, String> context) {
+        Entry entry = new Entry(stream, json, context, Thread.currentThread());
         queue.add(entry);
         boolean interrupted = false;
         while (!entry.done) {
@@ -150,7 +155,7 @@ final class XaddCombiner {
     }
 
     private static Map<byte[], byte[]> fields(Entry e) {
-        return Map.of(DATA, e.json.getBytes(StandardCharsets.UTF_8));
+        return TraceFields.entry(DATA, e.json, e.context);
     }
 
     /** The sender's exception, as one of the same type thrown in the caller's thread (with it as the cause). */
@@ -174,6 +179,7 @@ final class XaddCombiner {
     private static final class Entry {
         final String stream;
         final String json;
+        final Map<String, String> context;
         final Thread caller;
         String id;
         RuntimeException error;
@@ -181,9 +187,10 @@ final class XaddCombiner {
         /** Written last by the sender: what it wrote before is visible once this is seen. */
         volatile boolean done;
 
-        Entry(String stream, String json, Thread caller) {
+        Entry(String stream, String json, Map<String, String> context, Thread caller) {
             this.stream = stream;
             this.json = json;
+            this.context = context;
             this.caller = caller;
         }
     }

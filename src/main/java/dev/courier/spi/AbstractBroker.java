@@ -4,8 +4,14 @@ import dev.courier.Broker;
 import dev.courier.BrokerCapability;
 import dev.courier.BrokerException;
 import dev.courier.DeadLetter;
+import dev.courier.DomainEvent;
 import dev.courier.HealthStats;
 import dev.courier.Message;
+import dev.courier.PartialPublishException;
+import dev.courier.internal.ProteanEnvelope;
+import dev.courier.internal.telemetry.Outgoing;
+import dev.courier.internal.telemetry.PublishRecorder;
+import dev.courier.internal.telemetry.Telemetry;
 
 import java.lang.System.Logger.Level;
 import java.time.Duration;
@@ -34,6 +40,7 @@ public abstract class AbstractBroker implements Broker {
     private final Instant created = Instant.now();
     private final Set<String> warned = ConcurrentHashMap.newKeySet();
     private final long maxMessageSize;
+    private final PublishRecorder publishing;
 
     /** A broker that takes messages of any size. */
     protected AbstractBroker(String name, String provider, Set<BrokerCapability> capabilities) {
@@ -53,6 +60,23 @@ public abstract class AbstractBroker implements Broker {
         this.provider = requireName(provider, "provider");
         this.capabilities = Collections.unmodifiableSet(
                 capabilities.isEmpty() ? EnumSet.noneOf(BrokerCapability.class) : EnumSet.copyOf(capabilities));
+        this.publishing = new PublishRecorder(this.name, this.provider);
+    }
+
+    /**
+     * Reports this broker's publishes to {@code telemetry} (traces, metrics). Not API: Courier's engine sets it when
+     * it is built, before the application publishes.
+     */
+    public final void useTelemetry(Telemetry telemetry) {
+        publishing.use(telemetry);
+    }
+
+    /**
+     * The W3C trace context ({@code traceparent}, {@code tracestate}) of the publish running on this thread, for
+     * the adapter to store with the message; empty when the publish is not traced.
+     */
+    protected final Map<String, String> traceContext() {
+        return publishing.traced() ? Outgoing.context() : Map.of();
     }
 
     @Override
@@ -76,14 +100,50 @@ public abstract class AbstractBroker implements Broker {
         if (!hasCapability(BrokerCapability.PUBLISH)) {
             throw new BrokerException("broker '" + name + "' (" + provider + ") cannot publish");
         }
-        if (sendsJson()) {
-            String json = JsonCodec.toJson(message);
-            requireSize(json, "message");
-            return doPublishJson(stream, json);
+        PublishRecorder.Publish publish = publishing.start(stream, 1, traceparentOf(message));
+        String id = null;
+        Throwable error = null;
+        try {
+            Object traced = traced(message, publish.context());
+            if (sendsJson()) {
+                String json = JsonCodec.toJson(traced);
+                requireSize(json, "message");
+                id = doPublishJson(stream, json);
+            } else {
+                Map<String, Object> payload = JsonCodec.toPayload(traced);
+                requireSize(payload, "message");
+                id = doPublish(stream, payload);
+            }
+            return id;
+        } catch (RuntimeException | Error e) {
+            error = e;
+            throw e;
+        } finally {
+            publish.end(id == null ? 0 : 1, id, error);
         }
-        Map<String, Object> payload = JsonCodec.toPayload(message);
-        requireSize(payload, "message");
-        return doPublish(stream, payload);
+    }
+
+    /** The traceparent a message carries itself: a Protean event's; {@code null} for any other, or untraced. */
+    private String traceparentOf(Object message) {
+        if (!publishing.traced()) {
+            return null;
+        }
+        if (message instanceof DomainEvent event) {
+            return event.traceparent();
+        }
+        if (message instanceof Map<?, ?> map && map.get("metadata") instanceof Map<?, ?>) {
+            @SuppressWarnings("unchecked")
+            Map<String, ?> payload = (Map<String, ?>) map;
+            return ProteanEnvelope.traceparent(payload);
+        }
+        return null;
+    }
+
+    /** A Protean event carries the publish's trace context in its envelope ({@code metadata.headers.traceparent}). */
+    private static Object traced(Object message, Map<String, String> context) {
+        String traceparent = context.get("traceparent");
+        return traceparent != null && message instanceof DomainEvent event && ProteanEnvelope.isTraceparent(traceparent)
+                ? event.withTraceparent(traceparent) : message;
     }
 
     @Override
@@ -160,23 +220,44 @@ public abstract class AbstractBroker implements Broker {
         if (!hasCapability(BrokerCapability.PUBLISH)) {
             throw new BrokerException("broker '" + name + "' (" + provider + ") cannot publish");
         }
+        if (messages.isEmpty()) {
+            return List.of();
+        }
+        PublishRecorder.Publish publish = publishing.start(stream, messages.size(),
+                messages.size() == 1 ? traceparentOf(messages.get(0)) : null);
+        List<String> ids = null;
+        Throwable error = null;
+        try {
+            ids = publishAll(stream, messages, publish.context());
+            return ids;
+        } catch (RuntimeException | Error e) {
+            error = e;
+            throw e;
+        } finally {
+            int stored = ids != null ? ids.size()
+                    : error instanceof PartialPublishException partial ? partial.storedIds().size() : 0;
+            publish.end(stored, ids != null && ids.size() == 1 ? ids.get(0) : null, error);
+        }
+    }
+
+    private List<String> publishAll(String stream, List<?> messages, Map<String, String> context) {
         // Every message is checked before any is sent.
         if (sendsJson()) {
             List<String> texts = new java.util.ArrayList<>(messages.size());
             for (Object message : messages) {
-                String json = JsonCodec.toJson(message);
+                String json = JsonCodec.toJson(traced(message, context));
                 requireSize(json, which(texts.size(), messages.size()));
                 texts.add(json);
             }
-            return texts.isEmpty() ? List.of() : doPublishAllJson(stream, texts);
+            return doPublishAllJson(stream, texts);
         }
         List<Map<String, Object>> payloads = new java.util.ArrayList<>(messages.size());
         for (Object message : messages) {
-            Map<String, Object> payload = JsonCodec.toPayload(message);
+            Map<String, Object> payload = JsonCodec.toPayload(traced(message, context));
             requireSize(payload, which(payloads.size(), messages.size()));
             payloads.add(payload);
         }
-        return payloads.isEmpty() ? List.of() : doPublishAll(stream, payloads);
+        return doPublishAll(stream, payloads);
     }
 
     @Override
@@ -234,7 +315,15 @@ public abstract class AbstractBroker implements Broker {
     @Override
     public final HealthStats healthStats() {
         try {
-            return doHealthStats();
+            HealthStats stats = doHealthStats();
+            Map<String, Object> published = publishing.details();
+            if (published.isEmpty()) {
+                return stats;
+            }
+            Map<String, Object> details = new java.util.LinkedHashMap<>(stats.details());
+            details.put("published", published);
+            return new HealthStats(stats.status(), stats.connected(), stats.lastPing(), stats.uptime(),
+                    stats.messageCounts(), details);
         } catch (RuntimeException e) {
             // The exception's text may carry connection details: report its type only.
             return new HealthStats(HealthStats.Status.UNHEALTHY, false, null, uptime(),

@@ -4,7 +4,9 @@ import dev.courier.engine.LoopStatus;
 import dev.courier.Broker;
 import dev.courier.BrokerCapability;
 import dev.courier.Message;
+import dev.courier.engine.GroupMetrics;
 import dev.courier.internal.CurrentMessage;
+import dev.courier.internal.telemetry.Telemetry;
 import dev.courier.spi.BrokerSettings;
 
 import java.lang.System.Logger.Level;
@@ -107,6 +109,14 @@ final class ConsumptionLoop implements Runnable {
     private final LongAdder unbindable = new LongAdder();
     private final LongAdder skipped = new LongAdder();
     private final LongAdder restarts = new LongAdder();
+    private final LongAdder deadLettered = new LongAdder();
+    private final LongAdder reconnects = new LongAdder();
+    private final LongAdder handlings = new LongAdder();
+    private final LongAdder handlerNanos = new LongAdder();
+    private final java.util.concurrent.atomic.LongAccumulator longestHandling =
+            new java.util.concurrent.atomic.LongAccumulator(Math::max, 0);
+    /** Told of each handling; set before the loop starts. */
+    private Telemetry.Processing observer = Telemetry.Processing.NONE;
     /** The wait before the next restart after the loop ended on an error; only the loop's thread touches it. */
     private long restartPauseMillis = MIN_RECONNECT_PAUSE.toMillis();
     /** The types of skipped messages logged so far; bounded, as the types come from the stream. */
@@ -142,6 +152,11 @@ final class ConsumptionLoop implements Runnable {
         boolean wants(Message message) {
             return subscription.type().isEmpty() || subscription.type().equals(message.type());
         }
+    }
+
+    /** Reports the handlings to {@code telemetry}; before {@link #start}. */
+    void useTelemetry(Telemetry telemetry) {
+        observer = telemetry.processing(broker.name(), broker.provider(), stream, group);
     }
 
     boolean usesJsonb() {
@@ -310,6 +325,8 @@ final class ConsumptionLoop implements Runnable {
             }
             if (backingOff) {
                 backingOff = false;
+                reconnects.increment();
+                observer.reconnected();
                 LOG.log(Level.INFO, "{0}: broker reachable again; consuming", this);
             }
             reconnectPause = MIN_RECONNECT_PAUSE;
@@ -546,46 +563,54 @@ final class ConsumptionLoop implements Runnable {
             window.done(entry, acknowledges);
             return;
         }
-        Object[] arguments = new Object[matching.size()];
-        for (int i = 0; i < arguments.length; i++) {
-            try {
-                arguments[i] = matching.get(i).binder().bind(message);
-            } catch (PayloadBinder.BindingException e) {
-                deadLetter(message, matching.get(i), e.getMessage());
-                window.done(entry, false);
-                return;
-            }
-        }
-        Handler running = null;
+        Telemetry.Process observed = observer.start(message);
+        long started = System.nanoTime();
+        Throwable failure = null;
         Message outer = CurrentMessage.set(message);
         try {
+            Object[] arguments = new Object[matching.size()];
             for (int i = 0; i < arguments.length; i++) {
-                running = matching.get(i);
-                running.subscription().invoker().invoke(arguments[i]);
+                try {
+                    arguments[i] = matching.get(i).binder().bind(message);
+                } catch (PayloadBinder.BindingException e) {
+                    failure = e;
+                    deadLetter(message, matching.get(i), e.getMessage(), observed);
+                    window.done(entry, false);
+                    return;
+                }
             }
-        } catch (OutOfMemoryError e) {
-            throw e;
-        } catch (Throwable e) {
-            // A StackOverflowError included (its stack is unwound by now): a failed handling.
-            if (window.abandoned()) {
-                window.done(entry, false); // the stop gave up on it: left pending, to be delivered again
+            Handler running = null;
+            try {
+                for (int i = 0; i < arguments.length; i++) {
+                    running = matching.get(i);
+                    running.subscription().invoker().invoke(arguments[i]);
+                }
+            } catch (OutOfMemoryError e) {
+                failure = e;
+                throw e;
+            } catch (Throwable e) {
+                // A StackOverflowError included (its stack is unwound by now): a failed handling.
+                failure = e;
+                if (window.abandoned()) {
+                    window.done(entry, false); // the stop gave up on it: left pending, to be delivered again
+                    return;
+                }
+                breaker.failed(e);
+                // Awaited before the broker is told: the redelivery may be read as soon as the nack is done.
+                window.rejected(entry, acknowledges && redeliversAfterNack(message));
+                try {
+                    reject(message, running, e, observed);
+                } catch (RuntimeException notRejected) {
+                    // Not rejected: it comes again after message-timeout, or at this consumer's next start.
+                    window.notComing(message);
+                    LOG.log(Level.WARNING, "{0}: rejecting message {1} failed ({2}); it stays pending", this,
+                            id(message), BrokerSettings.maskUserInfo(String.valueOf(notRejected)));
+                }
                 return;
             }
-            breaker.failed(e);
-            // Awaited before the broker is told: the redelivery may be read as soon as the nack is done.
-            window.rejected(entry, acknowledges && (!(broker instanceof dev.courier.spi.AbstractBroker adapter)
-                    || adapter.redeliversAfterNack(message.deliveryCount())));
-            try {
-                reject(message, running, e);
-            } catch (RuntimeException failure) {
-                // Not rejected: it comes again after message-timeout, or at this consumer's next start.
-                window.notComing(message);
-                LOG.log(Level.WARNING, "{0}: rejecting message {1} failed ({2}); it stays pending", this,
-                        id(message), BrokerSettings.maskUserInfo(String.valueOf(failure)));
-            }
-            return;
         } finally {
             CurrentMessage.set(outer);
+            timed(observed, started, failure);
         }
         handled.increment();
         if (breaker.succeeded()) {
@@ -637,40 +662,49 @@ final class ConsumptionLoop implements Runnable {
             logSkipped(message);
             return;
         }
-        Object[] arguments = new Object[matching.size()];
-        for (int i = 0; i < arguments.length; i++) {
-            try {
-                arguments[i] = matching.get(i).binder().bind(message);
-            } catch (PayloadBinder.BindingException e) {
-                deadLetter(message, matching.get(i), e.getMessage());
-                return;
-            }
-        }
-        inHand.set(message);
-        Handler running = null;
+        Telemetry.Process observed = observer.start(message);
+        long started = System.nanoTime();
+        Throwable failure = null;
         // What the handlers publish meanwhile is linked to this message (DomainEvent.of).
         Message outer = CurrentMessage.set(message);
         try {
+            Object[] arguments = new Object[matching.size()];
             for (int i = 0; i < arguments.length; i++) {
-                running = matching.get(i);
-                running.subscription().invoker().invoke(arguments[i]);
-            }
-        } catch (OutOfMemoryError e) {
-            // Not the message's failure, and too little memory may be left to reject it: the loop restarts (run()).
-            throw e;
-        } catch (Throwable e) {
-            // Any other error of a handler, a StackOverflowError included (its stack is unwound by now), is a failed
-            // handling: the message is rejected and the loop goes on.
-            if (inHand.compareAndSet(message, null)) {
-                if (breaker.failed(e)) {
-                    hold(message, running, e);
-                } else {
-                    reject(message, running, e);
+                try {
+                    arguments[i] = matching.get(i).binder().bind(message);
+                } catch (PayloadBinder.BindingException e) {
+                    failure = e;
+                    deadLetter(message, matching.get(i), e.getMessage(), observed);
+                    return;
                 }
             }
-            return;
+            inHand.set(message);
+            Handler running = null;
+            try {
+                for (int i = 0; i < arguments.length; i++) {
+                    running = matching.get(i);
+                    running.subscription().invoker().invoke(arguments[i]);
+                }
+            } catch (OutOfMemoryError e) {
+                // Not the message's failure, and too little memory may be left to reject it: the loop restarts.
+                failure = e;
+                throw e;
+            } catch (Throwable e) {
+                // Any other error of a handler, a StackOverflowError included (its stack is unwound by now), is a
+                // failed handling: the message is rejected and the loop goes on.
+                failure = e;
+                if (inHand.compareAndSet(message, null)) {
+                    if (breaker.failed(e)) {
+                        hold(message, running, e);
+                    } else {
+                        reject(message, running, e, observed);
+                    }
+                }
+                return;
+            }
         } finally {
             CurrentMessage.set(outer);
+            timed(observed, started, failure);
         }
         if (inHand.compareAndSet(message, null)) {
             acknowledge(message);
@@ -711,18 +745,49 @@ final class ConsumptionLoop implements Runnable {
         }
     }
 
-    private void reject(Message message, Handler handler, Throwable error) {
-        failed.increment();
-        nack(message, handler, error);
+    /** Counts a handling's time, and tells the observer it ended; what fails in the observer stays there. */
+    private void timed(Telemetry.Process observed, long started, Throwable failure) {
+        long nanos = System.nanoTime() - started;
+        handlings.increment();
+        handlerNanos.add(nanos);
+        longestHandling.accumulate(nanos);
+        try {
+            observed.end(nanos, failure);
+        } catch (RuntimeException e) {
+            LOG.log(Level.DEBUG, "telemetry failed", e);
+        }
     }
 
-    private void nack(Message message, Handler handler, Throwable error) {
+    /** Whether a rejection now delivers the message again (else the broker dead-letters it). */
+    private boolean redeliversAfterNack(Message message) {
+        return !(broker instanceof dev.courier.spi.AbstractBroker adapter)
+                || adapter.redeliversAfterNack(message.deliveryCount());
+    }
+
+    private void reject(Message message, Handler handler, Throwable error, Telemetry.Process observed) {
+        failed.increment();
+        nack(message, handler, error, observed);
+    }
+
+    private void nack(Message message, Handler handler, Throwable error, Telemetry.Process observed) {
         if (acknowledges) {
             LOG.log(Level.WARNING, "{0}: {1} failed on message {2} (delivery {3}); rejected, for the broker to deliver again or "
                     + "dead-letter: {4}",
                     this, handler.subscription().description(), id(message), message.deliveryCount(), error);
             LOG.log(Level.DEBUG, "stack trace", error);
-            broker.nack(stream, message.id(), group);
+            boolean dead = !redeliversAfterNack(message);
+            Telemetry.Settle settle = observed.settle(dead ? Telemetry.Settlement.DEAD_LETTER
+                    : Telemetry.Settlement.NACK);
+            try {
+                broker.nack(stream, message.id(), group);
+            } catch (RuntimeException e) {
+                settle.end(e);
+                throw e;
+            }
+            settle.end(null);
+            if (dead) {
+                deadLettered.increment();
+            }
         } else {
             LOG.log(Level.ERROR, "{0}: {1} failed on message {2}; broker ''{3}'' has no ACK_NACK, so the message is "
                     + "not delivered again", this, handler.subscription().description(), id(message), broker.name());
@@ -730,15 +795,26 @@ final class ConsumptionLoop implements Runnable {
         }
     }
 
-    private void deadLetter(Message message, Handler handler, String reason) {
+    private void deadLetter(Message message, Handler handler, String reason, Telemetry.Process observed) {
         unbindable.increment();
-        if (broker.moveToDeadLetters(stream, message.id(), group, reason)) {
+        Telemetry.Settle settle = broker.hasCapability(BrokerCapability.DEAD_LETTER_QUEUE)
+                ? observed.settle(Telemetry.Settlement.DEAD_LETTER) : Telemetry.Settle.NONE;
+        boolean moved;
+        try {
+            moved = broker.moveToDeadLetters(stream, message.id(), group, reason);
+        } catch (RuntimeException e) {
+            settle.end(e);
+            throw e;
+        }
+        settle.end(null);
+        if (moved) {
+            deadLettered.increment();
             LOG.log(Level.WARNING, "{0}: message {1} dead-lettered: {2} cannot take it: {3}", this, id(message),
                     handler.subscription().description(), reason);
             return;
         }
         // No dead-letter queue: the broker's own policy decides, as for a failing handler.
-        nack(message, handler, new IllegalArgumentException(reason));
+        nack(message, handler, new IllegalArgumentException(reason), observed);
     }
 
     private static String id(Message message) {
@@ -807,6 +883,14 @@ final class ConsumptionLoop implements Runnable {
         return new LoopStatus(broker.name(), stream, group, now, lastCycle, handled.sum(), failed.sum(),
                 unbindable.sum(), skipped.sum(), restarts.sum(), lastError, openUntil, inFlight, busy,
                 concurrency.workers());
+    }
+
+    /** This loop's figures, with the group's lag, pending entries and consumers as {@code backlog} gives them. */
+    GroupMetrics metrics(Backlog backlog) {
+        Backlog.Group g = backlog.group(stream, group);
+        return new GroupMetrics(broker.name(), stream, group, handled.sum(), failed.sum(), deadLettered.sum(),
+                reconnects.sum(), handlings.sum(), Duration.ofNanos(handlerNanos.sum()),
+                Duration.ofNanos(longestHandling.get()), g.lag(), g.pending(), g.consumers());
     }
 
     private static Duration min(Duration a, Duration b) {

@@ -8,6 +8,9 @@ import dev.courier.Broker;
 import dev.courier.Brokers;
 import dev.courier.DeadLetterAlert;
 import dev.courier.Message;
+import dev.courier.engine.GroupMetrics;
+import dev.courier.internal.telemetry.Telemetry;
+import dev.courier.spi.AbstractBroker;
 import dev.courier.spi.Maintained;
 import jakarta.json.bind.Jsonb;
 import jakarta.json.bind.JsonbBuilder;
@@ -51,9 +54,12 @@ public final class CourierEngine implements Engine {
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean stopped = new AtomicBoolean();
     private volatile Jsonb jsonb;
+    private final Telemetry telemetry;
 
-    private CourierEngine(EngineSettings settings, Brokers brokers, List<Subscription> subscriptions) {
+    private CourierEngine(EngineSettings settings, Brokers brokers, List<Subscription> subscriptions,
+                          Telemetry telemetry) {
         this.settings = settings;
+        this.telemetry = telemetry;
         List<ConsumptionLoop> built = new ArrayList<>();
         if (settings.enabled()) {
             Map<List<String>, List<ConsumptionLoop.Handler>> byLoop = new LinkedHashMap<>();
@@ -68,6 +74,12 @@ public final class CourierEngine implements Engine {
                     concurrency(key, handlers, settings))));
         }
         this.loops = List.copyOf(built);
+        for (String name : brokers.names()) {
+            if (brokers.get(name) instanceof AbstractBroker adapter) {
+                adapter.useTelemetry(telemetry);
+            }
+        }
+        loops.forEach(loop -> loop.useTelemetry(telemetry));
         for (ConsumptionLoop loop : loops) {
             loopsByStream.computeIfAbsent(key(loop.broker.name(), loop.stream), k -> new ArrayList<>()).add(loop);
         }
@@ -147,7 +159,18 @@ public final class CourierEngine implements Engine {
      * @throws IllegalStateException a subscriber needs JSON-B and none is available
      */
     public static CourierEngine create(EngineSettings settings, Brokers brokers, List<Subscription> subscriptions) {
-        CourierEngine engine = new CourierEngine(settings, brokers, subscriptions);
+        return create(settings, brokers, subscriptions, Telemetry.NONE);
+    }
+
+    /**
+     * Builds an engine whose brokers and loops report to {@code telemetry} (traces, metrics); not started.
+     *
+     * @see #create(EngineSettings, Brokers, List)
+     */
+    public static CourierEngine create(EngineSettings settings, Brokers brokers, List<Subscription> subscriptions,
+                                       Telemetry telemetry) {
+        CourierEngine engine = new CourierEngine(settings, brokers, subscriptions,
+                telemetry == null ? Telemetry.NONE : telemetry);
         boolean needsJsonb = engine.loops.stream().anyMatch(ConsumptionLoop::usesJsonb);
         if (needsJsonb) {
             // Created now, on the deploying thread, so that a missing JSON-B fails the deployment, not the messages.
@@ -178,6 +201,9 @@ public final class CourierEngine implements Engine {
         if (!settings.enabled() || !started.compareAndSet(false, true)) {
             return;
         }
+        if (!loops.isEmpty()) {
+            telemetry.watch(this::metrics);
+        }
         ThreadFactory threads = Threads.lookup();
         for (ConsumptionLoop loop : loops) {
             loop.start(threads);
@@ -199,6 +225,11 @@ public final class CourierEngine implements Engine {
             return;
         }
         maintenance.stop();
+        try {
+            telemetry.close();
+        } catch (RuntimeException e) {
+            LOG.log(Level.DEBUG, "closing telemetry failed", e);
+        }
         loops.forEach(ConsumptionLoop::requestStop);
         long deadline = System.nanoTime() + settings.shutdownTimeout().toNanos();
         boolean interrupted = false;
@@ -251,6 +282,16 @@ public final class CourierEngine implements Engine {
         // Not started any more once a stop has begun: loops that stop then are not dead ones.
         return new EngineStatus(settings.enabled(), started.get() && !stopped.get(), settings.mode(),
                 settings.consumerName(), statuses);
+    }
+
+    @Override
+    public List<GroupMetrics> metrics() {
+        Map<String, Backlog> backlogs = new LinkedHashMap<>();
+        List<GroupMetrics> metrics = new ArrayList<>(loops.size());
+        for (ConsumptionLoop loop : loops) {
+            metrics.add(loop.metrics(backlogs.computeIfAbsent(loop.broker.name(), n -> Backlog.of(loop.broker))));
+        }
+        return metrics;
     }
 
     /** Publishes through {@code publish} and runs the stream's subscribers in this thread before returning. */
