@@ -118,7 +118,7 @@ public final class Bench {
                 .poolConfig(pool).build();
     }
 
-    private static Broker redisBroker() {
+    static Broker redisBroker() {
         return new RedisBrokerProvider().create("default", new BrokerSettings("default", "redis",
                 Map.of("uri", redis.uri()), CONSUMER));
     }
@@ -128,7 +128,7 @@ public final class Bench {
                 CONSUMER));
     }
 
-    private static String stream(String what) {
+    static String stream(String what) {
         return "bench-" + what + "-" + streams.incrementAndGet();
     }
 
@@ -167,6 +167,9 @@ public final class Bench {
             }
             if (on.test("soak")) {
                 soak();
+            }
+            if (on.test("telemetry")) {
+                TelemetryBench.run();
             }
             if (only.contains("server")) { // only when asked for: it needs the servers (-Pbench,bench-server)
                 ServerBench.run(redis);
@@ -344,7 +347,7 @@ public final class Bench {
         progress("consuming", start);
     }
 
-    private static String backlog(int n) {
+    static String backlog(int n) {
         String s = stream("consume");
         fill(s, n);
         raw.xgroupCreate(s, GROUP, new StreamEntryID(), false);
@@ -377,7 +380,7 @@ public final class Bench {
         return rate;
     }
 
-    private static void requireAcknowledged(String s) {
+    static void requireAcknowledged(String s) {
         long pending = raw.xpending(s, GROUP).getTotal();
         if (pending != 0) {
             throw new IllegalStateException(s + ": " + pending + " messages not acknowledged");
@@ -502,7 +505,7 @@ public final class Bench {
         }
     }
 
-    private static void awaitCount(LongSupplier count, long n, String what) throws InterruptedException {
+    static void awaitCount(LongSupplier count, long n, String what) throws InterruptedException {
         long t = System.nanoTime();
         while (count.getAsLong() < n) {
             Thread.sleep(1);
@@ -510,7 +513,7 @@ public final class Bench {
         }
     }
 
-    private static void checkTimeout(long t, String what) {
+    static void checkTimeout(long t, String what) {
         if (System.nanoTime() - t > TimeUnit.SECONDS.toNanos(120)) {
             throw new IllegalStateException(what + ": not consumed within 120 s");
         }

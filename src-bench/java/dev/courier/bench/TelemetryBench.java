@@ -1,0 +1,207 @@
+package dev.courier.bench;
+
+import dev.courier.Broker;
+import dev.courier.Brokers;
+import dev.courier.Message;
+import dev.courier.engine.EngineMode;
+import dev.courier.internal.engine.CircuitBreakerSettings;
+import dev.courier.internal.engine.Concurrency;
+import dev.courier.internal.engine.CourierEngine;
+import dev.courier.internal.engine.EngineSettings;
+import dev.courier.internal.engine.Subscription;
+import dev.courier.internal.telemetry.Telemetry;
+import dev.courier.spi.AbstractBroker;
+import dev.courier.telemetry.OpenTelemetryTelemetry;
+import io.opentelemetry.sdk.OpenTelemetrySdk;
+import io.opentelemetry.sdk.metrics.SdkMeterProvider;
+import io.opentelemetry.sdk.testing.exporter.InMemoryMetricReader;
+import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
+import io.opentelemetry.sdk.trace.SdkTracerProvider;
+import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
+import redis.clients.jedis.AbstractPipeline;
+import redis.clients.jedis.StreamEntryID;
+
+import java.time.Duration;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The cost of telemetry (section "telemetry"): the engine's no-op consume and publishAll on Redis with nothing
+ * observing, with OpenTelemetry metrics (SDK, in-memory reader), and with tracing and metrics (SDK, in-memory span
+ * exporter behind a simple processor, so that every span is exported), in one run, rounds alternating.
+ */
+final class TelemetryBench {
+
+    private enum Mode {
+        OFF("telemetry off"), METRICS("OpenTelemetry metrics on"), TRACING("OpenTelemetry tracing and metrics on");
+
+        final String label;
+
+        Mode(String label) {
+            this.label = label;
+        }
+    }
+
+    private TelemetryBench() {
+    }
+
+    static void run() throws Exception {
+        long start = System.nanoTime();
+        int consumed = Bench.n(200_000);
+        int published = Bench.n(300_000);
+        Mode[] modes = Mode.values();
+        double[][] consume = new double[modes.length][Bench.ROUNDS];
+        double[][] publish = new double[modes.length][Bench.ROUNDS];
+        for (Mode mode : modes) {
+            // Warm-up: the observed paths compiled before any round counts.
+            consume(mode, consumed / 4);
+            publishAll(mode, published / 4);
+        }
+        for (int i = 0; i < Bench.ROUNDS; i++) {
+            for (Mode mode : modes) {
+                System.gc();
+                consume[mode.ordinal()][i] = consume(mode, consumed);
+            }
+            for (Mode mode : modes) {
+                System.gc();
+                publish[mode.ordinal()][i] = publishAll(mode, published);
+            }
+        }
+        for (Mode mode : modes) {
+            System.err.printf(Locale.ROOT, "    rounds consume %s:%s%n    rounds publishAll %s:%s%n", mode.label,
+                    line(consume[mode.ordinal()]), mode.label, line(publish[mode.ordinal()]));
+        }
+        double consumeOff = Bench.median(consume[0]);
+        double publishOff = Bench.median(publish[0]);
+        String engine = "Courier engine, no-op handler, " + consumed + " messages (batch " + Bench.BATCH + "), ";
+        Bench.row(engine + Mode.OFF.label, Bench.rate(consumeOff), "", "", "");
+        ratioRow(engine + Mode.METRICS.label, Bench.median(consume[1]), consumeOff, 0.95);
+        ratioRow(engine + Mode.TRACING.label, Bench.median(consume[2]), consumeOff, 0.7);
+        String all = "Courier publishAll x" + Bench.BATCH + ", ";
+        Bench.row(all + Mode.OFF.label, Bench.rate(publishOff), "", "", "");
+        ratioRow(all + Mode.METRICS.label, Bench.median(publish[1]), publishOff, 0.95);
+        ratioRow(all + Mode.TRACING.label, Bench.median(publish[2]), publishOff, 0.7);
+        Bench.progress("telemetry", start);
+    }
+
+    /** As Bench's, with the target to two places (0.95). */
+    private static void ratioRow(String what, double value, double off, double target) {
+        double ratio = value / off;
+        Bench.row(what, Bench.rate(value), String.format(Locale.ROOT, "%.2fx telemetry off", ratio),
+                String.format(Locale.ROOT, ">= %.2fx", target), ratio >= target ? "yes" : "NO");
+    }
+
+    private static String line(double[] values) {
+        StringBuilder text = new StringBuilder();
+        for (double v : values) {
+            text.append(String.format(Locale.ROOT, " %,.0f", v));
+        }
+        return text.toString();
+    }
+
+    /** The SDK with in-memory exporters, and Courier's adapter on it; nothing for OFF. */
+    private static final class Observed implements AutoCloseable {
+        final InMemorySpanExporter spans = InMemorySpanExporter.create();
+        final InMemoryMetricReader metrics = InMemoryMetricReader.create();
+        final OpenTelemetrySdk sdk;
+        final Telemetry telemetry;
+
+        Observed(Mode mode) {
+            if (mode == Mode.OFF) {
+                sdk = null;
+                telemetry = Telemetry.NONE;
+                return;
+            }
+            sdk = OpenTelemetrySdk.builder()
+                    .setTracerProvider(SdkTracerProvider.builder()
+                            .addSpanProcessor(SimpleSpanProcessor.create(spans)).build())
+                    .setMeterProvider(SdkMeterProvider.builder().registerMetricReader(metrics).build())
+                    .build();
+            telemetry = new OpenTelemetryTelemetry(sdk, mode == Mode.TRACING, true);
+        }
+
+        @Override
+        public void close() {
+            if (sdk != null) {
+                metrics.collectAllMetrics(); // an export, as a periodic reader would make
+                telemetry.close();
+                sdk.close();
+            }
+        }
+    }
+
+    /** Handles a backlog of n entries; traced, each entry carries a traceparent, as a traced publisher leaves it. */
+    private static double consume(Mode mode, int n) throws InterruptedException {
+        String s = Bench.stream("telemetry-consume");
+        Map<String, String> fields = Bench.FIELDS;
+        if (mode == Mode.TRACING) {
+            fields = new LinkedHashMap<>(Bench.FIELDS);
+            fields.put("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        }
+        for (int sent = 0; sent < n; sent += Bench.BATCH) {
+            try (AbstractPipeline p = Bench.raw.pipelined()) {
+                for (int i = 0; i < Bench.BATCH; i++) {
+                    p.xadd(s, Bench.XADD, fields);
+                }
+                p.sync();
+            }
+        }
+        Bench.raw.xgroupCreate(s, Bench.GROUP, new StreamEntryID(), false);
+        LongAdder handled = new LongAdder();
+        Broker broker = Bench.redisBroker();
+        try (Observed observed = new Observed(mode)) {
+            EngineSettings settings = new EngineSettings(true, EngineMode.ASYNC, Bench.BATCH, Duration.ofSeconds(1),
+                    Duration.ofSeconds(10), Bench.CONSUMER);
+            CourierEngine engine = CourierEngine.create(settings, new Brokers(Map.of("default", broker)),
+                    List.of(new Subscription("default", s, Bench.GROUP, "", Message.class, "TelemetryBench.handle",
+                            argument -> handled.increment(), CircuitBreakerSettings.OFF, Concurrency.SEQUENTIAL)),
+                    observed.telemetry);
+            long t = System.nanoTime();
+            engine.start();
+            try {
+                Bench.awaitCount(handled::sum, n, s);
+                while (Bench.raw.xpending(s, Bench.GROUP).getTotal() > 0) {
+                    Thread.sleep(1);
+                    Bench.checkTimeout(t, s);
+                }
+                double rate = n / ((System.nanoTime() - t) / 1e9);
+                if (mode == Mode.TRACING && observed.spans.getFinishedSpanItems().size() < n) {
+                    throw new IllegalStateException(s + ": " + observed.spans.getFinishedSpanItems().size()
+                            + " spans for " + n + " messages");
+                }
+                return rate;
+            } finally {
+                engine.stop();
+            }
+        } finally {
+            broker.close();
+            Bench.raw.del(s);
+        }
+    }
+
+    private static double publishAll(Mode mode, int n) {
+        String s = Bench.stream("telemetry-publish-all");
+        List<Map<String, Object>> batch = Collections.nCopies(Bench.BATCH, Bench.PAYLOAD);
+        Broker broker = Bench.redisBroker();
+        try (Observed observed = new Observed(mode)) {
+            ((AbstractBroker) broker).useTelemetry(observed.telemetry);
+            long t = System.nanoTime();
+            for (int sent = 0; sent < n; sent += Bench.BATCH) {
+                broker.publishAll(s, batch);
+            }
+            double rate = n / ((System.nanoTime() - t) / 1e9);
+            long length = Bench.raw.xlen(s);
+            if (length != n) {
+                throw new IllegalStateException(s + " holds " + length + " entries, not " + n);
+            }
+            return rate;
+        } finally {
+            broker.close();
+            Bench.raw.del(s);
+        }
+    }
+}
