@@ -20,8 +20,16 @@ final class OpenLibertyServer extends AppServer {
     private final Path wlp = existing(property("courier.it.liberty.home"));
     private final Path serverConfig = existing(property("courier.it.server-config"));
 
+    /** With server-config/telemetry.xml included, the WAR in apps/ (its classloader sees the OpenTelemetry API). */
+    private final boolean telemetry;
+
     OpenLibertyServer() {
-        super("liberty");
+        this(false);
+    }
+
+    OpenLibertyServer(boolean telemetry) {
+        super(telemetry ? "liberty-telemetry" : "liberty");
+        this.telemetry = telemetry;
     }
 
     @Override
@@ -39,10 +47,16 @@ final class OpenLibertyServer extends AppServer {
     protected List<String> command() throws IOException {
         Path userDir = workDir.resolve("usr");
         Path server = userDir.resolve("servers").resolve(SERVER);
-        Files.createDirectories(server.resolve("dropins"));
-        Files.copy(serverConfig.resolve("server.xml"), server.resolve("server.xml"),
-                StandardCopyOption.REPLACE_EXISTING);
-        Files.copy(war, server.resolve("dropins").resolve(war.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+        Path apps = server.resolve(telemetry ? "apps" : "dropins");
+        Files.createDirectories(apps);
+        String config = Files.readString(serverConfig.resolve("server.xml"));
+        if (telemetry) {
+            Files.copy(serverConfig.resolve("telemetry.xml"), server.resolve("telemetry.xml"),
+                    StandardCopyOption.REPLACE_EXISTING);
+            config = config.replace("</server>", "    <include location=\"telemetry.xml\"/>\n</server>");
+        }
+        Files.writeString(server.resolve("server.xml"), config);
+        Files.copy(war, apps.resolve(war.getFileName()), StandardCopyOption.REPLACE_EXISTING);
         Files.writeString(server.resolve("bootstrap.properties"),
                 "http.port=" + httpPort + "\nhttps.port=" + freePort() + "\n");
         environment().putIfAbsent("WLP_USER_DIR", userDir.toAbsolutePath().toString());

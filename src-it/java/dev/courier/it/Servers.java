@@ -18,6 +18,8 @@ public final class Servers implements BeforeAllCallback {
 
     public enum Kind {
         OPEN_LIBERTY(OpenLibertyServer::new),
+        /** With MicroProfile Telemetry 2.0 (server-config/telemetry.xml). */
+        OPEN_LIBERTY_TELEMETRY(() -> new OpenLibertyServer(true)),
         PAYARA_MICRO(PayaraMicroServer::new);
 
         private final Supplier<AppServer> factory;
