@@ -51,10 +51,20 @@ public class CourierExtension implements Extension {
     private static final List<String> HEALTH_CHECKS = List.of("dev.courier.health.BrokerReadinessCheck",
             "dev.courier.health.LoopLivenessCheck", "dev.courier.health.EngineStartupCheck");
     private static final String HEALTH_API = "org.eclipse.microprofile.health.HealthCheck";
+    /** MicroProfile Metrics' registry reaches Courier through a bean that injects it, where the API is present. */
+    private static final String METRICS_API = "org.eclipse.microprofile.metrics.MetricRegistry";
+    private static final String METRICS_HOLDER = "dev.courier.telemetry.MetricRegistryHolder";
 
     void addBeans(@Observes BeforeBeanDiscovery event, BeanManager beanManager) {
         add(event, beanManager, BrokerProducers.class);
         add(event, beanManager, EngineLifecycle.class);
+        if (present(METRICS_API)) {
+            try {
+                add(event, beanManager, Class.forName(METRICS_HOLDER, true, CourierExtension.class.getClassLoader()));
+            } catch (ClassNotFoundException e) {
+                throw new IllegalStateException("Courier jar is incomplete: " + METRICS_HOLDER, e);
+            }
+        }
         if (present(HEALTH_API)) {
             for (String check : HEALTH_CHECKS) {
                 try {

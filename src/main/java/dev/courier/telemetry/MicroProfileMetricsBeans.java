@@ -11,8 +11,9 @@ final class MicroProfileMetricsBeans {
     }
 
     static Telemetry find(BeanManager beanManager) {
-        // The default MetricRegistry bean is the application scope's.
-        MetricRegistry registry = TelemetryLookup.bean(beanManager, MetricRegistry.class);
+        // The default MetricRegistry bean is the application scope's; injected, as its producers want.
+        MetricRegistryHolder holder = TelemetryLookup.bean(beanManager, MetricRegistryHolder.class);
+        MetricRegistry registry = holder == null ? null : holder.registry();
         return registry == null ? null : new MicroProfileMetricsTelemetry(registry);
     }
 }

@@ -43,7 +43,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class MetricsTest {
 
     private static RedisServer redis;
-    private final List<AutoCloseable> closing = new ArrayList<>();
     private OtelKit otel;
     private String stream;
 
@@ -60,17 +59,7 @@ class MetricsTest {
 
     @AfterEach
     void tearDown() throws Exception {
-        for (int i = closing.size() - 1; i >= 0; i--) {
-            closing.get(i).close();
-        }
         otel.close();
-    }
-
-    private Broker inline() {
-        Broker broker = new InlineBrokerProvider().create("default", new BrokerSettings("default", "inline",
-                Map.of(RetryPolicy.MAX_RETRIES, "1", RetryPolicy.RETRY_DELAY, "PT0.01S")));
-        closing.add(broker);
-        return broker;
     }
 
     private static void failOnFlag(Object argument) {
@@ -94,10 +83,9 @@ class MetricsTest {
 
     @Test
     void opentelemetry_metrics_count_a_known_mix_of_successes_failures_and_dead_letters() {
-        Broker broker = inline();
+        Broker broker = otel.inline();
         CourierEngine engine = otel.engine(broker, stream, "billing", MetricsTest::failOnFlag);
-        engine.start();
-        closing.add(engine::stop);
+        otel.started(engine);
         publishMix(broker);
         await().until(() -> only(engine).deadLettered() == 1 && only(engine).handled() == 3);
 
@@ -134,14 +122,13 @@ class MetricsTest {
 
     @Test
     void engine_metrics_and_health_data_give_the_figures_without_opentelemetry() {
-        Broker broker = inline();
+        Broker broker = otel.inline();
         EngineSettings settings = new EngineSettings(true, EngineMode.ASYNC, 10, Duration.ofMillis(100),
                 Duration.ofSeconds(5), "test-consumer");
         CourierEngine engine = CourierEngine.create(settings, new Brokers(Map.of("default", broker)),
                 List.of(new Subscription("default", stream, "billing", "", Message.class, "MetricsTest.handle",
                         MetricsTest::failOnFlag, CircuitBreakerSettings.OFF, Concurrency.SEQUENTIAL)));
-        engine.start();
-        closing.add(engine::stop);
+        otel.started(engine);
         publishMix(broker);
         await().until(() -> only(engine).deadLettered() == 1 && only(engine).handled() == 3);
 
@@ -168,7 +155,7 @@ class MetricsTest {
     void lag_pending_and_consumers_of_a_redis_group_are_what_redis_reports() throws Exception {
         Broker broker = new RedisBrokerProvider().create("default", new BrokerSettings("default", "redis",
                 Map.of("uri", redis.uri())));
-        closing.add(broker);
+        otel.closing(broker);
         CountDownLatch release = new CountDownLatch(1);
         CountDownLatch inHandler = new CountDownLatch(1);
         EngineSettings settings = new EngineSettings(true, EngineMode.ASYNC, 1, Duration.ofMillis(100),
@@ -179,8 +166,8 @@ class MetricsTest {
                             inHandler.countDown();
                             release.await();
                         }, CircuitBreakerSettings.OFF, Concurrency.SEQUENTIAL)), otel.telemetry);
-        closing.add(engine::stop);
-        closing.add(release::countDown);
+        otel.closing((AutoCloseable) engine::stop);
+        otel.closing((AutoCloseable) release::countDown);
         for (int i = 0; i < 5; i++) {
             broker.publish(stream, Map.of("n", i));
         }

@@ -4,11 +4,15 @@ import dev.courier.Broker;
 import dev.courier.Brokers;
 import dev.courier.Message;
 import dev.courier.engine.EngineMode;
+import dev.courier.inline.InlineBrokerProvider;
 import dev.courier.internal.engine.CircuitBreakerSettings;
 import dev.courier.internal.engine.Concurrency;
 import dev.courier.internal.engine.CourierEngine;
 import dev.courier.internal.engine.EngineSettings;
 import dev.courier.internal.engine.Subscription;
+import dev.courier.redis.RedisBrokerProvider;
+import dev.courier.spi.BrokerSettings;
+import dev.courier.spi.RetryPolicy;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.metrics.SdkMeterProvider;
@@ -38,6 +42,33 @@ final class OtelKit implements AutoCloseable {
             .setMeterProvider(SdkMeterProvider.builder().registerMetricReader(metrics).build())
             .build();
     final OpenTelemetryTelemetry telemetry = new OpenTelemetryTelemetry(sdk, true, true);
+    /** What a test made, closed with the kit, last first. */
+    private final List<AutoCloseable> closing = new java.util.ArrayList<>();
+
+    /** Closed with the kit. */
+    <T extends AutoCloseable> T closing(T resource) {
+        closing.add(resource);
+        return resource;
+    }
+
+    /** An inline broker, {@code default}, that retries once (max-retries 1) after 10 ms. */
+    Broker inline() {
+        return closing(new InlineBrokerProvider().create("default", new BrokerSettings("default", "inline",
+                Map.of(RetryPolicy.MAX_RETRIES, "1", RetryPolicy.RETRY_DELAY, "PT0.01S"))));
+    }
+
+    /** A Redis broker, {@code default}, that retries once (max-retries 1) after 10 ms. */
+    Broker redis(String uri) {
+        return closing(new RedisBrokerProvider().create("default", new BrokerSettings("default", "redis",
+                Map.of("uri", uri, RetryPolicy.MAX_RETRIES, "1", RetryPolicy.RETRY_DELAY, "PT0.01S"))));
+    }
+
+    /** Starts the engine; stopped with the kit, before its brokers are closed. */
+    CourierEngine started(CourierEngine engine) {
+        engine.start();
+        closing.add(engine::stop);
+        return engine;
+    }
 
     /** An engine over one broker, named {@code default}, with one subscriber of {@code Message}s. */
     CourierEngine engine(Broker broker, String stream, String group, Subscription.Invoker handler) {
@@ -84,7 +115,10 @@ final class OtelKit implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public void close() throws Exception {
+        for (int i = closing.size() - 1; i >= 0; i--) {
+            closing.get(i).close();
+        }
         telemetry.close();
         sdk.close();
     }

@@ -41,7 +41,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class TracingTest {
 
     private static RedisServer redis;
-    private final List<AutoCloseable> closing = new ArrayList<>();
     private final List<String> handlerTraces = new CopyOnWriteArrayList<>();
     private OtelKit otel;
     private String stream;
@@ -59,24 +58,7 @@ class TracingTest {
 
     @AfterEach
     void tearDown() throws Exception {
-        for (int i = closing.size() - 1; i >= 0; i--) {
-            closing.get(i).close();
-        }
         otel.close();
-    }
-
-    private Broker inline() {
-        Broker broker = new InlineBrokerProvider().create("default", new BrokerSettings("default", "inline",
-                Map.of(RetryPolicy.MAX_RETRIES, "1", RetryPolicy.RETRY_DELAY, "PT0.01S")));
-        closing.add(broker);
-        return broker;
-    }
-
-    private Broker redis() {
-        Broker broker = new RedisBrokerProvider().create("default", new BrokerSettings("default", "redis",
-                Map.of("uri", redis.uri(), RetryPolicy.MAX_RETRIES, "1", RetryPolicy.RETRY_DELAY, "PT0.01S")));
-        closing.add(broker);
-        return broker;
     }
 
     /** Starts an engine whose handler records the trace it runs in, and fails on messages with {@code fail}. */
@@ -87,8 +69,7 @@ class TracingTest {
                 throw new IllegalStateException("declined");
             }
         });
-        engine.start();
-        closing.add(engine::stop);
+        otel.started(engine);
         return engine;
     }
 
@@ -139,7 +120,7 @@ class TracingTest {
 
     @Test
     void a_publish_in_a_request_and_its_handling_are_one_trace_on_inline() {
-        Broker broker = inline();
+        Broker broker = otel.inline();
         start(broker);
         Span request = publishInRequest(broker, Map.of("order_id", "42"));
         assertOneTrace(request, "inline");
@@ -147,7 +128,7 @@ class TracingTest {
 
     @Test
     void a_publish_in_a_request_and_its_handling_are_one_trace_on_redis() {
-        Broker broker = redis();
+        Broker broker = otel.redis(redis.uri());
         start(broker);
         Span request = publishInRequest(broker, Map.of("order_id", "42"));
         assertOneTrace(request, "redis");
@@ -169,7 +150,7 @@ class TracingTest {
 
     @Test
     void publishAll_is_one_send_span_with_the_batch_count_and_each_message_continues_it() {
-        Broker broker = redis();
+        Broker broker = otel.redis(redis.uri());
         start(broker);
         Span request = otel.sdk.getTracer("test").spanBuilder("batch").startSpan();
         try (Scope ignored = request.makeCurrent()) {
@@ -187,7 +168,7 @@ class TracingTest {
 
     @Test
     void a_protean_events_traceparent_is_continued_by_its_publish_and_handling() {
-        Broker broker = inline();
+        Broker broker = otel.inline();
         start(broker);
         String trace = "4bf92f3577b34da6a3ce929d0e0e4736";
         String parent = "00f067aa0ba902b7";
@@ -204,7 +185,7 @@ class TracingTest {
 
     @Test
     void a_protean_publishers_traceparent_is_continued_on_redis() {
-        Broker broker = redis();
+        Broker broker = otel.redis(redis.uri());
         start(broker);
         String trace = "0af7651916cd43dd8448eb211c80319c";
         String parent = "b7ad6b7169203331";
@@ -221,7 +202,7 @@ class TracingTest {
 
     @Test
     void failures_get_error_types_and_their_nack_and_dead_letter_settle_spans() {
-        Broker broker = inline();
+        Broker broker = otel.inline();
         start(broker);
         broker.publish(stream, Map.of("fail", true));
         // max-retries 1: delivered twice, rejected twice; the second rejection dead-letters it.
