@@ -58,6 +58,8 @@ public final class TelemetryLookup {
                 if (mp != null) {
                     found.add(mp);
                     LOG.log(Level.INFO, "Courier telemetry: MicroProfile Metrics");
+                } else {
+                    LOG.log(Level.DEBUG, "Courier telemetry: the MicroProfile Metrics API is there, no registry bean");
                 }
             } catch (RuntimeException | LinkageError e) {
                 LOG.log(Level.WARNING, "Courier telemetry: MicroProfile Metrics is there but could not be used: " + e);
