@@ -136,6 +136,16 @@ public final class OpenTelemetryTelemetry implements Telemetry {
                 .put(OPERATION_NAME, "send").put(BROKER, broker).build();
         Attributes span = common.toBuilder().put(OPERATION_TYPE, "send").build();
         String name = "send " + stream;
+        if (tracer == null) {
+            // Metrics alone: one stateless Send for the stream, nothing made per publish.
+            Send measured = new Send() {
+                @Override
+                public void end(long nanos, int stored, String id, Throwable error) {
+                    measure(common, nanos, stored, error);
+                }
+            };
+            return (count, traceparent) -> measured;
+        }
         return (count, traceparent) -> new Sent(name, span, common, count, traceparent);
     }
 
@@ -150,6 +160,23 @@ public final class OpenTelemetryTelemetry implements Telemetry {
                     .put(OPERATION_TYPE, "settle").build());
         }
         String name = "process " + stream;
+        if (tracer == null) {
+            // Metrics alone: one stateless Process for the loop, nothing made per message.
+            Process measured = new Process() {
+                @Override
+                public void end(long nanos, Throwable error) {
+                    if (meter != null) {
+                        processDuration.record(seconds(nanos), withError(common, error));
+                    }
+                }
+            };
+            return new Processing() {
+                @Override
+                public Process start(Message message) {
+                    return measured;
+                }
+            };
+        }
         return new Processing() {
             @Override
             public Process start(Message message) {
@@ -274,12 +301,16 @@ public final class OpenTelemetryTelemetry implements Telemetry {
                 scope.close();
                 span.end();
             }
-            if (meter != null) {
-                if (stored > 0) {
-                    sent.add(stored, metricAttributes);
-                }
-                sendDuration.record(seconds(nanos), withError(metricAttributes, error));
+            measure(metricAttributes, nanos, stored, error);
+        }
+    }
+
+    private void measure(Attributes attributes, long nanos, int stored, Throwable error) {
+        if (meter != null) {
+            if (stored > 0) {
+                sent.add(stored, attributes);
             }
+            sendDuration.record(seconds(nanos), withError(attributes, error));
         }
     }
 
