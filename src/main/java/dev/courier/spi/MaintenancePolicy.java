@@ -10,8 +10,8 @@ import java.util.Set;
 
 /**
  * What the maintenance task that Courier runs for a broker does, and how often: the options
- * {@code maintenance-interval} (60 s), {@code dead-letter-retention} (7 days, as Protean's 168 hours) and
- * {@code dead-letter-alert-depth} (off).
+ * {@code maintenance-interval}, {@code dead-letter-retention} (by default 7 days, as Protean's 168 hours) and
+ * {@code dead-letter-alert-depth} (by default off), declared in {@code dev.courier.internal.CourierOptions}.
  *
  * <p>{@code dead-letter-alert-depth} is a depth for every stream, per-stream depths, or both:
  * {@code 100}, {@code orders=10, payments=5}, {@code 100, orders=10}. 0 turns the alert off.

@@ -6,9 +6,9 @@ import java.time.Duration;
 import java.util.Set;
 
 /**
- * When a rejected message comes back and when it is given up on: the options {@code max-retries} (3),
- * {@code retry-delay} (1 s), {@code backoff-multiplier} (2), {@code message-timeout} (300 s) and {@code enable-dlq}
- * (true), defaults as in Protean.
+ * When a rejected message comes back and when it is given up on: the options {@code max-retries},
+ * {@code retry-delay}, {@code backoff-multiplier}, {@code message-timeout} and {@code enable-dlq}, with Protean's
+ * defaults, declared (with their bounds) in {@code dev.courier.internal.CourierOptions} and listed in README.
  *
  * @param maxRetries        how many times a rejected message is delivered again before it is dead-lettered
  * @param retryDelay        the delay before the first redelivery
