@@ -128,7 +128,6 @@ final class RedisConnection implements AutoCloseable {
     private final Duration blockTimeout;
     private volatile RedisClient client;
     private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
-    private volatile long lastFailureAt;
     /*
      * A pooled connection that Redis closed while it sat idle (a restart, a shutdown, its idle timeout) is found out
      * only when a command is written on it, and for a write that would mean "outcome unknown" where nothing reached
@@ -217,11 +216,6 @@ final class RedisConnection implements AutoCloseable {
     /** How many operations failed because Redis could not be reached (after the retry). */
     long failures() {
         return failures.get();
-    }
-
-    /** When the last of those failed, in epoch milliseconds. */
-    long lastFailureAt() {
-        return lastFailureAt;
     }
 
     /** The URI without credentials. */
@@ -365,7 +359,6 @@ final class RedisConnection implements AutoCloseable {
     }
 
     private void countFailure() {
-        lastFailureAt = System.currentTimeMillis();
         failures.incrementAndGet();
     }
 
