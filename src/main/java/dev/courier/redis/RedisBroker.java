@@ -86,7 +86,6 @@ final class RedisBroker extends AbstractBroker implements Maintained {
 
     /** The field of a stream entry that holds the message's JSON. */
     static final String DATA = "data";
-    private static final byte[] DATA_BYTES = DATA.getBytes(StandardCharsets.UTF_8);
     private static final byte[] UNDELIVERED = SafeEncoder.encode(">");
     static final String DLQ_SUFFIX = ":dlq";
     /** The consumer that holds rejected entries while they wait for their retry. */
@@ -113,15 +112,12 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     /** Courier 0.1.0: for an entry without a data field, its fields as a JSON object. */
     static final String FIELDS = "fields";
 
-    /** XADD stream * ...: shared, never changed. */
-    private static final XAddParams XADD = XAddParams.xAddParams();
     /** How many retry entries one look at the retry consumer's PEL considers. */
     private static final int RETRY_SCAN = 100;
     /** How often a reader looks for retries rejected by other instances. */
     private static final long RETRY_POLL_MS = 1000;
     private static final long MIN_RECLAIM_INTERVAL_MS = 100;
     private static final long MAX_RECLAIM_INTERVAL_MS = 30_000;
-    private static final String ZERO = "0-0";
 
     /**
      * Removes a consumer only if it holds no pending entry and has been idle long enough, atomically, so that an
@@ -153,17 +149,11 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     private final MaintenancePolicy maintenance;
     private final Duration blockTimeout;
     private final long reclaimIntervalMs;
-    private final Map<String, Map<String, GroupState>> groups = new ConcurrentHashMap<>();
-    private final Set<String> streams = ConcurrentHashMap.newKeySet();
+    private final ConsumerGroups groups;
     private final Map<String, AtomicLong> publishedSinceTrim = new ConcurrentHashMap<>();
-    private final LongAdder published = new LongAdder();
-    private final LongAdder failed = new LongAdder();
-    private final LongAdder deadLettered = new LongAdder();
-    private final LongAdder discarded = new LongAdder();
+    private final Counters counters = new Counters();
     private volatile boolean reclaimSupported = true;
     private volatile boolean consumerCleanupSupported = true;
-    /** Entries of this consumer name idle since before this are left over from an earlier run of the instance. */
-    private final long createdAt = System.currentTimeMillis();
 
     RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, long maxLength,
                 Duration blockTimeout) {
@@ -176,6 +166,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         super(name, RedisBrokerProvider.NAME, CAPABILITIES, maxMessageSize);
         this.connection = connection;
         this.combiner = new XaddCombiner(connection);
+        this.groups = new ConsumerGroups(connection);
         this.policy = policy;
         this.consumer = consumer;
         this.consumerKey = SafeEncoder.encode(consumer);
@@ -221,7 +212,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     @Override
     protected String doPublishJson(String stream, String json) {
         String id = combiner.xadd(stream, json);
-        published.increment();
+        counters.published.increment();
         afterPublish(stream, 1);
         return id;
     }
@@ -231,7 +222,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         byte[] key = stream.getBytes(StandardCharsets.UTF_8);
         List<Map<byte[], byte[]>> entries = new ArrayList<>(texts.size());
         for (String json : texts) {
-            entries.add(Map.of(DATA_BYTES, json.getBytes(StandardCharsets.UTF_8)));
+            entries.add(Map.of(StreamEntries.DATA_BYTES, json.getBytes(StandardCharsets.UTF_8)));
         }
         // One round trip for the lot, written at most once (RedisConnection.write): after a timeout or a lost
         // connection, the outcome is unknown and the batch is not sent again.
@@ -240,7 +231,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
             try (Pipeline pipeline = new Pipeline(c)) {
                 List<Response<byte[]>> responses = new ArrayList<>(entries.size());
                 for (Map<byte[], byte[]> entry : entries) {
-                    responses.add(pipeline.xadd(key, XADD, entry));
+                    responses.add(pipeline.xadd(key, StreamEntries.XADD, entry));
                 }
                 pipeline.sync();
                 List<Object> result = new ArrayList<>(responses.size());
@@ -265,7 +256,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
                 stored.put(i, (String) replies.get(i));
             }
         }
-        published.add(stored.size());
+        counters.published.add(stored.size());
         if (!stored.isEmpty()) {
             afterPublish(stream, stored.size());
         }
@@ -286,7 +277,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     }
 
     private void afterPublish(String stream, int count) {
-        streams.add(stream);
+        groups.add(stream);
         if (maxLength <= 0) {
             return;
         }
@@ -328,8 +319,8 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     }
 
     private List<Message> readGroup(String stream, String group, int max, long blockMs, List<String> acks) {
-        GroupState g = state(stream, group);
-        ensureGroup(g);
+        GroupState g = groups.state(stream, group);
+        groups.ensure(g);
         List<Message> out = new ArrayList<>(Math.min(max, 16));
         long now = System.currentTimeMillis();
         long failures = connection.failures();
@@ -385,7 +376,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
             LOG.log(Level.INFO, "broker ''{0}'': group ''{1}'' of stream ''{2}'' is gone; creating it again",
                     name(), g.group, g.stream);
             g.created = false;
-            ensureGroup(g);
+            groups.ensure(g);
             result = xreadgroup(g, params, key, blockMs >= 1);
         }
         if (result == null) {
@@ -393,8 +384,8 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         }
         // [[stream, [[id, [field, value, ...]], ...]]]
         for (Object streamReply : result) {
-            for (Object item : castList(castList(streamReply).get(1))) {
-                deliverRaw(g, castList(item), out);
+            for (Object item : StreamEntries.castList(StreamEntries.castList(streamReply).get(1))) {
+                deliverRaw(g, StreamEntries.castList(item), out);
             }
         }
     }
@@ -437,16 +428,16 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     /** A first delivery from XREADGROUP's reply: the data field parsed, anything odd by the general route. */
     private void deliverRaw(GroupState g, List<Object> entry, List<Message> out) {
         String id = SafeEncoder.encode((byte[]) entry.get(0));
-        List<Object> fields = entry.get(1) == null ? null : castList(entry.get(1));
+        List<Object> fields = entry.get(1) == null ? null : StreamEntries.castList(entry.get(1));
         if (fields != null) {
             for (int i = 0; i + 1 < fields.size(); i += 2) {
-                if (java.util.Arrays.equals((byte[]) fields.get(i), DATA_BYTES)) {
+                if (java.util.Arrays.equals((byte[]) fields.get(i), StreamEntries.DATA_BYTES)) {
                     byte[] raw = (byte[]) fields.get(i + 1);
                     if (raw.length > maxMessageSize()) {
-                        deadLetterTooLarge(g, id, fields(entry.get(1)), raw.length, 1);
+                        deadLetterTooLarge(g, id, StreamEntries.fields(entry.get(1)), raw.length, 1);
                         return;
                     }
-                    String data = utf8(raw);
+                    String data = StreamEntries.utf8(raw);
                     if (data == null) {
                         notUtf8(g, id, 1);
                         return;
@@ -469,7 +460,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
                 }
             }
         }
-        deliver(g, new StreamEntry(new StreamEntryID(id), fields(entry.get(1))), 1, out);
+        deliver(g, new StreamEntry(new StreamEntryID(id), StreamEntries.fields(entry.get(1))), 1, out);
     }
 
     /** Dead-letters an entry whose data is not UTF-8; the letter keeps its bytes (read again, as bytes). */
@@ -479,29 +470,10 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         deadLetterQuietly(g, id, null, deliveryCount, DeadLetter.MALFORMED);
     }
 
-    /** The bytes as UTF-8 text, or {@code null} when they are not UTF-8. */
-    static String utf8(byte[] bytes) {
-        String text = new String(bytes, StandardCharsets.UTF_8);
-        if (text.indexOf('\uFFFD') < 0) {
-            return text; // the common case, at the cost of a plain decode
-        }
-        // U+FFFD stands for bytes that are not UTF-8, or is in the text: tell which.
-        try {
-            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
-        } catch (java.nio.charset.CharacterCodingException e) {
-            return null;
-        }
-    }
-
     /** Whether an entry's fields, as XAUTOCLAIM gives them, hold a data field that is not UTF-8. */
     private static boolean dataNotUtf8(Object raw) {
-        List<Object> list = castList(raw);
-        for (int i = 0; i + 1 < list.size(); i += 2) {
-            if (java.util.Arrays.equals((byte[]) list.get(i), DATA_BYTES)) {
-                return utf8((byte[]) list.get(i + 1)) == null;
-            }
-        }
-        return false;
+        byte[] data = StreamEntries.data(StreamEntries.castList(raw));
+        return data != null && StreamEntries.utf8(data) == null;
     }
 
     /** Adds the entry to {@code out} as a message, or dead-letters it as too large or malformed. */
@@ -619,7 +591,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
                 counts.put(p.getID(), p.getDeliveredTimes() + 1); // XCLAIM counts this delivery
             }
         }
-        g.leftoverCursor = pending.size() < count ? null : next(pending.get(pending.size() - 1).getID());
+        g.leftoverCursor = pending.size() < count ? null : StreamEntries.next(pending.get(pending.size() - 1).getID());
         if (left.isEmpty()) {
             return;
         }
@@ -632,7 +604,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
             }
             int deliveries = (int) Math.min(Integer.MAX_VALUE, counts.getOrDefault(entry.getID(), 1L));
             if (policy.exhausted(deliveries - 1)) {
-                failed.increment();
+                counters.failed.increment();
                 deadLetterQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
                         DeadLetter.TIMEOUT);
             } else {
@@ -648,12 +620,6 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         }
     }
 
-    /** The smallest entry id after {@code id}. */
-    private static String next(StreamEntryID id) {
-        return id.getSequence() == -1L ? new StreamEntryID(id.getTime() + 1, 0).toString()
-                : new StreamEntryID(id.getTime(), id.getSequence() + 1).toString();
-    }
-
     /**
      * Claims entries held longer than {@code message-timeout} (their consumer crashed or hangs) with XAUTOCLAIM,
      * carrying the cursor from read to read until a scan of the PEL is complete.
@@ -663,7 +629,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         int count = max - out.size();
         List<Object> reply;
         try {
-            reply = connection.execute("XAUTOCLAIM", j -> castList(j.sendCommand(Protocol.Command.XAUTOCLAIM,
+            reply = connection.execute("XAUTOCLAIM", j -> StreamEntries.castList(j.sendCommand(Protocol.Command.XAUTOCLAIM,
                     g.stream, g.group, consumer, Long.toString(policy.messageTimeout().toMillis()), cursor,
                     "COUNT", Integer.toString(count))));
         } catch (RedisReplyException e) {
@@ -679,31 +645,31 @@ final class RedisBroker extends AbstractBroker implements Maintained {
             throw e;
         }
         String nextCursor = SafeEncoder.encode((byte[]) reply.get(0));
-        boolean complete = ZERO.equals(nextCursor);
-        g.reclaimCursor = complete ? ZERO : nextCursor;
+        boolean complete = StreamEntries.ZERO.equals(nextCursor);
+        g.reclaimCursor = complete ? StreamEntries.ZERO : nextCursor;
         g.nextReclaimAt = complete ? now + reclaimIntervalMs : now;
 
-        List<Object> entries = castList(reply.get(1));
+        List<Object> entries = StreamEntries.castList(reply.get(1));
         if (!entries.isEmpty()) {
             List<StreamEntry> claimed = new ArrayList<>(entries.size());
             for (Object item : entries) {
                 if (item == null) {
                     continue;
                 }
-                List<Object> pair = castList(item);
+                List<Object> pair = StreamEntries.castList(item);
                 StreamEntryID id = new StreamEntryID(SafeEncoder.encode((byte[]) pair.get(0)));
                 if (dataNotUtf8(pair.get(1))) {
                     notUtf8(g, id.toString(), 0);
                     continue;
                 }
-                claimed.add(new StreamEntry(id, fields(pair.get(1))));
+                claimed.add(new StreamEntry(id, StreamEntries.fields(pair.get(1))));
             }
             Map<StreamEntryID, Long> counts = deliveryCounts(g, claimed);
             for (StreamEntry entry : claimed) {
                 int deliveries = (int) Math.min(Integer.MAX_VALUE, counts.getOrDefault(entry.getID(), 1L));
                 if (policy.exhausted(deliveries - 1)) {
                     // Delivered and never acknowledged more often than max-retries allows.
-                    failed.increment();
+                    counters.failed.increment();
                     deadLetterQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
                             DeadLetter.TIMEOUT);
                 } else {
@@ -713,7 +679,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         }
         if (reply.size() > 2 && reply.get(2) != null) {
             // Redis 7: entries deleted (trimmed) while pending, already removed from the PEL.
-            for (Object deleted : castList(reply.get(2))) {
+            for (Object deleted : StreamEntries.castList(reply.get(2))) {
                 String id = SafeEncoder.encode((byte[]) deleted);
                 LOG.log(Level.WARNING, "broker ''{0}'': pending entry {1} of stream ''{2}'' was deleted before it "
                         + "was acknowledged; dead-lettering what is known of it", name(), id, g.stream);
@@ -771,7 +737,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
 
     @Override
     protected boolean doAck(String stream, String id, String group) {
-        StreamEntryID entryId = parseId(id);
+        StreamEntryID entryId = StreamEntries.parseId(id);
         if (entryId == null) {
             return false;
         }
@@ -834,7 +800,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
 
     @Override
     protected boolean doNack(String stream, String id, String group) {
-        StreamEntryID entryId = parseId(id);
+        StreamEntryID entryId = StreamEntries.parseId(id);
         if (entryId == null) {
             return false;
         }
@@ -843,8 +809,8 @@ final class RedisBroker extends AbstractBroker implements Maintained {
             return false;
         }
         int deliveries = (int) Math.min(Integer.MAX_VALUE, entry.getDeliveredTimes());
-        GroupState g = state(stream, group);
-        failed.increment();
+        GroupState g = groups.state(stream, group);
+        counters.failed.increment();
         if (policy.exhausted(deliveries)) {
             deadLetter(g, id, null, deliveries, DeadLetter.MAX_RETRIES_EXCEEDED, entry.getConsumerName());
             return true;
@@ -901,7 +867,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
                 if (page.size() < RETRY_SCAN) {
                     break;
                 }
-                from = next(ids[ids.length - 1]);
+                from = StreamEntries.next(ids[ids.length - 1]);
             }
         }
         int n = moved;
@@ -932,13 +898,13 @@ final class RedisBroker extends AbstractBroker implements Maintained {
 
     @Override
     protected boolean doMoveToDeadLetters(String stream, String id, String group, String reason) {
-        StreamEntryID entryId = parseId(id);
+        StreamEntryID entryId = StreamEntries.parseId(id);
         StreamPendingEntry entry = entryId == null ? null : heldEntry(stream, group, entryId);
         if (entry == null) {
             return false;
         }
-        failed.increment();
-        deadLetter(state(stream, group), id, null, (int) Math.min(Integer.MAX_VALUE, entry.getDeliveredTimes()),
+        counters.failed.increment();
+        deadLetter(groups.state(stream, group), id, null, (int) Math.min(Integer.MAX_VALUE, entry.getDeliveredTimes()),
                 reason, entry.getConsumerName());
         return true;
     }
@@ -963,7 +929,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         StreamEntryID entryId = new StreamEntryID(id);
         if (!policy.deadLetterEnabled()) {
             connection.execute("XACK", j -> j.xack(g.stream, g.group, entryId));
-            discarded.increment();
+            counters.discarded.increment();
             LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' discarded for group ''{3}'' ({4}); "
                     + "enable-dlq is false", name(), id, g.stream, g.group, reason);
             return;
@@ -997,9 +963,9 @@ final class RedisBroker extends AbstractBroker implements Maintained {
             }
         }
         Map<String, String> letter = Map.of(DATA, json);
-        connection.execute("XADD", j -> j.xadd(g.stream + DLQ_SUFFIX, XADD, letter));
+        connection.execute("XADD", j -> j.xadd(g.stream + DLQ_SUFFIX, StreamEntries.XADD, letter));
         connection.execute("XACK", j -> j.xack(g.stream, g.group, entryId));
-        deadLettered.increment();
+        counters.deadLettered.increment();
     }
 
     /**
@@ -1052,7 +1018,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
             return null;
         }
         List<byte[]> raw = new ArrayList<>();
-        for (Object item : castList(castList(found.get(0)).get(1))) {
+        for (Object item : StreamEntries.castList(StreamEntries.castList(found.get(0)).get(1))) {
             raw.add((byte[]) item);
         }
         return raw;
@@ -1060,12 +1026,8 @@ final class RedisBroker extends AbstractBroker implements Maintained {
 
     /** The data field of an entry read as bytes, as text; {@code null} when there is none or it is not UTF-8. */
     private static String rawData(List<byte[]> raw) {
-        for (int i = 0; i + 1 < raw.size(); i += 2) {
-            if (java.util.Arrays.equals(raw.get(i), DATA_BYTES)) {
-                return utf8(raw.get(i + 1));
-            }
-        }
-        return null;
+        byte[] data = StreamEntries.data(raw);
+        return data == null ? null : StreamEntries.utf8(data);
     }
 
     @Override
@@ -1085,7 +1047,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     }
 
     private Optional<StreamEntry> findDeadLetter(String stream, String deadLetterId) {
-        StreamEntryID id = parseId(deadLetterId);
+        StreamEntryID id = StreamEntries.parseId(deadLetterId);
         if (id == null) {
             return Optional.empty();
         }
@@ -1238,8 +1200,8 @@ final class RedisBroker extends AbstractBroker implements Maintained {
      * between gives a duplicate, never a loss.
      */
     private void replay(String stream, StreamEntryID letterId, String json) {
-        connection.execute("XADD", j -> j.xadd(stream, XADD, Map.of(DATA, json)));
-        published.increment();
+        connection.execute("XADD", j -> j.xadd(stream, StreamEntries.XADD, Map.of(DATA, json)));
+        counters.published.increment();
         connection.execute("XDEL", j -> j.xdel(stream + DLQ_SUFFIX, letterId));
     }
 
@@ -1289,26 +1251,14 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         if (before == null) {
             throw new IllegalArgumentException("'" + fromId + "' is not a stream entry id such as 1700000000000-0");
         }
-        GroupState g = state(stream, group);
-        try {
-            connection.execute("XGROUP SETID", j -> j.sendCommand(Protocol.Command.XGROUP, "SETID", stream, group,
-                    before));
-        } catch (RedisReplyException e) {
-            if (!e.is("NOGROUP")) {
-                throw e;
-            }
-            connection.execute("XGROUP CREATE", j -> j.sendCommand(Protocol.Command.XGROUP, "CREATE", stream,
-                    group, before, "MKSTREAM"));
-        }
-        g.created = true;
-        streams.add(stream);
+        groups.setId(stream, group, before);
         return true;
     }
 
     /** The id just before {@code id}, so that XGROUP SETID to it delivers {@code id} next; null if not an id. */
     static String idBefore(String id) {
         String text = id.trim();
-        if (text.equals("0") || text.equals(ZERO) || text.equals("-")) {
+        if (text.equals("0") || text.equals(StreamEntries.ZERO) || text.equals("-")) {
             return "0";
         }
         if (text.equals("$")) {
@@ -1392,7 +1342,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
      */
     long trimOlderThan(String stream, long cutoffMs) {
         StreamEntryID cut = new StreamEntryID(cutoffMs, 0);
-        StreamEntryID keepFrom = firstNeeded(stream, groupInfos(stream));
+        StreamEntryID keepFrom = firstNeeded(stream, groups.infos(stream));
         StreamEntryID minId = keepFrom == null || cut.compareTo(keepFrom) < 0 ? cut : keepFrom;
         return connection.execute("XTRIM", j -> j.xtrim(stream, XTrimParams.xTrimParams().minId(minId.toString())));
     }
@@ -1413,7 +1363,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     public Map<String, Long> maintain() {
         long now = System.currentTimeMillis();
         Map<String, Long> depths = new TreeMap<>();
-        for (String stream : streams) {
+        for (String stream : groups.streams()) {
             String dlq = stream + DLQ_SUFFIX;
             if (maintenance.expiresDeadLetters()) {
                 String minId = (now - maintenance.deadLetterRetention().toMillis()) + "-0";
@@ -1449,8 +1399,8 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         long inFlight = 0;
         if (server.connected()) {
             try {
-                for (String stream : streams) {
-                    for (StreamGroupInfo info : groupInfos(stream)) {
+                for (String stream : groups.streams()) {
+                    for (StreamGroupInfo info : groups.infos(stream)) {
                         inFlight += info.getPending();
                     }
                 }
@@ -1459,19 +1409,19 @@ final class RedisBroker extends AbstractBroker implements Maintained {
                 details.put("reason", e instanceof RedisReplyException reply ? reply.reply() : "XINFO failed");
             }
         }
-        details.put("streams", streams.size());
+        details.put("streams", groups.streams().size());
         details.put("max_retries", policy.maxRetries());
         details.put("retry_delay_ms", policy.retryDelay().toMillis());
         details.put("backoff_multiplier", policy.backoffMultiplier());
         details.put("message_timeout_ms", policy.messageTimeout().toMillis());
         details.put("enable_dlq", policy.deadLetterEnabled());
-        details.put("discarded", discarded.sum());
+        details.put("discarded", counters.discarded.sum());
         details.put("max_length", maxLength);
         details.put("retention_ms", retention.toMillis());
         details.put("dead_letter_retention_ms", maintenance.deadLetterRetention().toMillis());
         details.values().removeIf(java.util.Objects::isNull);
         return new HealthStats(status, server.connected(), connection.lastPong(), uptime(),
-                new HealthStats.MessageCounts(published.sum(), inFlight, failed.sum(), deadLettered.sum()), details);
+                new HealthStats.MessageCounts(counters.published.sum(), inFlight, counters.failed.sum(), counters.deadLettered.sum()), details);
     }
 
     @Override
@@ -1490,7 +1440,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
             info.put("connected_clients", RedisConnection.parseLong(server.get("connected_clients")));
             info.put("loading", "1".equals(server.get("loading")));
             Map<String, Object> streamInfo = new TreeMap<>();
-            for (String stream : streams) {
+            for (String stream : groups.streams()) {
                 streamInfo.put(stream, streamInfo(stream));
             }
             info.put("streams", streamInfo);
@@ -1507,7 +1457,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         s.put("dlq_depth", connection.execute("XLEN", j -> j.xlen(stream + DLQ_SUFFIX)));
         Map<String, Object> groupMap = new TreeMap<>();
         long pending = 0;
-        for (StreamGroupInfo info : groupInfos(stream)) {
+        for (StreamGroupInfo info : groups.infos(stream)) {
             Map<String, Object> gi = new LinkedHashMap<>();
             gi.put("pending", info.getPending());
             gi.put("last_delivered_id", String.valueOf(info.getLastDeliveredId()));
@@ -1527,14 +1477,6 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         return s;
     }
 
-    private List<StreamGroupInfo> groupInfos(String stream) {
-        try {
-            return connection.execute("XINFO GROUPS", j -> j.xinfoGroups(stream));
-        } catch (RedisReplyException e) {
-            return List.of(); // no such key
-        }
-    }
-
     @Override
     public void close() {
         connection.close();
@@ -1542,100 +1484,8 @@ final class RedisBroker extends AbstractBroker implements Maintained {
 
     // Helpers
 
-    private GroupState state(String stream, String group) {
-        return groups.computeIfAbsent(stream, s -> new ConcurrentHashMap<>())
-                .computeIfAbsent(group, g -> {
-                    GroupState state = new GroupState(stream, g);
-                    state.leftoverSince = createdAt;
-                    state.seenFailures = connection.failures();
-                    return state;
-                });
-    }
-
-    /** XGROUP CREATE stream group 0 MKSTREAM, once; BUSYGROUP (another creator was first) is success. */
-    private void ensureGroup(GroupState g) {
-        if (g.created) {
-            return;
-        }
-        try {
-            connection.execute("XGROUP CREATE", j -> j.xgroupCreate(g.stream, g.group, new StreamEntryID(), true));
-        } catch (RedisReplyException e) {
-            if (!e.is("BUSYGROUP")) {
-                throw e;
-            }
-        }
-        g.created = true;
-        streams.add(g.stream);
-    }
-
-    private static StreamEntryID parseId(String id) {
-        try {
-            return new StreamEntryID(id);
-        } catch (RuntimeException e) {
-            return null;
-        }
-    }
-
-    private static Map<String, String> fields(Object raw) {
-        if (raw == null) {
-            return null; // deleted while pending (Redis 6.2)
-        }
-        List<Object> list = castList(raw);
-        Map<String, String> fields = new LinkedHashMap<>();
-        for (int i = 0; i + 1 < list.size(); i += 2) {
-            fields.put(SafeEncoder.encode((byte[]) list.get(i)), SafeEncoder.encode((byte[]) list.get(i + 1)));
-        }
-        return fields;
-    }
-
-    @SuppressWarnings("unchecked")
-    private static List<Object> castList(Object value) {
-        return value == null ? List.of() : (List<Object>) value;
-    }
-
     private static int parseInt(String text) {
         return (int) Math.min(Integer.MAX_VALUE, RedisConnection.parseLong(text));
     }
 
-    /** What this broker object knows of one group of one stream. */
-    private static final class GroupState {
-        final String stream;
-        final String group;
-        final byte[] streamKey;
-        final byte[] groupKey;
-        volatile boolean created;
-        /** Where the look for this consumer's left-over entries goes on; {@code null} once it reached the end. */
-        volatile String leftoverCursor = "-";
-        /** Entries this consumer has held since before this time (epoch ms) are left over. */
-        volatile long leftoverSince;
-        /** The connection's failure count when this group last looked for left-over entries. */
-        volatile long seenFailures;
-        /** Where the next XAUTOCLAIM starts; 0-0 begins a scan. */
-        volatile String reclaimCursor = ZERO;
-        volatile long nextReclaimAt;
-        /** When to look at the retry consumer's PEL next: the earliest known due time, else a poll. */
-        private long nextRetryCheckAt;
-
-        GroupState(String stream, String group) {
-            this.stream = stream;
-            this.group = group;
-            this.streamKey = SafeEncoder.encode(stream);
-            this.groupKey = SafeEncoder.encode(group);
-        }
-
-        /** After a look at the retry PEL that began when the next check was {@code seen}. */
-        synchronized void retryCheckedUntil(long seen, long next) {
-            // A nack during the look may have asked for an earlier check: keep it.
-            nextRetryCheckAt = nextRetryCheckAt == seen ? next : Math.min(nextRetryCheckAt, next);
-        }
-
-        /** A retry is due by then (this instance rejected an entry). */
-        synchronized void retryDueBy(long due) {
-            nextRetryCheckAt = Math.min(nextRetryCheckAt, due);
-        }
-
-        synchronized long nextRetryCheckAt() {
-            return nextRetryCheckAt;
-        }
-    }
 }
