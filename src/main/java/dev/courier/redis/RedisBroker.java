@@ -91,27 +91,6 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     /** The consumer that holds rejected entries while they wait for their retry. */
     static final String RETRY_CONSUMER = "courier-retry";
 
-    /*
-     * A dead letter is one field, data: the original message's JSON with the object _dlq_metadata added as its last
-     * key, as Protean writes it. A malformed entry's letter is {"_dlq_metadata": {...}} alone, with the entry's
-     * fields, base64-encoded, under original_fields_base64. Courier 0.1.0 wrote the same metadata names as fields of
-     * their own beside data (reason for failure_reason, fields for an entry without data); those are read still.
-     */
-    static final String DLQ_METADATA = "_dlq_metadata";
-    static final String ORIGINAL_STREAM = "original_stream";
-    static final String ORIGINAL_ID = "original_id";
-    static final String CONSUMER_GROUP = "consumer_group";
-    static final String CONSUMER = "consumer";
-    static final String FAILED_AT = "failed_at";
-    static final String RETRY_COUNT = "retry_count";
-    static final String FAILURE_REASON = "failure_reason";
-    /** A malformed entry's fields: a list of [name, value] pairs, each base64 (RFC 4648) of the bytes. */
-    static final String ORIGINAL_FIELDS = "original_fields_base64";
-    /** Courier 0.1.0: the reason, as a field of the dead letter. */
-    static final String REASON = "reason";
-    /** Courier 0.1.0: for an entry without a data field, its fields as a JSON object. */
-    static final String FIELDS = "fields";
-
     /** How many retry entries one look at the retry consumer's PEL considers. */
     private static final int RETRY_SCAN = 100;
     /** How often a reader looks for retries rejected by other instances. */
@@ -152,6 +131,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     private final ConsumerGroups groups;
     private final Map<String, AtomicLong> publishedSinceTrim = new ConcurrentHashMap<>();
     private final Counters counters = new Counters();
+    private final DeadLetterQueue deadLetters;
     private volatile boolean reclaimSupported = true;
     private volatile boolean consumerCleanupSupported = true;
 
@@ -167,6 +147,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         this.connection = connection;
         this.combiner = new XaddCombiner(connection);
         this.groups = new ConsumerGroups(connection);
+        this.deadLetters = new DeadLetterQueue(name, connection, policy, consumer, counters);
         this.policy = policy;
         this.consumer = consumer;
         this.consumerKey = SafeEncoder.encode(consumer);
@@ -453,7 +434,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
                         // again by the general route, which dead-letters the rest.
                         LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' is not a message (data is "
                                 + "not a JSON object: {3}); dead-lettering it", name(), id, g.stream, e.getMessage());
-                        deadLetterQuietly(g, id, null, 1, DeadLetter.MALFORMED);
+                        deadLetters.writeQuietly(g, id, null, 1, DeadLetter.MALFORMED);
                         return;
                     }
                     break;
@@ -467,7 +448,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     private void notUtf8(GroupState g, String id, int deliveryCount) {
         LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' is not a message (data is not UTF-8); "
                 + "dead-lettering it", name(), id, g.stream);
-        deadLetterQuietly(g, id, null, deliveryCount, DeadLetter.MALFORMED);
+        deadLetters.writeQuietly(g, id, null, deliveryCount, DeadLetter.MALFORMED);
     }
 
     /** Whether an entry's fields, as XAUTOCLAIM gives them, hold a data field that is not UTF-8. */
@@ -499,7 +480,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
             LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' is not a message ({3}); "
                     + "dead-lettering it", name(), entry.getID(), g.stream,
                     fields == null ? "deleted while pending" : data == null ? "no data field" : "data is not a JSON object");
-            deadLetterQuietly(g, entry.getID().toString(), fields, deliveryCount, DeadLetter.MALFORMED);
+            deadLetters.writeQuietly(g, entry.getID().toString(), fields, deliveryCount, DeadLetter.MALFORMED);
             return;
         }
         out.add(new Message(entry.getID().toString(), g.stream, payload, deliveryCount));
@@ -510,7 +491,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' has {3} bytes of data, more than "
                 + "max-message-size ({4} bytes); dead-lettering it unparsed", name(), id, g.stream, size,
                 maxMessageSize());
-        deadLetterQuietly(g, id, fields, deliveryCount, DeadLetter.TOO_LARGE);
+        deadLetters.writeQuietly(g, id, fields, deliveryCount, DeadLetter.TOO_LARGE);
     }
 
     /** Claims the group's rejected entries whose retry delay has passed. */
@@ -605,7 +586,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
             int deliveries = (int) Math.min(Integer.MAX_VALUE, counts.getOrDefault(entry.getID(), 1L));
             if (policy.exhausted(deliveries - 1)) {
                 counters.failed.increment();
-                deadLetterQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
+                deadLetters.writeQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
                         DeadLetter.TIMEOUT);
             } else {
                 deliver(g, entry, deliveries, out);
@@ -670,7 +651,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
                 if (policy.exhausted(deliveries - 1)) {
                     // Delivered and never acknowledged more often than max-retries allows.
                     counters.failed.increment();
-                    deadLetterQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
+                    deadLetters.writeQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
                             DeadLetter.TIMEOUT);
                 } else {
                     deliver(g, entry, deliveries, out);
@@ -683,7 +664,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
                 String id = SafeEncoder.encode((byte[]) deleted);
                 LOG.log(Level.WARNING, "broker ''{0}'': pending entry {1} of stream ''{2}'' was deleted before it "
                         + "was acknowledged; dead-lettering what is known of it", name(), id, g.stream);
-                deadLetterQuietly(g, id, null, 0, DeadLetter.MALFORMED);
+                deadLetters.writeQuietly(g, id, null, 0, DeadLetter.MALFORMED);
             }
         }
         if (complete && consumerCleanupSupported) {
@@ -812,7 +793,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         GroupState g = groups.state(stream, group);
         counters.failed.increment();
         if (policy.exhausted(deliveries)) {
-            deadLetter(g, id, null, deliveries, DeadLetter.MAX_RETRIES_EXCEEDED, entry.getConsumerName());
+            deadLetters.write(g, id, null, deliveries, DeadLetter.MAX_RETRIES_EXCEEDED, entry.getConsumerName());
             return true;
         }
         // JUSTID keeps the delivery count; the claim resets the idle time, from which the retry delay counts.
@@ -904,343 +885,39 @@ final class RedisBroker extends AbstractBroker implements Maintained {
             return false;
         }
         counters.failed.increment();
-        deadLetter(groups.state(stream, group), id, null, (int) Math.min(Integer.MAX_VALUE, entry.getDeliveredTimes()),
-                reason, entry.getConsumerName());
+        deadLetters.write(groups.state(stream, group), id, null,
+                (int) Math.min(Integer.MAX_VALUE, entry.getDeliveredTimes()), reason, entry.getConsumerName());
         return true;
-    }
-
-    private void deadLetterQuietly(GroupState g, String id, Map<String, String> fields, int attempts, String reason) {
-        try {
-            deadLetter(g, id, fields, attempts, reason, consumer);
-        } catch (BrokerException e) {
-            // Left pending: it comes back after message-timeout, so the dead-lettering is tried again.
-            LOG.log(Level.WARNING, "broker ''{0}'': dead-lettering entry {1} of stream ''{2}'' failed, it stays "
-                    + "pending: {3}", name(), id, g.stream, e.getMessage());
-        }
-    }
-
-    /**
-     * Writes the entry to {@code <stream>:dlq}, then acknowledges it: a failed write leaves it pending.
-     *
-     * @param fields the entry's fields, or {@code null} to read them (a deleted entry has none)
-     */
-    private void deadLetter(GroupState g, String id, Map<String, String> fields, int attempts, String reason,
-                            String holder) {
-        StreamEntryID entryId = new StreamEntryID(id);
-        if (!policy.deadLetterEnabled()) {
-            connection.execute("XACK", j -> j.xack(g.stream, g.group, entryId));
-            counters.discarded.increment();
-            LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' discarded for group ''{3}'' ({4}); "
-                    + "enable-dlq is false", name(), id, g.stream, g.group, reason);
-            return;
-        }
-        Map<String, Object> metadata = new LinkedHashMap<>();
-        metadata.put(ORIGINAL_STREAM, g.stream);
-        metadata.put(ORIGINAL_ID, id);
-        metadata.put(CONSUMER_GROUP, g.group);
-        metadata.put(CONSUMER, holder == null ? consumer : holder);
-        metadata.put(FAILED_AT, ProteanEnvelope.isoTime(Instant.now()));
-        metadata.put(RETRY_COUNT, attempts);
-        metadata.put(FAILURE_REASON, reason);
-        String data = fields == null ? null : fields.get(DATA);
-        // An entry over max-message-size is never parsed, here neither: its metadata is spliced into its text.
-        boolean parse = !DeadLetter.TOO_LARGE.equals(reason);
-        String json = data == null ? null : withMetadata(data, metadata, parse);
-        if (json == null) {
-            // No data given, or not a JSON object (perhaps decoded from bytes that are not UTF-8): read the entry
-            // as bytes, so that a malformed one is kept exactly.
-            List<byte[]> raw = rawEntry(g, entryId);
-            String text = raw == null ? null : rawData(raw);
-            json = text == null ? null : withMetadata(text, metadata, parse);
-            if (json == null) {
-                List<Object> pairs = new ArrayList<>();
-                Base64.Encoder base64 = Base64.getEncoder();
-                for (int i = 0; raw != null && i + 1 < raw.size(); i += 2) {
-                    pairs.add(List.of(base64.encodeToString(raw.get(i)), base64.encodeToString(raw.get(i + 1))));
-                }
-                metadata.put(ORIGINAL_FIELDS, pairs);
-                json = JsonCodec.write(Map.of(DLQ_METADATA, metadata));
-            }
-        }
-        Map<String, String> letter = Map.of(DATA, json);
-        connection.execute("XADD", j -> j.xadd(g.stream + DLQ_SUFFIX, StreamEntries.XADD, letter));
-        connection.execute("XACK", j -> j.xack(g.stream, g.group, entryId));
-        counters.deadLettered.increment();
-    }
-
-    /**
-     * The message's JSON text with the metadata added as its last key, the original text left as it was (numbers,
-     * escapes, key order); {@code null} if the text is not a non-empty JSON object. Unless {@code parse}, the text is
-     * only looked at: it is taken for an object if it is {@code {...}} with something between the braces.
-     */
-    private static String withMetadata(String data, Map<String, Object> metadata, boolean parse) {
-        if (parse) {
-            try {
-                if (JsonCodec.parse(data).isEmpty()) {
-                    return null;
-                }
-            } catch (IllegalArgumentException e) {
-                return null;
-            }
-        } else if (!looksLikeObject(data)) {
-            return null;
-        }
-        int end = data.lastIndexOf('}');
-        return data.substring(0, end) + ",\"" + DLQ_METADATA + "\":" + JsonCodec.write(metadata)
-                + data.substring(end);
-    }
-
-    /** Whether the text is '{', something, '}' (white space around allowed), without parsing it. */
-    private static boolean looksLikeObject(String text) {
-        int first = 0;
-        int last = text.length() - 1;
-        while (first <= last && Character.isWhitespace(text.charAt(first))) {
-            first++;
-        }
-        while (last > first && Character.isWhitespace(text.charAt(last))) {
-            last--;
-        }
-        if (first >= last || text.charAt(first) != '{' || text.charAt(last) != '}') {
-            return false;
-        }
-        int inner = last - 1;
-        while (inner > first && Character.isWhitespace(text.charAt(inner))) {
-            inner--;
-        }
-        return inner > first;
-    }
-
-    /** An entry's fields and values as bytes (XRANGE), or {@code null} when it is gone. */
-    private List<byte[]> rawEntry(GroupState g, StreamEntryID entryId) {
-        byte[] at = SafeEncoder.encode(entryId.toString());
-        List<Object> found = connection.execute("XRANGE", j -> j.xrange(g.streamKey, at, at, 1));
-        if (found.isEmpty()) {
-            return null;
-        }
-        List<byte[]> raw = new ArrayList<>();
-        for (Object item : StreamEntries.castList(StreamEntries.castList(found.get(0)).get(1))) {
-            raw.add((byte[]) item);
-        }
-        return raw;
-    }
-
-    /** The data field of an entry read as bytes, as text; {@code null} when there is none or it is not UTF-8. */
-    private static String rawData(List<byte[]> raw) {
-        byte[] data = StreamEntries.data(raw);
-        return data == null ? null : StreamEntries.utf8(data);
     }
 
     @Override
     protected List<DeadLetter> doDeadLetters(String stream, int limit) {
-        List<StreamEntry> entries = connection.execute("XREVRANGE",
-                j -> j.xrevrange(stream + DLQ_SUFFIX, "+", "-", limit));
-        List<DeadLetter> letters = new ArrayList<>(entries.size());
-        for (StreamEntry entry : entries) {
-            letters.add(toDeadLetter(stream, entry));
-        }
-        return letters;
+        return deadLetters.list(stream, limit);
     }
 
     @Override
     protected Optional<DeadLetter> doDeadLetter(String stream, String deadLetterId) {
-        return findDeadLetter(stream, deadLetterId).map(entry -> toDeadLetter(stream, entry));
-    }
-
-    private Optional<StreamEntry> findDeadLetter(String stream, String deadLetterId) {
-        StreamEntryID id = StreamEntries.parseId(deadLetterId);
-        if (id == null) {
-            return Optional.empty();
-        }
-        List<StreamEntry> found = connection.execute("XRANGE", j -> j.xrange(stream + DLQ_SUFFIX, id, id, 1));
-        return found.isEmpty() ? Optional.empty() : Optional.of(found.get(0));
-    }
-
-    private DeadLetter toDeadLetter(String stream, StreamEntry entry) {
-        return readLetter(stream, entry).letter();
-    }
-
-    /** A dead letter as read, and the JSON text its replay publishes ({@code null}: not replayable). */
-    private record Letter(DeadLetter letter, String replay) {
-    }
-
-    /**
-     * Reads a dead letter in any of the three forms: Courier's and Protean's ({@code _dlq_metadata} inside data;
-     * absent keys read as Protean reads them), and Courier 0.1.0's (the metadata as fields of their own).
-     */
-    private Letter readLetter(String stream, StreamEntry entry) {
-        Map<String, String> f = entry.getFields() == null ? Map.of() : entry.getFields();
-        String data = f.get(DATA);
-        Map<String, Object> parsed = null;
-        if (data != null) {
-            try {
-                parsed = JsonCodec.parse(data);
-            } catch (IllegalArgumentException e) {
-                parsed = null;
-            }
-        }
-        Map<?, ?> metadata = parsed == null || !parsed.containsKey(DLQ_METADATA) ? null
-                : parsed.get(DLQ_METADATA) instanceof Map<?, ?> m ? m : Map.of();
-        Map<String, Object> payload;
-        List<DeadLetter.EntryField> original;
-        String replay;
-        if (metadata != null) {
-            Map<String, Object> message = new LinkedHashMap<>(parsed);
-            message.remove(DLQ_METADATA);
-            original = decodeFields(metadata.get(ORIGINAL_FIELDS));
-            if (original.isEmpty() && !message.isEmpty()) {
-                payload = java.util.Collections.unmodifiableMap(message);
-                replay = JsonCodec.write(payload);
-            } else {
-                payload = Map.of("_raw", rawText(original));
-                replay = null;
-            }
-        } else {
-            metadata = f; // 0.1.0, or an entry written by hand
-            if (parsed != null && !parsed.isEmpty()) {
-                payload = parsed;
-                original = List.of();
-                replay = data;
-            } else {
-                // 0.1.0 kept a malformed entry as text: what it kept is given back as UTF-8.
-                payload = Map.of("_raw", data != null ? data : f.getOrDefault(FIELDS, ""));
-                original = data != null ? List.of(field(DATA, data)) : fieldsFromJson(f.get(FIELDS));
-                replay = null;
-            }
-        }
-        String reason = text(metadata.get(FAILURE_REASON), text(metadata.get(REASON), "unknown"));
-        int attempts = count(metadata.get(RETRY_COUNT));
-        Message message = new Message(text(metadata.get(ORIGINAL_ID), entry.getID().toString()),
-                text(metadata.get(ORIGINAL_STREAM), stream), payload, attempts);
-        Instant failedAt = ProteanEnvelope.parseTime(metadata.get(FAILED_AT));
-        DeadLetter letter = new DeadLetter(entry.getID().toString(), message,
-                text(metadata.get(CONSUMER_GROUP), ""), text(metadata.get(CONSUMER), null), reason, attempts,
-                failedAt != null ? failedAt : Instant.ofEpochMilli(entry.getID().getTime()), original);
-        return new Letter(letter, letter.replayable() ? replay : null);
-    }
-
-    private static String text(Object value, String otherwise) {
-        return value instanceof String s && !s.isEmpty() ? s : otherwise;
-    }
-
-    /** A retry count as Protean (a number) or 0.1.0 (text) wrote it; 0 when absent. */
-    private static int count(Object value) {
-        if (value instanceof Number n) {
-            return (int) Math.max(0, Math.min(Integer.MAX_VALUE, n.longValue()));
-        }
-        return value instanceof String s ? Math.max(0, parseInt(s)) : 0;
-    }
-
-    private static List<DeadLetter.EntryField> decodeFields(Object value) {
-        if (!(value instanceof List<?> pairs)) {
-            return List.of();
-        }
-        List<DeadLetter.EntryField> fields = new ArrayList<>(pairs.size());
-        Base64.Decoder base64 = Base64.getDecoder();
-        for (Object pair : pairs) {
-            if (pair instanceof List<?> p && p.size() == 2 && p.get(0) instanceof String name
-                    && p.get(1) instanceof String value1) {
-                try {
-                    fields.add(new DeadLetter.EntryField(base64.decode(name), base64.decode(value1)));
-                } catch (IllegalArgumentException e) {
-                    // not base64: not written by Courier; left out
-                }
-            }
-        }
-        return fields;
-    }
-
-    private static DeadLetter.EntryField field(String name, String value) {
-        return new DeadLetter.EntryField(name.getBytes(StandardCharsets.UTF_8), value.getBytes(StandardCharsets.UTF_8));
-    }
-
-    private static List<DeadLetter.EntryField> fieldsFromJson(String json) {
-        if (json == null) {
-            return List.of();
-        }
-        try {
-            List<DeadLetter.EntryField> fields = new ArrayList<>();
-            JsonCodec.parse(json).forEach((name, value) -> fields.add(field(name, String.valueOf(value))));
-            return fields;
-        } catch (IllegalArgumentException e) {
-            return List.of(field(FIELDS, json));
-        }
-    }
-
-    /** A malformed entry as text, for display: its data field, else its fields as a JSON object. */
-    private static String rawText(List<DeadLetter.EntryField> fields) {
-        Map<String, Object> text = new LinkedHashMap<>();
-        for (DeadLetter.EntryField field : fields) {
-            text.put(new String(field.name(), StandardCharsets.UTF_8), new String(field.value(), StandardCharsets.UTF_8));
-        }
-        if (text.size() == 1 && text.get(DATA) != null) {
-            return (String) text.get(DATA);
-        }
-        return text.isEmpty() ? "" : JsonCodec.write(text);
+        return deadLetters.find(stream, deadLetterId);
     }
 
     @Override
     protected boolean doReplayDeadLetter(String stream, String deadLetterId) {
-        Optional<StreamEntry> entry = findDeadLetter(stream, deadLetterId);
-        if (entry.isEmpty()) {
-            return false;
-        }
-        Letter letter = readLetter(stream, entry.get());
-        if (letter.replay() == null) {
-            throw new IllegalStateException("dead letter " + deadLetterId + " of stream '" + stream + "' is not "
-                    + "replayed: it holds a malformed entry (reason " + letter.letter().reason() + "), which would "
-                    + "only be dead-lettered again. Its fields are in DeadLetter.originalEntry(), byte for byte; "
-                    + "publish a repaired message, then purge the dead letters or XDEL this one");
-        }
-        replay(stream, entry.get().getID(), letter.replay());
-        return true;
-    }
-
-    /**
-     * Publishes the dead letter's message again (without {@code _dlq_metadata}), then deletes the letter: a crash
-     * between gives a duplicate, never a loss.
-     */
-    private void replay(String stream, StreamEntryID letterId, String json) {
-        connection.execute("XADD", j -> j.xadd(stream, StreamEntries.XADD, Map.of(DATA, json)));
-        counters.published.increment();
-        connection.execute("XDEL", j -> j.xdel(stream + DLQ_SUFFIX, letterId));
+        return deadLetters.replay(stream, deadLetterId);
     }
 
     @Override
     protected int doReplayAllDeadLetters(String stream) {
-        int replayed = 0;
-        String start = "-";
-        while (true) {
-            String from = start;
-            List<StreamEntry> page = connection.execute("XRANGE", j -> j.xrange(stream + DLQ_SUFFIX, from, "+", 100));
-            if (page.isEmpty()) {
-                return replayed;
-            }
-            for (StreamEntry entry : page) {
-                Letter letter = readLetter(stream, entry);
-                if (letter.replay() == null) {
-                    LOG.log(Level.WARNING, "broker ''{0}'': dead letter {1} of stream ''{2}'' holds a malformed entry "
-                            + "({3}); it stays in the dead-letter queue, not replayed", name(), entry.getID(), stream,
-                            letter.letter().reason());
-                    continue;
-                }
-                replay(stream, entry.getID(), letter.replay());
-                replayed++;
-            }
-            start = "(" + page.get(page.size() - 1).getID();
-        }
+        return deadLetters.replayAll(stream);
     }
 
     @Override
     protected int doPurgeDeadLetters(String stream) {
-        String key = stream + DLQ_SUFFIX;
-        long depth = connection.execute("XLEN", j -> j.xlen(key));
-        connection.execute("DEL", j -> j.del(key));
-        return (int) Math.min(Integer.MAX_VALUE, depth);
+        return deadLetters.purge(stream);
     }
 
     @Override
     protected long doDeadLetterDepth(String stream) {
-        return connection.execute("XLEN", j -> j.xlen(stream + DLQ_SUFFIX));
+        return deadLetters.depth(stream);
     }
 
     // Replay and trimming
@@ -1364,7 +1041,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         long now = System.currentTimeMillis();
         Map<String, Long> depths = new TreeMap<>();
         for (String stream : groups.streams()) {
-            String dlq = stream + DLQ_SUFFIX;
+            String dlq = DeadLetterQueue.key(stream);
             if (maintenance.expiresDeadLetters()) {
                 String minId = (now - maintenance.deadLetterRetention().toMillis()) + "-0";
                 long removed = connection.execute("XTRIM", j -> j.xtrim(dlq, XTrimParams.xTrimParams().minId(minId)));
@@ -1454,7 +1131,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         Map<String, Object> s = new LinkedHashMap<>();
         long length = connection.execute("XLEN", j -> j.xlen(stream));
         s.put("length", length);
-        s.put("dlq_depth", connection.execute("XLEN", j -> j.xlen(stream + DLQ_SUFFIX)));
+        s.put("dlq_depth", connection.execute("XLEN", j -> j.xlen(DeadLetterQueue.key(stream))));
         Map<String, Object> groupMap = new TreeMap<>();
         long pending = 0;
         for (StreamGroupInfo info : groups.infos(stream)) {
@@ -1480,12 +1157,6 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     @Override
     public void close() {
         connection.close();
-    }
-
-    // Helpers
-
-    private static int parseInt(String text) {
-        return (int) Math.min(Integer.MAX_VALUE, RedisConnection.parseLong(text));
     }
 
 }
