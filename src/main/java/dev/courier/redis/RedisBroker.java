@@ -129,9 +129,9 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     private final Duration blockTimeout;
     private final long reclaimIntervalMs;
     private final ConsumerGroups groups;
-    private final Map<String, AtomicLong> publishedSinceTrim = new ConcurrentHashMap<>();
     private final Counters counters = new Counters();
     private final DeadLetterQueue deadLetters;
+    private final Trimmer trimmer;
     private volatile boolean reclaimSupported = true;
     private volatile boolean consumerCleanupSupported = true;
 
@@ -148,6 +148,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         this.combiner = new XaddCombiner(connection);
         this.groups = new ConsumerGroups(connection);
         this.deadLetters = new DeadLetterQueue(name, connection, policy, consumer, counters);
+        this.trimmer = new Trimmer(name, connection, groups, retention, maintenance);
         this.policy = policy;
         this.consumer = consumer;
         this.consumerKey = SafeEncoder.encode(consumer);
@@ -259,21 +260,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
 
     private void afterPublish(String stream, int count) {
         groups.add(stream);
-        if (maxLength <= 0) {
-            return;
-        }
-        // Trim now and then rather than on every XADD: a safe trim costs a few round trips.
-        long every = Math.max(1, maxLength / 10);
-        AtomicLong since = publishedSinceTrim.computeIfAbsent(stream, s -> new AtomicLong());
-        if (since.addAndGet(count) >= every) {
-            since.set(0);
-            try {
-                doTrim(stream, maxLength);
-            } catch (BrokerException e) {
-                LOG.log(Level.WARNING, "broker ''{0}'': trimming stream ''{1}'' failed: {2}", name(), stream,
-                        e.getMessage());
-            }
-        }
+        trimmer.published(stream, count);
     }
 
     // Reading
@@ -954,74 +941,9 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         }
     }
 
-    /**
-     * Trims the stream to about {@code maxLength} entries. With consumer groups, never past the first entry any group
-     * still needs: the lowest of each group's last-delivered id and first pending id (MINID). Without groups,
-     * MAXLEN ~.
-     */
     @Override
     protected long doTrim(String stream, long maxLength) {
-        long length = connection.execute("XLEN", j -> j.xlen(stream));
-        if (length <= maxLength) {
-            return 0;
-        }
-        List<StreamGroupInfo> groupInfos = connection.execute("XINFO GROUPS", j -> j.xinfoGroups(stream));
-        if (groupInfos.isEmpty()) {
-            return connection.execute("XTRIM", j -> j.xtrim(stream,
-                    XTrimParams.xTrimParams().maxLen(maxLength).approximateTrimming()));
-        }
-        StreamEntryID keepFrom = firstNeeded(stream, groupInfos);
-        // The first entry to keep for maxLength: the (length - maxLength + 1)th.
-        long skip = length - maxLength + 1;
-        StreamEntryID cut = null;
-        String start = "-";
-        while (skip > 0) {
-            String from = start;
-            int count = (int) Math.min(1000, skip);
-            List<StreamEntry> page = connection.execute("XRANGE", j -> j.xrange(stream, from, "+", count));
-            if (page.isEmpty()) {
-                break;
-            }
-            skip -= page.size();
-            cut = page.get(page.size() - 1).getID();
-            start = "(" + cut;
-        }
-        if (cut == null) {
-            return 0;
-        }
-        StreamEntryID minId = cut.compareTo(keepFrom) < 0 ? cut : keepFrom;
-        return connection.execute("XTRIM", j -> j.xtrim(stream, XTrimParams.xTrimParams().minId(minId.toString())));
-    }
-
-    /**
-     * The first entry some group still needs: the lowest of each group's last-delivered id and first pending id;
-     * {@code null} without groups.
-     */
-    private StreamEntryID firstNeeded(String stream, List<StreamGroupInfo> groupInfos) {
-        StreamEntryID keepFrom = null;
-        for (StreamGroupInfo info : groupInfos) {
-            StreamEntryID needed = info.getLastDeliveredId();
-            if (info.getPending() > 0) {
-                StreamPendingSummary summary = connection.execute("XPENDING",
-                        j -> j.xpending(stream, info.getName()));
-                if (summary.getMinId() != null && summary.getMinId().compareTo(needed) < 0) {
-                    needed = summary.getMinId();
-                }
-            }
-            keepFrom = keepFrom == null || needed.compareTo(keepFrom) < 0 ? needed : keepFrom;
-        }
-        return keepFrom;
-    }
-
-    /**
-     * Removes the entries added before {@code cutoffMs} that every group has acknowledged: XTRIM MINID of the lower
-     * of the cutoff and the first entry a group still needs.
-     */
-    long trimOlderThan(String stream, long cutoffMs) {
-        StreamEntryID cut = new StreamEntryID(cutoffMs, 0);
-        StreamEntryID keepFrom = firstNeeded(stream, groups.infos(stream));
-        StreamEntryID minId = keepFrom == null || cut.compareTo(keepFrom) < 0 ? cut : keepFrom;
-        return connection.execute("XTRIM", j -> j.xtrim(stream, XTrimParams.xTrimParams().minId(minId.toString())));
+        return trimmer.trim(stream, maxLength);
     }
 
     // Maintenance
@@ -1031,31 +953,9 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         return maintenance;
     }
 
-    /**
-     * For each known stream: XTRIM {@code <stream>:dlq} MINID (now - dead-letter-retention), exact, so that no
-     * younger dead letter goes; the stream's own entries past {@code retention}; then XLEN of the dead letters. The
-     * dead letters' time is that of their entry ids, which Redis gives when they are added.
-     */
     @Override
     public Map<String, Long> maintain() {
-        long now = System.currentTimeMillis();
-        Map<String, Long> depths = new TreeMap<>();
-        for (String stream : groups.streams()) {
-            String dlq = DeadLetterQueue.key(stream);
-            if (maintenance.expiresDeadLetters()) {
-                String minId = (now - maintenance.deadLetterRetention().toMillis()) + "-0";
-                long removed = connection.execute("XTRIM", j -> j.xtrim(dlq, XTrimParams.xTrimParams().minId(minId)));
-                if (removed > 0) {
-                    LOG.log(Level.DEBUG, () -> "broker '" + name() + "': " + removed + " dead letter(s) of stream '"
-                            + stream + "' older than dead-letter-retention removed");
-                }
-            }
-            if (!retention.isZero()) {
-                trimOlderThan(stream, now - retention.toMillis());
-            }
-            depths.put(stream, connection.execute("XLEN", j -> j.xlen(dlq)));
-        }
-        return depths;
+        return trimmer.maintain();
     }
 
     // Health
