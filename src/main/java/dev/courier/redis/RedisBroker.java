@@ -123,8 +123,6 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     private final RetryPolicy policy;
     private final String consumer;
     private final byte[] consumerKey;
-    private final long maxLength;
-    private final Duration retention;
     private final MaintenancePolicy maintenance;
     private final Duration blockTimeout;
     private final long reclaimIntervalMs;
@@ -132,6 +130,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     private final Counters counters = new Counters();
     private final DeadLetterQueue deadLetters;
     private final Trimmer trimmer;
+    private final HealthReport health;
     private volatile boolean reclaimSupported = true;
     private volatile boolean consumerCleanupSupported = true;
 
@@ -149,11 +148,11 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         this.groups = new ConsumerGroups(connection);
         this.deadLetters = new DeadLetterQueue(name, connection, policy, consumer, counters);
         this.trimmer = new Trimmer(name, connection, groups, retention, maintenance);
+        this.health = new HealthReport(name, RedisBrokerProvider.NAME, connection, policy, consumer, groups, counters,
+                retention, maintenance);
         this.policy = policy;
         this.consumer = consumer;
         this.consumerKey = SafeEncoder.encode(consumer);
-        this.maxLength = retention.maxLength();
-        this.retention = retention.maxAge();
         this.maintenance = maintenance;
         this.blockTimeout = blockTimeout;
         this.reclaimIntervalMs = Math.max(MIN_RECLAIM_INTERVAL_MS,
@@ -967,91 +966,12 @@ final class RedisBroker extends AbstractBroker implements Maintained {
 
     @Override
     protected HealthStats doHealthStats() {
-        Map<String, Object> details = new LinkedHashMap<>();
-        details.put("provider", provider());
-        details.put("uri", connection.describe());
-        details.put("consumer", consumer);
-        RedisConnection.ServerHealth server = connection.probe(details);
-        HealthStats.Status status = server.status();
-        long inFlight = 0;
-        if (server.connected()) {
-            try {
-                for (String stream : groups.streams()) {
-                    for (StreamGroupInfo info : groups.infos(stream)) {
-                        inFlight += info.getPending();
-                    }
-                }
-            } catch (BrokerException e) {
-                status = HealthStats.Status.DEGRADED;
-                details.put("reason", e instanceof RedisReplyException reply ? reply.reply() : "XINFO failed");
-            }
-        }
-        details.put("streams", groups.streams().size());
-        details.put("max_retries", policy.maxRetries());
-        details.put("retry_delay_ms", policy.retryDelay().toMillis());
-        details.put("backoff_multiplier", policy.backoffMultiplier());
-        details.put("message_timeout_ms", policy.messageTimeout().toMillis());
-        details.put("enable_dlq", policy.deadLetterEnabled());
-        details.put("discarded", counters.discarded.sum());
-        details.put("max_length", maxLength);
-        details.put("retention_ms", retention.toMillis());
-        details.put("dead_letter_retention_ms", maintenance.deadLetterRetention().toMillis());
-        details.values().removeIf(java.util.Objects::isNull);
-        return new HealthStats(status, server.connected(), connection.lastPong(), uptime(),
-                new HealthStats.MessageCounts(counters.published.sum(), inFlight, counters.failed.sum(), counters.deadLettered.sum()), details);
+        return health.stats(uptime());
     }
 
     @Override
     public Map<String, Object> info() {
-        Map<String, Object> info = new LinkedHashMap<>();
-        info.put("name", name());
-        info.put("provider", provider());
-        info.put("uri", connection.describe());
-        info.put("consumer", consumer);
-        try {
-            Map<String, String> server = connection.serverInfo();
-            info.put("redis_version", server.getOrDefault("redis_version", ""));
-            info.put("role", server.getOrDefault("role", ""));
-            info.put("used_memory", RedisConnection.parseLong(server.get("used_memory")));
-            info.put("used_memory_human", server.getOrDefault("used_memory_human", ""));
-            info.put("connected_clients", RedisConnection.parseLong(server.get("connected_clients")));
-            info.put("loading", "1".equals(server.get("loading")));
-            Map<String, Object> streamInfo = new TreeMap<>();
-            for (String stream : groups.streams()) {
-                streamInfo.put(stream, streamInfo(stream));
-            }
-            info.put("streams", streamInfo);
-        } catch (BrokerException e) {
-            info.put("error", e.getMessage());
-        }
-        return info;
-    }
-
-    private Map<String, Object> streamInfo(String stream) {
-        Map<String, Object> s = new LinkedHashMap<>();
-        long length = connection.execute("XLEN", j -> j.xlen(stream));
-        s.put("length", length);
-        s.put("dlq_depth", connection.execute("XLEN", j -> j.xlen(DeadLetterQueue.key(stream))));
-        Map<String, Object> groupMap = new TreeMap<>();
-        long pending = 0;
-        for (StreamGroupInfo info : groups.infos(stream)) {
-            Map<String, Object> gi = new LinkedHashMap<>();
-            gi.put("pending", info.getPending());
-            gi.put("last_delivered_id", String.valueOf(info.getLastDeliveredId()));
-            Object lag = info.getGroupInfo().get("lag"); // Redis 7+
-            gi.put("lag", lag instanceof Long l ? l : -1L);
-            List<Map<String, Object>> consumers = new ArrayList<>();
-            for (StreamConsumerInfo c : connection.execute("XINFO CONSUMERS",
-                    j -> j.xinfoConsumers2(stream, info.getName()))) {
-                consumers.add(Map.of("name", c.getName(), "pending", c.getPending(), "idle_ms", c.getIdle()));
-            }
-            gi.put("consumers", consumers);
-            groupMap.put(info.getName(), gi);
-            pending += info.getPending();
-        }
-        s.put("pending", pending);
-        s.put("groups", groupMap);
-        return s;
+        return health.info();
     }
 
     @Override
