@@ -183,13 +183,7 @@ final class PendingRecovery {
             if (entry == null) {
                 continue; // deleted while pending (Redis 6.2 and earlier)
             }
-            int deliveries = (int) Math.min(Integer.MAX_VALUE, counts.getOrDefault(entry.getID(), 1L));
-            if (policy.exhausted(deliveries - 1)) {
-                counters.failed.increment();
-                deadLetters.writeQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
-                        DeadLetter.TIMEOUT);
-            } else {
-                delivery.deliver(g, entry, deliveries, out);
+            if (redeliver(g, entry, counts.getOrDefault(entry.getID(), 1L), out)) {
                 redelivered++;
             }
         }
@@ -247,15 +241,7 @@ final class PendingRecovery {
             }
             Map<StreamEntryID, Long> counts = deliveryCounts(g, claimed);
             for (StreamEntry entry : claimed) {
-                int deliveries = (int) Math.min(Integer.MAX_VALUE, counts.getOrDefault(entry.getID(), 1L));
-                if (policy.exhausted(deliveries - 1)) {
-                    // Delivered and never acknowledged more often than max-retries allows.
-                    counters.failed.increment();
-                    deadLetters.writeQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
-                            DeadLetter.TIMEOUT);
-                } else {
-                    delivery.deliver(g, entry, deliveries, out);
-                }
+                redeliver(g, entry, counts.getOrDefault(entry.getID(), 1L), out);
             }
         }
         if (reply.size() > 2 && reply.get(2) != null) {
@@ -270,6 +256,22 @@ final class PendingRecovery {
         if (complete && consumerCleanupSupported) {
             removeIdleConsumers(g);
         }
+    }
+
+    /**
+     * Delivers a claimed entry again, counting this delivery in {@code deliveryCount}, or dead-letters it when it was
+     * delivered and never acknowledged more often than max-retries allows; whether it was delivered.
+     */
+    private boolean redeliver(GroupState g, StreamEntry entry, long deliveryCount, List<Message> out) {
+        int deliveries = (int) Math.min(Integer.MAX_VALUE, deliveryCount);
+        if (policy.exhausted(deliveries - 1)) {
+            counters.failed.increment();
+            deadLetters.writeQuietly(g, entry.getID().toString(), entry.getFields(), deliveries - 1,
+                    DeadLetter.TIMEOUT);
+            return false;
+        }
+        delivery.deliver(g, entry, deliveries, out);
+        return true;
     }
 
     private Map<StreamEntryID, Long> deliveryCounts(GroupState g, List<StreamEntry> claimed) {
