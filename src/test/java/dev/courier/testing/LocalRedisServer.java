@@ -43,16 +43,8 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
     private final int tlsPort;
     private final List<String> args;
     private Process process;
-    /** A shell whose standard input is a pipe from this JVM: at end of file (the JVM is gone) it kills the server. */
-    private Process watchdog;
-
-    /**
-     * Waits for end of file on its standard input, which only this JVM can write to (Java closes every other
-     * descriptor in the processes it starts), then kills the server ($1) and removes its folder ($2). Only the
-     * death of the JVM gets it past {@code read}: a normal close ends the watchdog first. No polling of a pid that
-     * could be reused, and nothing that depends on which thread started the server (as PR_SET_PDEATHSIG would).
-     */
-    private static final String WATCHDOG = "read -r _; kill -KILL \"$1\" 2>/dev/null; /bin/rm -rf \"$2\"";
+    /** Kills the server and removes its folder should this JVM die without closing it. */
+    private Watchdog watchdog;
 
     private LocalRedisServer(Path binary, String origin, boolean tls, List<String> extraArgs) throws IOException {
         this.binary = binary;
@@ -163,35 +155,7 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
         } catch (IOException e) {
             throw new IllegalStateException("cannot start " + binary + ": " + e.getMessage(), e);
         }
-        startWatchdog();
-    }
-
-    private void startWatchdog() {
-        if (!Files.isExecutable(Path.of("/bin/sh"))) {
-            return; // Windows: no watchdog, the server lives until closed
-        }
-        try {
-            watchdog = new ProcessBuilder("/bin/sh", "-c", WATCHDOG, "courier-redis-watchdog",
-                    Long.toString(process.pid()), dir.toString())
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        } catch (IOException e) {
-            process.destroyForcibly();
-            throw new IllegalStateException("cannot start the watchdog of redis-server: " + e.getMessage(), e);
-        }
-    }
-
-    /** Ends the watchdog without letting it act: the server is being ended here. */
-    private void stopWatchdog() {
-        if (watchdog == null) {
-            return;
-        }
-        watchdog.destroyForcibly();
-        try {
-            watchdog.waitFor(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        watchdog = null;
+        watchdog = Watchdog.arm(process, dir);
     }
 
     @Override
@@ -230,7 +194,7 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
             return;
         }
         resume(); // a stopped process cannot handle SIGTERM
-        stopWatchdog();
+        watchdog.disarm();
         process.destroy();
         waitFor();
     }
@@ -240,7 +204,7 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
         if (process == null) {
             return;
         }
-        stopWatchdog();
+        watchdog.disarm();
         process.destroyForcibly();
         waitFor();
     }
