@@ -46,7 +46,8 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
     /** Kills the server and removes its folder should this JVM die without closing it. */
     private Watchdog watchdog;
 
-    private LocalRedisServer(Path binary, String origin, boolean tls, List<String> extraArgs) throws IOException {
+    private LocalRedisServer(Path binary, String origin, boolean tls, List<String> extraArgs,
+                             List<String> sentinelConfig) throws IOException {
         this.binary = binary;
         this.origin = origin;
         // COURIER_TEST_TMP (set by .ci/run) gathers a run's folders, so that what a run leaves can be found.
@@ -55,7 +56,13 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
                 : Files.createTempDirectory(Files.createDirectories(Path.of(base)), "courier-redis-");
         this.port = freePort();
         this.tlsPort = tls ? freePort() : -1;
-        List<String> a = new ArrayList<>(List.of(
+        List<String> a = new ArrayList<>();
+        if (sentinelConfig != null) {
+            // Sentinel takes its configuration from a file it can rewrite (it records what it learns there).
+            Path config = Files.write(dir.resolve("sentinel.conf"), sentinelConfig);
+            a.addAll(List.of(config.toString(), "--sentinel"));
+        }
+        a.addAll(List.of(
                 "--port", Integer.toString(port), "--bind", HOST, "--dir", dir.toString(),
                 "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no",
                 "--logfile", dir.resolve("redis.log").toString()));
@@ -73,6 +80,16 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
 
     /** Starts a server from the PATH, else from embedded-redis's binaries. */
     static LocalRedisServer launch(boolean tls, List<String> extraArgs) throws IOException {
+        return launch(tls, extraArgs, null);
+    }
+
+    /** Starts a Sentinel ({@code redis-server sentinel.conf --sentinel}) with these lines of configuration. */
+    static LocalRedisServer launchSentinel(List<String> config) throws IOException {
+        return launch(false, List.of(), config);
+    }
+
+    private static LocalRedisServer launch(boolean tls, List<String> extraArgs, List<String> sentinelConfig)
+            throws IOException {
         // -Dcourier.redis.binary=embedded tries the last fallback on a machine that has redis-server.
         Path binary = "embedded".equals(System.getProperty("courier.redis.binary")) ? null : onPath("redis-server");
         String origin = "PATH";
@@ -80,7 +97,7 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
             binary = embeddedBinary();
             origin = "embedded-redis";
         }
-        LocalRedisServer server = new LocalRedisServer(binary, origin, tls, extraArgs);
+        LocalRedisServer server = new LocalRedisServer(binary, origin, tls, extraArgs, sentinelConfig);
         server.start();
         return server;
     }
