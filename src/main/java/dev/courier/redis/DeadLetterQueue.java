@@ -332,7 +332,8 @@ final class DeadLetterQueue {
     private static String rawText(List<DeadLetter.EntryField> fields) {
         Map<String, Object> text = new LinkedHashMap<>();
         for (DeadLetter.EntryField field : fields) {
-            text.put(new String(field.name(), StandardCharsets.UTF_8), new String(field.value(), StandardCharsets.UTF_8));
+            text.put(new String(field.name(), StandardCharsets.UTF_8),
+                    new String(field.value(), StandardCharsets.UTF_8));
         }
         if (text.size() == 1 && text.get(RedisBroker.DATA) != null) {
             return (String) text.get(RedisBroker.DATA);

@@ -95,7 +95,8 @@ final class Delivery {
         if (payload == null || payload.isEmpty()) {
             LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' is not a message ({3}); "
                     + "dead-lettering it", name, entry.getID(), g.stream,
-                    fields == null ? "deleted while pending" : data == null ? "no data field" : "data is not a JSON object");
+                    fields == null ? "deleted while pending"
+                            : data == null ? "no data field" : "data is not a JSON object");
             deadLetters.writeQuietly(g, entry.getID().toString(), fields, deliveryCount, DeadLetter.MALFORMED);
             return;
         }

@@ -141,14 +141,15 @@ final class PendingRecovery {
     }
 
     /**
-     * Delivers again the entries that this consumer name held before this broker was created, or before Redis last
-     * could not be reached: read by an earlier run of this instance, or by this one before the failure, and never
-     * acknowledged (it stopped with a batch half done, crashed, or lost its acks to the outage). Without this they would
-     * wait for {@code message-timeout} (300 s by default), since XREADGROUP {@code >} gives only new entries. The
-     * consumer's pending entries are looked at in id order, a batch per read, until the end; one counts as left over
-     * if it has been idle since before this broker was created, so that what this broker delivers itself meanwhile is
-     * never taken from its reader, and XCLAIM's min-idle keeps it so on the server. Past {@code max-retries}
-     * deliveries a left-over entry is dead-lettered, as a reclaimed one is.
+     * Delivers again the entries that this consumer name held before this broker was created, or when its group was
+     * next read after Redis could not be reached: read by an earlier run of this instance, or by this one around the
+     * failure, and never acknowledged (it stopped with a batch half done, crashed, lost its acks to the outage, or
+     * lost the reply of a read that Redis served). Without this they would wait for {@code message-timeout} (300 s by
+     * default), since XREADGROUP {@code >} gives only new entries. The consumer's pending entries are looked at in id
+     * order, a batch per read, until the end; one counts as left over if it has been idle since before that moment,
+     * so that what this broker delivers itself afterwards is never taken from its reader, and XCLAIM's min-idle keeps
+     * it so on the server. Past {@code max-retries} deliveries a left-over entry is dead-lettered, as a reclaimed one
+     * is.
      */
     void leftovers(GroupState g, List<Message> out, int max, long now) {
         String from = g.leftoverCursor;

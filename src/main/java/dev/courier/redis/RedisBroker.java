@@ -85,12 +85,6 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     private final PendingRecovery recovery;
     private final GroupReader reader;
 
-    RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, long maxLength,
-                Duration blockTimeout) {
-        this(name, connection, policy, consumer, new Retention(maxLength, Duration.ZERO), MaintenancePolicy.DEFAULT,
-                blockTimeout, RedisBrokerProvider.DEFAULT_MAX_MESSAGE_SIZE);
-    }
-
     RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, Retention retention,
                 MaintenancePolicy maintenance, Duration blockTimeout, long maxMessageSize) {
         super(name, RedisBrokerProvider.NAME, CAPABILITIES, maxMessageSize);

@@ -102,11 +102,13 @@ final class RedisConnection implements AutoCloseable {
                 case "full" -> SslVerifyMode.FULL;
                 case "ca" -> SslVerifyMode.CA;
                 case "none" -> SslVerifyMode.INSECURE;
-                default -> throw settings.invalid(CourierOptions.TLS_VERIFY.name(), "'" + verify + "' is not full, ca or none");
+                default -> throw settings.invalid(CourierOptions.TLS_VERIFY.name(),
+                        "'" + verify + "' is not full, ca or none");
             };
             String truststore = settings.get(CourierOptions.TLS_TRUSTSTORE).orElse(null);
             if (truststore != null && !new File(truststore).isFile()) {
-                throw settings.invalid(CourierOptions.TLS_TRUSTSTORE.name(), "'" + truststore + "' is not a readable file");
+                throw settings.invalid(CourierOptions.TLS_TRUSTSTORE.name(),
+                        "'" + truststore + "' is not a readable file");
             }
             String host = uri.getHost();
             if (host.startsWith("[") && host.endsWith("]")) {
