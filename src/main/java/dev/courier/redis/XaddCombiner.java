@@ -40,7 +40,6 @@ final class XaddCombiner {
     private static final XAddParams XADD = XAddParams.xAddParams();
     /** Builds the XADD commands; holds no state of a connection. */
     private static final CommandObjects COMMANDS = new CommandObjects();
-    private static final byte[] DATA = RedisBroker.DATA.getBytes(StandardCharsets.UTF_8);
 
     private final RedisConnection connection;
     private final ConcurrentLinkedQueue<Entry> queue = new ConcurrentLinkedQueue<>();
@@ -155,7 +154,7 @@ final class XaddCombiner {
     }
 
     private static Map<byte[], byte[]> fields(Entry e) {
-        return TraceFields.entry(DATA, e.json, e.context);
+        return TraceFields.entry(StreamEntries.DATA_BYTES, e.json, e.context);
     }
 
     /** The sender's exception, as one of the same type thrown in the caller's thread (with it as the cause). */
