@@ -569,16 +569,13 @@ final class ConsumptionLoop implements Runnable {
         Throwable failure = null;
         Message outer = CurrentMessage.set(message);
         try {
-            Object[] arguments = new Object[matching.size()];
-            for (int i = 0; i < arguments.length; i++) {
-                try {
-                    arguments[i] = matching.get(i).binder().bind(message);
-                } catch (PayloadBinder.BindingException e) {
-                    failure = e;
-                    deadLetter(message, matching.get(i), e.getMessage(), observed);
-                    window.done(entry, false);
-                    return;
-                }
+            Object[] arguments;
+            try {
+                arguments = bind(message, matching, observed);
+            } catch (PayloadBinder.BindingException e) {
+                failure = e;
+                window.done(entry, false);
+                return;
             }
             Handler running = null;
             try {
@@ -669,15 +666,12 @@ final class ConsumptionLoop implements Runnable {
         // What the handlers publish meanwhile is linked to this message (DomainEvent.of).
         Message outer = CurrentMessage.set(message);
         try {
-            Object[] arguments = new Object[matching.size()];
-            for (int i = 0; i < arguments.length; i++) {
-                try {
-                    arguments[i] = matching.get(i).binder().bind(message);
-                } catch (PayloadBinder.BindingException e) {
-                    failure = e;
-                    deadLetter(message, matching.get(i), e.getMessage(), observed);
-                    return;
-                }
+            Object[] arguments;
+            try {
+                arguments = bind(message, matching, observed);
+            } catch (PayloadBinder.BindingException e) {
+                failure = e;
+                return;
             }
             inHand.set(message);
             Handler running = null;
@@ -744,6 +738,20 @@ final class ConsumptionLoop implements Runnable {
                             : "'" + h.subscription().type() + "'").distinct().toList(),
                     skippedTypes.size() == MAX_SKIPPED_TYPES ? "; no further types are logged" : "");
         }
+    }
+
+    /** The handlers' arguments; a payload one of them cannot take is dead-lettered, and the exception thrown on. */
+    private Object[] bind(Message message, List<Handler> matching, Telemetry.Process observed) {
+        Object[] arguments = new Object[matching.size()];
+        for (int i = 0; i < arguments.length; i++) {
+            try {
+                arguments[i] = matching.get(i).binder().bind(message);
+            } catch (PayloadBinder.BindingException e) {
+                deadLetter(message, matching.get(i), e.getMessage(), observed);
+                throw e;
+            }
+        }
+        return arguments;
     }
 
     /** Counts a handling's time, and tells the observer it ended; what fails in the observer stays there. */
