@@ -10,7 +10,7 @@ import dev.courier.redis.RedisConnection.LuaScript;
 import dev.courier.redis.RedisConnection.RedisReplyException;
 import dev.courier.internal.ProteanEnvelope;
 import dev.courier.spi.AbstractBroker;
-import dev.courier.spi.JsonCodec;
+import dev.courier.internal.JsonCodec;
 import dev.courier.spi.Maintained;
 import dev.courier.spi.MaintenancePolicy;
 import dev.courier.spi.Retention;

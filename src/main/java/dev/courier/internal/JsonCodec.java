@@ -1,7 +1,6 @@
-package dev.courier.spi;
+package dev.courier.internal;
 
 import dev.courier.DomainEvent;
-import dev.courier.internal.ProteanEnvelope;
 
 import java.lang.reflect.Array;
 import java.math.BigDecimal;
@@ -30,6 +29,8 @@ import java.util.Map;
  *
  * <p>Objects that are not maps, strings, numbers, booleans, collections or arrays are serialised with JSON-B, which
  * the application server provides.
+ *
+ * <p>Not API: Courier's packages share it; it may change in any release.
  */
 public final class JsonCodec {
 
@@ -156,7 +157,7 @@ public final class JsonCodec {
     }
 
     /** How many bytes a text takes in UTF-8, as {@code text.getBytes(UTF_8).length} counts them, without the copy. */
-    static long utf8Length(CharSequence text) {
+    public static long utf8Length(CharSequence text) {
         long bytes = 0;
         int length = text.length();
         for (int i = 0; i < length; i++) {
@@ -189,7 +190,7 @@ public final class JsonCodec {
      * How many bytes {@code write(value)} takes in UTF-8, without writing it: for a broker that checks the size of
      * a payload it does not turn into text itself.
      */
-    static long jsonSize(Object value) {
+    public static long jsonSize(Object value) {
         if (value == null) {
             return 4;
         }
@@ -626,12 +627,17 @@ public final class JsonCodec {
                         if (pos + 4 > text.length()) {
                             throw error("incomplete \\u escape");
                         }
-                        try {
-                            sb.append((char) Integer.parseInt(text.substring(pos, pos + 4), 16));
-                        } catch (NumberFormatException ex) {
-                            throw error("invalid \\u escape");
+                        int code = 0;
+                        for (int end = pos + 4; pos < end; pos++) {
+                            // Four ASCII hex digits: Integer.parseInt would take a sign ("\\u-123") and other
+                            // scripts' digits too.
+                            int digit = hexDigit(text.charAt(pos));
+                            if (digit < 0) {
+                                throw error("invalid \\u escape");
+                            }
+                            code = code << 4 | digit;
                         }
-                        pos += 4;
+                        sb.append((char) code);
                     }
                     default -> {
                         pos--;
@@ -770,6 +776,16 @@ public final class JsonCodec {
                 }
                 pos++;
             }
+        }
+
+        private static int hexDigit(char c) {
+            if (c >= '0' && c <= '9') {
+                return c - '0';
+            }
+            if (c >= 'a' && c <= 'f') {
+                return c - 'a' + 10;
+            }
+            return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
         }
 
         private static boolean isDigit(char c) {
