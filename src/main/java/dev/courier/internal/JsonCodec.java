@@ -344,8 +344,11 @@ public final class JsonCodec {
             out.append("null");
         } else if (value instanceof String s) {
             writeString(out, s);
-        } else if (value instanceof Integer || value instanceof Long || value instanceof Boolean
-                || value instanceof BigInteger) {
+        } else if (value instanceof Integer i) {
+            out.append(i.intValue()); // appended as digits, without a String each
+        } else if (value instanceof Long l) {
+            out.append(l.longValue());
+        } else if (value instanceof Boolean || value instanceof BigInteger) {
             out.append(value);
         } else if (value instanceof Short || value instanceof Byte) {
             out.append(((Number) value).intValue());
@@ -421,13 +424,16 @@ public final class JsonCodec {
                 writeValue(out, list.get(i));
             }
             out.append(']');
-        } else if (value instanceof Integer || value instanceof Long || value instanceof BigInteger
-                || value instanceof Boolean) {
+        } else if (value instanceof Integer i) {
+            out.append(i.intValue());
+        } else if (value instanceof Long l) {
+            out.append(l.longValue());
+        } else if (value instanceof BigInteger || value instanceof Boolean) {
             out.append(value);
         } else if (value instanceof Double d) {
             // Double.toString of a finite double ("1.0", "1.0E10") is valid JSON. A payload read from Python's
             // json may hold NaN or an infinity: written back as Python writes it ("NaN", "Infinity", "-Infinity").
-            out.append(d);
+            out.append(d.doubleValue());
         } else {
             writeValue(out, copyValue(value, "value"));
         }
@@ -458,13 +464,16 @@ public final class JsonCodec {
                     case '\t' -> out.append("\\t");
                     case '\b' -> out.append("\\b");
                     case '\f' -> out.append("\\f");
-                    default -> out.append(String.format("\\u%04x", (int) c));
+                    default -> out.append("\\u").append(HEX[c >> 12]).append(HEX[c >> 8 & 0xF])
+                            .append(HEX[c >> 4 & 0xF]).append(HEX[c & 0xF]);
                 }
                 start = i + 1;
             }
         }
         out.append(s, start, s.length()).append('"');
     }
+
+    private static final char[] HEX = "0123456789abcdef".toCharArray();
 
     private static boolean needsEscape(char c) {
         return c < 0x20 || c == '"' || c == '\\' || c == '\u2028' || c == '\u2029';
@@ -595,7 +604,9 @@ public final class JsonCodec {
                 }
                 pos++;
             }
-            StringBuilder sb = new StringBuilder(text.length() - start);
+            // Room for what was read and a little more, not for the rest of the text: sized so, a document with
+            // many escaped strings cost time quadratic in its length.
+            StringBuilder sb = new StringBuilder(pos - start + 16);
             sb.append(text, start, pos);
             while (true) {
                 if (pos >= text.length()) {
