@@ -80,7 +80,16 @@ final class ServerBench {
                 for (int i = 0; i < WARM_UP_DRAINS; i++) {
                     drain(n);
                 }
+                // -Dbench.server.jfr=<folder> records the measured rounds of each server (for profiling).
+                String jfr = System.getProperty("bench.server.jfr", "");
+                if (!jfr.isBlank()) {
+                    jcmd(jvm(server), "JFR.start name=bench settings=profile filename="
+                            + Path.of(jfr, kind.name().toLowerCase(Locale.ROOT) + ".jfr").toAbsolutePath());
+                }
                 double[][] r = Bench.rounds(() -> Bench.rawConsume(n, batch), () -> drain(n));
+                if (!jfr.isBlank()) {
+                    jcmd(jvm(server), "JFR.stop name=bench");
+                }
                 double rate = Bench.median(r[1]);
                 double rawRate = Bench.median(r[0]);
                 double ratio = rate / seRate;

@@ -1,5 +1,6 @@
 package dev.courier.it;
 
+import dev.courier.testing.Watchdog;
 import org.awaitility.core.ConditionTimeoutException;
 
 import java.io.IOException;
@@ -37,8 +38,8 @@ import static org.awaitility.Awaitility.await;
  */
 public abstract class AppServer implements AutoCloseable {
 
-    /** A healthy start answers within a minute here, however loaded the machine; past this one, start once more. */
-    private static final Duration FIRST_ANSWER_TIMEOUT = Duration.ofSeconds(120);
+    /** A server that logged it is ready answers within seconds; after this long, it is stalled. */
+    private static final Duration ANSWER_AFTER_READY = Duration.ofSeconds(60);
     private static final Duration START_TIMEOUT = Duration.ofSeconds(Long.getLong("courier.it.start-timeout", 300));
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(60);
     private static final String START_MARKER = "==== ";
@@ -47,8 +48,12 @@ public abstract class AppServer implements AutoCloseable {
     protected final Path war;
     protected final int httpPort = freePort();
     private final Map<String, String> environment = new LinkedHashMap<>();
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private final HttpClient http = httpClient();
+    /** What the last probe of the demo got, for the diagnosis of a start that fails. */
+    private volatile String lastProbe = "none yet";
     private Process process;
+    /** Kills the server (and the JVM its start script runs) should the test JVM die without stopping it. */
+    private Watchdog watchdog;
     private Duration lastStartTime;
 
     protected AppServer(String kind) {
@@ -67,6 +72,9 @@ public abstract class AppServer implements AutoCloseable {
      * without it, so waiting for the demo to answer would take the whole start timeout.
      */
     protected abstract Pattern deploymentFailure();
+
+    /** What the server logs once it is ready to serve requests. */
+    protected abstract Pattern ready();
 
     /** Variables added to the server process's environment at its next start. */
     public Map<String, String> environment() {
@@ -103,11 +111,12 @@ public abstract class AppServer implements AutoCloseable {
         }
         long started = System.nanoTime();
         launch();
-        if (!answersWithin(FIRST_ANSWER_TIMEOUT)) {
-            // Deployed and started, yet not answering: seen now and then on Payara Micro, cause not yet known. The
-            // log gets a thread dump for the diagnosis, and the server one more start within START_TIMEOUT.
-            System.out.printf("[courier-it] %s did not answer within %s; thread dump appended to %s; "
-                    + "starting it once more%n", name(), FIRST_ANSWER_TIMEOUT, log());
+        if (!answersOrStalls()) {
+            // Ready by its own log, yet not answering for a minute (seen now and then on Payara Micro, cause not
+            // yet known): the log gets a thread dump for the diagnosis, and the server one more start.
+            System.out.printf("[courier-it] %s logged that it is ready but did not answer within %s (last probe: "
+                    + "%s); thread dump appended to %s; starting it once more%n", name(), ANSWER_AFTER_READY,
+                    lastProbe, log());
             threadDump();
             kill();
             launch();
@@ -131,18 +140,33 @@ public abstract class AppServer implements AutoCloseable {
                     StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE,
                     java.nio.file.StandardOpenOption.APPEND);
             process = builder.start();
+            watchdog = Watchdog.arm(process, null);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start " + name(), e);
         }
     }
 
-    private boolean answersWithin(Duration timeout) {
+    /**
+     * Waits until the demo answers ({@code true}) or the server has logged that it is ready and then not answered
+     * for {@link #ANSWER_AFTER_READY} ({@code false}). A slow start on a loaded machine is waited for, up to
+     * {@link #START_TIMEOUT}.
+     */
+    private boolean answersOrStalls() {
         URI probe = baseUri().resolve("api/received");
+        long[] readySince = {0};
         try {
-            await().atMost(timeout).pollInterval(Duration.ofMillis(250)).until(() -> answers(probe));
-            return true;
+            return await().atMost(START_TIMEOUT).pollInterval(Duration.ofMillis(250)).until(() -> {
+                if (answers(probe)) {
+                    return true;
+                }
+                if (readySince[0] == 0 && logSinceStart().map(text -> ready().matcher(text).find()).orElse(false)) {
+                    readySince[0] = System.nanoTime();
+                }
+                return readySince[0] != 0 && System.nanoTime() - readySince[0] > ANSWER_AFTER_READY.toNanos()
+                        ? Boolean.FALSE : null;
+            }, answered -> answered != null);
         } catch (ConditionTimeoutException e) {
-            return false;
+            return true; // not stalled after ready: awaitApplication reports the timeout
         }
     }
 
@@ -165,6 +189,7 @@ public abstract class AppServer implements AutoCloseable {
             return;
         }
         List<ProcessHandle> children = new ArrayList<>(process.descendants().toList());
+        watchdog.disarm();
         process.destroy();
         try {
             if (!process.waitFor(STOP_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
@@ -184,6 +209,7 @@ public abstract class AppServer implements AutoCloseable {
         if (process == null) {
             return;
         }
+        watchdog.disarm();
         process.descendants().forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly();
         try {
@@ -230,27 +256,45 @@ public abstract class AppServer implements AutoCloseable {
                     + "\n(log " + log() + ")");
         }
         try {
-            return http.send(HttpRequest.newBuilder(probe).timeout(Duration.ofSeconds(5)).GET().build(),
-                    HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+            int status = http.send(HttpRequest.newBuilder(probe).timeout(Duration.ofSeconds(5)).GET().build(),
+                    HttpResponse.BodyHandlers.discarding()).statusCode();
+            lastProbe = "HTTP " + status;
+            return status == 200;
         } catch (IOException e) {
+            lastProbe = e.toString();
             return false; // not listening yet
         }
     }
 
     /** The failure and the lines after it, if this start's part of the log reports one. */
     private String deploymentFailureInLog() {
-        try {
-            String text = Files.readString(log(), StandardCharsets.UTF_8);
-            text = text.substring(Math.max(0, text.lastIndexOf(START_MARKER)));
+        return logSinceStart().map(text -> {
             Matcher matcher = deploymentFailure().matcher(text);
             if (!matcher.find()) {
                 return null;
             }
             int from = text.lastIndexOf('\n', matcher.start()) + 1;
             return text.substring(from, Math.min(text.length(), from + 4000));
+        }).orElse(null);
+    }
+
+    /** This start's part of the log. */
+    private java.util.Optional<String> logSinceStart() {
+        try {
+            String text = Files.readString(log(), StandardCharsets.UTF_8);
+            return java.util.Optional.of(text.substring(Math.max(0, text.lastIndexOf(START_MARKER))));
         } catch (IOException e) {
-            return null;
+            return java.util.Optional.empty();
         }
+    }
+
+    /**
+     * A client for the demo as orchestrators' probes and curl talk to it: HTTP/1.1. The JDK client's default,
+     * HTTP/2 with an h2c upgrade on cleartext, is a path Grizzly (Payara) has had hangs on.
+     */
+    static HttpClient httpClient() {
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
+                .build();
     }
 
     /** The last lines of the server's log. */

@@ -29,7 +29,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @ExtendWith(Servers.class)
 abstract class ConcurrentHandlersIT {
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http = AppServer.httpClient();
     private AppServer server;
 
     protected abstract Servers.Kind kind();

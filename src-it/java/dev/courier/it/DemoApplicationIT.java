@@ -37,7 +37,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 @ExtendWith(Servers.class)
 abstract class DemoApplicationIT {
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http = AppServer.httpClient();
     protected AppServer server;
 
     protected abstract Servers.Kind kind();

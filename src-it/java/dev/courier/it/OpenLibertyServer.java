@@ -36,6 +36,12 @@ final class OpenLibertyServer extends AppServer {
     }
 
     @Override
+    protected Pattern ready() {
+        // CWWKF0011I: The defaultServer server is ready to run a smarter planet.
+        return Pattern.compile("CWWKF0011I");
+    }
+
+    @Override
     protected List<String> command() throws IOException {
         Path userDir = workDir.resolve("usr");
         Path server = userDir.resolve("servers").resolve(SERVER);

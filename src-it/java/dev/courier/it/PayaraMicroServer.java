@@ -31,6 +31,11 @@ final class PayaraMicroServer extends AppServer {
     }
 
     @Override
+    protected Pattern ready() {
+        return Pattern.compile("Payara Micro .* ready in");
+    }
+
+    @Override
     protected List<String> command() throws IOException {
         Path tmp = Files.createDirectories(workDir.resolve("tmp"));
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();

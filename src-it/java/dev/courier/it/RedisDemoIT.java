@@ -47,7 +47,7 @@ abstract class RedisDemoIT {
     static final String STREAM = "orders";
     static final String GROUP = "dev.courier.demo.OrderSubscriber";
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http = AppServer.httpClient();
     protected AppServer server;
     private RedisServer redis;
     private RedisClient jedis;

@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 abstract class SubscriberContextIT {
 
     private static final Duration WAIT = Duration.ofSeconds(60);
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http = AppServer.httpClient();
     private AppServer server;
 
     protected abstract Servers.Kind kind();

@@ -47,7 +47,11 @@ class InlineBrokerConcurrencyTest {
         for (int c = 0; c < CONSUMERS; c++) {
             tasks.add(pool.submit(() -> {
                 while (acked.get() < MESSAGES) {
-                    for (Message m : broker.read("orders", "workers", 50)) {
+                    List<Message> batch = broker.read("orders", "workers", 50);
+                    if (batch.isEmpty()) {
+                        Thread.yield(); // leave the CPU to the publishers: on 2 busy cores, spinning starves them
+                    }
+                    for (Message m : batch) {
                         if (delivered.putIfAbsent((Integer) m.payload().get("n"), m.id()) != null) {
                             duplicates.incrementAndGet();
                         }
@@ -57,12 +61,12 @@ class InlineBrokerConcurrencyTest {
                             failedAcks.incrementAndGet();
                         }
                     }
-                    Thread.onSpinWait();
                 }
             }));
         }
+        // A guard against a hang, not a speed check: generous for a machine shared with other builds.
         for (Future<?> task : tasks) {
-            task.get(60, TimeUnit.SECONDS);
+            task.get(180, TimeUnit.SECONDS);
         }
         pool.shutdown();
 

@@ -43,18 +43,11 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
     private final int tlsPort;
     private final List<String> args;
     private Process process;
-    /** A shell whose standard input is a pipe from this JVM: at end of file (the JVM is gone) it kills the server. */
-    private Process watchdog;
+    /** Kills the server and removes its folder should this JVM die without closing it. */
+    private Watchdog watchdog;
 
-    /**
-     * Waits for end of file on its standard input, which only this JVM can write to (Java closes every other
-     * descriptor in the processes it starts), then kills the server ($1) and removes its folder ($2). Only the
-     * death of the JVM gets it past {@code read}: a normal close ends the watchdog first. No polling of a pid that
-     * could be reused, and nothing that depends on which thread started the server (as PR_SET_PDEATHSIG would).
-     */
-    private static final String WATCHDOG = "read -r _; kill -KILL \"$1\" 2>/dev/null; /bin/rm -rf \"$2\"";
-
-    private LocalRedisServer(Path binary, String origin, boolean tls, List<String> extraArgs) throws IOException {
+    private LocalRedisServer(Path binary, String origin, boolean tls, List<String> extraArgs,
+                             List<String> sentinelConfig) throws IOException {
         this.binary = binary;
         this.origin = origin;
         // COURIER_TEST_TMP (set by .ci/run) gathers a run's folders, so that what a run leaves can be found.
@@ -63,7 +56,13 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
                 : Files.createTempDirectory(Files.createDirectories(Path.of(base)), "courier-redis-");
         this.port = freePort();
         this.tlsPort = tls ? freePort() : -1;
-        List<String> a = new ArrayList<>(List.of(
+        List<String> a = new ArrayList<>();
+        if (sentinelConfig != null) {
+            // Sentinel takes its configuration from a file it can rewrite (it records what it learns there).
+            Path config = Files.write(dir.resolve("sentinel.conf"), sentinelConfig);
+            a.addAll(List.of(config.toString(), "--sentinel"));
+        }
+        a.addAll(List.of(
                 "--port", Integer.toString(port), "--bind", HOST, "--dir", dir.toString(),
                 "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no",
                 "--logfile", dir.resolve("redis.log").toString()));
@@ -81,6 +80,16 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
 
     /** Starts a server from the PATH, else from embedded-redis's binaries. */
     static LocalRedisServer launch(boolean tls, List<String> extraArgs) throws IOException {
+        return launch(tls, extraArgs, null);
+    }
+
+    /** Starts a Sentinel ({@code redis-server sentinel.conf --sentinel}) with these lines of configuration. */
+    static LocalRedisServer launchSentinel(List<String> config) throws IOException {
+        return launch(false, List.of(), config);
+    }
+
+    private static LocalRedisServer launch(boolean tls, List<String> extraArgs, List<String> sentinelConfig)
+            throws IOException {
         // -Dcourier.redis.binary=embedded tries the last fallback on a machine that has redis-server.
         Path binary = "embedded".equals(System.getProperty("courier.redis.binary")) ? null : onPath("redis-server");
         String origin = "PATH";
@@ -88,7 +97,7 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
             binary = embeddedBinary();
             origin = "embedded-redis";
         }
-        LocalRedisServer server = new LocalRedisServer(binary, origin, tls, extraArgs);
+        LocalRedisServer server = new LocalRedisServer(binary, origin, tls, extraArgs, sentinelConfig);
         server.start();
         return server;
     }
@@ -163,35 +172,7 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
         } catch (IOException e) {
             throw new IllegalStateException("cannot start " + binary + ": " + e.getMessage(), e);
         }
-        startWatchdog();
-    }
-
-    private void startWatchdog() {
-        if (!Files.isExecutable(Path.of("/bin/sh"))) {
-            return; // Windows: no watchdog, the server lives until closed
-        }
-        try {
-            watchdog = new ProcessBuilder("/bin/sh", "-c", WATCHDOG, "courier-redis-watchdog",
-                    Long.toString(process.pid()), dir.toString())
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        } catch (IOException e) {
-            process.destroyForcibly();
-            throw new IllegalStateException("cannot start the watchdog of redis-server: " + e.getMessage(), e);
-        }
-    }
-
-    /** Ends the watchdog without letting it act: the server is being ended here. */
-    private void stopWatchdog() {
-        if (watchdog == null) {
-            return;
-        }
-        watchdog.destroyForcibly();
-        try {
-            watchdog.waitFor(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        watchdog = null;
+        watchdog = Watchdog.arm(process, dir);
     }
 
     @Override
@@ -230,7 +211,7 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
             return;
         }
         resume(); // a stopped process cannot handle SIGTERM
-        stopWatchdog();
+        watchdog.disarm();
         process.destroy();
         waitFor();
     }
@@ -240,7 +221,7 @@ final class LocalRedisServer implements RedisServer, AutoCloseable {
         if (process == null) {
             return;
         }
-        stopWatchdog();
+        watchdog.disarm();
         process.destroyForcibly();
         waitFor();
     }
