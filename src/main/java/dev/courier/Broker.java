@@ -101,8 +101,8 @@ public interface Broker extends AutoCloseable {
 
     /**
      * Like {@link #read(String, String, int)}, but where the broker has {@link BrokerCapability#BLOCKING_READ} and
-     * nothing is there now, waits on the broker up to {@code block} (capped by the broker, about 1 s) for messages to
-     * arrive. Brokers without the capability answer at once, as {@code read} does.
+     * nothing is there now, waits on the broker up to {@code block} (capped by the broker: on {@code redis} by its
+     * {@code block-timeout}, 1 s by default) for messages to arrive. Brokers without the capability answer at once, as {@code read} does.
      */
     default List<Message> read(String stream, String group, int max, Duration block) {
         return read(stream, group, max);

@@ -4,6 +4,7 @@ import dev.courier.Broker;
 import dev.courier.BrokerName;
 import dev.courier.Brokers;
 import dev.courier.BrokerConfigurationException;
+import dev.courier.BrokerConfigurationException.Code;
 import dev.courier.DeadLetterAlert;
 import dev.courier.internal.engine.CourierEngine;
 import dev.courier.engine.Engine;
@@ -11,6 +12,7 @@ import dev.courier.internal.engine.EngineSettings;
 import dev.courier.internal.HealthSettings;
 import dev.courier.internal.BrokerConfig;
 import dev.courier.internal.ConfigValues;
+import dev.courier.internal.Problems;
 import dev.courier.spi.BrokerProvider;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.spi.AfterDeploymentValidation;
@@ -92,7 +94,7 @@ public class CourierExtension implements Extension {
     }
 
     void buildBrokers(@Observes AfterDeploymentValidation event, BeanManager beanManager) {
-        List<String> problems = new ArrayList<>();
+        Problems problems = new Problems();
         Config config;
         try {
             config = ConfigProvider.getConfig();
@@ -107,19 +109,18 @@ public class CourierExtension implements Extension {
             try {
                 HealthSettings.stuckAfter(config);
             } catch (BrokerConfigurationException e) {
-                problems.add(e.getMessage());
+                problems.add(e);
             }
         }
         Map<String, BrokerProvider> providers = providers(beanManager, problems);
-        BrokerConfig brokerConfig = new BrokerConfig(values, providers, settings.consumerName());
+        BrokerConfig brokerConfig = new BrokerConfig(values, providers, settings.consumerName(), problems);
         Brokers built = brokerConfig.build();
-        problems.addAll(brokerConfig.problems());
         Set<String> configured = built != null ? built.names() : brokerConfig.brokerNames();
         namedInjectionPoints.forEach((name, point) -> {
             if (built != null && !configured.contains(name)) {
-                problems.add("@BrokerName(\"" + name + "\") at " + describe(point) + ": no broker named '"
-                        + name + "' is configured (brokers." + name + ".provider); configured brokers: "
-                        + configured);
+                problems.add(Code.UNKNOWN_BROKER, "@BrokerName(\"" + name + "\") at " + describe(point),
+                        "no broker named '" + name + "' is configured (brokers." + name + ".provider); configured "
+                        + "brokers: " + configured);
             }
         });
         // After the brokers, so that a subscriber's broker is checked for what it can do, not only for its name.
@@ -130,15 +131,15 @@ public class CourierExtension implements Extension {
             try {
                 created = CourierEngine.create(settings, built, subscriptions);
             } catch (IllegalStateException e) {
-                problems.add(e.getMessage());
+                problems.add(Code.INVALID_SUBSCRIBER, null, e.getMessage());
             }
         }
         if (!problems.isEmpty()) {
             if (built != null) {
                 built.closeAll();
             }
-            event.addDeploymentProblem(new DeploymentException(
-                    "Courier configuration is invalid:\n  - " + String.join("\n  - ", problems)));
+            // The friendly list in the message; each problem, with its code and property, attached as suppressed.
+            event.addDeploymentProblem(problems.attachTo(new DeploymentException(problems.message())));
             return;
         }
         created.onDeadLetterAlert(alert -> fire(beanManager, alert));
@@ -229,7 +230,7 @@ public class CourierExtension implements Extension {
     }
 
     /** Providers by name: those ServiceLoader finds, then those that are CDI beans. */
-    private static Map<String, BrokerProvider> providers(BeanManager beanManager, List<String> problems) {
+    private static Map<String, BrokerProvider> providers(BeanManager beanManager, Problems problems) {
         ClassLoader loader = Thread.currentThread().getContextClassLoader();
         return BrokerConfig.providers(loader != null ? loader : CourierExtension.class.getClassLoader(),
                 beanManager.createInstance().select(BrokerProvider.class), problems);

@@ -2,8 +2,10 @@ package dev.courier.cdi;
 
 import dev.courier.Broker;
 import dev.courier.BrokerCapability;
+import dev.courier.BrokerConfigurationException.Code;
 import dev.courier.Brokers;
 import dev.courier.Subscribe;
+import dev.courier.internal.Problems;
 import dev.courier.internal.engine.CircuitBreakerSettings;
 import dev.courier.internal.engine.Subscription;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -44,6 +46,8 @@ final class SubscriberMethods {
     private record Found(Bean<?> bean, AnnotatedMethod<?> method) {
     }
 
+    private static final Code INVALID = Code.INVALID_SUBSCRIBER;
+
     private final List<Found> found = new ArrayList<>();
 
     void collect(ProcessManagedBean<?> event) {
@@ -66,14 +70,14 @@ final class SubscriberMethods {
      *                   checked)
      */
     List<Subscription> validate(Set<String> configured, Brokers brokers, BeanManager beanManager,
-                                List<String> problems) {
+                                Problems problems) {
         List<Subscription> subscriptions = new ArrayList<>();
         for (Found f : found) {
             String where = "subscriber " + describe(f.bean, f.method);
             List<AnnotatedParameter<?>> marked = f.method.getParameters().stream()
                     .filter(p -> p.isAnnotationPresent(Subscribe.class)).collect(Collectors.toList());
             if (marked.size() != 1) {
-                problems.add(where + ": @Subscribe is on " + marked.size() + " parameters (" + marked.stream()
+                problems.add(INVALID, where, "@Subscribe is on " + marked.size() + " parameters (" + marked.stream()
                         .map(p -> "#" + p.getPosition()).collect(Collectors.joining(", ")) + "); put it on exactly "
                         + "one, the parameter that receives the message; the others are injected");
                 continue;
@@ -82,19 +86,19 @@ final class SubscriberMethods {
             Subscribe subscribe = parameter.getAnnotation(Subscribe.class);
             int before = problems.size();
             if (subscribe.stream().isBlank()) {
-                problems.add(where + ": @Subscribe names no stream; give the stream to consume, such as "
+                problems.add(INVALID, where, "@Subscribe names no stream; give the stream to consume, such as "
                         + "@Subscribe(stream = \"user-events\")");
             }
             if (!configured.contains(subscribe.broker())) {
-                problems.add(where + ": @Subscribe(broker = \"" + subscribe.broker() + "\"): no broker named '"
-                        + subscribe.broker() + "' is configured; configured brokers: " + configured
-                        + "; name one of them or configure brokers." + subscribe.broker() + ".provider");
+                problems.add(Code.UNKNOWN_BROKER, where, "@Subscribe(broker = \"" + subscribe.broker()
+                        + "\"): no broker named '" + subscribe.broker() + "' is configured; configured brokers: "
+                        + configured + "; name one of them or configure brokers." + subscribe.broker() + ".provider");
             } else if (brokers != null) {
                 Broker broker = brokers.get(subscribe.broker());
                 if (!broker.hasAllCapabilities(REQUIRED)) {
                     Set<BrokerCapability> missing = EnumSet.copyOf(REQUIRED);
                     missing.removeAll(broker.capabilities());
-                    problems.add(where + ": broker '" + broker.name() + "' (provider '" + broker.provider()
+                    problems.add(INVALID, where, "broker '" + broker.name() + "' (provider '" + broker.provider()
                             + "') cannot serve a subscriber: it lacks " + missing + "; a subscriber needs "
                             + REQUIRED + " (tier SIMPLE_QUEUING or higher, as inline and redis have); subscribe "
                             + "through such a broker");
@@ -102,35 +106,35 @@ final class SubscriberMethods {
             }
             String bindingProblem = Subscription.bindingProblem(parameter.getBaseType());
             if (bindingProblem != null) {
-                problems.add(where + ": the @Subscribe parameter cannot receive a message: " + bindingProblem
+                problems.add(INVALID, where, "the @Subscribe parameter cannot receive a message: " + bindingProblem
                         + "; declare it as Message, Map<String, Object>, String, or a class or record that JSON-B "
                         + "can bind");
             }
             // The extension's bean manager belongs to the Courier jar's archive; on Payara it does not see the
             // beans of WEB-INF/classes. Where it cannot resolve a parameter, the application's may.
             BeanManager resolver = beanManager;
-            List<String> injectionProblems = new ArrayList<>();
+            Problems injectionProblems = new Problems();
             InjectionPoint[] injected = injectionPoints(f, parameter, beanManager, where, injectionProblems);
             if (!injectionProblems.isEmpty()) {
                 BeanManager application = applicationBeanManager();
                 if (application != null && application != beanManager) {
-                    List<String> again = new ArrayList<>();
+                    Problems again = new Problems();
                     InjectionPoint[] retried = injectionPoints(f, parameter, application, where, again);
                     if (again.isEmpty()) {
                         resolver = application;
                         injected = retried;
-                        injectionProblems.clear();
+                        injectionProblems = again;
                     }
                 }
             }
-            problems.addAll(injectionProblems);
+            injectionProblems.all().forEach(problems::add);
             CircuitBreakerSettings breaker = circuitBreaker(subscribe.circuitBreaker(), where, problems);
             dev.courier.internal.engine.Concurrency concurrency = dev.courier.internal.engine.Concurrency.DEFAULT;
             try {
                 concurrency = new dev.courier.internal.engine.Concurrency(subscribe.concurrency(), subscribe.ordering(),
                         subscribe.key(), subscribe.maxInFlight());
             } catch (IllegalArgumentException e) {
-                problems.add(where + ": @Subscribe: " + e.getMessage());
+                problems.add(INVALID, where, "@Subscribe: " + e.getMessage());
             }
             if (problems.size() > before) {
                 continue;
@@ -146,7 +150,7 @@ final class SubscriberMethods {
 
     /** The declared circuit breaker, or OFF with a problem added. */
     private static CircuitBreakerSettings circuitBreaker(Subscribe.CircuitBreaker declared, String where,
-                                                         List<String> problems) {
+                                                         Problems problems) {
         if (declared.failures() == 0) {
             return CircuitBreakerSettings.OFF;
         }
@@ -164,13 +168,13 @@ final class SubscriberMethods {
                         + "use a unit from NANOS to DAYS";
             }
         }
-        problems.add(where + ": @Subscribe(circuitBreaker = ...): " + problem);
+        problems.add(INVALID, where, "@Subscribe(circuitBreaker = ...): " + problem);
         return CircuitBreakerSettings.OFF;
     }
 
     /** Injection points for the parameters other than the message's, each validated; problems are added. */
     private static InjectionPoint[] injectionPoints(Found f, AnnotatedParameter<?> message, BeanManager beanManager,
-                                                    String where, List<String> problems) {
+                                                    String where, Problems problems) {
         InjectionPoint[] injected = new InjectionPoint[f.method.getParameters().size()];
         for (AnnotatedParameter<?> other : f.method.getParameters()) {
             if (other == message) {
@@ -181,7 +185,7 @@ final class SubscriberMethods {
                 beanManager.validate(point);
                 injected[other.getPosition()] = point;
             } catch (RuntimeException e) {
-                problems.add(where + ": parameter #" + other.getPosition() + " (" + typeName(other) + ") "
+                problems.add(INVALID, where, "parameter #" + other.getPosition() + " (" + typeName(other) + ") "
                         + "cannot be injected: " + e.getMessage() + "; make exactly one bean of that type and "
                         + "those qualifiers available, or mark the message parameter alone with @Subscribe");
             }

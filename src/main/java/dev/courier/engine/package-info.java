@@ -8,7 +8,8 @@
  * <li>One loop per (broker, stream, consumer group), on a thread of the server's
  *     {@code java:comp/DefaultManagedThreadFactory}, or a daemon thread in Java SE.</li>
  * <li>A loop reads up to {@code courier.engine.batch-size} messages; where the broker has BLOCKING_READ it waits on
- *     the broker up to {@code courier.engine.block-timeout}; elsewhere an empty read is followed by a pause that
+ *     the broker up to {@code courier.engine.block-timeout} (or the broker's own {@code block-timeout}, where that
+ *     is shorter); elsewhere an empty read is followed by a pause that
  *     doubles from 1 ms to 50 ms (low latency after a burst, about 20 cheap reads a second when idle).</li>
  * <li>Each message goes to the loop's handlers whose type matches; a message none wants is acknowledged, counted
  *     ({@link dev.courier.engine.LoopStatus#skipped()}) and logged at DEBUG once per type. While its handlers run,

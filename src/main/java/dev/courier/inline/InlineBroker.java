@@ -52,9 +52,11 @@ final class InlineBroker extends AbstractBroker implements Maintained {
 
     /**
      * Ten thousand entries of history per stream: about 4 MB at the 430 bytes a message the benchmark measures,
-     * enough for a group deployed a little later than the publisher to start from the beginning.
+     * enough for a group deployed a little later than the publisher to start from the beginning (declared in
+     * {@link dev.courier.internal.CourierOptions#INLINE_MAX_LENGTH}).
      */
-    static final int DEFAULT_MAX_LENGTH = 10_000;
+    static final int DEFAULT_MAX_LENGTH = Integer.parseInt(dev.courier.internal.CourierOptions.INLINE_MAX_LENGTH
+            .defaultValue());
 
     private final RetryPolicy policy;
     private final Retention retention;

@@ -2,6 +2,7 @@ package dev.courier.internal;
 
 import dev.courier.Broker;
 import dev.courier.BrokerConfigurationException;
+import dev.courier.BrokerConfigurationException.Code;
 import dev.courier.Brokers;
 import dev.courier.internal.engine.EngineSettings;
 import dev.courier.spi.BrokerProvider;
@@ -42,24 +43,24 @@ public final class BrokerConfig {
     private final ConfigValues config;
     private final Map<String, BrokerProvider> providers;
     private final String consumerName;
-    private final List<String> problems = new ArrayList<>();
+    private final Problems problems;
 
-    public BrokerConfig(ConfigValues config, Map<String, BrokerProvider> providers, String consumerName) {
+    /** @param problems where each problem found is added */
+    public BrokerConfig(ConfigValues config, Map<String, BrokerProvider> providers, String consumerName,
+                        Problems problems) {
         this.config = config;
         this.providers = providers;
         this.consumerName = consumerName;
-    }
-
-    /** The problems found so far, each naming the property at fault. */
-    public List<String> problems() {
-        return problems;
+        this.problems = problems;
     }
 
     /**
-     * Builds every configured broker. Returns {@code null}, with {@link #problems()} saying why, when any broker's
-     * configuration is wrong; brokers built before a problem was found are closed again.
+     * Builds every configured broker. Returns {@code null}, with the problems saying why, when any broker's
+     * configuration is wrong (or a problem was found before); brokers built before a problem was found are closed
+     * again.
      */
     public Brokers build() {
+        int before = problems.size();
         Map<String, Broker> built = new LinkedHashMap<>();
         for (String name : brokerNames()) {
             try {
@@ -68,18 +69,19 @@ public final class BrokerConfig {
                     built.put(name, broker);
                 }
             } catch (BrokerConfigurationException e) {
-                problems.add(e.getMessage());
+                problems.add(e);
             } catch (RuntimeException e) {
-                problems.add(PREFIX + name + ": provider '" + providerName(name).orElse("?")
-                        + "' failed to create the broker: " + e.getClass().getName()
+                problems.add(Code.PROVIDER_FAILED, PREFIX + name + "." + PROVIDER, "provider '"
+                        + providerName(name).orElse("?") + "' failed to create the broker: " + e.getClass().getName()
                         + (e.getMessage() == null ? "" : ": " + BrokerSettings.maskUserInfo(e.getMessage())));
             }
         }
         if (!built.containsKey(Brokers.DEFAULT) && providerName(Brokers.DEFAULT).isEmpty()) {
-            problems.add(PREFIX + "default.provider: no default broker is configured; every application needs one, "
-                    + "for example brokers.default.provider=inline (environment: BROKERS_DEFAULT_PROVIDER=inline)");
+            problems.add(Code.MISSING_DEFAULT_BROKER, PREFIX + "default.provider", "no default broker is configured; "
+                    + "every application needs one, for example brokers.default.provider=inline (environment: "
+                    + "BROKERS_DEFAULT_PROVIDER=inline)");
         }
-        if (!problems.isEmpty()) {
+        if (problems.size() > before) {
             built.values().forEach(BrokerConfig::closeQuietly);
             return null;
         }
@@ -112,7 +114,7 @@ public final class BrokerConfig {
     }
 
     /** The courier.* engine settings; a misspelt courier.engine.* property is reported, as broker options are. */
-    public static EngineSettings engineSettings(ConfigValues config, List<String> problems) {
+    public static EngineSettings engineSettings(ConfigValues config, Problems problems) {
         Map<String, String> values = new LinkedHashMap<>();
         for (String option : EngineSettings.OPTIONS) {
             config.value(EngineSettings.PREFIX + option).ifPresent(value -> values.put(option, value));
@@ -128,11 +130,11 @@ public final class BrokerConfig {
         EngineSettings.OPTIONS.forEach(option -> known.add(variableForm(EngineSettings.PREFIX + option)));
         for (String property : config.propertyNames()) {
             if (variableForm(property).startsWith("COURIER_ENGINE_") && !known.contains(variableForm(property))) {
-                problems.add(property + ": is not a Courier engine setting; the settings are "
+                problems.add(Code.UNKNOWN_OPTION, property, "is not a Courier engine setting; the settings are "
                         + EngineSettings.OPTIONS.stream().map(o -> EngineSettings.PREFIX + o).toList());
             }
         }
-        return EngineSettings.from(values, (BrokerConfigurationException e) -> problems.add(e.getMessage()));
+        return EngineSettings.from(values, problems::add);
     }
 
     /**
@@ -140,21 +142,21 @@ public final class BrokerConfig {
      * different providers of one name are a problem.
      */
     public static Map<String, BrokerProvider> providers(ClassLoader loader, Iterable<BrokerProvider> more,
-                                                        List<String> problems) {
+                                                        Problems problems) {
         Map<String, BrokerProvider> providers = new TreeMap<>();
         List<BrokerProvider> found = new ArrayList<>();
         try {
             ServiceLoader.load(BrokerProvider.class, loader).forEach(found::add);
         } catch (ServiceConfigurationError e) {
-            problems.add("a broker provider listed in META-INF/services/" + BrokerProvider.class.getName()
-                    + " cannot be loaded: " + e.getMessage());
+            problems.add(Code.PROVIDER_FAILED, "META-INF/services/" + BrokerProvider.class.getName(),
+                    "a broker provider listed there cannot be loaded: " + e.getMessage());
         }
         more.forEach(found::add);
         for (BrokerProvider provider : found) {
             BrokerProvider other = providers.putIfAbsent(provider.name(), provider);
             if (other != null && !sameClass(other, provider)) {
-                problems.add("two broker providers are named '" + provider.name() + "': "
-                        + other.getClass().getName() + " and " + provider.getClass().getName());
+                problems.add(Code.PROVIDER_FAILED, null, "two broker providers are named '" + provider.name()
+                        + "': " + other.getClass().getName() + " and " + provider.getClass().getName());
             }
         }
         return providers;
@@ -167,10 +169,11 @@ public final class BrokerConfig {
 
     private Broker create(String name) {
         String providerName = providerName(name).orElseThrow(() -> new BrokerConfigurationException(
-                PREFIX + name + "." + PROVIDER, "is not set; available providers: " + providers.keySet()));
+                Code.UNKNOWN_PROVIDER, PREFIX + name + "." + PROVIDER, "is not set; available providers: "
+                + providers.keySet()));
         BrokerProvider provider = providers.get(providerName);
         if (provider == null) {
-            throw new BrokerConfigurationException(PREFIX + name + "." + PROVIDER,
+            throw new BrokerConfigurationException(Code.UNKNOWN_PROVIDER, PREFIX + name + "." + PROVIDER,
                     "unknown provider '" + providerName + "'; available providers: " + providers.keySet());
         }
         BrokerSettings settings = new BrokerSettings(name, providerName, options(name, provider), consumerName);
@@ -224,6 +227,7 @@ public final class BrokerConfig {
             }
         }
         Map<String, String> unknown = new LinkedHashMap<>(); // by environment-variable form, so each is named once
+        Map<String, String> setAs = new LinkedHashMap<>();
         for (ConfigValues.Source source : config.sources()) {
             Set<String> names = source.propertyNames();
             for (String property : names) {
@@ -234,8 +238,9 @@ public final class BrokerConfig {
                     String rest = property.substring(variablePrefix.length());
                     if (!knownVariables.contains(rest)) {
                         String option = rest.toLowerCase(Locale.ROOT).replace('_', '-');
-                        unknown.putIfAbsent(variableForm(property), prefix + option + " (set as " + origin(source,
-                                property) + ")");
+                        if (unknown.putIfAbsent(variableForm(property), prefix + option) == null) {
+                            setAs.put(variableForm(property), " (set as " + origin(source, property) + ")");
+                        }
                     }
                 } else if (property.startsWith(prefix)) {
                     // Compared in environment-variable form: brokers.x.enable.dlq is enable-dlq.
@@ -246,10 +251,10 @@ public final class BrokerConfig {
                 }
             }
         }
-        if (!unknown.isEmpty()) {
-            problems.add(String.join(", ", unknown.values()) + ": " + (unknown.size() == 1 ? "is not an option"
-                    : "are not options") + " of provider '" + provider.name() + "'; its options are: " + known);
-        }
+        // One problem per unknown option, naming the property; how it was set, where that is not the property.
+        unknown.forEach((variable, property) -> problems.add(Code.UNKNOWN_OPTION, property, "is not an option of "
+                + "provider '" + provider.name() + "'" + setAs.getOrDefault(variable, "") + "; its options are: "
+                + known));
     }
 
     /** How a name in environment-variable form was set, for messages. */

@@ -1,6 +1,5 @@
 package dev.courier.internal;
 
-import dev.courier.spi.Options;
 import org.eclipse.microprofile.config.Config;
 
 import java.time.Duration;
@@ -16,8 +15,8 @@ import java.util.Optional;
 public final class HealthSettings {
 
     public static final String PREFIX = "courier.";
-    public static final String STUCK_AFTER = "health.stuck-after";
-    public static final Duration DEFAULT_STUCK_AFTER = Duration.ofMinutes(5);
+    public static final String STUCK_AFTER = CourierOptions.HEALTH_STUCK_AFTER.name();
+    public static final Duration DEFAULT_STUCK_AFTER = stuckAfter(Optional.empty());
 
     private HealthSettings() {
     }
@@ -25,7 +24,8 @@ public final class HealthSettings {
     /**
      * The configured bound.
      *
-     * @throws dev.courier.BrokerConfigurationException the value is not a positive duration; names the property
+     * @throws dev.courier.BrokerConfigurationException the value is not a duration of at least 1 ms; names the
+     *                                                  property
      */
     public static Duration stuckAfter(Config config) {
         return stuckAfter(config.getOptionalValue(PREFIX + STUCK_AFTER, String.class));
@@ -41,10 +41,6 @@ public final class HealthSettings {
         Map<String, String> values = new HashMap<>();
         value.ifPresent(v -> values.put(STUCK_AFTER, v));
         Options options = new Options(PREFIX, values);
-        Duration bound = options.getDuration(STUCK_AFTER, DEFAULT_STUCK_AFTER);
-        if (bound.isZero()) {
-            throw options.invalid(STUCK_AFTER, "'" + options.get(STUCK_AFTER).orElse("") + "' must be positive");
-        }
-        return bound;
+        return options.getDuration(CourierOptions.HEALTH_STUCK_AFTER);
     }
 }

@@ -334,10 +334,12 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         long now = System.currentTimeMillis();
         long failures = connection.failures();
         if (failures != g.seenFailures) {
-            // Redis could not be reached: a batch may have been left half done, or its acks lost. What this
-            // consumer held then is delivered again now, not after message-timeout.
+            // Redis could not be reached: a batch may have been left half done, its acks lost, or a read's reply
+            // lost after Redis delivered it (served once Redis got to it, possibly after the client gave up). What
+            // this consumer holds now is delivered again now, not after message-timeout: no read of this group
+            // succeeded since the failure, so nothing here was delivered by one that did.
             g.seenFailures = failures;
-            g.leftoverSince = connection.lastFailureAt();
+            g.leftoverSince = now;
             g.leftoverCursor = "-";
         }
         if (!acks.isEmpty() && (g.leftoverCursor != null || (reclaimSupported && now >= g.nextReclaimAt)

@@ -4,6 +4,7 @@ import dev.courier.BrokerConnectionException;
 import dev.courier.BrokerException;
 import dev.courier.HealthStats;
 import dev.courier.PublishOutcomeUnknownException;
+import dev.courier.internal.CourierOptions;
 import dev.courier.spi.BrokerSettings;
 import redis.clients.jedis.Connection;
 import redis.clients.jedis.ConnectionPoolConfig;
@@ -29,7 +30,6 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
@@ -46,20 +46,6 @@ final class RedisConnection implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger("dev.courier.redis");
 
-    static final String POOL_SIZE = "pool-size";
-    static final String CONNECT_TIMEOUT = "connect-timeout";
-    static final String SOCKET_TIMEOUT = "socket-timeout";
-    static final String TLS_TRUSTSTORE = "tls-truststore";
-    static final String TLS_TRUSTSTORE_PASSWORD = "tls-truststore-password";
-    static final String TLS_TRUSTSTORE_TYPE = "tls-truststore-type";
-    static final String TLS_VERIFY = "tls-verify";
-
-    /** The connection options, besides {@code uri}. */
-    static final Set<String> OPTIONS = Set.of(POOL_SIZE, CONNECT_TIMEOUT, SOCKET_TIMEOUT, TLS_TRUSTSTORE,
-            TLS_TRUSTSTORE_PASSWORD, TLS_TRUSTSTORE_TYPE, TLS_VERIFY);
-
-    static final int DEFAULT_POOL_SIZE = 8;
-    static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(2);
 
     /** Where and how to connect. {@link #toString()} shows no password. */
     record Config(String brokerName, String host, int port, boolean ssl, String user, String password, int database,
@@ -111,35 +97,26 @@ final class RedisConnection implements AutoCloseable {
                 }
             }
             int port = uri.getPort() < 0 ? 6379 : uri.getPort();
-            String verify = settings.get(TLS_VERIFY).orElse("full");
+            String verify = settings.get(CourierOptions.TLS_VERIFY).orElseThrow();
             SslVerifyMode verifyMode = switch (verify.toLowerCase(java.util.Locale.ROOT)) {
                 case "full" -> SslVerifyMode.FULL;
                 case "ca" -> SslVerifyMode.CA;
                 case "none" -> SslVerifyMode.INSECURE;
-                default -> throw settings.invalid(TLS_VERIFY, "'" + verify + "' is not full, ca or none");
+                default -> throw settings.invalid(CourierOptions.TLS_VERIFY.name(), "'" + verify + "' is not full, ca or none");
             };
-            String truststore = settings.get(TLS_TRUSTSTORE).orElse(null);
+            String truststore = settings.get(CourierOptions.TLS_TRUSTSTORE).orElse(null);
             if (truststore != null && !new File(truststore).isFile()) {
-                throw settings.invalid(TLS_TRUSTSTORE, "'" + truststore + "' is not a readable file");
+                throw settings.invalid(CourierOptions.TLS_TRUSTSTORE.name(), "'" + truststore + "' is not a readable file");
             }
             String host = uri.getHost();
             if (host.startsWith("[") && host.endsWith("]")) {
                 host = host.substring(1, host.length() - 1);
             }
             return new Config(settings.brokerName(), host, port, ssl, user, password, database,
-                    settings.getInt(POOL_SIZE, DEFAULT_POOL_SIZE, 1),
-                    positive(settings, CONNECT_TIMEOUT, settings.getDuration(CONNECT_TIMEOUT, DEFAULT_TIMEOUT)),
-                    positive(settings, SOCKET_TIMEOUT, settings.getDuration(SOCKET_TIMEOUT, DEFAULT_TIMEOUT)),
-                    truststore, settings.get(TLS_TRUSTSTORE_PASSWORD).orElse(null),
-                    settings.get(TLS_TRUSTSTORE_TYPE).orElse(null), verifyMode);
-        }
-
-        private static Duration positive(BrokerSettings settings, String option, Duration value) {
-            if (value.toMillis() < 1 || value.toMillis() > Integer.MAX_VALUE) {
-                throw settings.invalid(option, "'" + settings.get(option).orElse("") + "' must be between 1 ms and "
-                        + Integer.MAX_VALUE + " ms");
-            }
-            return value;
+                    settings.getInt(CourierOptions.POOL_SIZE), settings.getDuration(CourierOptions.CONNECT_TIMEOUT),
+                    settings.getDuration(CourierOptions.SOCKET_TIMEOUT), truststore,
+                    settings.get(CourierOptions.TLS_TRUSTSTORE_PASSWORD).orElse(null),
+                    settings.get(CourierOptions.TLS_TRUSTSTORE_TYPE).orElse(null), verifyMode);
         }
 
         private static String decode(String text) {
@@ -151,7 +128,6 @@ final class RedisConnection implements AutoCloseable {
     private final Duration blockTimeout;
     private volatile RedisClient client;
     private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
-    private volatile long lastFailureAt;
     /*
      * A pooled connection that Redis closed while it sat idle (a restart, a shutdown, its idle timeout) is found out
      * only when a command is written on it, and for a write that would mean "outcome unknown" where nothing reached
@@ -240,11 +216,6 @@ final class RedisConnection implements AutoCloseable {
     /** How many operations failed because Redis could not be reached (after the retry). */
     long failures() {
         return failures.get();
-    }
-
-    /** When the last of those failed, in epoch milliseconds. */
-    long lastFailureAt() {
-        return lastFailureAt;
     }
 
     /** The URI without credentials. */
@@ -388,7 +359,6 @@ final class RedisConnection implements AutoCloseable {
     }
 
     private void countFailure() {
-        lastFailureAt = System.currentTimeMillis();
         failures.incrementAndGet();
     }
 

@@ -3,6 +3,7 @@ package dev.courier.se;
 import dev.courier.Broker;
 import dev.courier.BrokerCapability;
 import dev.courier.BrokerConfigurationException;
+import dev.courier.BrokerConfigurationException.Code;
 import dev.courier.Brokers;
 import dev.courier.internal.engine.CourierEngine;
 import dev.courier.engine.Engine;
@@ -11,6 +12,9 @@ import dev.courier.internal.engine.Subscription;
 import dev.courier.internal.HealthSettings;
 import dev.courier.internal.BrokerConfig;
 import dev.courier.internal.ConfigValues;
+import dev.courier.internal.CourierOptions;
+import dev.courier.internal.Options;
+import dev.courier.internal.Problems;
 import dev.courier.spi.BrokerProvider;
 
 import java.io.IOException;
@@ -53,10 +57,10 @@ public final class CourierRunner implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger("dev.courier.se");
 
-    /** The port of the health endpoints: {@value #DEFAULT_HEALTH_PORT} by default, 0 any free one, -1 none. */
-    public static final String HEALTH_PORT = "courier.se.health-port";
+    /** The port of the health endpoints: {@link #DEFAULT_HEALTH_PORT} by default, 0 any free one, -1 none. */
+    public static final String HEALTH_PORT = CourierOptions.courierProperty(CourierOptions.SE_HEALTH_PORT);
     /** The default port of the health endpoints. */
-    public static final int DEFAULT_HEALTH_PORT = 8081;
+    public static final int DEFAULT_HEALTH_PORT = Integer.parseInt(CourierOptions.SE_HEALTH_PORT.defaultValue());
 
     private final CourierEngine engine;
     private final Brokers brokers;
@@ -216,33 +220,36 @@ public final class CourierRunner implements AutoCloseable {
         /**
          * Reads the configuration and builds the brokers and the engine (not started).
          *
-         * @throws IllegalStateException the configuration or a subscription is wrong: lists every problem, each
-         *                               naming the property or subscription at fault
+         * @throws IllegalStateException the configuration or a subscription is wrong: its message lists every
+         *                               problem, each naming the property or subscription at fault and ending with
+         *                               its code; each is attached as a suppressed
+         *                               {@link BrokerConfigurationException} with its code and property, as the CDI
+         *                               extension's deployment error has them
          */
         public CourierRunner build() {
             ConfigValues config = SeConfig.load(properties, loader);
-            List<String> problems = new ArrayList<>();
+            Problems problems = new Problems();
             EngineSettings settings = BrokerConfig.engineSettings(config, problems);
             Duration stuckAfter = HealthSettings.DEFAULT_STUCK_AFTER;
             try {
                 stuckAfter = HealthSettings.stuckAfter(config.value(HealthSettings.PREFIX
                         + HealthSettings.STUCK_AFTER));
             } catch (BrokerConfigurationException e) {
-                problems.add(e.getMessage());
+                problems.add(e);
             }
             int port = healthPort(config, problems);
             Brokers built = null;
             if (!brokers.isEmpty()) {
                 if (!brokers.containsKey(Brokers.DEFAULT)) {
-                    problems.add("no broker named 'default' was given; brokers given: " + brokers.keySet());
+                    problems.add(Code.MISSING_DEFAULT_BROKER, null, "no broker named 'default' was given; brokers "
+                            + "given: " + brokers.keySet());
                 } else {
                     built = new Brokers(brokers);
                 }
-            } else if (problems.isEmpty()) {
+            } else {
+                // Even after a problem, as the CDI extension does, so that every problem is reported at once.
                 Map<String, BrokerProvider> providers = BrokerConfig.providers(loader, List.of(), problems);
-                BrokerConfig brokerConfig = new BrokerConfig(config, providers, settings.consumerName());
-                built = brokerConfig.build();
-                problems.addAll(brokerConfig.problems());
+                built = new BrokerConfig(config, providers, settings.consumerName(), problems).build();
             }
             if (built != null) {
                 check(built, problems);
@@ -252,63 +259,58 @@ public final class CourierRunner implements AutoCloseable {
                 try {
                     engine = CourierEngine.create(settings, built, subscriptions);
                 } catch (IllegalStateException e) {
-                    problems.add(e.getMessage());
+                    problems.add(Code.INVALID_SUBSCRIBER, null, e.getMessage());
                 }
             }
             if (!problems.isEmpty()) {
                 if (built != null && brokers.isEmpty()) {
                     built.closeAll();
                 }
-                throw new IllegalStateException("Courier configuration is invalid:\n  - "
-                        + String.join("\n  - ", problems));
+                // As Courier's CDI extension reports them: the list, and each problem attached as suppressed.
+                throw problems.attachTo(new IllegalStateException(problems.message()));
             }
             return new CourierRunner(engine, engine.brokers(), port, stuckAfter);
         }
 
         /** The configured health port, for {@link Main}'s CDI application. */
         int healthPort() {
-            List<String> problems = new ArrayList<>();
+            Problems problems = new Problems();
             int port = healthPort(SeConfig.load(properties, loader), problems);
             if (!problems.isEmpty()) {
-                throw new IllegalStateException("Courier configuration is invalid:\n  - " + problems.get(0));
+                throw problems.attachTo(new IllegalStateException(problems.message()));
             }
             return port;
         }
 
-        private static int healthPort(ConfigValues config, List<String> problems) {
-            String text = config.value(HEALTH_PORT).map(String::trim).orElse("");
-            if (text.isEmpty()) {
+        private static int healthPort(ConfigValues config, Problems problems) {
+            Map<String, String> values = new LinkedHashMap<>();
+            config.value(HEALTH_PORT).ifPresent(value -> values.put(CourierOptions.SE_HEALTH_PORT.name(), value));
+            try {
+                return new Options("courier.", values).getInt(CourierOptions.SE_HEALTH_PORT);
+            } catch (BrokerConfigurationException e) {
+                problems.add(e);
                 return DEFAULT_HEALTH_PORT;
             }
-            try {
-                int port = Integer.parseInt(text);
-                if (port >= -1 && port <= 65535) {
-                    return port;
-                }
-            } catch (NumberFormatException ignored) {
-                // reported below
-            }
-            problems.add(HEALTH_PORT + ": '" + text + "' is not a port; use 0-65535, 0 for any free port, "
-                    + "-1 for no health endpoints");
-            return DEFAULT_HEALTH_PORT;
         }
 
-        private void check(Brokers built, List<String> problems) {
+        private void check(Brokers built, Problems problems) {
             for (Subscription s : subscriptions) {
                 if (!built.names().contains(s.broker())) {
-                    problems.add(s.description() + ": no broker named '" + s.broker() + "'; brokers: "
-                            + built.names());
+                    problems.add(Code.UNKNOWN_BROKER, s.description(), "no broker named '" + s.broker()
+                            + "'; brokers: " + built.names());
                     continue;
                 }
                 if (!built.get(s.broker()).hasCapability(BrokerCapability.CONSUMER_GROUPS)) {
-                    problems.add(s.description() + ": broker '" + s.broker() + "' has no consumer groups");
+                    problems.add(Code.INVALID_SUBSCRIBER, s.description(), "broker '" + s.broker()
+                            + "' has no consumer groups");
                 }
                 if (s.stream().isBlank() || s.group().isBlank()) {
-                    problems.add(s.description() + ": the stream and the group must not be empty");
+                    problems.add(Code.INVALID_SUBSCRIBER, s.description(), "the stream and the group must not be "
+                            + "empty");
                 }
                 String binding = Subscription.bindingProblem(s.parameterType());
                 if (binding != null) {
-                    problems.add(s.description() + ": " + binding);
+                    problems.add(Code.INVALID_SUBSCRIBER, s.description(), binding);
                 }
             }
         }

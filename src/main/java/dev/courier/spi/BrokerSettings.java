@@ -1,6 +1,8 @@
 package dev.courier.spi;
 
 import dev.courier.BrokerConfigurationException;
+import dev.courier.internal.CourierOptions;
+import dev.courier.internal.Options;
 
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -12,8 +14,8 @@ import java.util.regex.Pattern;
 
 /**
  * The options of one configured broker ({@code brokers.<name>.<option>}), with typed getters whose errors name the
- * property and its value (masking any password in a URI). The parsing is {@link Options}, shared with Courier's
- * other settings.
+ * property and its value (masking any password in a URI), shared with Courier's other settings. The getters that take
+ * an {@link Option} read it with its declared default and bounds.
  */
 public final class BrokerSettings {
 
@@ -24,7 +26,7 @@ public final class BrokerSettings {
      * Read it with {@link #getSize}, declare it in {@link BrokerProvider#options()}, and pass it to
      * {@link AbstractBroker}'s constructor, which refuses larger messages on publish.
      */
-    public static final String MAX_MESSAGE_SIZE = "max-message-size";
+    public static final String MAX_MESSAGE_SIZE = CourierOptions.MAX_MESSAGE_SIZE.name();
 
     private final String brokerName;
     private final String provider;
@@ -124,6 +126,36 @@ public final class BrokerSettings {
      */
     public long getSize(String option, long defaultValue) {
         return options.getSize(option, defaultValue, 1);
+    }
+
+    /** A declared option's value, else its declared default; empty when neither is set. */
+    public Optional<String> get(Option option) {
+        return options.get(option);
+    }
+
+    /** A declared whole-number option, within its bounds; its default when unset. */
+    public int getInt(Option option) {
+        return options.getInt(option);
+    }
+
+    /** A declared decimal option, within its bounds; its default when unset. */
+    public double getDouble(Option option) {
+        return options.getDouble(option);
+    }
+
+    /** A declared true-or-false option; its default when unset. */
+    public boolean getBoolean(Option option) {
+        return options.getBoolean(option);
+    }
+
+    /** A declared duration option, within its bounds; its default when unset. */
+    public Duration getDuration(Option option) {
+        return options.getDuration(option);
+    }
+
+    /** A declared size option, of at least its least (1 byte if it declares none); its default when unset. */
+    public long getSize(Option option) {
+        return options.getSize(option);
     }
 
     /**

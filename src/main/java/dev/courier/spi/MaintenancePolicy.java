@@ -1,5 +1,7 @@
 package dev.courier.spi;
 
+import dev.courier.internal.CourierOptions;
+
 import java.time.Duration;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -8,8 +10,8 @@ import java.util.Set;
 
 /**
  * What the maintenance task that Courier runs for a broker does, and how often: the options
- * {@code maintenance-interval} (60 s), {@code dead-letter-retention} (7 days, as Protean's 168 hours) and
- * {@code dead-letter-alert-depth} (off).
+ * {@code maintenance-interval}, {@code dead-letter-retention} (by default 7 days, as Protean's 168 hours) and
+ * {@code dead-letter-alert-depth} (by default off), declared in {@code dev.courier.internal.CourierOptions}.
  *
  * <p>{@code dead-letter-alert-depth} is a depth for every stream, per-stream depths, or both:
  * {@code 100}, {@code orders=10, payments=5}, {@code 100, orders=10}. 0 turns the alert off.
@@ -22,15 +24,15 @@ import java.util.Set;
 public record MaintenancePolicy(Duration interval, Duration deadLetterRetention, long alertDepth,
                                 Map<String, Long> alertDepthByStream) {
 
-    public static final String INTERVAL = "maintenance-interval";
-    public static final String DEAD_LETTER_RETENTION = "dead-letter-retention";
-    public static final String DEAD_LETTER_ALERT_DEPTH = "dead-letter-alert-depth";
+    public static final String INTERVAL = CourierOptions.MAINTENANCE_INTERVAL.name();
+    public static final String DEAD_LETTER_RETENTION = CourierOptions.DEAD_LETTER_RETENTION.name();
+    public static final String DEAD_LETTER_ALERT_DEPTH = CourierOptions.DEAD_LETTER_ALERT_DEPTH.name();
 
     /** The option names this policy reads. */
     public static final Set<String> OPTIONS = Set.of(INTERVAL, DEAD_LETTER_RETENTION, DEAD_LETTER_ALERT_DEPTH);
 
-    public static final MaintenancePolicy DEFAULT =
-            new MaintenancePolicy(Duration.ofSeconds(60), Duration.ofDays(7), 0, Map.of());
+    /** The declared defaults. */
+    public static final MaintenancePolicy DEFAULT = from(new BrokerSettings("default", "", Map.of(), ""));
 
     public MaintenancePolicy {
         alertDepthByStream = Collections.unmodifiableMap(new LinkedHashMap<>(alertDepthByStream));
@@ -38,15 +40,11 @@ public record MaintenancePolicy(Duration interval, Duration deadLetterRetention,
 
     /** The policy a broker's settings describe, defaults for what is unset. */
     public static MaintenancePolicy from(BrokerSettings settings) {
-        Duration interval = settings.getDuration(INTERVAL, DEFAULT.interval);
-        if (interval.toMillis() < 1) {
-            throw settings.invalid(INTERVAL, "'" + settings.get(INTERVAL).orElse("") + "' is too short; it must "
-                    + "be at least 1 ms (0.001)");
-        }
-        Duration retention = settings.getDuration(DEAD_LETTER_RETENTION, DEFAULT.deadLetterRetention);
+        Duration interval = settings.getDuration(CourierOptions.MAINTENANCE_INTERVAL);
+        Duration retention = settings.getDuration(CourierOptions.DEAD_LETTER_RETENTION);
         long all = 0;
         Map<String, Long> byStream = new LinkedHashMap<>();
-        for (String part : settings.get(DEAD_LETTER_ALERT_DEPTH).orElse("").split(",")) {
+        for (String part : settings.get(CourierOptions.DEAD_LETTER_ALERT_DEPTH).orElse("").split(",")) {
             String item = part.trim();
             if (item.isEmpty()) {
                 continue;

@@ -1,5 +1,7 @@
 package dev.courier.spi;
 
+import dev.courier.internal.CourierOptions;
+
 import java.time.Duration;
 import java.util.Set;
 
@@ -14,16 +16,20 @@ import java.util.Set;
  */
 public record Retention(long maxLength, Duration maxAge) {
 
-    public static final String MAX_LENGTH = "max-length";
-    public static final String RETENTION = "retention";
+    public static final String MAX_LENGTH = CourierOptions.MAX_LENGTH.name();
+    public static final String RETENTION = CourierOptions.RETENTION.name();
 
     /** The option names this record reads. */
     public static final Set<String> OPTIONS = Set.of(MAX_LENGTH, RETENTION);
 
     /** The retention a broker's settings describe, with the provider's default count. */
     public static Retention from(BrokerSettings settings, int defaultMaxLength) {
-        return new Retention(settings.getInt(MAX_LENGTH, defaultMaxLength, 0),
-                settings.getDuration(RETENTION, Duration.ZERO));
+        return from(settings, CourierOptions.MAX_LENGTH.withDefault(String.valueOf(defaultMaxLength)));
+    }
+
+    /** The retention a broker's settings describe, with the count as {@code maxLength} declares it. */
+    public static Retention from(BrokerSettings settings, Option maxLength) {
+        return new Retention(settings.getInt(maxLength), settings.getDuration(CourierOptions.RETENTION));
     }
 
     /** Whether entries are removed by age. */

@@ -1,12 +1,14 @@
 package dev.courier.spi;
 
+import dev.courier.internal.CourierOptions;
+
 import java.time.Duration;
 import java.util.Set;
 
 /**
- * When a rejected message comes back and when it is given up on: the options {@code max-retries} (3),
- * {@code retry-delay} (1 s), {@code backoff-multiplier} (2), {@code message-timeout} (300 s) and {@code enable-dlq}
- * (true), defaults as in Protean.
+ * When a rejected message comes back and when it is given up on: the options {@code max-retries},
+ * {@code retry-delay}, {@code backoff-multiplier}, {@code message-timeout} and {@code enable-dlq}, with Protean's
+ * defaults, declared (with their bounds) in {@code dev.courier.internal.CourierOptions} and listed in README.
  *
  * @param maxRetries        how many times a rejected message is delivered again before it is dead-lettered
  * @param retryDelay        the delay before the first redelivery
@@ -17,11 +19,11 @@ import java.util.Set;
 public record RetryPolicy(int maxRetries, Duration retryDelay, double backoffMultiplier, Duration messageTimeout,
                           boolean deadLetterEnabled) {
 
-    public static final String MAX_RETRIES = "max-retries";
-    public static final String RETRY_DELAY = "retry-delay";
-    public static final String BACKOFF_MULTIPLIER = "backoff-multiplier";
-    public static final String MESSAGE_TIMEOUT = "message-timeout";
-    public static final String ENABLE_DLQ = "enable-dlq";
+    public static final String MAX_RETRIES = CourierOptions.MAX_RETRIES.name();
+    public static final String RETRY_DELAY = CourierOptions.RETRY_DELAY.name();
+    public static final String BACKOFF_MULTIPLIER = CourierOptions.BACKOFF_MULTIPLIER.name();
+    public static final String MESSAGE_TIMEOUT = CourierOptions.MESSAGE_TIMEOUT.name();
+    public static final String ENABLE_DLQ = CourierOptions.ENABLE_DLQ.name();
 
     /** The option names this policy reads. */
     public static final Set<String> OPTIONS =
@@ -30,17 +32,17 @@ public record RetryPolicy(int maxRetries, Duration retryDelay, double backoffMul
     /** The longest delay between two deliveries, however many attempts were made. */
     public static final Duration MAX_DELAY = Duration.ofHours(1);
 
-    public static final RetryPolicy DEFAULT =
-            new RetryPolicy(3, Duration.ofSeconds(1), 2.0, Duration.ofSeconds(300), true);
+    /** The declared defaults. */
+    public static final RetryPolicy DEFAULT = from(new BrokerSettings("default", "", java.util.Map.of(), ""));
 
-    /** The policy a broker's settings describe, defaults for what is unset. */
+    /** The policy a broker's settings describe, the declared defaults for what is unset. */
     public static RetryPolicy from(BrokerSettings settings) {
         return new RetryPolicy(
-                settings.getInt(MAX_RETRIES, DEFAULT.maxRetries),
-                settings.getDuration(RETRY_DELAY, DEFAULT.retryDelay),
-                settings.getDouble(BACKOFF_MULTIPLIER, DEFAULT.backoffMultiplier, 1.0),
-                settings.getDuration(MESSAGE_TIMEOUT, DEFAULT.messageTimeout),
-                settings.getBoolean(ENABLE_DLQ, DEFAULT.deadLetterEnabled));
+                settings.getInt(CourierOptions.MAX_RETRIES),
+                settings.getDuration(CourierOptions.RETRY_DELAY),
+                settings.getDouble(CourierOptions.BACKOFF_MULTIPLIER),
+                settings.getDuration(CourierOptions.MESSAGE_TIMEOUT),
+                settings.getBoolean(CourierOptions.ENABLE_DLQ));
     }
 
     /**

@@ -155,11 +155,16 @@ class CircuitBreakerTest {
 
     @Test
     void a_bad_breaker_fails_the_deployment_naming_the_subscriber() {
-        ConfigurationErrorTest.assertContains(ConfigurationErrorTest.deploymentError(ConfigurationErrorTest.valid(),
-                NoDelay.class), "subscriber " + NoDelay.class.getName() + ".save(Message): @Subscribe(circuitBreaker "
-                + "= ...): delay = 0 must be positive");
-        String two = ConfigurationErrorTest.deploymentError(ConfigurationErrorTest.valid(), TwoBreakers.class);
-        ConfigurationErrorTest.assertContains(two, "consume stream 'orders' of broker 'default' as group '"
-                + TwoBreakers.class.getName() + "', in one loop, and declare different circuit breakers");
+        ConfigurationErrorTest.assertContains(ConfigurationErrorTest.deploymentFailure(ConfigurationErrorTest.valid(),
+                NoDelay.class).assertProblem(dev.courier.BrokerConfigurationException.Code.INVALID_SUBSCRIBER,
+                "subscriber " + NoDelay.class.getName() + ".save(Message)"), "@Subscribe(circuitBreaker = ...): "
+                + "delay = 0 must be positive");
+        var two = ConfigurationErrorTest.deploymentFailure(ConfigurationErrorTest.valid(), TwoBreakers.class)
+                .problems();
+        org.junit.jupiter.api.Assertions.assertEquals(1, two.size(), two.toString());
+        org.junit.jupiter.api.Assertions.assertEquals(dev.courier.BrokerConfigurationException.Code.INVALID_SUBSCRIBER,
+                two.get(0).code());
+        ConfigurationErrorTest.assertContains(two.get(0).getMessage(), "consume stream 'orders' of broker 'default' "
+                + "as group '" + TwoBreakers.class.getName() + "', in one loop, and declare different circuit breakers");
     }
 }

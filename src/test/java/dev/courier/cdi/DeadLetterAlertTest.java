@@ -107,9 +107,10 @@ class DeadLetterAlertTest {
 
     @Test
     void a_bad_alert_depth_fails_the_deployment_naming_the_property() {
-        ConfigurationErrorTest.assertContains(ConfigurationErrorTest.deploymentError(ConfigurationErrorTest.valid(
-                "brokers.default.dead-letter-alert-depth", "orders=ten")),
-                "brokers.default.dead-letter-alert-depth: 'ten' is not a depth");
+        ConfigurationErrorTest.assertContains(ConfigurationErrorTest.deploymentFailure(ConfigurationErrorTest.valid(
+                "brokers.default.dead-letter-alert-depth", "orders=ten")).assertProblem(
+                dev.courier.BrokerConfigurationException.Code.INVALID_VALUE, "brokers.default.dead-letter-alert-depth"),
+                "'ten' is not a depth");
     }
 
     static JsonObject readiness(Deployment app) {

@@ -1,5 +1,6 @@
 package dev.courier.cdi;
 
+import dev.courier.BrokerConfigurationException.Code;
 import dev.courier.engine.EngineMode;
 import dev.courier.Message;
 import dev.courier.Subscribe;
@@ -13,7 +14,7 @@ import org.junit.jupiter.api.Test;
 import java.util.Map;
 
 import static dev.courier.cdi.ConfigurationErrorTest.assertContains;
-import static dev.courier.cdi.ConfigurationErrorTest.deploymentError;
+import static dev.courier.cdi.ConfigurationErrorTest.deploymentFailure;
 import static dev.courier.cdi.ConfigurationErrorTest.valid;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -60,19 +61,22 @@ class EngineSettingsTest {
 
     @Test
     void invalid_values_fail_deployment_naming_the_property() {
-        String error = deploymentError(valid(
+        ConfigurationErrorTest.Failure failure = deploymentFailure(valid(
                 "courier.engine.enabled", "maybe",
                 "courier.engine.mode", "parallel",
                 "courier.engine.batch-size", "many",
                 "courier.engine.block-timeout", "0",
                 "courier.engine.shutdown-timeout", "-1",
-                "courier.engine.batchsize", "5"));
-        assertContains(error, "courier.engine.enabled: 'maybe' is not true or false");
-        assertContains(error, "courier.engine.mode: 'parallel' is not a mode; use async or sync");
-        assertContains(error, "courier.engine.batch-size: 'many' is not a whole number");
-        assertContains(error, "courier.engine.block-timeout: '0' is too short; it must be at least 1 ms (0.001)");
-        assertContains(error, "courier.engine.shutdown-timeout: '-1' is negative");
-        assertContains(error, "courier.engine.batchsize: is not a Courier engine setting; the settings are "
+                "courier.engine.batchsize", "5",
+                "courier.subscribers.mailer.concurency", "2"));
+        failure.assertProblem(Code.INVALID_VALUE, "courier.engine.enabled");
+        assertContains(failure.assertProblem(Code.INVALID_VALUE, "courier.engine.mode"), "use async or sync");
+        failure.assertProblem(Code.INVALID_VALUE, "courier.engine.batch-size");
+        assertContains(failure.assertProblem(Code.INVALID_VALUE, "courier.engine.block-timeout"),
+                "'0' is too short; it must be at least 1 ms (0.001)");
+        failure.assertProblem(Code.INVALID_VALUE, "courier.engine.shutdown-timeout");
+        failure.assertProblem(Code.UNKNOWN_OPTION, "courier.subscribers.mailer.concurency");
+        assertContains(failure.assertProblem(Code.UNKNOWN_OPTION, "courier.engine.batchsize"), "the settings are "
                 + "[courier.engine.enabled, courier.engine.mode, courier.engine.batch-size, courier.engine.block-timeout, "
                 + "courier.engine.shutdown-timeout, courier.consumer-name, courier.engine.concurrency]");
     }

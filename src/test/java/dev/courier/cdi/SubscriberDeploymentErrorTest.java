@@ -1,5 +1,6 @@
 package dev.courier.cdi;
 
+import dev.courier.BrokerConfigurationException.Code;
 import dev.courier.Message;
 import dev.courier.Subscribe;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -9,10 +10,14 @@ import java.util.List;
 import java.util.Map;
 
 import static dev.courier.cdi.ConfigurationErrorTest.assertContains;
-import static dev.courier.cdi.ConfigurationErrorTest.deploymentError;
+import static dev.courier.cdi.ConfigurationErrorTest.deploymentFailure;
 import static dev.courier.cdi.ConfigurationErrorTest.valid;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** Each mistake in a @Subscribe method fails the deployment with the bean, the method and the fix. */
+/**
+ * Each mistake in a @Subscribe method fails the deployment with a problem of its own ({@code invalid-subscriber},
+ * or {@code unknown-broker}) that names the bean and the method, and says the fix.
+ */
 class SubscriberDeploymentErrorTest {
 
     static final String PREFIX = "subscriber " + SubscriberDeploymentErrorTest.class.getName();
@@ -25,8 +30,8 @@ class SubscriberDeploymentErrorTest {
 
     @Test
     void subscribe_on_several_parameters_of_one_method() {
-        assertContains(deploymentError(valid(), TwoMessageParameters.class),
-                PREFIX + "$TwoMessageParameters.twice(Message, Message): @Subscribe is on 2 parameters (#0, #1); "
+        assertContains(deploymentFailure(valid(), TwoMessageParameters.class).assertProblem(Code.INVALID_SUBSCRIBER,
+                PREFIX + "$TwoMessageParameters.twice(Message, Message)"), "@Subscribe is on 2 parameters (#0, #1); "
                         + "put it on exactly one, the parameter that receives the message; the others are injected");
     }
 
@@ -38,9 +43,9 @@ class SubscriberDeploymentErrorTest {
 
     @Test
     void an_empty_stream() {
-        assertContains(deploymentError(valid(), NoStream.class),
-                PREFIX + "$NoStream.handle(Message): @Subscribe names no stream; give the stream to consume, such as "
-                        + "@Subscribe(stream = \"user-events\")");
+        assertContains(deploymentFailure(valid(), NoStream.class).assertProblem(Code.INVALID_SUBSCRIBER,
+                PREFIX + "$NoStream.handle(Message)"), "@Subscribe names no stream; give the stream to consume, such "
+                        + "as @Subscribe(stream = \"user-events\")");
     }
 
     @ApplicationScoped
@@ -51,10 +56,11 @@ class SubscriberDeploymentErrorTest {
 
     @Test
     void an_unknown_broker_lists_the_configured_ones() {
-        assertContains(deploymentError(valid("brokers.notifications.provider", "inline"), UnknownBroker.class),
-                PREFIX + "$UnknownBroker.handle(Message): @Subscribe(broker = \"analytics\"): no broker named "
-                        + "'analytics' is configured; configured brokers: [default, notifications]; name one of them "
-                        + "or configure brokers.analytics.provider");
+        assertContains(deploymentFailure(valid("brokers.notifications.provider", "inline"), UnknownBroker.class)
+                .assertProblem(Code.UNKNOWN_BROKER, PREFIX + "$UnknownBroker.handle(Message)"),
+                "@Subscribe(broker = \"analytics\"): no broker named 'analytics' is configured; configured "
+                        + "brokers: [default, notifications]; name one of them or configure "
+                        + "brokers.analytics.provider");
     }
 
     @ApplicationScoped
@@ -66,10 +72,10 @@ class SubscriberDeploymentErrorTest {
     @Test
     void a_broker_without_consumer_groups_cannot_serve_a_subscriber() {
         // The recording provider's brokers have PUBLISH and SUBSCRIBE only (BASIC_PUBSUB).
-        String error = deploymentError(valid("brokers.pubsub.provider", "recording"), OnPubSub.class,
-                BrokerInjectionTest.RecordingProvider.class);
-        assertContains(error, PREFIX + "$OnPubSub.handle(Message): broker 'pubsub' (provider 'recording') cannot "
-                + "serve a subscriber: it lacks [CONSUMER_GROUPS]; a subscriber needs [SUBSCRIBE, CONSUMER_GROUPS] "
+        String problem = deploymentFailure(valid("brokers.pubsub.provider", "recording"), OnPubSub.class,
+                BrokerInjectionTest.RecordingProvider.class).assertProblem(Code.INVALID_SUBSCRIBER,
+                PREFIX + "$OnPubSub.handle(Message)");
+        assertContains(problem, "broker 'pubsub' (provider 'recording') cannot serve a subscriber: it lacks [CONSUMER_GROUPS]; a subscriber needs [SUBSCRIBE, CONSUMER_GROUPS] "
                 + "(tier SIMPLE_QUEUING or higher, as inline and redis have); subscribe through such a broker");
     }
 
@@ -95,18 +101,21 @@ class SubscriberDeploymentErrorTest {
 
     @Test
     void parameter_types_that_cannot_receive_a_json_object() {
-        String error = deploymentError(valid(), Unbindable.class);
+        ConfigurationErrorTest.Failure failure = deploymentFailure(valid(), Unbindable.class);
         String fix = "; declare it as Message, Map<String, Object>, String, or a class or record that JSON-B can bind";
-        assertContains(error, PREFIX + "$Unbindable.primitive(int): the @Subscribe parameter cannot receive a "
-                + "message: a primitive (int) cannot receive a JSON object" + fix);
-        assertContains(error, PREFIX + "$Unbindable.list(List<String>): the @Subscribe parameter cannot receive a "
-                + "message: interface List<String> cannot be instantiated; declare Map<String, Object> or a class or "
-                + "record" + fix);
-        assertContains(error, "$Unbindable.raw(SubscriberDeploymentErrorTest.Envelope): the @Subscribe parameter "
-                + "cannot receive a message: the raw type Envelope does not say what its type parameters are; "
-                + "declare Envelope<...> with type arguments" + fix);
-        assertContains(error, "$Unbindable.rawMap(Map): the @Subscribe parameter cannot receive a message: the raw "
-                + "type Map does not say what the payload holds; declare Map<String, Object>" + fix);
+        assertContains(failure.assertProblem(Code.INVALID_SUBSCRIBER, PREFIX + "$Unbindable.primitive(int)"),
+                "the @Subscribe parameter cannot receive a message: a primitive (int) cannot receive a JSON object"
+                        + fix);
+        assertContains(failure.assertProblem(Code.INVALID_SUBSCRIBER, PREFIX + "$Unbindable.list(List<String>)"),
+                "the @Subscribe parameter cannot receive a message: interface List<String> cannot be instantiated; "
+                        + "declare Map<String, Object> or a class or record" + fix);
+        assertContains(failure.assertProblem(Code.INVALID_SUBSCRIBER, PREFIX
+                + "$Unbindable.raw(SubscriberDeploymentErrorTest.Envelope)"), "the @Subscribe parameter cannot "
+                + "receive a message: the raw type Envelope does not say what its type parameters are; declare "
+                + "Envelope<...> with type arguments" + fix);
+        assertContains(failure.assertProblem(Code.INVALID_SUBSCRIBER, PREFIX + "$Unbindable.rawMap(Map)"),
+                "the @Subscribe parameter cannot receive a message: the raw type Map does not say what the payload "
+                        + "holds; declare Map<String, Object>" + fix);
     }
 
     interface Mailer {
@@ -120,10 +129,10 @@ class SubscriberDeploymentErrorTest {
 
     @Test
     void an_injected_parameter_without_a_bean() {
-        String error = deploymentError(valid(), MissingDependency.class);
-        assertContains(error, PREFIX + "$MissingDependency.handle(Message, SubscriberDeploymentErrorTest.Mailer): "
-                + "parameter #1 (SubscriberDeploymentErrorTest.Mailer) cannot be injected: ");
-        assertContains(error, "Unsatisfied dependencies");
+        String problem = deploymentFailure(valid(), MissingDependency.class).assertProblem(Code.INVALID_SUBSCRIBER,
+                PREFIX + "$MissingDependency.handle(Message, SubscriberDeploymentErrorTest.Mailer)");
+        assertContains(problem, "parameter #1 (SubscriberDeploymentErrorTest.Mailer) cannot be injected: ");
+        assertContains(problem, "Unsatisfied dependencies");
     }
 
     @ApplicationScoped
@@ -140,14 +149,14 @@ class SubscriberDeploymentErrorTest {
 
     @Test
     void every_problem_is_reported_at_once_with_configuration_problems() {
-        String error = deploymentError(valid("brokers.default.max-retries", "-1", "courier.engine.batch-size", "0"),
-                ManyMistakes.class, TwoMessageParameters.class);
-        assertContains(error, "Courier configuration is invalid:");
-        assertContains(error, "courier.engine.batch-size: '0' is too small; it must be at least 1");
-        assertContains(error, "brokers.default.max-retries: '-1' is negative");
-        assertContains(error, "$ManyMistakes.noStream(Message): @Subscribe names no stream");
-        assertContains(error, "$ManyMistakes.unknownBroker(Message): @Subscribe(broker = \"nowhere\")");
-        assertContains(error, "$ManyMistakes.primitive(long): the @Subscribe parameter cannot receive a message");
-        assertContains(error, "$TwoMessageParameters.twice(Message, Message): @Subscribe is on 2 parameters");
+        ConfigurationErrorTest.Failure failure = deploymentFailure(valid("brokers.default.max-retries", "-1",
+                "courier.engine.batch-size", "0"), ManyMistakes.class, TwoMessageParameters.class);
+        failure.assertProblem(Code.INVALID_VALUE, "courier.engine.batch-size");
+        failure.assertProblem(Code.INVALID_VALUE, "brokers.default.max-retries");
+        failure.assertProblem(Code.INVALID_SUBSCRIBER, PREFIX + "$ManyMistakes.noStream(Message)");
+        failure.assertProblem(Code.UNKNOWN_BROKER, PREFIX + "$ManyMistakes.unknownBroker(Message)");
+        failure.assertProblem(Code.INVALID_SUBSCRIBER, PREFIX + "$ManyMistakes.primitive(long)");
+        failure.assertProblem(Code.INVALID_SUBSCRIBER, PREFIX + "$TwoMessageParameters.twice(Message, Message)");
+        assertEquals(6, failure.problems().size(), failure.message());
     }
 }

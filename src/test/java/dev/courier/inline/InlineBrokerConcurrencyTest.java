@@ -23,7 +23,7 @@ class InlineBrokerConcurrencyTest {
 
     static final int PUBLISHERS = 4;
     static final int CONSUMERS = 4;
-    static final int MESSAGES = 100_000;
+    static final int MESSAGES = 20_000; // enough interleavings of 8 threads; more only loads a shared machine
 
     @Test
     void four_publishers_and_four_consumers_in_one_group_ack_every_message_exactly_once() throws Exception {

@@ -295,11 +295,12 @@ final class ConsumptionLoop implements Runnable {
                     LOG.log(Level.DEBUG, () -> this + ": broker call ended by the stop: " + e);
                     break;
                 }
-                // Unreachable (BrokerConnectionException) or failing: no exception ends the loop.
-                state = LoopStatus.State.BACKING_OFF;
-                backingOff = true;
+                // Unreachable (BrokerConnectionException) or failing: no exception ends the loop. The error is
+                // set before the state, so that a status showing BACKING_OFF always says why.
                 lastError = BrokerSettings.maskUserInfo(e.getClass().getName()
                         + (e.getMessage() == null ? "" : ": " + e.getMessage()));
+                state = LoopStatus.State.BACKING_OFF;
+                backingOff = true;
                 LOG.log(Level.WARNING, "{0}: broker failed ({1}); trying again in {2} s", this, lastError,
                         reconnectPause.toSeconds());
                 if (pause(reconnectPause)) {

@@ -2,8 +2,10 @@ package dev.courier.internal.engine;
 
 import dev.courier.engine.EngineMode;
 import dev.courier.BrokerConfigurationException;
+import dev.courier.internal.CourierOptions;
+import dev.courier.internal.Options;
 import dev.courier.spi.BrokerSettings;
-import dev.courier.spi.Options;
+import dev.courier.spi.Option;
 
 import java.time.Duration;
 import java.util.List;
@@ -13,26 +15,9 @@ import java.util.Objects;
 import java.util.function.Consumer;
 
 /**
- * The engine's settings, read from MicroProfile Config by Courier's CDI extension.
- *
- * <table>
- * <caption>Settings</caption>
- * <tr><th>property</th><th>default</th><th>meaning</th></tr>
- * <tr><td>{@code courier.engine.enabled}</td><td>true</td><td>false: no consumption loops at all</td></tr>
- * <tr><td>{@code courier.engine.mode}</td><td>async</td><td>{@code sync}: a publish on an {@code inline} broker
- *     runs the matching subscribers in the publishing thread before it returns (for application tests)</td></tr>
- * <tr><td>{@code courier.engine.batch-size}</td><td>100</td><td>messages read at once per loop</td></tr>
- * <tr><td>{@code courier.engine.block-timeout}</td><td>1 s</td><td>longest wait of a blocking read</td></tr>
- * <tr><td>{@code courier.engine.shutdown-timeout}</td><td>10 s</td><td>how long stopping waits for running
- *     handlers</td></tr>
- * <tr><td>{@code courier.engine.concurrency}</td><td>1</td><td>handlers at once per loop, for subscribers that
- *     declare none</td></tr>
- * <tr><td>{@code courier.subscribers.<group>.concurrency}, {@code .ordering}, {@code .key},
- *     {@code .max-in-flight}</td><td>as declared</td><td>override what the group's {@code @Subscribe}
- *     declares</td></tr>
- * <tr><td>{@code courier.consumer-name}</td><td>host name and process id</td><td>this instance's consumer
- *     name</td></tr>
- * </table>
+ * The engine's settings, read from MicroProfile Config by Courier's CDI extension (and the Java SE runner). The
+ * settings, their defaults and bounds are declared in {@link CourierOptions#ENGINE} and
+ * {@link CourierOptions#SUBSCRIBER}; README's Configuration reference lists them.
  *
  * @param enabled         whether the engine runs loops
  * @param mode            async or sync
@@ -48,20 +33,15 @@ public record EngineSettings(boolean enabled, EngineMode mode, int batchSize, Du
                              Map<String, GroupSettings> subscribers) {
 
     public static final String PREFIX = "courier.";
-    public static final String ENABLED = "engine.enabled";
-    public static final String MODE = "engine.mode";
-    public static final String BATCH_SIZE = "engine.batch-size";
-    public static final String BLOCK_TIMEOUT = "engine.block-timeout";
-    public static final String SHUTDOWN_TIMEOUT = "engine.shutdown-timeout";
-    public static final String CONSUMER_NAME = "consumer-name";
-    public static final String CONCURRENCY = "engine.concurrency";
     /** Followed by {@code <group>.<option>}, an option of {@link #SUBSCRIBER_OPTIONS}. */
     public static final String SUBSCRIBERS = "subscribers.";
-    public static final List<String> SUBSCRIBER_OPTIONS = List.of("concurrency", "ordering", "key", "max-in-flight");
+    private static final String GROUP = SUBSCRIBERS + "<group>.";
+    /** The names of a group's settings: {@code concurrency}, ... */
+    public static final List<String> SUBSCRIBER_OPTIONS = CourierOptions.SUBSCRIBER.stream()
+            .map(o -> o.name().substring(GROUP.length())).toList();
 
     /** The options read, without the {@value #PREFIX} prefix. */
-    public static final List<String> OPTIONS =
-            List.of(ENABLED, MODE, BATCH_SIZE, BLOCK_TIMEOUT, SHUTDOWN_TIMEOUT, CONSUMER_NAME, CONCURRENCY);
+    public static final List<String> OPTIONS = CourierOptions.ENGINE.stream().map(Option::name).toList();
 
     /**
      * A hundred: a backlog is consumed in a third of the time it takes at 10, where the read and acknowledgement
@@ -69,13 +49,20 @@ public record EngineSettings(boolean enabled, EngineMode mode, int batchSize, Du
      * not change. A loop holds a batch unprocessed while it works through it, so handlers slower than
      * message-timeout / 100 (3 s at the default 300 s) need a smaller batch.
      */
-    public static final int DEFAULT_BATCH_SIZE = 100;
+    public static final int DEFAULT_BATCH_SIZE;
 
     /** One second: a stop never waits longer than this for a blocking read to return. */
-    public static final Duration DEFAULT_BLOCK_TIMEOUT = Duration.ofSeconds(1);
+    public static final Duration DEFAULT_BLOCK_TIMEOUT;
 
     /** Ten seconds: well inside Open Liberty's 30 s server quiesce. */
-    public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(10);
+    public static final Duration DEFAULT_SHUTDOWN_TIMEOUT;
+
+    static {
+        Options declared = new Options(PREFIX, Map.of());
+        DEFAULT_BATCH_SIZE = declared.getInt(CourierOptions.ENGINE_BATCH_SIZE);
+        DEFAULT_BLOCK_TIMEOUT = declared.getDuration(CourierOptions.ENGINE_BLOCK_TIMEOUT);
+        DEFAULT_SHUTDOWN_TIMEOUT = declared.getDuration(CourierOptions.ENGINE_SHUTDOWN_TIMEOUT);
+    }
 
     public EngineSettings {
         Objects.requireNonNull(mode, "mode");
@@ -111,8 +98,11 @@ public record EngineSettings(boolean enabled, EngineMode mode, int batchSize, Du
 
     /** The defaults, with the default consumer name. */
     public static EngineSettings defaults() {
-        return new EngineSettings(true, EngineMode.ASYNC, DEFAULT_BATCH_SIZE, DEFAULT_BLOCK_TIMEOUT,
-                DEFAULT_SHUTDOWN_TIMEOUT, BrokerSettings.defaultConsumerName(), 1, Map.of());
+        Options declared = new Options(PREFIX, Map.of());
+        return new EngineSettings(declared.getBoolean(CourierOptions.ENGINE_ENABLED),
+                parseMode(declared, declared.get(CourierOptions.ENGINE_MODE).orElseThrow()), DEFAULT_BATCH_SIZE,
+                DEFAULT_BLOCK_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT, BrokerSettings.defaultConsumerName(),
+                declared.getInt(CourierOptions.ENGINE_CONCURRENCY), Map.of());
     }
 
     /**
@@ -124,24 +114,17 @@ public record EngineSettings(boolean enabled, EngineMode mode, int batchSize, Du
     public static EngineSettings from(Map<String, String> values, Consumer<BrokerConfigurationException> problems) {
         Options options = new Options(PREFIX, values);
         EngineSettings d = defaults();
-        boolean enabled = read(problems, d.enabled, () -> options.getBoolean(ENABLED, d.enabled));
-        EngineMode mode = read(problems, d.mode, () -> options.get(MODE).map(text -> parseMode(options, text))
-                .orElse(d.mode));
-        int batchSize = read(problems, d.batchSize, () -> options.getInt(BATCH_SIZE, d.batchSize, 1));
-        Duration blockTimeout = read(problems, d.blockTimeout, () -> {
-            Duration value = options.getDuration(BLOCK_TIMEOUT, d.blockTimeout);
-            if (value.toMillis() < 1) {
-                // Zero would turn a blocking read into a busy poll.
-                throw options.invalid(BLOCK_TIMEOUT, "'" + options.get(BLOCK_TIMEOUT).orElse("")
-                        + "' is too short; it must be at least 1 ms (0.001)");
-            }
-            return value;
-        });
+        boolean enabled = read(problems, d.enabled, () -> options.getBoolean(CourierOptions.ENGINE_ENABLED));
+        EngineMode mode = read(problems, d.mode,
+                () -> parseMode(options, options.get(CourierOptions.ENGINE_MODE).orElseThrow()));
+        int batchSize = read(problems, d.batchSize, () -> options.getInt(CourierOptions.ENGINE_BATCH_SIZE));
+        // Its least, 1 ms: zero would turn a blocking read into a busy poll.
+        Duration blockTimeout = read(problems, d.blockTimeout,
+                () -> options.getDuration(CourierOptions.ENGINE_BLOCK_TIMEOUT));
         Duration shutdownTimeout = read(problems, d.shutdownTimeout,
-                () -> options.getDuration(SHUTDOWN_TIMEOUT, d.shutdownTimeout));
-        String consumerName = options.get(CONSUMER_NAME).orElse(d.consumerName);
-        int concurrency = read(problems, d.concurrency, () -> atMost(options, CONCURRENCY,
-                options.getInt(CONCURRENCY, d.concurrency, 1), Concurrency.MAX_WORKERS));
+                () -> options.getDuration(CourierOptions.ENGINE_SHUTDOWN_TIMEOUT));
+        String consumerName = options.get(CourierOptions.COURIER_CONSUMER_NAME).orElse(d.consumerName);
+        int concurrency = read(problems, d.concurrency, () -> options.getInt(CourierOptions.ENGINE_CONCURRENCY));
         Map<String, GroupSettings> subscribers = new java.util.TreeMap<>();
         for (String option : values.keySet()) {
             if (!option.startsWith(SUBSCRIBERS)) {
@@ -151,7 +134,8 @@ public record EngineSettings(boolean enabled, EngineMode mode, int batchSize, Du
             int dot = rest.lastIndexOf('.');
             String name = dot < 0 ? "" : rest.substring(dot + 1);
             if (dot < 1 || !SUBSCRIBER_OPTIONS.contains(name)) {
-                problems.accept(options.invalid(option, "is not a subscriber setting; use " + PREFIX + SUBSCRIBERS
+                problems.accept(new BrokerConfigurationException(BrokerConfigurationException.Code.UNKNOWN_OPTION,
+                        options.property(option), "is not a subscriber setting; use " + PREFIX + SUBSCRIBERS
                         + "<group>.<setting>, a setting of " + SUBSCRIBER_OPTIONS));
                 continue;
             }
@@ -159,14 +143,14 @@ public record EngineSettings(boolean enabled, EngineMode mode, int batchSize, Du
             GroupSettings g = subscribers.getOrDefault(group, GroupSettings.NONE);
             try {
                 g = switch (name) {
-                    case "concurrency" -> new GroupSettings(atMost(options, option, options.getInt(option, 1, 1),
-                            Concurrency.MAX_WORKERS), g.ordering(), g.key(), g.maxInFlight());
+                    case "concurrency" -> new GroupSettings(options.getInt(ofGroup(CourierOptions
+                            .SUBSCRIBER_CONCURRENCY, option)), g.ordering(), g.key(), g.maxInFlight());
                     case "ordering" -> new GroupSettings(g.concurrency(), ordering(options, option), g.key(),
                             g.maxInFlight());
                     case "key" -> new GroupSettings(g.concurrency(), g.ordering(), options.get(option).orElse(""),
                             g.maxInFlight());
-                    default -> new GroupSettings(g.concurrency(), g.ordering(), g.key(), atMost(options, option,
-                            options.getInt(option, 1, 1), Concurrency.MAX_IN_FLIGHT));
+                    default -> new GroupSettings(g.concurrency(), g.ordering(), g.key(), options.getInt(ofGroup(
+                            CourierOptions.SUBSCRIBER_MAX_IN_FLIGHT, option)));
                 };
                 subscribers.put(group, g);
             } catch (BrokerConfigurationException e) {
@@ -177,11 +161,13 @@ public record EngineSettings(boolean enabled, EngineMode mode, int batchSize, Du
                 subscribers);
     }
 
-    private static int atMost(Options options, String option, int value, int max) {
-        if (value > max) {
-            throw options.invalid(option, "'" + value + "' is too large; it must be at most " + max);
-        }
-        return value;
+    /**
+     * A group's setting as declared, under the name it was set as ({@code subscribers.orders.concurrency}). It is
+     * set, else it would not be read; blank counts as 1, as it did before the declarations.
+     */
+    private static Option ofGroup(Option declared, String option) {
+        return new Option(option, declared.kind(), "1", declared.min(), declared.max(), declared.providers(),
+                declared.description());
     }
 
     private static dev.courier.Subscribe.Ordering ordering(Options options, String option) {
@@ -207,7 +193,7 @@ public record EngineSettings(boolean enabled, EngineMode mode, int batchSize, Du
         try {
             return EngineMode.valueOf(text.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw options.invalid(MODE, "'" + text + "' is not a mode; use async or sync");
+            throw options.invalid(CourierOptions.ENGINE_MODE.name(), "'" + text + "' is not a mode; use async or sync");
         }
     }
 }

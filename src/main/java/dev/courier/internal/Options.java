@@ -1,6 +1,7 @@
-package dev.courier.spi;
+package dev.courier.internal;
 
 import dev.courier.BrokerConfigurationException;
+import dev.courier.spi.Option;
 
 import java.math.BigDecimal;
 import java.time.Duration;
@@ -13,12 +14,13 @@ import java.util.regex.Pattern;
 
 /**
  * Text settings under one property prefix, with typed getters whose errors name the full property and its value.
- * {@link BrokerSettings} reads {@code brokers.<name>.<option>} with it, the engine {@code courier.<option>}, so that
- * every Courier setting is parsed, and its errors worded, the same way.
+ * {@link dev.courier.spi.BrokerSettings} reads {@code brokers.<name>.<option>} with it, the engine
+ * {@code courier.<option>}, so that every Courier setting is parsed, and its errors worded, the same way. The getters
+ * that take an {@link Option} read it with its declared default and bounds. Not API.
  *
  * <pre>{@code
  * Options options = new Options("courier.", Map.of("engine.batch-size", "20"));
- * int batch = options.getInt("engine.batch-size", 10, 1);   // errors read "courier.engine.batch-size: ..."
+ * int batch = options.getInt(CourierOptions.BATCH_SIZE);   // errors read "courier.engine.batch-size: ..."
  * }</pre>
  */
 public final class Options {
@@ -132,9 +134,11 @@ public final class Options {
      */
     public long getSize(String option, long defaultValue, long min) {
         Optional<String> value = get(option);
-        if (value.isEmpty()) {
-            return defaultValue;
-        }
+        return value.isEmpty() ? defaultValue : getSize(option, defaultValue, min, value.get());
+    }
+
+    private long getSize(String option, long defaultValue, long min, String text) {
+        Optional<String> value = Optional.of(text);
         java.util.regex.Matcher m = SIZE.matcher(value.get());
         long parsed = -1;
         if (m.matches()) {
@@ -158,6 +162,71 @@ public final class Options {
             throw invalid(option, "'" + value.get() + "' is too small; it must be at least " + min + " bytes");
         }
         return parsed;
+    }
+
+    /** An option's value, else its declared default; empty when neither is set. */
+    public Optional<String> get(Option option) {
+        return get(option.name()).or(() -> Optional.ofNullable(option.defaultValue()));
+    }
+
+    /** A whole number within the option's bounds, its default when unset. */
+    public int getInt(Option option) {
+        int value = getInt(option.name(), Integer.parseInt(declaredDefault(option)),
+                option.min() == null ? Integer.MIN_VALUE : Integer.parseInt(option.min()));
+        if (option.max() != null && value > Integer.parseInt(option.max())) {
+            throw invalid(option.name(), "'" + value + "' is too large; it must be at most " + option.max());
+        }
+        return value;
+    }
+
+    /** A finite decimal number within the option's bounds, its default when unset. */
+    public double getDouble(Option option) {
+        double value = getDouble(option.name(), Double.parseDouble(declaredDefault(option)),
+                option.min() == null ? -Double.MAX_VALUE : Double.parseDouble(option.min()));
+        if (option.max() != null && value > Double.parseDouble(option.max())) {
+            throw invalid(option.name(), "'" + get(option.name()).orElse("") + "' is too large; it must be at most "
+                    + option.max());
+        }
+        return value;
+    }
+
+    /** {@code true} or {@code false}, its default when unset. */
+    public boolean getBoolean(Option option) {
+        return getBoolean(option.name(), Boolean.parseBoolean(declaredDefault(option)));
+    }
+
+    /** A duration within the option's bounds, its default when unset. */
+    public Duration getDuration(Option option) {
+        Duration value = getDuration(option.name(), parseDuration(declaredDefault(option)));
+        String text = get(option.name()).orElse(option.defaultValue());
+        if (option.min() != null && value.compareTo(parseDuration(option.min())) < 0) {
+            throw invalid(option.name(), "'" + text + "' is too short; it must be at least "
+                    + readable(option.min()));
+        }
+        if (option.max() != null && value.compareTo(parseDuration(option.max())) > 0) {
+            throw invalid(option.name(), "'" + text + "' is too long; it must be at most " + readable(option.max()));
+        }
+        return value;
+    }
+
+    /** A number of bytes of at least the option's least (1 if it declares none), its default when unset. */
+    public long getSize(Option option) {
+        long min = option.min() == null ? 1 : getSize("", 0, 0, option.min());
+        return getSize(option.name(), getSize("", 0, 0, declaredDefault(option)), min);
+    }
+
+    private static String declaredDefault(Option option) {
+        if (option.defaultValue() == null) {
+            throw new IllegalStateException("option " + option.name() + " declares no default");
+        }
+        return option.defaultValue();
+    }
+
+    /** A declared duration for messages: {@code 1 ms (0.001)}, {@code 60 s (60)}. */
+    private static String readable(String declared) {
+        Duration d = parseDuration(declared);
+        long ms = d.toMillis();
+        return (ms % 1000 == 0 ? ms / 1000 + " s" : ms + " ms") + " (" + declared + ")";
     }
 
     /** A configuration error for an option, naming its full property. */
