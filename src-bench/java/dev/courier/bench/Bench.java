@@ -13,7 +13,7 @@ import dev.courier.internal.engine.Subscription;
 import dev.courier.inline.InlineBrokerProvider;
 import dev.courier.redis.RedisBrokerProvider;
 import dev.courier.spi.BrokerSettings;
-import dev.courier.spi.JsonCodec;
+import dev.courier.internal.JsonCodec;
 import org.springframework.data.redis.stream.StreamMessageListenerContainer;
 import redis.clients.jedis.AbstractPipeline;
 import redis.clients.jedis.ConnectionPoolConfig;
@@ -80,6 +80,10 @@ public final class Bench {
         return Collections.unmodifiableMap(p);
     }
 
+    static double scale() {
+        return scale;
+    }
+
     static int n(int full) {
         return Math.max(BATCH * THREADS, (int) Math.round(full * scale / (BATCH * THREADS)) * BATCH * THREADS);
     }
@@ -140,7 +144,7 @@ public final class Bench {
         Broker courier = redisBroker();
         Peer peer = new Peer(RedisProcess.HOST, redis.port());
         try {
-            // -Dbench.only=publishing,consuming,concurrency,latency,inline,heap,soak runs some sections only (while
+            // -Dbench.only=publishing,consuming,concurrency,latency,inline,codec,heap,soak runs some sections only (while
             // profiling).
             String only = System.getProperty("bench.only", "");
             java.util.function.Predicate<String> on = section -> only.isBlank() || only.contains(section);
@@ -161,6 +165,9 @@ public final class Bench {
             }
             if (on.test("inline")) {
                 inline();
+            }
+            if (on.test("codec")) {
+                CodecBench.run(courier);
             }
             if (on.test("heap")) {
                 heap();
@@ -260,7 +267,7 @@ public final class Bench {
         return done(s, n, t);
     }
 
-    private static double rawPipelined(int n) {
+    static double rawPipelined(int n) {
         String s = stream("raw-pipelined");
         long t = System.nanoTime();
         fill(s, n);
@@ -279,7 +286,7 @@ public final class Bench {
         }
     }
 
-    private static double publishAll(Broker courier, int n) {
+    static double publishAll(Broker courier, int n) {
         String s = stream("publish-all");
         List<Map<String, Object>> batch = Collections.nCopies(BATCH, PAYLOAD);
         long t = System.nanoTime();
@@ -321,7 +328,7 @@ public final class Bench {
     }
 
     /** Checks that the stream holds n entries, deletes it, and gives n per second since t. */
-    private static double done(String s, int n, long t) {
+    static double done(String s, int n, long t) {
         double seconds = (System.nanoTime() - t) / 1e9;
         long length = raw.xlen(s);
         if (length != n) {

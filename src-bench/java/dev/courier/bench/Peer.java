@@ -1,6 +1,6 @@
 package dev.courier.bench;
 
-import dev.courier.spi.JsonCodec;
+import dev.courier.internal.JsonCodec;
 import org.springframework.data.redis.connection.RedisStandaloneConfiguration;
 import org.springframework.data.redis.connection.jedis.JedisClientConfiguration;
 import org.springframework.data.redis.connection.jedis.JedisConnectionFactory;

@@ -4,7 +4,7 @@ import dev.courier.BrokerException;
 import dev.courier.DeadLetter;
 import dev.courier.Message;
 import dev.courier.internal.ProteanEnvelope;
-import dev.courier.spi.JsonCodec;
+import dev.courier.internal.JsonCodec;
 import dev.courier.spi.RetryPolicy;
 import redis.clients.jedis.StreamEntryID;
 import redis.clients.jedis.resps.StreamEntry;

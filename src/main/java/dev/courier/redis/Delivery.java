@@ -2,7 +2,7 @@ package dev.courier.redis;
 
 import dev.courier.DeadLetter;
 import dev.courier.Message;
-import dev.courier.spi.JsonCodec;
+import dev.courier.internal.JsonCodec;
 import redis.clients.jedis.StreamEntryID;
 import redis.clients.jedis.resps.StreamEntry;
 import redis.clients.jedis.util.SafeEncoder;

@@ -7,7 +7,7 @@ import dev.courier.HealthStats;
 import dev.courier.Message;
 import dev.courier.PartialPublishException;
 import dev.courier.spi.AbstractBroker;
-import dev.courier.spi.JsonCodec;
+import dev.courier.internal.JsonCodec;
 import dev.courier.spi.Maintained;
 import dev.courier.spi.MaintenancePolicy;
 import dev.courier.spi.Retention;

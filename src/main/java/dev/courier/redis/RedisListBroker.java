@@ -6,7 +6,7 @@ import dev.courier.Message;
 import dev.courier.redis.RedisConnection.LuaScript;
 import dev.courier.redis.RedisConnection.RedisReplyException;
 import dev.courier.spi.AbstractBroker;
-import dev.courier.spi.JsonCodec;
+import dev.courier.internal.JsonCodec;
 import redis.clients.jedis.CommandObjects;
 
 import java.lang.System.Logger.Level;

@@ -5,7 +5,7 @@ import com.sun.net.httpserver.HttpServer;
 import dev.courier.Brokers;
 import dev.courier.engine.Engine;
 import dev.courier.health.HealthReport;
-import dev.courier.spi.JsonCodec;
+import dev.courier.internal.JsonCodec;
 
 import java.io.IOException;
 import java.io.OutputStream;

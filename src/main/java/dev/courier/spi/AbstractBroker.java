@@ -12,6 +12,7 @@ import dev.courier.internal.ProteanEnvelope;
 import dev.courier.internal.telemetry.Outgoing;
 import dev.courier.internal.telemetry.PublishRecorder;
 import dev.courier.internal.telemetry.Telemetry;
+import dev.courier.internal.JsonCodec;
 
 import java.lang.System.Logger.Level;
 import java.time.Duration;
@@ -453,7 +454,7 @@ public abstract class AbstractBroker implements Broker {
 
     /**
      * Whether this adapter sends messages as JSON text: then publishing calls {@link #doPublishJson} and
-     * {@link #doPublishAllJson} with the text {@link JsonCodec#toJson} makes in one pass, rather than
+     * {@link #doPublishAllJson} with the checked text written in one pass, rather than
      * {@link #doPublish} with a copied payload map that the adapter would only serialise.
      */
     protected boolean sendsJson() {

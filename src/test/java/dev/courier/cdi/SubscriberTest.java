@@ -6,7 +6,7 @@ import dev.courier.Message;
 import dev.courier.Subscribe;
 import dev.courier.engine.Engine;
 import dev.courier.engine.LoopStatus;
-import dev.courier.spi.JsonCodec;
+import dev.courier.internal.JsonCodec;
 import dev.courier.testing.Deployment;
 import dev.courier.testing.Inspect;
 import jakarta.enterprise.context.ApplicationScoped;

@@ -23,7 +23,7 @@ class InlineBrokerConcurrencyTest {
 
     static final int PUBLISHERS = 4;
     static final int CONSUMERS = 4;
-    static final int MESSAGES = 20_000; // enough interleavings of 8 threads; more only loads a shared machine
+    static final int MESSAGES = 100_000;
 
     @Test
     void four_publishers_and_four_consumers_in_one_group_ack_every_message_exactly_once() throws Exception {
@@ -34,6 +34,9 @@ class InlineBrokerConcurrencyTest {
         AtomicInteger failedAcks = new AtomicInteger();
         AtomicInteger acked = new AtomicInteger();
 
+        // The group exists before the first publish: a group made later starts within the last max-length entries,
+        // and a publisher scheduled well ahead of the consumers would otherwise leave the first ones behind it.
+        assertTrue(broker.read("orders", "workers", 1).isEmpty());
         ExecutorService pool = Executors.newFixedThreadPool(PUBLISHERS + CONSUMERS);
         List<Future<?>> tasks = new ArrayList<>();
         for (int p = 0; p < PUBLISHERS; p++) {
@@ -66,7 +69,13 @@ class InlineBrokerConcurrencyTest {
         }
         // A guard against a hang, not a speed check: generous for a machine shared with other builds.
         for (Future<?> task : tasks) {
-            task.get(180, TimeUnit.SECONDS);
+            try {
+                task.get(180, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                pool.shutdownNow();
+                throw new AssertionError("not done in 180 s: published " + published.size() + ", delivered "
+                        + delivered.size() + ", acked " + acked.get() + ", failed acks " + failedAcks.get(), e);
+            }
         }
         pool.shutdown();
 

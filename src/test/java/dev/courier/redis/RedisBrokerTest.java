@@ -157,7 +157,7 @@ class RedisBrokerTest {
         assertEquals(2, fields.size());
         assertEquals("data", text(fields.get(0)));
         assertEquals(Map.of("event_type", "user.registered", "user_id", "123"),
-                dev.courier.spi.JsonCodec.parse(text(fields.get(1))));
+                dev.courier.internal.JsonCodec.parse(text(fields.get(1))));
 
         // What another producer of Protean's format writes, extra fields and all, is read.
         String foreign = text(redis.command("XADD", stream, "*", "data", "{\"type\":\"email\"}", "extra", "x"));

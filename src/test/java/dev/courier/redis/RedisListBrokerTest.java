@@ -7,7 +7,7 @@ import dev.courier.CapabilityTier;
 import dev.courier.HealthStats;
 import dev.courier.Message;
 import dev.courier.spi.BrokerSettings;
-import dev.courier.spi.JsonCodec;
+import dev.courier.internal.JsonCodec;
 import dev.courier.testing.RedisServer;
 import dev.courier.testing.WithRedis;
 import org.junit.jupiter.api.AfterEach;

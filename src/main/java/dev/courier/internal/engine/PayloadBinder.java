@@ -2,7 +2,7 @@ package dev.courier.internal.engine;
 
 import dev.courier.Message;
 import dev.courier.internal.ProteanEnvelope;
-import dev.courier.spi.JsonCodec;
+import dev.courier.internal.JsonCodec;
 import jakarta.json.bind.Jsonb;
 
 import java.lang.reflect.GenericArrayType;

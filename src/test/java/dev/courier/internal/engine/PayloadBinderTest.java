@@ -77,7 +77,7 @@ class PayloadBinderTest {
             assertSame(message, PayloadBinder.of(type(0), () -> jsonb).bind(message));
             assertSame(message.payload(), PayloadBinder.of(type(1), () -> jsonb).bind(message));
             assertEquals(Map.of("id", "A7", "quantity", 3),
-                    dev.courier.spi.JsonCodec.parse((String) PayloadBinder.of(type(4), () -> jsonb).bind(message)));
+                    dev.courier.internal.JsonCodec.parse((String) PayloadBinder.of(type(4), () -> jsonb).bind(message)));
             Order order = (Order) PayloadBinder.of(type(5), () -> jsonb).bind(message);
             assertEquals("A7", order.id);
             assertEquals(3, order.quantity);
@@ -99,7 +99,7 @@ class PayloadBinderTest {
     @SuppressWarnings("try")
     void nan_and_the_infinities_read_from_python_bind_to_doubles() throws Exception {
         Message message = new Message("1-1", "prices",
-                dev.courier.spi.JsonCodec.parse("{\"item\": \"tea\", \"amount\": NaN, \"discount\": -Infinity, "
+                dev.courier.internal.JsonCodec.parse("{\"item\": \"tea\", \"amount\": NaN, \"discount\": -Infinity, "
                         + "\"history\": [1.5, Infinity]}"), 1);
         try (jakarta.json.bind.Jsonb jsonb = jakarta.json.bind.JsonbBuilder.create()) {
             Price price = (Price) PayloadBinder.of(Price.class, () -> jsonb).bind(message);

@@ -1,7 +1,6 @@
-package dev.courier.spi;
+package dev.courier.internal;
 
 import dev.courier.DomainEvent;
-import dev.courier.internal.ProteanEnvelope;
 
 import java.lang.reflect.Array;
 import java.math.BigDecimal;
@@ -30,6 +29,8 @@ import java.util.Map;
  *
  * <p>Objects that are not maps, strings, numbers, booleans, collections or arrays are serialised with JSON-B, which
  * the application server provides.
+ *
+ * <p>Not API: Courier's packages share it; it may change in any release.
  */
 public final class JsonCodec {
 
@@ -156,7 +157,7 @@ public final class JsonCodec {
     }
 
     /** How many bytes a text takes in UTF-8, as {@code text.getBytes(UTF_8).length} counts them, without the copy. */
-    static long utf8Length(CharSequence text) {
+    public static long utf8Length(CharSequence text) {
         long bytes = 0;
         int length = text.length();
         for (int i = 0; i < length; i++) {
@@ -189,7 +190,7 @@ public final class JsonCodec {
      * How many bytes {@code write(value)} takes in UTF-8, without writing it: for a broker that checks the size of
      * a payload it does not turn into text itself.
      */
-    static long jsonSize(Object value) {
+    public static long jsonSize(Object value) {
         if (value == null) {
             return 4;
         }
@@ -343,8 +344,11 @@ public final class JsonCodec {
             out.append("null");
         } else if (value instanceof String s) {
             writeString(out, s);
-        } else if (value instanceof Integer || value instanceof Long || value instanceof Boolean
-                || value instanceof BigInteger) {
+        } else if (value instanceof Integer i) {
+            out.append(i.intValue()); // appended as digits, without a String each
+        } else if (value instanceof Long l) {
+            out.append(l.longValue());
+        } else if (value instanceof Boolean || value instanceof BigInteger) {
             out.append(value);
         } else if (value instanceof Short || value instanceof Byte) {
             out.append(((Number) value).intValue());
@@ -420,13 +424,16 @@ public final class JsonCodec {
                 writeValue(out, list.get(i));
             }
             out.append(']');
-        } else if (value instanceof Integer || value instanceof Long || value instanceof BigInteger
-                || value instanceof Boolean) {
+        } else if (value instanceof Integer i) {
+            out.append(i.intValue());
+        } else if (value instanceof Long l) {
+            out.append(l.longValue());
+        } else if (value instanceof BigInteger || value instanceof Boolean) {
             out.append(value);
         } else if (value instanceof Double d) {
             // Double.toString of a finite double ("1.0", "1.0E10") is valid JSON. A payload read from Python's
             // json may hold NaN or an infinity: written back as Python writes it ("NaN", "Infinity", "-Infinity").
-            out.append(d);
+            out.append(d.doubleValue());
         } else {
             writeValue(out, copyValue(value, "value"));
         }
@@ -457,13 +464,16 @@ public final class JsonCodec {
                     case '\t' -> out.append("\\t");
                     case '\b' -> out.append("\\b");
                     case '\f' -> out.append("\\f");
-                    default -> out.append(String.format("\\u%04x", (int) c));
+                    default -> out.append("\\u").append(HEX[c >> 12]).append(HEX[c >> 8 & 0xF])
+                            .append(HEX[c >> 4 & 0xF]).append(HEX[c & 0xF]);
                 }
                 start = i + 1;
             }
         }
         out.append(s, start, s.length()).append('"');
     }
+
+    private static final char[] HEX = "0123456789abcdef".toCharArray();
 
     private static boolean needsEscape(char c) {
         return c < 0x20 || c == '"' || c == '\\' || c == '\u2028' || c == '\u2029';
@@ -594,7 +604,9 @@ public final class JsonCodec {
                 }
                 pos++;
             }
-            StringBuilder sb = new StringBuilder(text.length() - start);
+            // Room for what was read and a little more, not for the rest of the text: sized so, a document with
+            // many escaped strings cost time quadratic in its length.
+            StringBuilder sb = new StringBuilder(pos - start + 16);
             sb.append(text, start, pos);
             while (true) {
                 if (pos >= text.length()) {
@@ -626,12 +638,17 @@ public final class JsonCodec {
                         if (pos + 4 > text.length()) {
                             throw error("incomplete \\u escape");
                         }
-                        try {
-                            sb.append((char) Integer.parseInt(text.substring(pos, pos + 4), 16));
-                        } catch (NumberFormatException ex) {
-                            throw error("invalid \\u escape");
+                        int code = 0;
+                        for (int end = pos + 4; pos < end; pos++) {
+                            // Four ASCII hex digits: Integer.parseInt would take a sign ("\\u-123") and other
+                            // scripts' digits too.
+                            int digit = hexDigit(text.charAt(pos));
+                            if (digit < 0) {
+                                throw error("invalid \\u escape");
+                            }
+                            code = code << 4 | digit;
                         }
-                        pos += 4;
+                        sb.append((char) code);
                     }
                     default -> {
                         pos--;
@@ -770,6 +787,16 @@ public final class JsonCodec {
                 }
                 pos++;
             }
+        }
+
+        private static int hexDigit(char c) {
+            if (c >= '0' && c <= '9') {
+                return c - '0';
+            }
+            if (c >= 'a' && c <= 'f') {
+                return c - 'a' + 10;
+            }
+            return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
         }
 
         private static boolean isDigit(char c) {

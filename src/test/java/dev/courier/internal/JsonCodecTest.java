@@ -1,4 +1,4 @@
-package dev.courier.spi;
+package dev.courier.internal;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -67,7 +67,9 @@ class JsonCodecTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"", "not-json", "{", "{\"a\":}", "{\"a\":1,}", "{\"a\":1} x", "{'a':1}",
-            "{\"a\":01}", "{\"a\":1.}", "{\"a\":\"\u0001\"}", "{\"a\":tru}", "{\"a\":\"\\x\"}", "{a:1}"})
+            "{\"a\":01}", "{\"a\":1.}", "{\"a\":\"\u0001\"}", "{\"a\":tru}", "{\"a\":\"\\x\"}", "{a:1}",
+            "{\"a\":\"\\u-123\"}", "{\"a\":\"\\u+123\"}", "{\"a\":\"\\u12\"}",
+            "{\"a\":\"\\u\uFF10\uFF10\uFF14\uFF11\"}"})
     void invalid_json_is_refused_with_the_position(String text) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> JsonCodec.parse(text));
         assertTrue(e.getMessage().startsWith("not valid JSON") && e.getMessage().contains("position"),
