@@ -48,7 +48,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * }
  * }</pre>
  *
- * <p>{@link #start()} starts the consumption loops and, when {@value #HEALTH_PORT} is not {@code -1}, the health
+ * <p>{@link #start()} starts the consumption loops and, when {@code courier.se.health-port} is not {@code -1}, the health
  * endpoints; {@link #stop()} stops the loops (running handlers may finish within
  * {@code courier.engine.shutdown-timeout}), the endpoints and the brokers. {@link Main} runs an application's CDI
  * subscribers the same way.
@@ -122,7 +122,7 @@ public final class CourierRunner implements AutoCloseable {
         return engine;
     }
 
-    /** Where the health endpoints listen, once started (empty when {@value #HEALTH_PORT} is -1). */
+    /** Where the health endpoints listen, once started (empty when {@code courier.se.health-port} is -1). */
     public Optional<InetSocketAddress> healthAddress() {
         HealthServer current = health;
         return current == null ? Optional.empty() : Optional.of(current.address());
