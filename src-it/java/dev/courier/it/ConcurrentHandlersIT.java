@@ -40,7 +40,7 @@ abstract class ConcurrentHandlersIT {
     }
 
     @Test
-    void handlersRunAtOnceEachInItsOwnRequestContext() {
+    void handlers_run_at_once_each_in_its_own_request_context() {
         String run = UUID.randomUUID().toString();
         for (int i = 0; i < 8; i++) {
             HttpResponse<String> response = send(HttpRequest.newBuilder(uri("api/streams/parallel-jobs"))

@@ -53,7 +53,7 @@ abstract class DemoApplicationIT {
     }
 
     @Test
-    void publishAnswersWithTheMessageId() {
+    void publish_answers_with_the_message_id() {
         HttpResponse<String> response = post("api/streams/orders",
                 "{\"event_type\": \"order.placed\", \"order_id\": \"" + UUID.randomUUID() + "\"}");
 
@@ -65,7 +65,7 @@ abstract class DemoApplicationIT {
     }
 
     @Test
-    void eachPublishedMessageGetsItsOwnId() {
+    void each_published_message_gets_its_own_id() {
         Object first = ((Map<?, ?>) json(post("api/streams/orders", "{\"n\": 1}"))).get("id");
         Object second = ((Map<?, ?>) json(post("api/streams/orders", "{\"n\": 2}"))).get("id");
 
@@ -73,7 +73,7 @@ abstract class DemoApplicationIT {
     }
 
     @Test
-    void publishRefusesAnEmptyMessageAndSaysWhy() {
+    void publish_refuses_an_empty_message_and_says_why() {
         HttpResponse<String> response = post("api/streams/orders", "{}");
 
         assertEquals(400, response.statusCode(), response::body);
@@ -105,7 +105,7 @@ abstract class DemoApplicationIT {
     }
 
     @Test
-    void receivedAnswersAList() {
+    void received_answers_a_list() {
         HttpResponse<String> response = get("api/received");
 
         assertEquals(200, response.statusCode(), response::body);
@@ -113,7 +113,7 @@ abstract class DemoApplicationIT {
     }
 
     @Test
-    void deadLettersOfAStreamWithoutFailuresAreAnEmptyList() {
+    void dead_letters_of_a_stream_without_failures_are_an_empty_list() {
         HttpResponse<String> response = get("api/dead-letters/never-failed-" + UUID.randomUUID());
 
         assertEquals(200, response.statusCode(), response::body);
@@ -122,19 +122,19 @@ abstract class DemoApplicationIT {
 
     @ParameterizedTest(name = "/health/{0} is UP")
     @ValueSource(strings = {"ready", "live", "started"})
-    void healthProbesAreUp(String probe) {
+    void health_probes_are_up(String probe) {
         assertUp(get("health/" + probe));
     }
 
     @Test
-    void healthAsAWholeIsUp() {
+    void health_as_a_whole_is_up() {
         assertUp(get("health"));
     }
 
     // The demo's subscriber, dev.courier.demo.OrderSubscriber
 
     @Test
-    void thePublishedOrderReachesTheSubscriber() {
+    void the_published_order_reaches_the_subscriber() {
         String orderId = UUID.randomUUID().toString();
 
         assertEquals(200, post("api/streams/orders",
@@ -145,7 +145,7 @@ abstract class DemoApplicationIT {
     }
 
     @Test
-    void anOrderThatAlwaysFailsIsRetriedThenDeadLettered() {
+    void an_order_that_always_fails_is_retried_then_dead_lettered() {
         String orderId = UUID.randomUUID().toString();
 
         assertEquals(200, post("api/streams/orders",

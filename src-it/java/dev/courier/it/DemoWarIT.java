@@ -20,7 +20,7 @@ class DemoWarIT {
     private final Path war = Path.of(System.getProperty("courier.it.war", "target/liberty-config/dropins/courier-demo.war"));
 
     @Test
-    void carriesCourierAndJedisInWebInfLib() throws IOException {
+    void carries_courier_and_jedis_in_web_inf_lib() throws IOException {
         List<String> libs = libs();
 
         assertTrue(libs.stream().anyMatch(l -> l.matches("courier-.*\\.jar")), libs::toString);
@@ -28,7 +28,7 @@ class DemoWarIT {
     }
 
     @Test
-    void carriesNoApiThatTheServerProvides() throws IOException {
+    void carries_no_api_that_the_server_provides() throws IOException {
         List<String> provided = libs().stream()
                 .filter(l -> l.startsWith("jakarta.") || l.startsWith("microprofile-") || l.contains("-api-")
                         && !l.startsWith("slf4j-api"))
@@ -38,7 +38,7 @@ class DemoWarIT {
     }
 
     @Test
-    void carriesTheDemoClassesAndItsConfiguration() throws IOException {
+    void carries_the_demo_classes_and_its_configuration() throws IOException {
         try (ZipFile zip = new ZipFile(war.toFile())) {
             for (String entry : List.of("WEB-INF/classes/dev/courier/demo/DemoResource.class",
                     "WEB-INF/classes/META-INF/microprofile-config.properties", "WEB-INF/beans.xml",

@@ -77,7 +77,7 @@ abstract class RedisDemoIT {
     }
 
     @Test
-    void readinessGoesDownWithRedisAndUpAgainAndNothingIsLost() {
+    void readiness_goes_down_with_redis_and_up_again_and_nothing_is_lost() {
         awaitStatus("health/ready", 200);
         String run = UUID.randomUUID().toString();
         Set<String> before = publish(run, 100, 0);
@@ -106,7 +106,7 @@ abstract class RedisDemoIT {
     }
 
     @Test
-    void aServerStoppedWhileConsumingHandlesEveryMessageAfterItStartsAgain() {
+    void a_server_stopped_while_consuming_handles_every_message_after_it_starts_again() {
         String run = UUID.randomUUID().toString();
         long startOffset = jedis.xlen(STREAM);
         Set<String> published = publish(run, 1_000, 0, Map.of("work_ms", 5));

@@ -43,7 +43,7 @@ abstract class SubscriberContextIT {
     }
 
     @Test
-    void eachMessageHasItsOwnRequestBeanAndDependentsAreDestroyedAfterEachCall() {
+    void each_message_has_its_own_request_bean_and_dependents_are_destroyed_after_each_call() {
         String run = UUID.randomUUID().toString();
         for (int i = 0; i < 5; i++) {
             publish("{\"name\": \"" + run + "-" + i + "\"}");
@@ -61,7 +61,7 @@ abstract class SubscriberContextIT {
     }
 
     @Test
-    void aCallThatThrowsLeavesNoRequestContextActiveOnTheLoopThread() {
+    void a_call_that_throws_leaves_no_request_context_active_on_the_loop_thread() {
         String run = UUID.randomUUID().toString();
         publish("{\"name\": \"" + run + "-fails\", \"fail\": true}");
         await().atMost(WAIT).until(() -> calls(run).size() >= 1);

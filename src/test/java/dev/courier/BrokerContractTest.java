@@ -98,7 +98,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void declaresAtLeastReliableMessagingWithADeadLetterQueue() {
+    void declares_at_least_reliable_messaging_with_a_dead_letter_queue() {
         Broker broker = broker();
         assertTrue(broker.hasAllCapabilities(CapabilityTier.RELIABLE_MESSAGING.capabilities()), broker.capabilities()::toString);
         assertTrue(broker.hasCapability(BrokerCapability.DEAD_LETTER_QUEUE));
@@ -106,7 +106,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void publishedMessageIsReadWithItsPayloadTypeAndFirstDelivery() {
+    void published_message_is_read_with_its_payload_type_and_first_delivery() {
         Broker broker = broker();
         Map<String, Object> payload = new LinkedHashMap<>();
         payload.put("event_type", "user.registered");
@@ -126,14 +126,14 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void readingAnEmptyOrUnknownStreamGivesNothing() {
+    void reading_an_empty_or_unknown_stream_gives_nothing() {
         Broker broker = broker();
         assertTrue(broker.read(stream, "g", 10).isEmpty());
         assertTrue(broker.getNext(stream, "g").isEmpty());
     }
 
     @Test
-    void messagesPublishedBeforeTheGroupExistedAreDelivered() {
+    void messages_published_before_the_group_existed_are_delivered() {
         Broker broker = broker();
         broker.publish(stream, event(1));
         broker.publish(stream, event(2));
@@ -141,7 +141,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void readGivesAtMostMaxAndTheRestLater() {
+    void read_gives_at_most_max_and_the_rest_later() {
         Broker broker = broker();
         for (int i = 0; i < 5; i++) {
             broker.publish(stream, event(i));
@@ -152,7 +152,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void messagesComeInPublishingOrderWhereTheBrokerPromisesIt() {
+    void messages_come_in_publishing_order_where_the_broker_promises_it() {
         Broker broker = broker();
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < 50; i++) {
@@ -172,7 +172,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void eachGroupGetsEveryMessage() {
+    void each_group_gets_every_message() {
         Broker broker = broker();
         for (int i = 0; i < 3; i++) {
             broker.publish(stream, event(i));
@@ -183,7 +183,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void ackIsTrueOnceAndAnAcknowledgedMessageNeverComesBack() {
+    void ack_is_true_once_and_an_acknowledged_message_never_comes_back() {
         Broker broker = broker();
         broker.publish(stream, event(1));
         Message message = broker.getNext(stream, "g").orElseThrow();
@@ -195,7 +195,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void ackAllAcknowledgesTheHeldMessagesAndCountsOnlyThose() {
+    void ack_all_acknowledges_the_held_messages_and_counts_only_those() {
         Broker broker = broker();
         for (int i = 0; i < 5; i++) {
             broker.publish(stream, event(i));
@@ -218,7 +218,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void ackAndNackOfUnknownMessagesOrGroupsAreFalse() {
+    void ack_and_nack_of_unknown_messages_or_groups_are_false() {
         Broker broker = broker();
         String id = broker.publish(stream, event(1));
         assertFalse(broker.ack(stream, id, "never-read"));
@@ -231,7 +231,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void ackInOneGroupLeavesTheOtherGroupsCopy() {
+    void ack_in_one_group_leaves_the_other_groups_copy() {
         Broker broker = broker();
         broker.publish(stream, event(1));
         Message a = broker.getNext(stream, "a").orElseThrow();
@@ -243,7 +243,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void aRejectedMessageComesBackAfterTheRetryDelayWithBackoff() {
+    void a_rejected_message_comes_back_after_the_retry_delay_with_backoff() {
         Broker broker = broker();
         String id = broker.publish(stream, event(1));
         Message first = broker.getNext(stream, "g").orElseThrow();
@@ -268,7 +268,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void aRetryComesBeforeNewMessages() {
+    void a_retry_comes_before_new_messages() {
         Broker broker = broker();
         String id = broker.publish(stream, event(1));
         broker.getNext(stream, "g").orElseThrow();
@@ -281,7 +281,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void acknowledgingAMessageThatWaitsForItsRetryEndsIt() {
+    void acknowledging_a_message_that_waits_for_its_retry_ends_it() {
         Broker broker = broker();
         String id = broker.publish(stream, event(1));
         broker.getNext(stream, "g").orElseThrow();
@@ -292,7 +292,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void aMessageRejectedMoreThanMaxRetriesIsDeadLettered() {
+    void a_message_rejected_more_than_max_retries_is_dead_lettered() {
         Broker broker = broker();
         Map<String, Object> payload = event(7);
         String id = broker.publish(stream, payload);
@@ -323,7 +323,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void aMessageDeadLetteredAtOnceSkipsItsRetriesAndIsDoneForTheGroup() {
+    void a_message_dead_lettered_at_once_skips_its_retries_and_is_done_for_the_group() {
         Broker broker = broker();
         String id = broker.publish(stream, event(3));
         broker.read(stream, "g", 1);
@@ -341,7 +341,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void deadLettersAreListedNewestFirstReplayedAndPurged() {
+    void dead_letters_are_listed_newest_first_replayed_and_purged() {
         Broker broker = broker(new RetryPolicy(0, Duration.ZERO, 1.0, Duration.ofSeconds(30), true));
         for (int i = 0; i < 3; i++) {
             broker.publish(stream, event(i));
@@ -376,7 +376,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void withTheDeadLetterQueueDisabledAnExhaustedMessageIsDropped() {
+    void with_the_dead_letter_queue_disabled_an_exhausted_message_is_dropped() {
         Broker broker = broker(new RetryPolicy(0, Duration.ZERO, 1.0, Duration.ofSeconds(30), false));
         String id = broker.publish(stream, event(1));
         broker.getNext(stream, "g").orElseThrow();
@@ -387,7 +387,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void aMessageHeldPastTheMessageTimeoutIsNotLost() {
+    void a_message_held_past_the_message_timeout_is_not_lost() {
         Broker broker = broker(new RetryPolicy(3, Duration.ofMillis(100), 1.0, Duration.ofMillis(500), true));
         String id = broker.publish(stream, event(1));
         broker.getNext(stream, "g").orElseThrow();
@@ -406,7 +406,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void invalidMessagesAreRefusedAndNothingIsSent() {
+    void invalid_messages_are_refused_and_nothing_is_sent() {
         Broker broker = broker();
         assertThrows(IllegalArgumentException.class, () -> broker.publish(stream, null));
         assertThrows(IllegalArgumentException.class, () -> broker.publish(stream, Map.of()));
@@ -425,7 +425,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void aJsonTextIsPublishedAsTheObjectItHolds() {
+    void a_json_text_is_published_as_the_object_it_holds() {
         Broker broker = broker();
         broker.publish(stream, "{\"type\":\"email\",\"to\":\"user@example.com\"}");
         Message message = broker.getNext(stream, "g").orElseThrow();
@@ -434,7 +434,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void publishAllKeepsOrderAndIds() {
+    void publish_all_keeps_order_and_ids() {
         Broker broker = broker();
         List<Map<String, Object>> batch = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
@@ -449,7 +449,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void concurrentPublishersLoseNothing() throws Exception {
+    void concurrent_publishers_lose_nothing() throws Exception {
         Broker broker = broker();
         int threads = 8;
         int each = 250;
@@ -481,7 +481,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void aBlockingReadWaitsForAMessageOrAnswersAtOnceWithoutTheCapability() throws Exception {
+    void a_blocking_read_waits_for_a_message_or_answers_at_once_without_the_capability() throws Exception {
         Broker broker = broker();
         assertTrue(broker.read(stream, "g", 1, Duration.ZERO).isEmpty());
         if (!broker.hasCapability(BrokerCapability.BLOCKING_READ)) {
@@ -509,7 +509,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void replayMovesAGroupBackSoItReadsTheHistoryAgain() {
+    void replay_moves_a_group_back_so_it_reads_the_history_again() {
         Broker broker = broker();
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
@@ -533,7 +533,7 @@ public abstract class BrokerContractTest {
     }
 
     @Test
-    void healthAndInfoShowTheBrokerAndCounts() {
+    void health_and_info_show_the_broker_and_counts() {
         Broker broker = broker();
         broker.publish(stream, event(1));
         broker.read(stream, "g", 1);

@@ -17,7 +17,7 @@ class DomainEventTest {
     }
 
     @Test
-    void onlyADataObjectWithAStringHeadersTypeIsAProteanMessage() {
+    void only_a_data_object_with_a_string_headers_type_is_a_protean_message() {
         Map<String, Object> headers = Map.of("type", "Shop.OrderPlaced.v1");
         assertEquals("Shop.OrderPlaced.v1",
                 message(Map.of("data", Map.of("a", 1), "metadata", Map.of("headers", headers), "type", "x")).type(),
@@ -33,7 +33,7 @@ class DomainEventTest {
     }
 
     @Test
-    void headersAreReadWhateverFormTheyTake() {
+    void headers_are_read_whatever_form_they_take() {
         DomainEvent event = message(Map.of("data", Map.of("a", 1), "metadata", Map.of("headers", Map.of(
                 "type", "T.v1", "id", "e-1", "time", "2026-12-01T09:52:32.626327",
                 "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")))).event().orElseThrow();

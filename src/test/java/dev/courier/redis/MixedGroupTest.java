@@ -75,7 +75,7 @@ class MixedGroupTest {
     }
 
     @Test
-    void aRetiredCourierConsumersRetriesAndHeldEntriesAreHandedToAProteanConsumer(RedisServer redis) {
+    void a_retired_courier_consumers_retries_and_held_entries_are_handed_to_a_protean_consumer(RedisServer redis) {
         RedisBroker retired = broker(redis, "courier-1");
         String nacked = retired.publish(stream, Map.of("n", 1));
         String held = retired.publish(stream, Map.of("n", 2));

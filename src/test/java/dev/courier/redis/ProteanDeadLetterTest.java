@@ -87,7 +87,7 @@ class ProteanDeadLetterTest {
     }
 
     @Test
-    void aDeadLetterIsTheOriginalMessagePlusDlqMetadataAsProteanWritesIt() {
+    void a_dead_letter_is_the_original_message_plus_dlq_metadata_as_protean_writes_it() {
         RedisBroker broker = broker(0);
         String original = "{\"order_id\":\"810a\",\"amount\":12.5,\"note\":\"caf\\u00e9\"}";
         String id = jedis.xadd(stream, XAddParams.xAddParams(), Map.of("data", original)).toString();
@@ -136,7 +136,7 @@ class ProteanDeadLetterTest {
     }
 
     @Test
-    void proteanDeadLettersAreReadFromTheirMetadataAndReplayedWithoutIt() {
+    void protean_dead_letters_are_read_from_their_metadata_and_replayed_without_it() {
         RedisBroker broker = broker(3);
         String full = jedis.xadd(stream + ":dlq", XAddParams.xAddParams(), Map.of("data",
                 "{\"order_id\": \"1\", \"qty\": 2, \"_dlq_metadata\": {\"original_stream\": \"" + stream + "\", "
@@ -186,7 +186,7 @@ class ProteanDeadLetterTest {
     }
 
     @Test
-    void deadLettersCourier010WroteStayReadableAndReplayable() {
+    void dead_letters_courier010_wrote_stay_readable_and_replayable() {
         RedisBroker broker = broker(3);
         Map<String, String> old = new LinkedHashMap<>();
         old.put("data", "{\"order_id\":\"7\"}");
@@ -232,7 +232,7 @@ class ProteanDeadLetterTest {
     }
 
     @Test
-    void aMalformedEntryIsDeadLetteredSoProteanListsItAndItsBytesComeBackExactly() {
+    void a_malformed_entry_is_dead_lettered_so_protean_lists_it_and_its_bytes_come_back_exactly() {
         RedisBroker broker = broker(3);
         byte[] key = stream.getBytes(StandardCharsets.UTF_8);
         // {"a":"<0xff 0xfe>"}: JSON, but not UTF-8. Today's decoders would make it U+FFFD and deliver it.

@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class ProteanListItemTest {
 
     @Test
-    void aProteanEventInAListItemIsReadByItsTypeAndADomainEventIsWrittenAsProteanReadsItems(RedisServer redis) {
+    void a_protean_event_in_a_list_item_is_read_by_its_type_and_a_domain_event_is_written_as_protean_reads_items(RedisServer redis) {
         String stream = "notices-" + UUID.randomUUID();
         try (Jedis jedis = new Jedis(redis.host(), redis.port());
              Broker broker = new RedisPubSubBrokerProvider().create("notifications", new BrokerSettings(

@@ -51,7 +51,7 @@ class RedisAclTest {
     }
 
     @Test
-    void aUserAllowedOnlyTheStreamCommandsAndKeysItNeedsWorks(RedisServer redis) {
+    void a_user_allowed_only_the_stream_commands_and_keys_it_needs_works(RedisServer redis) {
         try (Broker broker = broker(redis, PASSWORD)) {
             String id = broker.publish("orders", Map.of("event_type", "order.placed"));
             Message m = broker.getNext("orders", "g").orElseThrow();
@@ -78,7 +78,7 @@ class RedisAclTest {
     }
 
     @Test
-    void aWrongPasswordFailsClearlyWithoutShowingThePassword(RedisServer redis) {
+    void a_wrong_password_fails_clearly_without_showing_the_password(RedisServer redis) {
         String wrong = "wrong-" + PASSWORD;
         try (Broker broker = broker(redis, wrong)) {
             BrokerConnectionException e = assertThrows(BrokerConnectionException.class,

@@ -86,7 +86,7 @@ class RedisBrokerTest {
     // Options
 
     @Test
-    void declaresItsOptionsAndCapabilities() {
+    void declares_its_options_and_capabilities() {
         RedisBrokerProvider provider = new RedisBrokerProvider();
         assertEquals("redis", provider.name());
         assertTrue(provider.options().containsAll(RetryPolicy.OPTIONS));
@@ -98,7 +98,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void badSettingsNameThePropertyAndNeverThePassword() {
+    void bad_settings_name_the_property_and_never_the_password() {
         RedisBrokerProvider provider = new RedisBrokerProvider();
         BrokerConfigurationException missing = assertThrows(BrokerConfigurationException.class,
                 () -> provider.create("orders", new BrokerSettings("orders", "redis", Map.of())));
@@ -125,7 +125,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void createDoesNotConnectAndAnUnreachableRedisRaisesAConnectionError() throws Exception {
+    void create_does_not_connect_and_an_unreachable_redis_raises_a_connection_error() throws Exception {
         int closedPort;
         try (ServerSocket socket = new ServerSocket(0)) {
             closedPort = socket.getLocalPort();
@@ -147,7 +147,7 @@ class RedisBrokerTest {
     // Wire format and groups
 
     @Test
-    void wireFormatIsXaddDataJsonAsInTheSeedsSystem() {
+    void wire_format_is_xadd_data_json_as_in_the_seeds_system() {
         RedisBroker broker = broker("c", Duration.ofSeconds(30));
         String id = broker.publish(stream, Map.of("event_type", "user.registered", "user_id", "123"));
         List<Object> entries = list(redis.command("XRANGE", stream, "-", "+"));
@@ -166,7 +166,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void aGroupCreatedByAnotherClientFirstIsUsed() {
+    void a_group_created_by_another_client_first_is_used() {
         redis.command("XGROUP", "CREATE", stream, "g", "$", "MKSTREAM");
         RedisBroker broker = broker("c", Duration.ofSeconds(30));
         String id = broker.publish(stream, Map.of("a", 1));
@@ -174,7 +174,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void aDeletedStreamAndGroupAreCreatedAgain() {
+    void a_deleted_stream_and_group_are_created_again() {
         RedisBroker broker = broker("c", Duration.ofSeconds(30));
         broker.publish(stream, Map.of("a", 1));
         assertEquals(1, broker.read(stream, "g", 10).size());
@@ -184,7 +184,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void malformedEntriesAreDeadLetteredAndDoNotBlockTheNextOnes() {
+    void malformed_entries_are_dead_lettered_and_do_not_block_the_next_ones() {
         RedisBroker broker = broker("c", Duration.ofSeconds(30));
         String notJson = text(redis.command("XADD", stream, "*", "data", "not-json"));
         String noData = text(redis.command("XADD", stream, "*", "payload", "{\"a\":1}"));
@@ -204,7 +204,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void theAttemptCountIsThePelDeliveryCountAndSurvivesANewBrokerObject() {
+    void the_attempt_count_is_the_pel_delivery_count_and_survives_a_new_broker_object() {
         RedisBroker first = broker("instance-1", Duration.ofSeconds(30));
         String id = first.publish(stream, Map.of("a", 1));
         first.getNext(stream, "g").orElseThrow();
@@ -220,7 +220,7 @@ class RedisBrokerTest {
     // Crash recovery and consumers
 
     @Test
-    void entriesOfAConsumerIdleLongerThanTheMessageTimeoutAreClaimedByAnother() {
+    void entries_of_a_consumer_idle_longer_than_the_message_timeout_are_claimed_by_another() {
         RedisBroker crashed = broker("crashed", Duration.ofMillis(400));
         List<String> ids = crashed.publishAll(stream, List.of(Map.of("n", 1), Map.of("n", 2), Map.of("n", 3)));
         assertEquals(3, crashed.read(stream, "g", 10).size()); // and never acknowledged
@@ -235,7 +235,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void anInstanceThatRunsAgainUnderItsConsumerNameGetsWhatItHeldAtOnce() {
+    void an_instance_that_runs_again_under_its_consumer_name_gets_what_it_held_at_once() {
         RedisBroker first = broker("instance-1", Duration.ofSeconds(300));
         List<String> ids = first.publishAll(stream, List.of(Map.of("n", 1), Map.of("n", 2), Map.of("n", 3)));
         List<Message> held = first.read(stream, "g", 3);
@@ -256,7 +256,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void aLeftOverEntryPastMaxRetriesIsDeadLetteredAsTimedOut() {
+    void a_left_over_entry_past_max_retries_is_dead_lettered_as_timed_out() {
         RetryPolicy policy = new RetryPolicy(0, Duration.ofMillis(100), 1.0, Duration.ofSeconds(300), true);
         RedisBroker first = broker(policy, Map.of("consumer-name", "instance-1"));
         String id = first.publish(stream, Map.of("a", 1));
@@ -269,7 +269,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void anEntryThatKeepsTimingOutIsDeadLetteredAsTimedOut() {
+    void an_entry_that_keeps_timing_out_is_dead_lettered_as_timed_out() {
         RetryPolicy policy = new RetryPolicy(0, Duration.ofMillis(100), 1.0, Duration.ofMillis(300), true);
         RedisBroker crashed = broker(policy, Map.of("consumer-name", "crashed"));
         String id = crashed.publish(stream, Map.of("a", 1));
@@ -285,7 +285,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void consumersAreStableAndIdleOnesAreRemovedOnlyOnceTheyHoldNothing() {
+    void consumers_are_stable_and_idle_ones_are_removed_only_once_they_hold_nothing() {
         RedisBroker old = broker("old-instance", Duration.ofMillis(300));
         old.publishAll(stream, List.of(Map.of("n", 1), Map.of("n", 2)));
         List<Message> held = old.read(stream, "g", 1);
@@ -317,7 +317,7 @@ class RedisBrokerTest {
     // Trimming
 
     @Test
-    void trimNeverRemovesWhatAGroupHasNotReadOrAcknowledged() {
+    void trim_never_removes_what_a_group_has_not_read_or_acknowledged() {
         RedisBroker broker = broker("c", Duration.ofSeconds(30));
         List<Map<String, Object>> batch = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
@@ -339,7 +339,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void trimWithoutGroupsKeepsAboutMaxLength() {
+    void trim_without_groups_keeps_about_max_length() {
         RedisBroker broker = broker("c", Duration.ofSeconds(30));
         List<Map<String, Object>> batch = new ArrayList<>();
         for (int i = 0; i < 1000; i++) {
@@ -354,7 +354,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void maxLengthTrimsWhilePublishingButKeepsUnreadEntries() {
+    void max_length_trims_while_publishing_but_keeps_unread_entries() {
         RedisBroker broker = broker(RetryPolicy.DEFAULT, Map.of("max-length", "20", "consumer-name", "c"));
         broker.read(stream, "g", 1); // the group exists and has read nothing
         for (int i = 0; i < 100; i++) {
@@ -377,7 +377,7 @@ class RedisBrokerTest {
     // Blocking reads, connections, health
 
     @Test
-    void aBlockingReadIsCappedByTheBlockTimeout() {
+    void a_blocking_read_is_capped_by_the_block_timeout() {
         RedisBroker broker = broker(RetryPolicy.DEFAULT, Map.of("block-timeout", "0.2"));
         long start = System.nanoTime();
         assertTrue(broker.read(stream, "g", 1, Duration.ofSeconds(10)).isEmpty());
@@ -386,7 +386,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void afterCloseOperationsConnectAgain() {
+    void after_close_operations_connect_again() {
         RedisBroker broker = broker("c", Duration.ofSeconds(30));
         broker.publish(stream, Map.of("a", 1));
         broker.close();
@@ -395,7 +395,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void infoAndHealthDescribeRedisStreamsAndGroups() {
+    void info_and_health_describe_redis_streams_and_groups() {
         RedisBroker broker = broker("c", Duration.ofSeconds(30));
         broker.publishAll(stream, List.of(Map.of("n", 1), Map.of("n", 2), Map.of("n", 3)));
         Message m = broker.read(stream, "g", 1).get(0);
@@ -426,7 +426,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void consumerNameDefaultsToHostAndProcess() {
+    void consumer_name_defaults_to_host_and_process() {
         String name = dev.courier.spi.BrokerSettings.defaultConsumerName();
         assertTrue(name.endsWith("-" + ProcessHandle.current().pid()), name);
         RedisBroker broker = broker(RetryPolicy.DEFAULT, Map.of());
@@ -434,7 +434,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void isEntryIdTellsWhatXackWouldTake() {
+    void is_entry_id_tells_what_xack_would_take() {
         for (String id : new String[] {"0", "0-0", "1700000000000-12", "18446744073709551615-18446744073709551615"}) {
             assertTrue(RedisBroker.isEntryId(id), id);
         }
@@ -445,7 +445,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void idBeforeGivesThePositionJustBeforeAnId() {
+    void id_before_gives_the_position_just_before_an_id() {
         assertEquals("0", RedisBroker.idBefore("0"));
         assertEquals("0", RedisBroker.idBefore("0-0"));
         assertEquals("5-2", RedisBroker.idBefore("5-3"));
@@ -455,7 +455,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void concurrentPublishesShareRoundTripsYetEachGetsItsOwnIdOrError() throws Exception {
+    void concurrent_publishes_share_round_trips_yet_each_gets_its_own_id_or_error() throws Exception {
         RedisBroker broker = broker(RetryPolicy.DEFAULT, Map.of());
         String notAStream = stream + "-string";
         redis.command("SET", notAStream, "x");
@@ -511,7 +511,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void healthIsDegradedWhileRedisRejectsConnections() throws Exception {
+    void health_is_degraded_while_redis_rejects_connections() throws Exception {
         RedisBroker broker = broker(RetryPolicy.DEFAULT, Map.of());
         assertEquals(HealthStats.Status.HEALTHY, broker.healthStats().status());
         long clients = java.util.Arrays.stream(new String((byte[]) redis.command("INFO", "clients"),
@@ -538,7 +538,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void aMessageOverMaxMessageSizeIsRefusedOnPublishAndNothingIsSent() {
+    void a_message_over_max_message_size_is_refused_on_publish_and_nothing_is_sent() {
         RedisBroker broker = broker(RetryPolicy.DEFAULT, Map.of("max-message-size", "1KB"));
         String big = "x".repeat(1024);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
@@ -552,7 +552,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void anEntryOverMaxMessageSizeIsDeadLetteredTooLargeWithItsDataAndTheNextOneIsRead() {
+    void an_entry_over_max_message_size_is_dead_lettered_too_large_with_its_data_and_the_next_one_is_read() {
         RedisBroker broker = broker(RetryPolicy.DEFAULT, Map.of("max-message-size", "1KB"));
         String data = "{\"text\":\"" + "x".repeat(2000) + "\"}";
         String large = text(redis.command("XADD", stream, "*", "data", data));
@@ -570,7 +570,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void anEntryOverMaxMessageSizeThatComesBackForARetryIsDeadLetteredTooLarge() {
+    void an_entry_over_max_message_size_that_comes_back_for_a_retry_is_dead_lettered_too_large() {
         // Written while the limit was larger: read, rejected, and met again (as text) on its retry.
         RedisBroker before = broker(new RetryPolicy(3, Duration.ofMillis(10), 1.0, Duration.ofSeconds(30), true),
                 Map.of("consumer-name", "c"));
@@ -587,7 +587,7 @@ class RedisBrokerTest {
     }
 
     @Test
-    void nanAndTheInfinitiesAsPythonWritesThemAreDelivered() {
+    void nan_and_the_infinities_as_python_writes_them_are_delivered() {
         RedisBroker broker = broker(RetryPolicy.DEFAULT, Map.of());
         redis.command("XADD", stream, "*", "data", "{\"x\": NaN, \"y\": Infinity, \"z\": -Infinity}");
         Message message = broker.getNext(stream, "g").orElseThrow();

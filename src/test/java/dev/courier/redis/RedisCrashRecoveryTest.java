@@ -35,7 +35,7 @@ class RedisCrashRecoveryTest {
     private static final Duration MESSAGE_TIMEOUT = Duration.ofSeconds(1);
 
     @Test
-    void aKilledConsumersUnacknowledgedEntriesAreDeliveredToTheSurvivor(RedisServer redis) throws Exception {
+    void a_killed_consumers_unacknowledged_entries_are_delivered_to_the_survivor(RedisServer redis) throws Exception {
         String stream = "crash-" + System.nanoTime();
         String group = "workers";
         RetryPolicy policy = new RetryPolicy(3, Duration.ofMillis(100), 2.0, MESSAGE_TIMEOUT, true);

@@ -41,7 +41,7 @@ class RedisRestartTest {
     }
 
     @Test
-    void aRestartLosesNothingAndRedeliversNothingAcknowledged(RedisServer redis) {
+    void a_restart_loses_nothing_and_redelivers_nothing_acknowledged(RedisServer redis) {
         String stream = "restart-" + System.nanoTime();
         try (Broker broker = broker(redis, "instance-1")) {
             List<Map<String, Object>> batch = new ArrayList<>();
@@ -121,7 +121,7 @@ class RedisRestartTest {
      * Redis: after a restart the publish is stored, while Redis is down it is not sent.
      */
     @Test
-    void aQuietPublisherNeverWritesOnAConnectionRedisClosed(RedisServer redis) throws InterruptedException {
+    void a_quiet_publisher_never_writes_on_a_connection_redis_closed(RedisServer redis) throws InterruptedException {
         String stream = "quiet-" + System.nanoTime();
         try (Broker broker = broker(redis, "instance-3")) {
             String first = broker.publish(stream, Map.of("n", 1)); // leaves a connection in the pool
@@ -144,7 +144,7 @@ class RedisRestartTest {
     }
 
     @Test
-    void aPublishToAFrozenRedisHasAnUnknownOutcomeAndIsStoredOnceWhenItResumes(RedisServer redis) {
+    void a_publish_to_a_frozen_redis_has_an_unknown_outcome_and_is_stored_once_when_it_resumes(RedisServer redis) {
         String stream = "pause-" + System.nanoTime();
         try (Broker single = broker(redis, "instance-1");
              Broker batch = broker(redis, "instance-2");
@@ -191,7 +191,7 @@ class RedisRestartTest {
     }
 
     @Test
-    void whatAnOutageInterruptedIsDeliveredAgainAtOnceNotAfterTheMessageTimeout(RedisServer redis) {
+    void what_an_outage_interrupted_is_delivered_again_at_once_not_after_the_message_timeout(RedisServer redis) {
         String stream = "interrupted-" + System.nanoTime();
         RetryPolicy longTimeout = new RetryPolicy(3, Duration.ofMillis(100), 2.0, Duration.ofSeconds(300), true);
         try (Broker broker = new RedisBrokerProvider().create("restart", RedisBrokerContractTest.settings(

@@ -70,7 +70,7 @@ class RedisRetentionTest {
     }
 
     @Test
-    void durationRetentionRemovesOnlyEntriesOlderThanTheCutoffThatEveryGroupAcknowledged() {
+    void duration_retention_removes_only_entries_older_than_the_cutoff_that_every_group_acknowledged() {
         RedisBroker broker = broker(3, Map.of("retention", "PT1H", "consumer-name", "c"));
         broker.read(stream, "a", 1);
         broker.read(stream, "b", 1); // both groups exist before anything is added
@@ -101,7 +101,7 @@ class RedisRetentionTest {
     }
 
     @Test
-    void withoutRetentionNothingOfTheStreamIsRemoved() {
+    void without_retention_nothing_of_the_stream_is_removed() {
         RedisBroker broker = broker(3, Map.of("consumer-name", "c"));
         broker.read(stream, "a", 1);
         String id = addAt(stream, Duration.ofDays(30), 0);
@@ -111,7 +111,7 @@ class RedisRetentionTest {
     }
 
     @Test
-    void deadLetterRetentionRemovesOnlyExpiredDeadLetters() {
+    void dead_letter_retention_removes_only_expired_dead_letters() {
         RedisBroker broker = broker(0, Map.of("consumer-name", "c"));
         String dlq = stream + RedisBroker.DLQ_SUFFIX;
         String eightDays = addAt(dlq, Duration.ofDays(8), 0);
@@ -129,7 +129,7 @@ class RedisRetentionTest {
     }
 
     @Test
-    void deadLetterRetentionFollowsTheOption() {
+    void dead_letter_retention_follows_the_option() {
         RedisBroker broker = broker(0, Map.of("consumer-name", "c", "dead-letter-retention", "PT1H"));
         String dlq = stream + RedisBroker.DLQ_SUFFIX;
         broker.read(stream, "g", 1);

@@ -37,7 +37,7 @@ class RedisServerStatesTest {
     }
 
     @Test
-    void publishAllUnderAnOutOfMemoryReplyTellsWhichMessagesWereStoredWithTheirIds(RedisServer redis) {
+    void publish_all_under_an_out_of_memory_reply_tells_which_messages_were_stored_with_their_ids(RedisServer redis) {
         String stream = "oom-" + System.nanoTime();
         String padding = "x".repeat(2_000);
         List<Map<String, Object>> messages = IntStream.range(0, 500)
@@ -82,7 +82,7 @@ class RedisServerStatesTest {
     }
 
     @Test
-    void whileRedisLoadsItsDataCommandsAreRetriedWithinTheTimeoutThenAConnectionError(RedisServer redis) {
+    void while_redis_loads_its_data_commands_are_retried_within_the_timeout_then_a_connection_error(RedisServer redis) {
         String stream = "loading-" + System.nanoTime();
         // 10,000 keys at 500 µs each: loading takes about 5 s.
         redis.command("DEBUG", "POPULATE", "10000", "loading-key");

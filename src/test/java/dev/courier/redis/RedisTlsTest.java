@@ -45,7 +45,7 @@ class RedisTlsTest {
 
     /** The certificate is made by the JDK: with nothing but redis-server on the PATH (no openssl), TLS works. */
     @Test
-    void theTestServersCertificateNeedsNothingButJava(@org.junit.jupiter.api.io.TempDir Path bin) throws Exception {
+    void the_test_servers_certificate_needs_nothing_but_java(@org.junit.jupiter.api.io.TempDir Path bin) throws Exception {
         Path redisServer = Path.of(redisServerOnPath());
         Files.createSymbolicLink(bin.resolve("redis-server"), redisServer);
         Process owner = RedisServerProcess.start("tls", Map.of("PATH", bin.toString()));
@@ -75,7 +75,7 @@ class RedisTlsTest {
     }
 
     @Test
-    void anUntrustedCertificateIsAConnectionError(RedisServer redis) {
+    void an_untrusted_certificate_is_a_connection_error(RedisServer redis) {
         try (Broker broker = new RedisBrokerProvider().create("secure", new BrokerSettings("secure", "redis",
                 Map.of("uri", "rediss://localhost:" + redis.tlsPort() + "/0", "connect-timeout", "1")))) {
             BrokerConnectionException e = assertThrows(BrokerConnectionException.class,

@@ -25,7 +25,7 @@ class LocalRedisServerTest {
     private static Path nestedDir;
 
     @Test
-    void aServerEndsAndItsFolderGoesWhenTheJvmThatStartedItIsKilled() throws Exception {
+    void a_server_ends_and_its_folder_goes_when_the_jvm_that_started_it_is_killed() throws Exception {
         Process owner = RedisServerProcess.start("plain", Map.of());
         try {
             String line = new BufferedReader(new InputStreamReader(owner.getInputStream(), StandardCharsets.UTF_8))
@@ -49,7 +49,7 @@ class LocalRedisServerTest {
 
     /** A test's child JVM sees end of file on its standard input when the test JVM dies: it ends, and its server. */
     @Test
-    void aChildJvmEndsWithItsParentAndTakesItsServerWithIt() throws Exception {
+    void a_child_jvm_ends_with_its_parent_and_takes_its_server_with_it() throws Exception {
         Process child = RedisServerProcess.start("plain", Map.of());
         try {
             String line = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))
@@ -80,7 +80,7 @@ class LocalRedisServerTest {
     class AClassWithRedis {
 
         @Test
-        void hasARunningServer(RedisServer redis) {
+        void has_a_running_server(RedisServer redis) {
             nestedPid = ((LocalRedisServer) redis).pid();
             nestedDir = redis.dir();
             assertTrue(ProcessHandle.of(nestedPid).map(ProcessHandle::isAlive).orElse(false));
