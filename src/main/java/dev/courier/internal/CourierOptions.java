@@ -125,6 +125,12 @@ public final class CourierOptions {
             "liveness reports a loop stuck when it has not completed a read cycle for this long").atLeast("0.001");
     public static final Option SE_HEALTH_PORT = Option.integer("se.health-port", "8081",
             "port of the Java SE runner's health endpoints; 0 any free port, -1 none").atLeast("-1").atMost("65535");
+    public static final Option TELEMETRY_ENABLED = Option.bool("telemetry.enabled", "true",
+            "false: no traces or metrics through OpenTelemetry or MicroProfile Metrics");
+    public static final Option TELEMETRY_TRACES = Option.bool("telemetry.traces", "true",
+            "false: no spans (metrics as configured)");
+    public static final Option TELEMETRY_METRICS = Option.bool("telemetry.metrics", "true",
+            "false: no metrics through either API (Engine.metrics() still counts)");
 
     /** The engine's settings. */
     public static final List<Option> ENGINE = List.of(ENGINE_ENABLED, ENGINE_MODE, ENGINE_BATCH_SIZE,
@@ -135,7 +141,7 @@ public final class CourierOptions {
 
     /** Every setting of Courier's own, {@code courier.} and the name. */
     public static final List<Option> COURIER = concat(ENGINE, SUBSCRIBER, List.of(HEALTH_STUCK_AFTER,
-            SE_HEALTH_PORT));
+            SE_HEALTH_PORT, TELEMETRY_ENABLED, TELEMETRY_TRACES, TELEMETRY_METRICS));
 
     private CourierOptions() {
     }

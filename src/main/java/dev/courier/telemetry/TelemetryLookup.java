@@ -1,5 +1,10 @@
 package dev.courier.telemetry;
 
+import dev.courier.internal.CourierOptions;
+import dev.courier.internal.Options;
+import dev.courier.spi.Option;
+import java.util.HashMap;
+import java.util.Map;
 import dev.courier.internal.telemetry.Telemetry;
 import jakarta.enterprise.inject.Instance;
 import jakarta.enterprise.inject.spi.BeanManager;
@@ -29,11 +34,11 @@ public final class TelemetryLookup {
     }
 
     public static Telemetry find(BeanManager beanManager, Config config) {
-        if (!flag(config, "courier.telemetry.enabled")) {
+        if (!flag(config, CourierOptions.TELEMETRY_ENABLED)) {
             return Telemetry.NONE;
         }
-        boolean traces = flag(config, "courier.telemetry.traces");
-        boolean metrics = flag(config, "courier.telemetry.metrics");
+        boolean traces = flag(config, CourierOptions.TELEMETRY_TRACES);
+        boolean metrics = flag(config, CourierOptions.TELEMETRY_METRICS);
         List<Telemetry> found = new ArrayList<>();
         boolean otelMetrics = false;
         // MicroProfile Telemetry's SDK is off unless otel.sdk.disabled=false: then its beans are no-ops, not looked up.
@@ -68,8 +73,12 @@ public final class TelemetryLookup {
         return Telemetry.of(found);
     }
 
-    private static boolean flag(Config config, String property) {
-        return config.getOptionalValue(property, Boolean.class).orElse(true);
+    /** A switch, read as its declaration says (an error naming the property for a value not true or false). */
+    private static boolean flag(Config config, Option option) {
+        Map<String, String> values = new HashMap<>();
+        config.getOptionalValue(CourierOptions.courierProperty(option), String.class)
+                .ifPresent(v -> values.put(option.name(), v));
+        return new Options("courier.", values).getBoolean(option);
     }
 
     static boolean present(String className) {
