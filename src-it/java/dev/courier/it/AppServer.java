@@ -104,6 +104,18 @@ public abstract class AppServer implements AutoCloseable {
         return process != null && process.isAlive();
     }
 
+    /** Sends a request to the server; a failure to answer fails the test with the server's last log lines. */
+    public HttpResponse<String> send(HttpRequest.Builder request) {
+        try {
+            return http.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new AssertionError(name() + " did not answer: " + e + "\n" + tail(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
     /** Starts the server and waits until the demo application answers. */
     public synchronized void start() {
         if (isRunning()) {

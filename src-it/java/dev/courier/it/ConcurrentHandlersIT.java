@@ -5,7 +5,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -43,7 +42,7 @@ abstract class ConcurrentHandlersIT {
     void handlers_run_at_once_each_in_its_own_request_context() {
         String run = UUID.randomUUID().toString();
         for (int i = 0; i < 8; i++) {
-            HttpResponse<String> response = send(HttpRequest.newBuilder(uri("api/streams/parallel-jobs"))
+            HttpResponse<String> response = server.send(HttpRequest.newBuilder(uri("api/streams/parallel-jobs"))
                     .header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString("{\"job\": \"" + run + "-" + i
                             + "\", \"work_ms\": 400}")));
@@ -59,13 +58,15 @@ abstract class ConcurrentHandlersIT {
         });
         assertEquals(8, requests.size(), "a request context per message: " + jobs);
         assertTrue(threads.size() >= 2, "several worker threads: " + threads);
-        Map<?, ?> log = (Map<?, ?>) DemoJson.parse(send(HttpRequest.newBuilder(uri("api/parallel")).GET()).body());
+        Map<?, ?> log = (Map<?, ?>) DemoJson.parse(
+                server.send(HttpRequest.newBuilder(uri("api/parallel")).GET()).body());
         assertTrue(((Number) log.get("most_at_once")).intValue() >= 2, "handlers at once: " + log);
         assertTrue(((Number) log.get("most_at_once")).intValue() <= 4, "at most the concurrency: " + log);
     }
 
     private List<Map<?, ?>> ours(String run) {
-        Map<?, ?> log = (Map<?, ?>) DemoJson.parse(send(HttpRequest.newBuilder(uri("api/parallel")).GET()).body());
+        Map<?, ?> log = (Map<?, ?>) DemoJson.parse(
+                server.send(HttpRequest.newBuilder(uri("api/parallel")).GET()).body());
         return ((List<?>) log.get("jobs")).stream().<Map<?, ?>>map(j -> (Map<?, ?>) j)
                 .filter(j -> String.valueOf(j.get("job")).startsWith(run)).toList();
     }
@@ -74,14 +75,4 @@ abstract class ConcurrentHandlersIT {
         return server.baseUri().resolve(path);
     }
 
-    private HttpResponse<String> send(HttpRequest.Builder request) {
-        try {
-            return http.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
-        } catch (IOException e) {
-            throw new AssertionError(server.name() + " did not answer: " + e + "\n" + server.tail(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
-    }
 }

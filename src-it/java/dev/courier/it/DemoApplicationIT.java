@@ -9,7 +9,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -165,11 +164,11 @@ abstract class DemoApplicationIT {
     // HTTP
 
     protected HttpResponse<String> get(String path) {
-        return send(HttpRequest.newBuilder(uri(path)).GET());
+        return server.send(HttpRequest.newBuilder(uri(path)).GET());
     }
 
     protected HttpResponse<String> post(String path, String json) {
-        return send(HttpRequest.newBuilder(uri(path)).header("Content-Type", "application/json")
+        return server.send(HttpRequest.newBuilder(uri(path)).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(json)));
     }
 
@@ -177,16 +176,6 @@ abstract class DemoApplicationIT {
         return server.baseUri().resolve(path);
     }
 
-    private HttpResponse<String> send(HttpRequest.Builder request) {
-        try {
-            return http.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
-        } catch (IOException e) {
-            throw new AssertionError(server.name() + " did not answer: " + e + "\n" + server.tail(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
-    }
 
     protected static Object json(HttpResponse<String> response) {
         try {

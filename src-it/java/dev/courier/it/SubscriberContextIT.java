@@ -5,7 +5,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-import java.io.IOException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -94,27 +93,18 @@ abstract class SubscriberContextIT {
     }
 
     private Map<?, ?> report() {
-        HttpResponse<String> response = send(HttpRequest.newBuilder(server.baseUri().resolve("api/context-checks"))
+        HttpResponse<String> response =
+                server.send(HttpRequest.newBuilder(server.baseUri().resolve("api/context-checks"))
                 .GET());
         assertEquals(200, response.statusCode(), response::body);
         return (Map<?, ?>) DemoJson.parse(response.body());
     }
 
     private void publish(String json) {
-        HttpResponse<String> response = send(HttpRequest.newBuilder(
+        HttpResponse<String> response = server.send(HttpRequest.newBuilder(
                 server.baseUri().resolve("api/streams/context-checks")).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(json)));
         assertTrue(response.statusCode() == 200, () -> "HTTP " + response.statusCode() + ": " + response.body());
     }
 
-    private HttpResponse<String> send(HttpRequest.Builder request) {
-        try {
-            return http.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
-        } catch (IOException e) {
-            throw new AssertionError(server.name() + " did not answer: " + e + "\n" + server.tail(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
-    }
 }

@@ -7,7 +7,6 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.io.IOException;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -27,7 +26,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 @ExtendWith(Servers.class)
 class TelemetryOpenLibertyIT {
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private OtlpReceiver otlp;
     private AppServer server;
 
@@ -53,10 +51,10 @@ class TelemetryOpenLibertyIT {
 
     private String publishOrder() throws Exception {
         String order = UUID.randomUUID().toString();
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(server.baseUri().resolve("api/streams/orders"))
-                .header("Content-Type", "application/json").timeout(Duration.ofSeconds(30))
-                .POST(HttpRequest.BodyPublishers.ofString("{\"order_id\": \"" + order + "\"}")).build(),
-                HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> response =
+                server.send(HttpRequest.newBuilder(server.baseUri().resolve("api/streams/orders"))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"order_id\": \"" + order + "\"}")));
         assertEquals(200, response.statusCode(), response::body);
         return (String) ((Map<?, ?>) DemoJson.parse(response.body())).get("id");
     }

@@ -5,8 +5,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-import java.io.IOException;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -25,7 +23,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 @ExtendWith(Servers.class)
 class TelemetryPayaraMicroIT {
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private AppServer server;
 
     @BeforeAll
@@ -33,16 +30,6 @@ class TelemetryPayaraMicroIT {
         server = Servers.acquire(Servers.Kind.PAYARA_MICRO);
     }
 
-    private HttpResponse<String> send(HttpRequest.Builder request) {
-        try {
-            return http.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
-        } catch (IOException e) {
-            throw new AssertionError(server.name() + " did not answer: " + e + "\n" + server.tail(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
-    }
 
     /** The value of the first sample of that metric whose labels include stream="orders", or -1. */
     private double sample(String metrics, String name) {
@@ -56,7 +43,8 @@ class TelemetryPayaraMicroIT {
     }
 
     private String metrics() {
-        HttpResponse<String> response = send(HttpRequest.newBuilder(server.baseUri().resolve("metrics?scope=application"))
+        HttpResponse<String> response =
+                server.send(HttpRequest.newBuilder(server.baseUri().resolve("metrics?scope=application"))
                 .header("Accept", "text/plain").GET());
         assertEquals(200, response.statusCode(), response::body);
         return response.body();
@@ -65,7 +53,8 @@ class TelemetryPayaraMicroIT {
     @Test
     void the_counters_timers_and_gauges_are_served_by_microprofile_metrics() {
         double before = Math.max(0, sample(metrics(), "courier_messages_handled_total"));
-        HttpResponse<String> published = send(HttpRequest.newBuilder(server.baseUri().resolve("api/streams/orders"))
+        HttpResponse<String> published =
+                server.send(HttpRequest.newBuilder(server.baseUri().resolve("api/streams/orders"))
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString("{\"order_id\": \"" + UUID.randomUUID() + "\"}")));
         assertEquals(200, published.statusCode(), published::body);
