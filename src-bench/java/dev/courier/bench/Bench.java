@@ -407,11 +407,7 @@ public final class Bench {
         long t = System.nanoTime();
         engine.start();
         try {
-            awaitCount(handled::sum, n, s);
-            while (raw.xpending(s, GROUP).getTotal() > 0) {
-                Thread.sleep(1);
-                checkTimeout(t, s);
-            }
+            awaitDrained(handled::sum, n, s, t);
             return n / ((System.nanoTime() - t) / 1e9);
         } finally {
             engine.stop();
@@ -499,11 +495,7 @@ public final class Bench {
         long t = System.nanoTime();
         engine.start();
         try {
-            awaitCount(handled::sum, n, s);
-            while (raw.xpending(s, GROUP).getTotal() > 0) {
-                Thread.sleep(1);
-                checkTimeout(t, s);
-            }
+            awaitDrained(handled::sum, n, s, t);
             return n / ((System.nanoTime() - t) / 1e9);
         } finally {
             engine.stop();
@@ -517,6 +509,16 @@ public final class Bench {
         while (count.getAsLong() < n) {
             Thread.sleep(1);
             checkTimeout(t, what);
+        }
+    }
+
+    /** Waits until n messages were handled and the group has nothing pending: all of them acknowledged. */
+    static void awaitDrained(LongSupplier handled, long n, String s, long t)
+            throws InterruptedException {
+        awaitCount(handled, n, s);
+        while (raw.xpending(s, GROUP).getTotal() > 0) {
+            Thread.sleep(1);
+            checkTimeout(t, s);
         }
     }
 

@@ -165,11 +165,7 @@ final class TelemetryBench {
             long t = System.nanoTime();
             engine.start();
             try {
-                Bench.awaitCount(handled::sum, n, s);
-                while (Bench.raw.xpending(s, Bench.GROUP).getTotal() > 0) {
-                    Thread.sleep(1);
-                    Bench.checkTimeout(t, s);
-                }
+                Bench.awaitDrained(handled::sum, n, s, t);
                 double rate = n / ((System.nanoTime() - t) / 1e9);
                 if (mode == Mode.TRACING) {
                     observed.sdk.getSdkTracerProvider().forceFlush().join(30, java.util.concurrent.TimeUnit.SECONDS);
