@@ -17,7 +17,7 @@ public class ParallelSubscriber {
         log.started();
         String request = trace.id();
         if (job.get("work_ms") instanceof Number millis) {
-            Thread.sleep(millis.longValue());
+            Thread.sleep(millis.longValue()); // the job's work: a handler busy for work_ms, as a slow call would be
         }
         log.finished(job.get("job"), request, Thread.currentThread().getName());
     }

@@ -231,7 +231,7 @@ class ConcurrentLoopTest {
                             if (seq % 2 == 0) {
                                 quickOnes.await();
                             } else {
-                                Thread.sleep(60_000); // until the stop gives up and interrupts it
+                                new CountDownLatch(1).await(); // never counted down: until the stop interrupts it
                             }
                             finished.add(seq);
                         });
