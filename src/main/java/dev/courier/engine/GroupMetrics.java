@@ -13,7 +13,8 @@ import java.util.Objects;
  * @param handled         messages every matching handler processed (acknowledged)
  * @param failed          handlings that threw (the message rejected, or held by an open circuit breaker)
  * @param deadLettered    messages this loop dead-lettered: payloads that cannot be bound, and rejections past
- *                        {@code max-retries}
+ *                        {@code max-retries}; not those dropped instead where {@code enable-dlq=false} (the
+ *                        broker's health data counts them, {@code discarded})
  * @param reconnects      how often the loop reached its broker again after failing to
  * @param handlings       handler runs timed (successes and failures)
  * @param handlerTime     their total time
