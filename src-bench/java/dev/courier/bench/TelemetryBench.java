@@ -1,5 +1,6 @@
 package dev.courier.bench;
 
+import com.sun.management.OperatingSystemMXBean;
 import dev.courier.Broker;
 import dev.courier.Brokers;
 import dev.courier.Message;
@@ -21,6 +22,7 @@ import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
 import redis.clients.jedis.AbstractPipeline;
 import redis.clients.jedis.StreamEntryID;
 
+import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -48,8 +50,8 @@ final class TelemetryBench {
     }
 
     /** The JVM's CPU time (all its threads: the loop, the SDK's span processor, the bench's polling). */
-    private static final com.sun.management.OperatingSystemMXBean OS =
-            (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+    private static final OperatingSystemMXBean OS =
+            (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
 
     /** One round's figures: messages per second, and the JVM's CPU microseconds per message (less noisy when the
      * machine is shared: another process's load slows the rate but does not add to this). */

@@ -826,8 +826,9 @@ final class ConsumptionLoop implements Runnable {
             if (settlement == Telemetry.Settlement.DEAD_LETTER) {
                 deadLettered.increment();
             }
-            LOG.log(Level.WARNING, "{0}: message {1} {2}: {3} cannot take it: {4}", this, id(message),
-                    settlement == Telemetry.Settlement.DEAD_LETTER ? "dead-lettered" : "discarded (enable-dlq is false)",
+            String what = settlement == Telemetry.Settlement.DEAD_LETTER ? "dead-lettered"
+                    : "discarded (enable-dlq is false)";
+            LOG.log(Level.WARNING, "{0}: message {1} {2}: {3} cannot take it: {4}", this, id(message), what,
                     handler.subscription().description(), reason);
             return;
         }
