@@ -126,20 +126,29 @@ abstract class RequestContexts {
 
         /**
          * Weld's bean manager tells whether any context of the scope is active (CDI 4.1's
-         * {@code isContextActive}); where it cannot, this context's {@code isActive()}, the only request context a
-         * loop thread's calls activate.
+         * {@code isContextActive}), asked of the manager itself rather than of the proxy that checks the container's
+         * state at each call (Payara's); where it cannot, this context's {@code isActive()}, the only request context
+         * a loop thread's calls activate.
          */
         private static MethodHandle anyActive(MethodHandles.Lookup lookup, BeanManager beanManager, Class<?> type,
                                               Object context) throws ReflectiveOperationException {
-            MethodType isActive = MethodType.methodType(boolean.class, Object.class);
+            Object manager = beanManager;
             try {
-                return MethodHandles.insertArguments(lookup.unreflect(beanManager.getClass()
-                                .getMethod("isContextActive", Class.class)), 0, beanManager, RequestScoped.class)
-                        .asType(MethodType.methodType(boolean.class));
+                manager = beanManager.getClass().getMethod("delegate").invoke(beanManager);
             } catch (NoSuchMethodException | IllegalAccessException e) {
-                return MethodHandles.insertArguments(lookup.unreflect(type.getMethod("isActive")).asType(isActive),
-                        0, context);
+                // not a proxy, or not one that lets us through
             }
+            for (Object candidate : new Object[] {manager, beanManager}) {
+                try {
+                    return MethodHandles.insertArguments(lookup.unreflect(candidate.getClass()
+                                    .getMethod("isContextActive", Class.class)), 0, candidate, RequestScoped.class)
+                            .asType(MethodType.methodType(boolean.class));
+                } catch (NoSuchMethodException | IllegalAccessException e) {
+                    // try the next, then the context itself
+                }
+            }
+            return MethodHandles.insertArguments(lookup.unreflect(type.getMethod("isActive"))
+                    .asType(MethodType.methodType(boolean.class, Object.class)), 0, context);
         }
 
         private static Event<Object> observed(BeanManager beanManager, Annotation qualifier) {
