@@ -67,12 +67,21 @@ final class ServerBench {
                         Bench.median(r[1]), Bench.median(r[0]), "raw batch consume (COUNT " + size + ")", 0);
             }
         }
-        double[][] se = Bench.rounds(() -> Bench.rawConsume(n, batch), () -> Bench.engineConsume(n, batch));
+        long[] seCpu = new long[1];
+        double[][] se = Bench.rounds(() -> Bench.rawConsume(n, batch), () -> {
+            long cpu = cpuNanos(ProcessHandle.current().pid());
+            double rate = Bench.engineConsume(n, batch);
+            seCpu[0] += cpuNanos(ProcessHandle.current().pid()) - cpu;
+            return rate;
+        });
         double seRate = Bench.median(se[1]);
+        double seMicros = seCpu[0] / 1e3 / ((long) n * se[1].length);
         Bench.row("raw Jedis XREADGROUP COUNT " + batch + " + one XACK per batch", Bench.rate(Bench.median(se[0])),
                 "", "", "");
         Bench.ratioRow("Java SE engine, no-op handler, " + n + " messages (batch " + batch + ")", seRate,
                 Bench.median(se[0]), "raw batch consume", 0);
+        Bench.row("Java SE engine, CPU per message: the whole JVM", String.format(Locale.ROOT, "%.2f us",
+                seMicros), "over its rounds only", "", "");
         try {
             // The two servers as users run them (the telemetry variant of Liberty is the telemetry section's).
             for (Servers.Kind kind : List.of(Servers.Kind.OPEN_LIBERTY, Servers.Kind.PAYARA_MICRO)) {
@@ -87,7 +96,9 @@ final class ServerBench {
                 // -Dbench.server.jfr=<folder> records the measured rounds of each server (for profiling).
                 String jfr = System.getProperty("bench.server.jfr", "");
                 if (!jfr.isBlank()) {
-                    jcmd(jvm(server), "JFR.start name=bench settings=profile filename="
+                    // -Dbench.server.jfr.settings=<file.jfc> for another sampling period than profile's 10-20 ms.
+                    jcmd(jvm(server), "JFR.start name=bench settings="
+                            + System.getProperty("bench.server.jfr.settings", "profile") + " filename="
                             + Path.of(jfr, kind.name().toLowerCase(Locale.ROOT) + ".jfr").toAbsolutePath());
                 }
                 long pid = jvm(server);
@@ -110,7 +121,8 @@ final class ServerBench {
                         ">= 0.8x Java SE engine", ratio >= 0.8 ? "yes" : "NO");
                 Bench.row(server.name() + ", CPU per message: the loop thread / the whole server",
                         String.format(Locale.ROOT, "%.2f / %.2f us", loopMicros, processMicros),
-                        "over the measured rounds (the server idles in the raw rounds)", "", "");
+                        String.format(Locale.ROOT, "%.2fx the Java SE engine's JVM (whole server; it idles in the "
+                                + "raw rounds)", processMicros / seMicros), "", "");
                 if (orders > 0) {
                     demoHeap(server, orders);
                 }
