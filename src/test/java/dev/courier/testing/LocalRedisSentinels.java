@@ -110,6 +110,11 @@ public final class LocalRedisSentinels implements AutoCloseable {
         return sentinels.stream().map(s -> new HostAndPort(s.host(), s.port())).toList();
     }
 
+    /** The Sentinels themselves, running or not (to stop one). */
+    public List<RedisServer> sentinelNodes() {
+        return List.copyOf(sentinels);
+    }
+
     /** The master the first running Sentinel names now. */
     public RedisServer master() {
         HostAndPort named = masterNamedBy(running(sentinels).get(0));
