@@ -73,7 +73,7 @@ final class ClusterTopology {
      *
      * @throws redis.clients.jedis.exceptions.JedisException no node answers CLUSTER NODES
      */
-    static Topology read(Map<String, ConnectionPool> pools, Collection<String> streams) {
+    static TopologyHealth read(Map<String, ConnectionPool> pools, Collection<String> streams) {
         String nodes = null;
         String asked = null;
         RuntimeException last = null;
@@ -105,7 +105,7 @@ final class ClusterTopology {
                 String info = node.flaggedFailing() || pool == null ? null : replicationInfo(pool);
                 reachable.put(node.address(), !node.flaggedFailing() && (pool == null || info != null));
                 if (info != null) {
-                    online.put(node.id(), Topology.onlineReplicas(info));
+                    online.put(node.id(), TopologyHealth.onlineReplicas(info));
                 }
             }
         }
@@ -131,7 +131,7 @@ final class ClusterTopology {
     }
 
     /** The topology from parsed CLUSTER NODES and which addresses answered a PING. */
-    static Topology of(List<Node> nodes, Map<String, Boolean> reachable, Collection<String> streams) {
+    static TopologyHealth of(List<Node> nodes, Map<String, Boolean> reachable, Collection<String> streams) {
         List<Map<String, Object>> masters = new ArrayList<>();
         List<String> down = new ArrayList<>();
         boolean[] served = new boolean[SLOTS];
@@ -183,6 +183,6 @@ final class ClusterTopology {
         details.put("slots_without_master", (long) unserved);
         details.put("failover_in_progress", masterDown);
         details.put("stream_slots", streamSlots);
-        return new Topology(status, masterDown, details);
+        return new TopologyHealth(status, masterDown, details);
     }
 }

@@ -33,7 +33,7 @@ final class SentinelTopology {
      * Asks each of {@code sentinels} (with {@code sentinelConfig}, the Sentinels' own credentials) about the master,
      * then the master they name (with {@code dataConfig}) for the replicas it has online.
      */
-    static Topology read(String masterName, List<HostAndPort> sentinels, JedisClientConfig sentinelConfig,
+    static TopologyHealth read(String masterName, List<HostAndPort> sentinels, JedisClientConfig sentinelConfig,
                          JedisClientConfig dataConfig) {
         Map<String, String> master = null;
         List<Map<String, String>> replicas = List.of();
@@ -56,7 +56,7 @@ final class SentinelTopology {
         if (master != null) {
             try (Jedis jedis = new Jedis(new HostAndPort(master.get("ip"), Integer.parseInt(master.get("port"))),
                     dataConfig)) {
-                online = Topology.onlineReplicas(jedis.info("replication"));
+                online = TopologyHealth.onlineReplicas(jedis.info("replication"));
             } catch (RuntimeException e) {
                 // the master does not answer: the Sentinels' flags tell
             }
@@ -68,7 +68,7 @@ final class SentinelTopology {
      * The topology from one Sentinel's SENTINEL MASTER ({@code null}: none answered) and SENTINEL REPLICAS, and the
      * replicas the master lists online ({@code null}: it did not answer).
      */
-    static Topology of(String masterName, Map<String, String> master, List<Map<String, String>> replicas,
+    static TopologyHealth of(String masterName, Map<String, String> master, List<Map<String, String>> replicas,
                        Set<String> online, int answering, int configured) {
         Map<String, Object> details = new LinkedHashMap<>();
         details.put("topology", "sentinel");
@@ -77,7 +77,7 @@ final class SentinelTopology {
         details.put("sentinels_reachable", (long) answering);
         if (master == null) {
             details.put("failover_in_progress", false);
-            return new Topology(HealthStats.Status.UNHEALTHY, false, details);
+            return new TopologyHealth(HealthStats.Status.UNHEALTHY, false, details);
         }
         List<String> masterFlags = flags(master);
         boolean failover = masterFlags.contains("failover_in_progress") || masterFlags.contains("o_down");
@@ -100,7 +100,7 @@ final class SentinelTopology {
         HealthStats.Status status = masterDown ? HealthStats.Status.UNHEALTHY
                 : replicaMissing || answering < configured ? HealthStats.Status.DEGRADED
                 : HealthStats.Status.HEALTHY;
-        return new Topology(status, failover, details);
+        return new TopologyHealth(status, failover, details);
     }
 
     private static List<String> flags(Map<String, String> node) {

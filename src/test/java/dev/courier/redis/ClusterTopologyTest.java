@@ -42,7 +42,7 @@ class ClusterTopologyTest {
         cluster.close();
     }
 
-    private static Topology topology() {
+    private static TopologyHealth topology() {
         return ClusterTopology.read(client.getClusterNodes(), STREAMS);
     }
 
@@ -53,7 +53,7 @@ class ClusterTopologyTest {
     @Test
     @Order(1)
     void a_formed_cluster_is_healthy_with_three_masters_each_with_its_replica_and_each_streams_node() {
-        Topology topology = topology();
+        TopologyHealth topology = topology();
         assertEquals(HealthStats.Status.HEALTHY, topology.status(), topology.details().toString());
         assertFalse(topology.failoverInProgress());
         List<?> masters = (List<?>) topology.details().get("masters");
@@ -82,7 +82,7 @@ class ClusterTopologyTest {
             return info.contains("role:slave") && info.contains("master_port:" + master.port());
         }).findFirst().orElseThrow();
         replica.kill();
-        Topology topology = topology();
+        TopologyHealth topology = topology();
         assertEquals(HealthStats.Status.DEGRADED, topology.status(), topology.details().toString());
         assertFalse(topology.failoverInProgress());
         assertEquals(List.of(address(replica)), topology.details().get("nodes_down"));
@@ -96,12 +96,12 @@ class ClusterTopologyTest {
     void a_master_killed_leaves_its_slots_without_master_until_its_replica_takes_over() {
         RedisServer oldMaster = cluster.masterOf("orders");
         oldMaster.kill();
-        Topology during = topology();
+        TopologyHealth during = topology();
         assertEquals(HealthStats.Status.UNHEALTHY, during.status(), during.details().toString());
         assertTrue(during.failoverInProgress());
         assertTrue((Long) during.details().get("slots_without_master") > 0);
 
-        Topology after = await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100))
+        TopologyHealth after = await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100))
                 .until(ClusterTopologyTest::topology, t -> t.status() != HealthStats.Status.UNHEALTHY);
         assertEquals(HealthStats.Status.DEGRADED, after.status(), "the old master is missing: " + after.details());
         assertFalse(after.failoverInProgress());

@@ -36,7 +36,7 @@ class SentinelTopologyTest {
         sentinels.close();
     }
 
-    private static Topology topology() {
+    private static TopologyHealth topology() {
         DefaultJedisClientConfig config = DefaultJedisClientConfig.builder().connectionTimeoutMillis(500)
                 .socketTimeoutMillis(500).build();
         return SentinelTopology.read(LocalRedisSentinels.MASTER_NAME, sentinels.sentinels(), config, config);
@@ -49,7 +49,7 @@ class SentinelTopologyTest {
     @Test
     @Order(1)
     void a_settled_set_is_healthy_with_the_master_the_sentinels_name_its_replicas_and_sentinels() {
-        Topology topology = topology();
+        TopologyHealth topology = topology();
         assertEquals(HealthStats.Status.HEALTHY, topology.status(), topology.details().toString());
         assertEquals(address(sentinels.master()), topology.details().get("master"));
         assertEquals(2, ((List<?>) topology.details().get("replicas")).size());
@@ -63,7 +63,7 @@ class SentinelTopologyTest {
         RedisServer sentinel = sentinels.sentinelNodes().get(2);
         sentinel.kill();
         try {
-            Topology topology = topology();
+            TopologyHealth topology = topology();
             assertEquals(HealthStats.Status.DEGRADED, topology.status(), topology.details().toString());
             assertEquals(2L, topology.details().get("sentinels_reachable"));
         } finally {
@@ -77,11 +77,11 @@ class SentinelTopologyTest {
     void a_master_killed_is_unhealthy_until_the_sentinels_promote_a_replica_then_degraded_until_it_returns() {
         RedisServer oldMaster = sentinels.master();
         oldMaster.kill();
-        Topology during = await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
+        TopologyHealth during = await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
                 .until(SentinelTopologyTest::topology, t -> t.status() == HealthStats.Status.UNHEALTHY);
         assertEquals(address(oldMaster), during.details().get("master"), during.details().toString());
 
-        Topology after = await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100))
+        TopologyHealth after = await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100))
                 .until(SentinelTopologyTest::topology, t -> t.status() != HealthStats.Status.UNHEALTHY);
         assertNotEquals(address(oldMaster), after.details().get("master"));
         assertFalse(after.failoverInProgress());

@@ -110,11 +110,6 @@ public final class LocalRedisSentinels implements AutoCloseable {
         return sentinels.stream().map(s -> new HostAndPort(s.host(), s.port())).toList();
     }
 
-    /** The Sentinels themselves, running or not (to stop one). */
-    public List<RedisServer> sentinelNodes() {
-        return List.copyOf(sentinels);
-    }
-
     /** The master the first running Sentinel names now. */
     public RedisServer master() {
         HostAndPort named = masterNamedBy(running(sentinels).get(0));
@@ -125,6 +120,11 @@ public final class LocalRedisSentinels implements AutoCloseable {
     /** The data nodes (master and replicas), running or not. */
     public List<RedisServer> dataNodes() {
         return List.copyOf(dataNodes);
+    }
+
+    /** The Sentinels themselves, running or not (to stop one). */
+    public List<RedisServer> sentinelNodes() {
+        return List.copyOf(sentinels);
     }
 
     private static List<LocalRedisServer> running(List<LocalRedisServer> servers) {

@@ -13,9 +13,9 @@ import java.util.Map;
  * @param failoverInProgress a master is down and no replica has taken over yet
  * @param details            what goes into the health details, under these keys
  */
-record Topology(HealthStats.Status status, boolean failoverInProgress, Map<String, Object> details) {
+record TopologyHealth(HealthStats.Status status, boolean failoverInProgress, Map<String, Object> details) {
 
-    Topology {
+    TopologyHealth {
         details = Map.copyOf(details);
     }
 
