@@ -1,0 +1,208 @@
+package dev.courier.cdi;
+
+import dev.courier.Broker;
+import dev.courier.BrokerException;
+import dev.courier.Brokers;
+import dev.courier.Message;
+import dev.courier.Subscribe;
+import dev.courier.engine.Engine;
+import dev.courier.health.HealthReport;
+import dev.courier.redis.RedisBrokerProvider;
+import dev.courier.testing.Deployment;
+import dev.courier.testing.RedisServer;
+import jakarta.enterprise.context.ApplicationScoped;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A failover under load, as {@link ClusterFailoverTest} and {@link SentinelFailoverTest} run it: an application whose
+ * engine consumes {@value #STREAM} while a thread publishes to it (batches of {@value #BATCH}, one a millisecond),
+ * then the master holding the stream is killed with SIGKILL. It measures when the first publish begun after the kill
+ * returns, watches readiness go DOWN and come UP, then stops publishing and waits until every entry that survived
+ * in the stream is handled and acknowledged. Two tests: with {@code min-replicas-acked=1} none that publishAll
+ * returned is lost; without it the loss is counted and printed. The killed master is restarted after each (it comes
+ * back as a replica), so that the next test starts on a whole set.
+ */
+abstract class FailoverTest {
+
+    static final String STREAM = "failover-events";
+    static final int BATCH = 10;
+    static final String GROUP = Events.class.getName();
+
+    @ApplicationScoped
+    static class Events {
+        final Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+
+        void handle(@Subscribe(stream = STREAM) Message event) {
+            handled.computeIfAbsent(event.id(), id -> new AtomicInteger()).incrementAndGet();
+        }
+    }
+
+    /**
+     * @param resumedMillis      kill to the return of the first publish begun after it
+     * @param published          ids that publishAll returned
+     * @param lost               of those, the ones not in the stream after the failover
+     * @param failedPublishes    publishAll calls that threw (refused, or outcome unknown)
+     * @param notHandled         ids in the stream that the engine did not handle
+     * @param duplicates         deliveries beyond the first (acknowledgements lost with the old master)
+     * @param readinessDownMillis kill to readiness DOWN
+     * @param readinessUpMillis  kill to readiness UP again
+     */
+    record Figures(long resumedMillis, int published, int lost, int failedPublishes, int notHandled, long duplicates,
+                   long readinessDownMillis, long readinessUpMillis) {
+
+        String describe(String what) {
+            return String.format("%s: first publish %d ms after kill -9; published=%d, lost=%d, failed publishAll "
+                            + "calls=%d, not handled=%d, duplicates=%d; readiness DOWN after %d ms, UP after %d ms",
+                    what, resumedMillis, published, lost, failedPublishes, notHandled, duplicates,
+                    readinessDownMillis, readinessUpMillis);
+        }
+    }
+
+    private RedisServer killed;
+
+    /** What is failed over, for the figures printed. */
+    abstract String what();
+
+    /** The broker's uri. */
+    abstract String uri();
+
+    /** The master that holds the stream now. */
+    abstract RedisServer master();
+
+    /** Waits until every node runs and is in sync again. */
+    abstract void awaitWhole();
+
+    @AfterEach
+    void restartKilledMaster() {
+        if (killed != null) {
+            killed.start();
+            awaitWhole();
+            killed = null;
+        }
+    }
+
+    @Test
+    void with_min_replicas_acked_publishing_resumes_within_5_s_and_nothing_returned_is_lost() {
+        Figures figures = run(1);
+        System.out.println(figures.describe(what() + " failover, min-replicas-acked=1"));
+        assertTrue(figures.resumedMillis() <= 5_000, figures.describe("resumed too late"));
+        assertEquals(0, figures.lost(), figures.describe("lost"));
+        assertEquals(0, figures.notHandled(), figures.describe("not handled"));
+    }
+
+    @Test
+    void without_min_replicas_acked_publishing_resumes_within_5_s_and_the_loss_is_counted() {
+        Figures figures = run(0);
+        System.out.println(figures.describe(what() + " failover, min-replicas-acked=0"));
+        assertTrue(figures.resumedMillis() <= 5_000, figures.describe("resumed too late"));
+        assertEquals(0, figures.notHandled(), figures.describe("not handled"));
+    }
+
+    private Figures run(int minReplicasAcked) {
+        try (Deployment app = Deployment.of(Map.of(
+                "brokers.default.provider", RedisBrokerProvider.NAME,
+                "brokers.default.uri", uri(),
+                "brokers.default.message-timeout", "1",
+                "brokers.default.failover-timeout", "10",
+                "brokers.default.min-replicas-acked", Integer.toString(minReplicasAcked),
+                "courier.consumer-name", "failover-" + minReplicasAcked), Events.class)) {
+            Map<String, AtomicInteger> handled = app.bean(Events.class).handled;
+            Broker broker = app.broker();
+            Brokers brokers = app.bean(Brokers.class);
+            Engine engine = app.engine();
+
+            Set<String> published = ConcurrentHashMap.newKeySet();
+            AtomicInteger failures = new AtomicInteger();
+            AtomicLong killedAt = new AtomicLong(Long.MAX_VALUE);
+            AtomicLong resumedAt = new AtomicLong();
+            AtomicInteger afterResume = new AtomicInteger();
+            List<Map<String, Object>> batch = Collections.nCopies(BATCH, Map.of("type", "event"));
+            Thread publisher = new Thread(() -> {
+                while (!Thread.currentThread().isInterrupted()) {
+                    long begun = System.nanoTime();
+                    try {
+                        published.addAll(broker.publishAll(STREAM, batch));
+                        if (begun > killedAt.get() && resumedAt.get() == 0) {
+                            resumedAt.set(System.nanoTime());
+                        }
+                        if (resumedAt.get() != 0) {
+                            afterResume.incrementAndGet();
+                        }
+                    } catch (BrokerException e) {
+                        failures.incrementAndGet();
+                    }
+                    LockSupport.parkNanos(1_000_000); // a steady load, not a flood the engine cannot drain
+                }
+            }, "failover-publisher");
+            publisher.start();
+            try {
+                await().atMost(Duration.ofSeconds(30)).until(() -> handled.size() >= 500);
+                await().atMost(Duration.ofSeconds(10)).until(() -> HealthReport.readiness(brokers, engine).up());
+
+                killed = master();
+                killedAt.set(System.nanoTime());
+                killed.kill();
+                await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20))
+                        .until(() -> !HealthReport.readiness(brokers, engine).up());
+                long downAt = System.nanoTime();
+                await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(10))
+                        .until(() -> resumedAt.get() != 0);
+                await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50))
+                        .until(() -> HealthReport.readiness(brokers, engine).up());
+                long upAt = System.nanoTime();
+                await().atMost(Duration.ofSeconds(20)).until(() -> afterResume.get() >= 100);
+                publisher.interrupt();
+                publisher.join(30_000);
+
+                Set<String> present = ids(master());
+                Set<String> lost = new HashSet<>(published);
+                lost.removeAll(present);
+                Set<String> survived = new HashSet<>(published);
+                survived.retainAll(present);
+                await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
+                        .until(() -> handled.keySet().containsAll(survived) && pending(master()) == 0);
+                Set<String> notHandled = new HashSet<>(survived);
+                notHandled.removeAll(handled.keySet());
+                long duplicates = handled.values().stream().mapToInt(AtomicInteger::get).sum() - handled.size();
+                return new Figures((resumedAt.get() - killedAt.get()) / 1_000_000, published.size(), lost.size(),
+                        failures.get(), notHandled.size(), duplicates, (downAt - killedAt.get()) / 1_000_000,
+                        (upAt - killedAt.get()) / 1_000_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            } finally {
+                publisher.interrupt();
+            }
+        }
+    }
+
+    /** The ids of the stream's entries, as its master holds them. */
+    private static Set<String> ids(RedisServer master) {
+        Set<String> ids = new HashSet<>();
+        for (Object entry : (List<?>) master.command("XRANGE", STREAM, "-", "+")) {
+            ids.add(new String((byte[]) ((List<?>) entry).get(0), StandardCharsets.UTF_8));
+        }
+        return ids;
+    }
+
+    private static long pending(RedisServer master) {
+        return (Long) ((List<?>) master.command("XPENDING", STREAM, GROUP)).get(0);
+    }
+}
