@@ -155,13 +155,14 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         // One round trip for the lot, written at most once (RedisConnection.write): after a timeout or a lost
         // connection, the outcome is unknown and the batch is not sent again.
         // Binary XADD: the ids come back as text, without being parsed into StreamEntryIDs and printed again.
-        List<Object> replies = connection.write("XADD (pipelined)", c -> {
+        List<Object> replies = connection.write("XADD (pipelined)", List.of(stream), c -> {
             try (Pipeline pipeline = new Pipeline(c)) {
                 List<Response<byte[]>> responses = new ArrayList<>(entries.size());
                 for (Map<byte[], byte[]> entry : entries) {
                     responses.add(pipeline.xadd(key, StreamEntries.XADD, entry));
                 }
                 pipeline.sync();
+                RedisConnection.throwIfAllRefused(responses);
                 List<Object> result = new ArrayList<>(responses.size());
                 for (Response<byte[]> response : responses) {
                     try {

@@ -100,7 +100,7 @@ final class RedisListBroker extends AbstractBroker {
     @Override
     protected String doPublish(String stream, Map<String, Object> payload) {
         String id = UUID.randomUUID().toString();
-        connection.write("RPUSH", c -> c.executeCommand(COMMANDS.rpush(stream, item(id, payload))));
+        connection.write("RPUSH", List.of(stream), c -> c.executeCommand(COMMANDS.rpush(stream, item(id, payload))));
         afterPublish(stream, 1);
         return id;
     }
@@ -114,7 +114,7 @@ final class RedisListBroker extends AbstractBroker {
             ids.add(id);
             items[i] = item(id, payloads.get(i));
         }
-        connection.write("RPUSH", c -> c.executeCommand(COMMANDS.rpush(stream, items))); // one atomic command
+        connection.write("RPUSH", List.of(stream), c -> c.executeCommand(COMMANDS.rpush(stream, items))); // one atomic command
         afterPublish(stream, items.length);
         return ids;
     }

@@ -1,0 +1,211 @@
+package dev.courier.redis;
+
+import redis.clients.jedis.Connection;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.JedisClientConfig;
+import redis.clients.jedis.RedisClient;
+import redis.clients.jedis.RedisClusterClient;
+import redis.clients.jedis.RedisSentinelClient;
+import redis.clients.jedis.UnifiedJedis;
+import redis.clients.jedis.providers.ClusterConnectionProvider;
+import redis.clients.jedis.providers.SentineledConnectionProvider;
+import redis.clients.jedis.util.JedisClusterCRC16;
+import redis.clients.jedis.util.Pool;
+
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
+
+/**
+ * One Jedis client for one topology, and what {@link RedisConnection} needs of it beyond commands: a pooled
+ * connection to the master that holds a key (so that a write knows what it sent), the node a key lives on (so that
+ * pipelines go per node), and a reset after a connection error. Built on the Jedis client of that topology
+ * ({@link RedisClient}, {@link RedisClusterClient}, {@link RedisSentinelClient}), whose {@code pipelined()} is the
+ * right one for it: a per-node {@code ClusterPipeline} on a cluster, a pipeline to the current master on Sentinel.
+ */
+abstract sealed class RedisClients implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger("dev.courier.redis");
+
+    /**
+     * How often a cluster client reads the slot map again by itself, besides after each MOVED and each refused
+     * attempt: a safety net so that a failover is seen even by a client that is idle.
+     */
+    static final Duration TOPOLOGY_REFRESH = Duration.ofSeconds(1);
+    /** Jedis's own attempts per cluster command: a MOVED and an ASK; the failover retries are Courier's. */
+    static final int CLUSTER_ATTEMPTS = 3;
+
+    /** Commands, routed as the topology needs. */
+    abstract UnifiedJedis jedis();
+
+    /** A pooled connection to the master that holds {@code key}; closing it gives it back. */
+    abstract Connection connectionFor(byte[] key);
+
+    /** Where {@code key} lives: equal for keys whose commands can share a pipeline. */
+    abstract Object nodeOf(byte[] key);
+
+    /** After a connection error: drops the idle connections (likely dead too) and, on a cluster, reads the slots. */
+    abstract void reset();
+
+    /** Builds the client; a cluster or Sentinel client connects (to learn the topology) as it is built. */
+    static RedisClients build(RedisEndpoint endpoint, JedisClientConfig dataNodes, JedisClientConfig sentinels,
+                              GenericObjectPoolConfig<Connection> pool, Duration retriesDuration) {
+        return switch (endpoint.topology()) {
+            case STANDALONE -> new Standalone(RedisClient.builder()
+                    .hostAndPort(endpoint.nodes().get(0))
+                    .clientConfig(dataNodes)
+                    .poolConfig(pool)
+                    .build());
+            case CLUSTER -> new Cluster(endpoint, dataNodes, pool, retriesDuration);
+            case SENTINEL -> new Sentinel(endpoint, dataNodes, sentinels, pool);
+        };
+    }
+
+    @Override
+    public void close() {
+        jedis().close();
+    }
+
+    private static void clear(Pool<Connection> pool) {
+        try {
+            pool.clear();
+        } catch (RuntimeException e) {
+            LOG.log(Level.DEBUG, () -> "clearing a pool failed: " + e.getClass().getName());
+        }
+    }
+
+    /** One node. */
+    static final class Standalone extends RedisClients {
+        private final RedisClient client;
+
+        Standalone(RedisClient client) {
+            this.client = client;
+        }
+
+        @Override
+        UnifiedJedis jedis() {
+            return client;
+        }
+
+        @Override
+        Connection connectionFor(byte[] key) {
+            return client.getPool().getResource();
+        }
+
+        @Override
+        Object nodeOf(byte[] key) {
+            return "";
+        }
+
+        @Override
+        void reset() {
+            clear(client.getPool());
+        }
+    }
+
+    /** A Redis Cluster: keys by slot, each slot on its master. */
+    static final class Cluster extends RedisClients {
+        private final ClusterConnectionProvider provider;
+        private final RedisClusterClient client;
+
+        Cluster(RedisEndpoint endpoint, JedisClientConfig dataNodes, GenericObjectPoolConfig<Connection> pool,
+                Duration retriesDuration) {
+            this.provider = new ClusterConnectionProvider(new LinkedHashSet<>(endpoint.nodes()), dataNodes, pool,
+                    TOPOLOGY_REFRESH);
+            RedisClusterClient built;
+            try {
+                built = RedisClusterClient.builder()
+                        .nodes(new LinkedHashSet<>(endpoint.nodes()))
+                        .clientConfig(dataNodes)
+                        .connectionProvider(provider)
+                        .maxAttempts(CLUSTER_ATTEMPTS)
+                        .maxTotalRetriesDuration(retriesDuration)
+                        .build();
+            } catch (RuntimeException e) {
+                provider.close();
+                throw e;
+            }
+            this.client = built;
+        }
+
+        @Override
+        UnifiedJedis jedis() {
+            return client;
+        }
+
+        @Override
+        Connection connectionFor(byte[] key) {
+            return provider.getConnectionFromSlot(JedisClusterCRC16.getSlot(key));
+        }
+
+        @Override
+        Object nodeOf(byte[] key) {
+            int slot = JedisClusterCRC16.getSlot(key);
+            HostAndPort node = provider.getNode(slot);
+            return node != null ? node : slot;
+        }
+
+        @Override
+        void reset() {
+            for (Map.Entry<String, redis.clients.jedis.ConnectionPool> node : provider.getNodes().entrySet()) {
+                clear(node.getValue());
+            }
+            try {
+                provider.renewSlotCache();
+            } catch (RuntimeException e) {
+                // No node answered: the next attempt tries again.
+                LOG.log(Level.DEBUG, () -> "reading the cluster's slots failed: " + e.getClass().getName());
+            }
+        }
+    }
+
+    /** A master found through Sentinels; the pool follows it when they switch it. */
+    static final class Sentinel extends RedisClients {
+        private final SentineledConnectionProvider provider;
+        private final RedisSentinelClient client;
+
+        Sentinel(RedisEndpoint endpoint, JedisClientConfig dataNodes, JedisClientConfig sentinels,
+                 GenericObjectPoolConfig<Connection> pool) {
+            this.provider = new SentineledConnectionProvider(endpoint.masterName(), dataNodes, pool,
+                    new LinkedHashSet<>(endpoint.nodes()), sentinels);
+            RedisSentinelClient built;
+            try {
+                built = RedisSentinelClient.builder()
+                        .masterName(endpoint.masterName())
+                        .sentinels(new LinkedHashSet<>(endpoint.nodes()))
+                        .clientConfig(dataNodes)
+                        .sentinelClientConfig(sentinels)
+                        .connectionProvider(provider)
+                        .build();
+            } catch (RuntimeException e) {
+                provider.close();
+                throw e;
+            }
+            this.client = built;
+        }
+
+        @Override
+        UnifiedJedis jedis() {
+            return client;
+        }
+
+        @Override
+        Connection connectionFor(byte[] key) {
+            return provider.getConnection();
+        }
+
+        @Override
+        Object nodeOf(byte[] key) {
+            return "";
+        }
+
+        @Override
+        void reset() {
+            for (Pool<Connection> pool : provider.getConnectionMap().values()) {
+                clear(pool);
+            }
+        }
+    }
+}
