@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * A Sentinel set's view of the master it watches: SENTINEL MASTER and SENTINEL REPLICAS from the first Sentinel that
@@ -31,10 +32,10 @@ final class SentinelTopology {
 
     /**
      * Asks each of {@code sentinels} (with {@code sentinelConfig}, the Sentinels' own credentials) about the master,
-     * then the master they name (with {@code dataConfig}) for the replicas it has online.
+     * and the master (through the data nodes' client) for the replicas it has online.
      */
     static TopologyHealth read(String masterName, List<HostAndPort> sentinels, JedisClientConfig sentinelConfig,
-                         JedisClientConfig dataConfig) {
+                               Supplier<String> masterReplicationInfo) {
         Map<String, String> master = null;
         List<Map<String, String>> replicas = List.of();
         int answering = 0;
@@ -54,9 +55,8 @@ final class SentinelTopology {
         }
         Set<String> online = null;
         if (master != null) {
-            try (Jedis jedis = new Jedis(new HostAndPort(master.get("ip"), Integer.parseInt(master.get("port"))),
-                    dataConfig)) {
-                online = TopologyHealth.onlineReplicas(jedis.info("replication"));
+            try {
+                online = TopologyHealth.onlineReplicas(masterReplicationInfo.get());
             } catch (RuntimeException e) {
                 // the master does not answer: the Sentinels' flags tell
             }

@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import redis.clients.jedis.DefaultJedisClientConfig;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -39,7 +40,8 @@ class SentinelTopologyTest {
     private static TopologyHealth topology() {
         DefaultJedisClientConfig config = DefaultJedisClientConfig.builder().connectionTimeoutMillis(500)
                 .socketTimeoutMillis(500).build();
-        return SentinelTopology.read(LocalRedisSentinels.MASTER_NAME, sentinels.sentinels(), config, config);
+        return SentinelTopology.read(LocalRedisSentinels.MASTER_NAME, sentinels.sentinels(), config,
+                () -> new String((byte[]) sentinels.master().command("INFO", "replication"), StandardCharsets.UTF_8));
     }
 
     private static String address(RedisServer server) {
