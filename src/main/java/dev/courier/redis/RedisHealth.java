@@ -17,8 +17,9 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Health data and info of a Streams broker: the server's state, the entries in flight (pending in the known
- * streams' groups), the counts, and the settings that decide redelivery. Credentials never appear: the URI is the
+ * Health data and info of a Streams broker: the server's state, on a cluster or Sentinel set its topology
+ * ({@link ClusterTopology}, {@link SentinelTopology}), the entries in flight (pending in the known streams' groups),
+ * the counts, and the settings that decide redelivery. Credentials never appear: the URI is the
  * connection's description, without them.
  *
  * <p>It only looks: nothing here reads, claims, acknowledges or trims an entry.
@@ -69,6 +70,7 @@ final class RedisHealth {
                 details.put("reason", e instanceof RedisReplyException reply ? reply.reply() : "XINFO failed");
             }
         }
+        status = TopologyHealth.worse(status, topology(details));
         details.put("streams", groups.streams().size());
         details.put("max_retries", policy.maxRetries());
         details.put("retry_delay_ms", policy.retryDelay().toMillis());
@@ -83,6 +85,24 @@ final class RedisHealth {
         return new HealthStats(status, server.connected(), connection.lastPong(), uptime,
                 new HealthStats.MessageCounts(counters.published.sum(), inFlight, counters.failed.sum(),
                         counters.deadLettered.sum()), details);
+    }
+
+    /**
+     * A cluster's or Sentinel set's nodes, into {@code details}; the status they allow (HEALTHY on one node).
+     * UNHEALTHY when no node or Sentinel answers: the error's type only, its text may name a node's credentials.
+     */
+    private HealthStats.Status topology(Map<String, Object> details) {
+        try {
+            TopologyHealth topology = connection.topology(groups.streams());
+            if (topology == null) {
+                return HealthStats.Status.HEALTHY;
+            }
+            details.putAll(topology.details());
+            return topology.status();
+        } catch (RuntimeException e) {
+            details.put("topology_error", e.getClass().getSimpleName());
+            return HealthStats.Status.UNHEALTHY;
+        }
     }
 
     /** What {@code Broker.info()} shows: the server, and each known stream's length, groups and consumers. */
