@@ -9,8 +9,10 @@ import dev.courier.engine.Engine;
 import dev.courier.health.HealthReport;
 import dev.courier.redis.RedisBrokerProvider;
 import dev.courier.testing.Deployment;
+import dev.courier.testing.Inspect;
 import dev.courier.testing.RedisServer;
 import jakarta.enterprise.context.ApplicationScoped;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -21,10 +23,13 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Supplier;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -51,6 +56,11 @@ abstract class FailoverTest {
 
         void handle(@Subscribe(stream = STREAM) Message event) {
             handled.computeIfAbsent(event.id(), id -> new AtomicInteger()).incrementAndGet();
+        }
+
+        /** Through the bean's proxy (a field read on the proxy would be its own). */
+        Map<String, AtomicInteger> handled() {
+            return handled;
         }
     }
 
@@ -123,13 +133,14 @@ abstract class FailoverTest {
                 "brokers.default.failover-timeout", "10",
                 "brokers.default.min-replicas-acked", Integer.toString(minReplicasAcked),
                 "courier.consumer-name", "failover-" + minReplicasAcked), Events.class)) {
-            Map<String, AtomicInteger> handled = app.bean(Events.class).handled;
+            Map<String, AtomicInteger> handled = app.bean(Events.class).handled();
             Broker broker = app.broker();
             Brokers brokers = app.bean(Brokers.class);
             Engine engine = app.engine();
 
             Set<String> published = ConcurrentHashMap.newKeySet();
             AtomicInteger failures = new AtomicInteger();
+            AtomicReference<String> lastFailure = new AtomicReference<>();
             AtomicLong killedAt = new AtomicLong(Long.MAX_VALUE);
             AtomicLong resumedAt = new AtomicLong();
             AtomicInteger afterResume = new AtomicInteger();
@@ -147,27 +158,33 @@ abstract class FailoverTest {
                         }
                     } catch (BrokerException e) {
                         failures.incrementAndGet();
+                        lastFailure.set(e.toString());
                     }
                     LockSupport.parkNanos(1_000_000); // a steady load, not a flood the engine cannot drain
                 }
             }, "failover-publisher");
             publisher.start();
             try {
-                await().atMost(Duration.ofSeconds(30)).until(() -> handled.size() >= 500);
-                await().atMost(Duration.ofSeconds(10)).until(() -> HealthReport.readiness(brokers, engine).up());
+                Supplier<String> state = () -> "published " + published.size() + ", handled " + handled.size()
+                        + ", failed publishAll calls " + failures.get() + " (last: " + lastFailure.get()
+                        + "), readiness " + HealthReport.readiness(brokers, engine) + ", loop "
+                        + Inspect.loop(engine, STREAM, GROUP);
+                awaitOr("the engine consumes", Duration.ofSeconds(30), () -> handled.size() >= 500, state);
+                awaitOr("readiness UP", Duration.ofSeconds(10),
+                        () -> HealthReport.readiness(brokers, engine).up(), state);
 
                 killed = master();
                 killedAt.set(System.nanoTime());
                 killed.kill();
-                await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20))
-                        .until(() -> !HealthReport.readiness(brokers, engine).up());
+                awaitOr("readiness DOWN after the kill", Duration.ofSeconds(5),
+                        () -> !HealthReport.readiness(brokers, engine).up(), state);
                 long downAt = System.nanoTime();
-                await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(10))
-                        .until(() -> resumedAt.get() != 0);
-                await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50))
-                        .until(() -> HealthReport.readiness(brokers, engine).up());
+                awaitOr("a publish begun after the kill returns", Duration.ofSeconds(20),
+                        () -> resumedAt.get() != 0, state);
+                awaitOr("readiness UP after the failover", Duration.ofSeconds(20),
+                        () -> HealthReport.readiness(brokers, engine).up(), state);
                 long upAt = System.nanoTime();
-                await().atMost(Duration.ofSeconds(20)).until(() -> afterResume.get() >= 100);
+                awaitOr("publishing goes on", Duration.ofSeconds(20), () -> afterResume.get() >= 100, state);
                 publisher.interrupt();
                 publisher.join(30_000);
 
@@ -176,8 +193,8 @@ abstract class FailoverTest {
                 lost.removeAll(present);
                 Set<String> survived = new HashSet<>(published);
                 survived.retainAll(present);
-                await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
-                        .until(() -> handled.keySet().containsAll(survived) && pending(master()) == 0);
+                awaitOr("every entry that survived is handled and acknowledged", Duration.ofSeconds(60),
+                        () -> handled.keySet().containsAll(survived) && pending(master()) == 0, state);
                 Set<String> notHandled = new HashSet<>(survived);
                 notHandled.removeAll(handled.keySet());
                 long duplicates = handled.values().stream().mapToInt(AtomicInteger::get).sum() - handled.size();
@@ -190,6 +207,15 @@ abstract class FailoverTest {
             } finally {
                 publisher.interrupt();
             }
+        }
+    }
+
+    /** Awaits the condition, polling every 20 ms; if it does not come, fails saying what and the state. */
+    private static void awaitOr(String what, Duration timeout, Callable<Boolean> condition, Supplier<String> state) {
+        try {
+            await(what).atMost(timeout).pollInterval(Duration.ofMillis(20)).until(condition);
+        } catch (ConditionTimeoutException e) {
+            throw new AssertionError(what + " within " + timeout + ": not so; " + state.get(), e);
         }
     }
 
