@@ -72,7 +72,8 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     static final String RETRY_CONSUMER = "courier-retry";
 
     private final RedisConnection connection;
-    private final XaddCombiner combiner;
+    /** One combiner per master (one on a single node or Sentinel), so that publishers to several masters overlap. */
+    private final Map<Object, XaddCombiner> combiners = new java.util.concurrent.ConcurrentHashMap<>();
     private final RetryPolicy policy;
     private final String consumer;
     private final MaintenancePolicy maintenance;
@@ -93,7 +94,6 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         this.consumer = consumer;
         this.maintenance = maintenance;
         this.blockTimeout = blockTimeout;
-        this.combiner = new XaddCombiner(connection);
         this.groups = new ConsumerGroups(connection);
         this.deadLetters = new DeadLetterQueue(name, connection, policy, consumer, counters);
         this.trimmer = new Trimmer(name, connection, groups, retention, maintenance);
@@ -138,7 +138,8 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     /** Concurrent publishes share round trips (see {@link XaddCombiner}); a lone one is a plain XADD. */
     @Override
     protected String doPublishJson(String stream, String json) {
-        String id = combiner.xadd(stream, json, traceContext());
+        String id = combiners.computeIfAbsent(connection.nodeOf(stream), node -> new XaddCombiner(connection))
+                .xadd(stream, json, traceContext());
         counters.published.increment();
         afterPublish(stream, 1);
         return id;

@@ -1,0 +1,268 @@
+package dev.courier.redis;
+
+import dev.courier.Broker;
+import dev.courier.BrokerConnectionException;
+import dev.courier.BrokerException;
+import dev.courier.HealthStats;
+import dev.courier.Message;
+import dev.courier.PublishOutcomeUnknownException;
+import dev.courier.spi.BrokerSettings;
+import dev.courier.testing.LocalRedisCluster;
+import dev.courier.testing.RedisServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import redis.clients.jedis.Jedis;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.IntStream;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The Redis brokers on a real Redis Cluster of 3 masters, each with a replica: what the contract suite
+ * ({@link RedisClusterContractTest}) does not show. The failover test runs last: it kills a master.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class RedisClusterTest {
+
+    private static LocalRedisCluster cluster;
+    private final List<Broker> brokers = new ArrayList<>();
+
+    @BeforeAll
+    static void startCluster() {
+        cluster = LocalRedisCluster.start(3);
+    }
+
+    @AfterAll
+    static void stopCluster() {
+        cluster.close();
+    }
+
+    @AfterEach
+    void closeBrokers() {
+        brokers.forEach(Broker::close);
+        brokers.clear();
+    }
+
+    private Broker broker(String provider, Map<String, String> more) {
+        Map<String, String> options = new HashMap<>(Map.of("uri", cluster.uri()));
+        options.putAll(more);
+        Broker broker = (provider.equals(RedisBrokerProvider.NAME) ? new RedisBrokerProvider()
+                : new RedisPubSubBrokerProvider()).create("cluster", new BrokerSettings("cluster", provider, options));
+        brokers.add(broker);
+        return broker;
+    }
+
+    /** A new stream name per master: streams.get(i) lives on a master of its own. */
+    private static List<String> streamsOnEachMaster(String prefix) {
+        Map<Integer, String> byMaster = new HashMap<>();
+        for (int i = 0; byMaster.size() < 3; i++) {
+            String stream = prefix + "-" + UUID.randomUUID();
+            byMaster.putIfAbsent(cluster.masterOf(stream).port(), stream);
+        }
+        return List.copyOf(byMaster.values());
+    }
+
+    private static long xlen(String stream) {
+        return (Long) cluster.masterOf(stream).command("XLEN", stream);
+    }
+
+    @Test
+    @Order(1)
+    void health_and_info_answer_on_a_cluster_without_a_password_in_the_uri_shown() {
+        Broker broker = broker(RedisBrokerProvider.NAME, Map.of());
+        broker.publish("orders", Map.of("n", 1));
+        HealthStats stats = broker.healthStats();
+        assertEquals(HealthStats.Status.HEALTHY, stats.status(), stats.toString());
+        assertTrue(stats.connected());
+        assertTrue(String.valueOf(stats.details().get("uri")).startsWith("redis-cluster://127.0.0.1:"), stats.toString());
+        assertEquals(1L, ((Map<?, ?>) ((Map<?, ?>) broker.info().get("streams")).get("orders")).get("length"));
+    }
+
+    @Test
+    @Order(2)
+    void concurrent_publishes_to_streams_on_every_master_each_land_in_their_stream() throws Exception {
+        Broker broker = broker(RedisBrokerProvider.NAME, Map.of());
+        List<String> streams = streamsOnEachMaster("spread");
+        ExecutorService publishers = Executors.newFixedThreadPool(12);
+        try {
+            List<Future<String>> ids = new ArrayList<>();
+            for (int i = 0; i < 600; i++) {
+                String stream = streams.get(i % 3);
+                int n = i;
+                ids.add(publishers.submit(() -> broker.publish(stream, Map.of("n", n))));
+            }
+            for (Future<String> id : ids) {
+                assertTrue(RedisBroker.isEntryId(id.get()), id.get());
+            }
+        } finally {
+            publishers.shutdownNow();
+        }
+        for (String stream : streams) {
+            assertEquals(200L, xlen(stream), stream);
+        }
+    }
+
+    @Test
+    @Order(3)
+    void publish_all_goes_to_the_master_of_its_stream_and_a_group_reads_it_in_order() {
+        Broker broker = broker(RedisBrokerProvider.NAME, Map.of());
+        for (String stream : streamsOnEachMaster("batch")) {
+            List<Map<String, Object>> payloads = IntStream.range(0, 250).mapToObj(i -> Map.<String, Object>of("n", i))
+                    .toList();
+            List<String> ids = broker.publishAll(stream, payloads);
+            assertEquals(250, ids.size());
+            List<Message> read = new ArrayList<>();
+            await().atMost(Duration.ofSeconds(10)).until(() -> {
+                List<Message> batch = broker.read(stream, "g", 100);
+                read.addAll(batch);
+                broker.ackAll(stream, batch.stream().map(Message::id).toList(), "g");
+                return read.size() >= 250;
+            });
+            assertEquals(ids, read.stream().map(Message::id).toList(), stream);
+        }
+    }
+
+    @Test
+    @Order(4)
+    void a_list_without_a_hash_tag_is_refused_for_reading_naming_the_hash_tag_to_use() {
+        Broker lists = broker(RedisPubSubBrokerProvider.NAME, Map.of());
+        lists.publish("notifications", Map.of("to", "a")); // RPUSH alone works on any key
+        BrokerException e = assertThrows(BrokerException.class, () -> lists.read("notifications", "mailer", 10));
+        assertTrue(e.getMessage().contains("'{notifications}'"), e.getMessage());
+        Broker trimmed = broker(RedisPubSubBrokerProvider.NAME, Map.of("max-length", "10"));
+        assertThrows(BrokerException.class, () -> trimmed.publish("notifications", Map.of("to", "b")),
+                "refused before the RPUSH, not after it");
+        assertEquals(1L, (Long) cluster.masterOf("notifications").command("LLEN", "notifications"));
+    }
+
+    @Test
+    @Order(5)
+    void a_list_with_a_hash_tag_keeps_its_positions_in_its_slot_and_is_read_and_trimmed() {
+        Broker lists = broker(RedisPubSubBrokerProvider.NAME, Map.of("max-length", "20"));
+        String stream = "{mail-" + UUID.randomUUID() + "}";
+        for (int i = 0; i < 50; i++) {
+            lists.publish(stream, Map.of("n", i));
+        }
+        List<Message> read = lists.read(stream, "mailer", 100);
+        assertEquals(IntStream.range(0, 50).boxed().toList(), numbers(read), "no group yet: nothing was trimmed");
+        lists.publish(stream, Map.of("n", 50));
+        lists.publish(stream, Map.of("n", 51)); // trims (every max-length / 10): the group has read what is cut
+        assertEquals(List.of(50, 51), numbers(lists.read(stream, "mailer", 100)));
+        assertEquals(20L, xlenOfList(stream), "trimmed to max-length");
+    }
+
+    private static List<Integer> numbers(List<Message> messages) {
+        return messages.stream().map(m -> ((Number) m.payload().get("n")).intValue()).toList();
+    }
+
+    private static long xlenOfList(String list) {
+        return (Long) cluster.masterOf(list).command("LLEN", list);
+    }
+
+    @Test
+    @Order(6)
+    void with_min_replicas_acked_a_publish_returns_once_the_replica_holds_it() {
+        Broker broker = broker(RedisBrokerProvider.NAME, Map.of("min-replicas-acked", "1"));
+        for (String stream : streamsOnEachMaster("durable")) {
+            broker.publish(stream, Map.of("n", 1));
+            assertEquals(2, broker.publishAll(stream, List.of(Map.of("n", 2), Map.of("n", 3))).size());
+            assertEquals(3L, xlen(stream));
+            int master = cluster.masterOf(stream).port();
+            RedisServer replica = cluster.nodes().stream().filter(n -> n.command("INFO", "replication")
+                    instanceof byte[] info && new String(info).contains("master_port:" + master)).findFirst()
+                    .orElseThrow();
+            try (Jedis onReplica = new Jedis(replica.host(), replica.port())) {
+                onReplica.readonly(); // reads of a replica's slots, as a cluster client asks for them
+                assertEquals(3L, onReplica.xlen(stream), "the replica held them when publish returned");
+            }
+        }
+    }
+
+    @Test
+    @Order(7)
+    void with_more_replicas_acked_than_there_are_the_publish_outcome_is_unknown_naming_stream_and_option() {
+        Broker broker = broker(RedisBrokerProvider.NAME, Map.of("min-replicas-acked", "2", "socket-timeout", "0.2"));
+        String stream = streamsOnEachMaster("two-replicas").get(0);
+        PublishOutcomeUnknownException e = assertThrows(PublishOutcomeUnknownException.class,
+                () -> broker.publish(stream, Map.of("n", 1)));
+        assertTrue(e.getMessage().contains("'" + stream + "'") && e.getMessage().contains("min-replicas-acked")
+                && e.getMessage().contains("only 1 of the 2"), e.getMessage());
+        assertThrows(PublishOutcomeUnknownException.class,
+                () -> broker.publishAll(stream, List.of(Map.of("n", 2), Map.of("n", 3))));
+        assertEquals(3L, xlen(stream), "stored on the master all the same");
+    }
+
+    @Test
+    @Order(100)
+    void a_publish_refused_by_a_killed_master_is_retried_until_its_replica_takes_over_and_a_blocked_read_resumes()
+            throws Exception {
+        List<String> streams = streamsOnEachMaster("failover");
+        String stream = streams.get(0);
+        String elsewhere = streams.get(1);
+        RedisServer master = cluster.masterOf(stream);
+        Broker impatient = broker(RedisBrokerProvider.NAME, Map.of("failover-timeout", "0.3"));
+        Broker patient = broker(RedisBrokerProvider.NAME, Map.of());
+        Broker reader = broker(RedisBrokerProvider.NAME, Map.of());
+        // Connected, but neither publisher holds a connection to the master that will die: their publishes after
+        // the kill are refused before anything is sent. (One that held one would write on it, and its outcome
+        // would be unknown.)
+        impatient.publish(elsewhere, Map.of("n", 0));
+        patient.publish(elsewhere, Map.of("n", 0));
+        String before = reader.publishAll(stream, List.of(Map.of("n", 1))).get(0);
+        assertEquals(1L, (Long) master.command("WAIT", "1", "5000"));
+        AtomicReference<Throwable> readFailure = new AtomicReference<>();
+        Set<String> read = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        AtomicReference<String> after = new AtomicReference<>("(not yet)");
+        Thread blocked = new Thread(() -> {
+            try {
+                while (!read.contains(after.get())) {
+                    reader.read(stream, "g", 10, Duration.ofSeconds(1)).forEach(m -> read.add(m.id()));
+                }
+            } catch (Throwable t) {
+                readFailure.set(t);
+            }
+        });
+        blocked.start();
+        await().atMost(Duration.ofSeconds(10)).until(() -> read.contains(before));
+        master.kill();
+        long killed = System.nanoTime();
+        try {
+            BrokerConnectionException refused = assertThrows(BrokerConnectionException.class,
+                    () -> impatient.publish(stream, Map.of("n", 2)));
+            assertTrue(refused.getMessage().contains("failover-timeout (300 ms)"), refused.getMessage());
+            after.set(patient.publish(stream, Map.of("n", 3)));
+            double seconds = (System.nanoTime() - killed) / 1e9;
+            System.out.printf("cluster failover: first publish after kill -9 returned after %.1f s%n", seconds);
+            assertTrue(seconds < 10, "within failover-timeout: " + seconds);
+            assertNotEquals(master.port(), cluster.masterOf(stream).port());
+            blocked.join(Duration.ofSeconds(15).toMillis());
+            assertNull(readFailure.get(), () -> "the blocked read failed: " + readFailure.get());
+            assertTrue(read.contains(after.get()), "the read resumed on the new master");
+        } finally {
+            master.start(); // back as a replica of the promoted one
+            cluster.awaitHealthy(Duration.ofSeconds(30));
+        }
+    }
+}
