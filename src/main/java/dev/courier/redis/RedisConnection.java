@@ -170,14 +170,27 @@ final class RedisConnection implements AutoCloseable {
 
     /**
      * PING: whether Redis answers PONG. Remembers when it last did, for health data. Does not wait while Redis loads
-     * its data: {@link #probe} reports that.
+     * its data ({@link #probe} reports that), nor through a failover.
      */
     boolean ping() {
-        boolean pong = "PONG".equalsIgnoreCase(run("PING", j -> j.ping(), false, false));
+        // Not retried through a failover: health must see one while it lasts, not wait for its end.
+        boolean pong = "PONG".equalsIgnoreCase(runOnce("PING", c -> isCluster() ? pingSlotZero(c.jedis())
+                : c.jedis().ping(), false));
         if (pong) {
             lastPong = java.time.Instant.now();
         }
         return pong;
+    }
+
+    /**
+     * On a cluster, {@code UnifiedJedis.ping()} is sent to every node the client has known, a failed master that
+     * stays in its node map too, so it would fail until that node came back. A PING to one slot's master says the
+     * cluster answers; which masters do is for the topology (health) to say.
+     */
+    private static String pingSlotZero(UnifiedJedis cluster) {
+        try (Connection connection = ((redis.clients.jedis.RedisClusterClient) cluster).getConnectionFromSlot(0)) {
+            return connection.ping() ? "PONG" : "";
+        }
     }
 
     /** When Redis last answered a {@link #ping()}, or {@code null}. */
