@@ -58,7 +58,9 @@ final class RedisHealth {
         RedisConnection.ServerHealth server = connection.probe(details);
         HealthStats.Status status = server.status();
         long inFlight = 0;
-        if (server.connected()) {
+        // Before the streams: while a slot has no master, XINFO on its streams would wait out the failover.
+        HealthStats.Status topology = topology(details);
+        if (server.connected() && topology != HealthStats.Status.UNHEALTHY) {
             try {
                 for (String stream : groups.streams()) {
                     for (StreamGroupInfo info : groups.infos(stream)) {
@@ -70,7 +72,7 @@ final class RedisHealth {
                 details.put("reason", e instanceof RedisReplyException reply ? reply.reply() : "XINFO failed");
             }
         }
-        status = TopologyHealth.worse(status, topology(details));
+        status = TopologyHealth.worse(status, topology);
         details.put("streams", groups.streams().size());
         details.put("max_retries", policy.maxRetries());
         details.put("retry_delay_ms", policy.retryDelay().toMillis());
