@@ -7,14 +7,17 @@ import org.junit.jupiter.api.BeforeAll;
 
 import java.time.Duration;
 
-/** {@link FailoverTest} on a Redis Cluster of 3 masters, each with a replica: the stream's master is killed. */
+/**
+ * {@link FailoverTest} on a Redis Cluster of 3 masters, each with two replicas (so that the promoted one still has a
+ * replica for {@code min-replicas-acked=1}): the stream's master is killed.
+ */
 class ClusterFailoverTest extends FailoverTest {
 
     private static LocalRedisCluster cluster;
 
     @BeforeAll
     static void startCluster() {
-        cluster = LocalRedisCluster.start(3);
+        cluster = LocalRedisCluster.start(3, 2);
     }
 
     @AfterAll

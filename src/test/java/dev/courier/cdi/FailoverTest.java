@@ -174,8 +174,8 @@ abstract class FailoverTest {
                         () -> HealthReport.readiness(brokers, engine).up(), state);
 
                 killed = master();
+                killed.kill(); // returns once the process is gone: the time counts from its death
                 killedAt.set(System.nanoTime());
-                killed.kill();
                 awaitOr("readiness DOWN after the kill", Duration.ofSeconds(5),
                         () -> !HealthReport.readiness(brokers, engine).up(), state);
                 long downAt = System.nanoTime();
