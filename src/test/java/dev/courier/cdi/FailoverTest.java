@@ -3,6 +3,7 @@ package dev.courier.cdi;
 import dev.courier.Broker;
 import dev.courier.BrokerException;
 import dev.courier.Brokers;
+import dev.courier.HealthStats;
 import dev.courier.Message;
 import dev.courier.Subscribe;
 import dev.courier.engine.Engine;
@@ -33,6 +34,7 @@ import java.util.function.Supplier;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -73,9 +75,13 @@ abstract class FailoverTest {
      * @param duplicates         deliveries beyond the first (acknowledgements lost with the old master)
      * @param readinessDownMillis kill to readiness DOWN
      * @param readinessUpMillis  kill to readiness UP again
+     * @param before             the broker's health before the kill
+     * @param during             its health just after the kill
+     * @param after              its health once readiness is UP again (the old master still down)
      */
     record Figures(long resumedMillis, int published, int lost, int failedPublishes, int notHandled, long duplicates,
-                   long readinessDownMillis, long readinessUpMillis) {
+                   long readinessDownMillis, long readinessUpMillis, HealthStats before, HealthStats during,
+                   HealthStats after) {
 
         String describe(String what) {
             return String.format("%s: first publish %d ms after kill -9; published=%d, lost=%d, failed publishAll "
@@ -108,10 +114,25 @@ abstract class FailoverTest {
         }
     }
 
+    /** Health before, during and after: the topology, the failover, the old master missing. */
+    private void assertHealthFollows(Figures figures) {
+        assertEquals(HealthStats.Status.HEALTHY, figures.before().status(), figures.before().toString());
+        assertEquals(what(), figures.before().details().get("topology"));
+        assertEquals(false, figures.before().details().get("failover_in_progress"));
+        // Just after the kill the broker is UNHEALTHY: its master does not answer (the data says how it sees it).
+        assertEquals(HealthStats.Status.UNHEALTHY, figures.during().status(), figures.during().toString());
+        assertEquals(HealthStats.Status.DEGRADED, figures.after().status(),
+                "the old master is missing: " + figures.after());
+        assertEquals(false, figures.after().details().get("failover_in_progress"));
+        String all = figures.before() + " " + figures.during() + " " + figures.after();
+        assertFalse(all.contains("password") || all.contains("@"), all);
+    }
+
     @Test
     void with_min_replicas_acked_publishing_resumes_within_5_s_and_nothing_returned_is_lost() {
         Figures figures = run(1);
         System.out.println(figures.describe(what() + " failover, min-replicas-acked=1"));
+        assertHealthFollows(figures);
         assertTrue(figures.resumedMillis() <= 5_000, figures.describe("resumed too late"));
         assertEquals(0, figures.lost(), figures.describe("lost"));
         assertEquals(0, figures.notHandled(), figures.describe("not handled"));
@@ -121,6 +142,7 @@ abstract class FailoverTest {
     void without_min_replicas_acked_publishing_resumes_within_5_s_and_the_loss_is_counted() {
         Figures figures = run(0);
         System.out.println(figures.describe(what() + " failover, min-replicas-acked=0"));
+        assertHealthFollows(figures);
         assertTrue(figures.resumedMillis() <= 5_000, figures.describe("resumed too late"));
         assertEquals(0, figures.notHandled(), figures.describe("not handled"));
     }
@@ -173,17 +195,20 @@ abstract class FailoverTest {
                 awaitOr("readiness UP", Duration.ofSeconds(10),
                         () -> HealthReport.readiness(brokers, engine).up(), state);
 
+                HealthStats before = broker.healthStats();
                 killed = master();
                 killed.kill(); // returns once the process is gone: the time counts from its death
                 killedAt.set(System.nanoTime());
                 awaitOr("readiness DOWN after the kill", Duration.ofSeconds(5),
                         () -> !HealthReport.readiness(brokers, engine).up(), state);
                 long downAt = System.nanoTime();
+                HealthStats during = broker.healthStats();
                 awaitOr("a publish begun after the kill returns", Duration.ofSeconds(20),
                         () -> resumedAt.get() != 0, state);
                 awaitOr("readiness UP after the failover", Duration.ofSeconds(20),
                         () -> HealthReport.readiness(brokers, engine).up(), state);
                 long upAt = System.nanoTime();
+                HealthStats after = broker.healthStats();
                 awaitOr("publishing goes on", Duration.ofSeconds(20), () -> afterResume.get() >= 100, state);
                 publisher.interrupt();
                 publisher.join(30_000);
@@ -200,7 +225,7 @@ abstract class FailoverTest {
                 long duplicates = handled.values().stream().mapToInt(AtomicInteger::get).sum() - handled.size();
                 return new Figures((resumedAt.get() - killedAt.get()) / 1_000_000, published.size(), lost.size(),
                         failures.get(), notHandled.size(), duplicates, (downAt - killedAt.get()) / 1_000_000,
-                        (upAt - killedAt.get()) / 1_000_000);
+                        (upAt - killedAt.get()) / 1_000_000, before, during, after);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new AssertionError(e);
