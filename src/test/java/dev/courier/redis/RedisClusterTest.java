@@ -261,8 +261,8 @@ class RedisClusterTest {
             assertNull(readFailure.get(), () -> "the blocked read failed: " + readFailure.get());
             assertTrue(read.contains(after.get()), "the read resumed on the new master");
         } finally {
-            master.start(); // back as a replica of the promoted one
-            cluster.awaitHealthy(Duration.ofSeconds(30));
+            blocked.interrupt();
+            // The killed master stays down: this test runs last, and a restart would only add the wait for it.
         }
     }
 }
