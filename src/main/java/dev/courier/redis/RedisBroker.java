@@ -45,7 +45,8 @@ import java.util.stream.Collectors;
  * <li>the entries that this consumer name held before this broker was created (the instance stopped or crashed
  * with messages read and not handled, and runs again under its stable name) are delivered again by its first reads
  * of the group, without waiting for {@code message-timeout};</li>
- * <li>dead-lettering writes the entry to {@code <stream>:dlq} first and acknowledges it only then.</li>
+ * <li>dead-lettering writes the entry to {@code <stream>:dlq} and acknowledges it in one script, or, where the two
+ * keys are in different slots of a cluster, writes it first and acknowledges it only then.</li>
  * </ul>
  *
  * <p>{@link #maintain()} removes the dead letters older than {@code dead-letter-retention}, by the time in their

@@ -15,7 +15,6 @@ import redis.clients.jedis.util.Pool;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.LinkedHashSet;
-import java.util.Map;
 import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
 
 /**
@@ -46,8 +45,11 @@ abstract sealed class RedisClients implements AutoCloseable {
     /** Where {@code key} lives: equal for keys whose commands can share a pipeline. */
     abstract Object nodeOf(byte[] key);
 
-    /** After a connection error: drops the idle connections (likely dead too) and, on a cluster, reads the slots. */
-    abstract void reset();
+    /**
+     * After a connection error: drops the idle connections to the node that failed (likely dead too; on a cluster,
+     * the node of {@code key}, none if it is {@code null}) and, on a cluster, reads the slot map again.
+     */
+    abstract void reset(byte[] key);
 
     /** Builds the client; a cluster or Sentinel client connects (to learn the topology) as it is built. */
     static RedisClients build(RedisEndpoint endpoint, JedisClientConfig dataNodes, JedisClientConfig sentinels,
@@ -100,7 +102,7 @@ abstract sealed class RedisClients implements AutoCloseable {
         }
 
         @Override
-        void reset() {
+        void reset(byte[] key) {
             clear(client.getPool());
         }
     }
@@ -148,9 +150,13 @@ abstract sealed class RedisClients implements AutoCloseable {
         }
 
         @Override
-        void reset() {
-            for (Map.Entry<String, redis.clients.jedis.ConnectionPool> node : provider.getNodes().entrySet()) {
-                clear(node.getValue());
+        void reset(byte[] key) {
+            // Only the failed node's pool: the other masters' connections are fine, and a dead one among them is
+            // found by the check before a write or fails an idempotent command, which is tried again.
+            HostAndPort node = key == null ? null : provider.getNode(JedisClusterCRC16.getSlot(key));
+            redis.clients.jedis.ConnectionPool pool = node == null ? null : provider.getNodes().get(node.toString());
+            if (pool != null) {
+                clear(pool);
             }
             try {
                 provider.renewSlotCache();
@@ -202,7 +208,7 @@ abstract sealed class RedisClients implements AutoCloseable {
         }
 
         @Override
-        void reset() {
+        void reset(byte[] key) {
             for (Pool<Connection> pool : provider.getConnectionMap().values()) {
                 clear(pool);
             }

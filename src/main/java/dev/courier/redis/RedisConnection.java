@@ -373,7 +373,7 @@ final class RedisConnection implements AutoCloseable {
             if (mayBeStale() && !answersPing(connection)) {
                 connection.setBroken(); // closed, not sent: a new connection is taken, or none can be had
                 connection.close();
-                reset(false);
+                reset(false, key);
                 lastWriteNanos = System.nanoTime(); // one check per quiet spell: the next connection is a new one
                 if (config.failsOver()) {
                     countFailure();
@@ -391,7 +391,7 @@ final class RedisConnection implements AutoCloseable {
             } catch (JedisException e) {
                 if (isConnectionError(e)) {
                     connection.setBroken(); // closed below, it does not go back into the pool
-                    reset(false);           // its idle neighbours are likely dead too
+                    reset(false, key);           // its idle neighbours are likely dead too
                     countFailure();
                     throw new PublishOutcomeUnknownException("broker '" + config.brokerName + "': " + operation
                             + " on Redis at " + describe() + " was sent, but no reply came ("
@@ -401,7 +401,7 @@ final class RedisConnection implements AutoCloseable {
                 if (config.failsOver() && isFailoverError(e)) {
                     // Refused as a whole (a moved slot, a demoted master): nothing was stored.
                     countFailure();
-                    reset(false);
+                    reset(false, key);
                     pauseForFailover(operation, e, attempt, failoverDeadline);
                     continue;
                 }
@@ -793,11 +793,16 @@ final class RedisConnection implements AutoCloseable {
     }
 
     private void reset(boolean blocking) {
+        reset(blocking, null);
+    }
+
+    /** After a connection error with {@code key} (or none): see {@link RedisClients#reset}. */
+    private void reset(boolean blocking, byte[] key) {
         lastConnectionErrorNanos = System.nanoTime();
         RedisClients c = blocking ? blockingClient : client;
         if (c != null) {
             try {
-                c.reset();
+                c.reset(key);
             } catch (RuntimeException e) {
                 LOG.log(Level.DEBUG, () -> "clearing the pool failed: " + e.getClass().getName());
             }

@@ -1,0 +1,172 @@
+package dev.courier.redis;
+
+import dev.courier.Broker;
+import dev.courier.BrokerConnectionException;
+import dev.courier.HealthStats;
+import dev.courier.PublishOutcomeUnknownException;
+import dev.courier.spi.BrokerSettings;
+import dev.courier.testing.LocalRedisSentinels;
+import dev.courier.testing.RedisServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The Redis brokers on a real Sentinel set (a master, one replica, three Sentinels): what the contract suite
+ * ({@link RedisSentinelContractTest}) does not show. The failover test runs last: it kills the master.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class RedisSentinelTest {
+
+    private static LocalRedisSentinels sentinels;
+    private final List<Broker> brokers = new ArrayList<>();
+    private final String stream = "orders-" + UUID.randomUUID();
+
+    @BeforeAll
+    static void startSentinels() {
+        sentinels = LocalRedisSentinels.start(1, 3);
+    }
+
+    @AfterAll
+    static void stopSentinels() {
+        sentinels.close();
+    }
+
+    @AfterEach
+    void closeBrokers() {
+        brokers.forEach(Broker::close);
+        brokers.clear();
+    }
+
+    private Broker broker(String provider, Map<String, String> more) {
+        Map<String, String> options = new HashMap<>(Map.of("uri", sentinels.uri()));
+        options.putAll(more);
+        Broker broker = (provider.equals(RedisBrokerProvider.NAME) ? new RedisBrokerProvider()
+                : new RedisPubSubBrokerProvider()).create("sentinel", new BrokerSettings("sentinel", provider,
+                options));
+        brokers.add(broker);
+        return broker;
+    }
+
+    private static RedisServer replica() {
+        int master = sentinels.master().port();
+        return sentinels.dataNodes().stream().filter(n -> n.port() != master).findFirst().orElseThrow();
+    }
+
+    @Test
+    @Order(1)
+    void the_broker_writes_to_the_master_the_sentinels_name_and_reports_healthy() {
+        Broker broker = broker(RedisBrokerProvider.NAME, Map.of());
+        broker.publish(stream, Map.of("n", 1));
+        assertEquals(1L, (Long) sentinels.master().command("XLEN", stream));
+        HealthStats stats = broker.healthStats();
+        assertEquals(HealthStats.Status.HEALTHY, stats.status(), stats.toString());
+        assertEquals("master", stats.details().get("role"));
+    }
+
+    @Test
+    @Order(2)
+    void the_list_broker_reads_and_trims_any_list_on_sentinel() {
+        Broker lists = broker(RedisPubSubBrokerProvider.NAME, Map.of("max-length", "10"));
+        for (int i = 0; i < 30; i++) {
+            lists.publish(stream, Map.of("n", i));
+        }
+        assertEquals(30, lists.read(stream, "mailer", 100).size());
+        lists.publish(stream, Map.of("n", 30));
+        assertEquals(1, lists.read(stream, "mailer", 100).size());
+    }
+
+    @Test
+    @Order(3)
+    void with_min_replicas_acked_a_publish_returns_once_the_replica_holds_it() {
+        Broker broker = broker(RedisBrokerProvider.NAME, Map.of("min-replicas-acked", "1"));
+        broker.publish(stream, Map.of("n", 1));
+        broker.publishAll(stream, List.of(Map.of("n", 2), Map.of("n", 3)));
+        Broker lists = broker(RedisPubSubBrokerProvider.NAME, Map.of("min-replicas-acked", "1"));
+        lists.publish(stream + "-list", Map.of("n", 4));
+        assertEquals(3L, (Long) replica().command("XLEN", stream), "on the replica when publish returned");
+        assertEquals(1L, (Long) replica().command("LLEN", stream + "-list"));
+    }
+
+    @Test
+    @Order(4)
+    void with_more_replicas_acked_than_answer_in_time_the_outcome_is_unknown_naming_stream_count_and_option() {
+        Broker broker = broker(RedisBrokerProvider.NAME, Map.of("min-replicas-acked", "2", "socket-timeout", "0.2"));
+        PublishOutcomeUnknownException e = assertThrows(PublishOutcomeUnknownException.class,
+                () -> broker.publish(stream, Map.of("n", 1)));
+        assertTrue(e.getMessage().contains("stream '" + stream + "'") && e.getMessage().contains("only 1 of the 2")
+                && e.getMessage().contains("min-replicas-acked"), e.getMessage());
+        Broker lists = broker(RedisPubSubBrokerProvider.NAME, Map.of("min-replicas-acked", "2",
+                "socket-timeout", "0.2"));
+        assertThrows(PublishOutcomeUnknownException.class, () -> lists.publishAll(stream + "-list",
+                List.of(Map.of("n", 1), Map.of("n", 2))));
+        assertEquals(1L, (Long) sentinels.master().command("XLEN", stream), "stored on the master all the same");
+    }
+
+    @Test
+    @Order(100)
+    void a_publish_through_a_master_switch_is_retried_until_the_new_master_takes_it_and_a_blocked_read_resumes()
+            throws Exception {
+        RedisServer master = sentinels.master();
+        Broker impatient = broker(RedisBrokerProvider.NAME, Map.of("failover-timeout", "0.3"));
+        Broker patient = broker(RedisBrokerProvider.NAME, Map.of());
+        Broker reader = broker(RedisBrokerProvider.NAME, Map.of());
+        impatient.healthStats(); // connected to the master, nothing written yet
+        patient.healthStats();
+        String before = reader.publish(stream, Map.of("n", 1));
+        assertEquals(1L, (Long) master.command("WAIT", "1", "5000"));
+        AtomicReference<Throwable> readFailure = new AtomicReference<>();
+        Set<String> read = ConcurrentHashMap.newKeySet();
+        AtomicReference<String> after = new AtomicReference<>("(not yet)");
+        Thread blocked = new Thread(() -> {
+            try {
+                while (!read.contains(after.get())) {
+                    reader.read(stream, "g", 10, Duration.ofSeconds(1)).forEach(m -> read.add(m.id()));
+                }
+            } catch (Throwable t) {
+                readFailure.set(t);
+            }
+        });
+        blocked.start();
+        await().atMost(Duration.ofSeconds(10)).until(() -> read.contains(before));
+        master.kill();
+        long killed = System.nanoTime();
+        try {
+            BrokerConnectionException refused = assertThrows(BrokerConnectionException.class,
+                    () -> impatient.publish(stream, Map.of("n", 2)));
+            assertTrue(refused.getMessage().contains("failover-timeout (300 ms)"), refused.getMessage());
+            after.set(patient.publish(stream, Map.of("n", 3)));
+            double seconds = (System.nanoTime() - killed) / 1e9;
+            System.out.printf("sentinel failover: first publish after kill -9 returned after %.1f s%n", seconds);
+            assertTrue(seconds < 10, "within failover-timeout: " + seconds);
+            assertNotEquals(master.port(), sentinels.master().port());
+            blocked.join(Duration.ofSeconds(15).toMillis());
+            assertNull(readFailure.get(), () -> "the blocked read failed: " + readFailure.get());
+            assertTrue(read.contains(after.get()), "the read resumed on the new master");
+        } finally {
+            blocked.interrupt();
+            // The killed master stays down: this test runs last, and a restart would only add the wait for it.
+        }
+    }
+}
