@@ -144,8 +144,8 @@ public final class Bench {
         Broker courier = redisBroker();
         Peer peer = new Peer(RedisProcess.HOST, redis.port());
         try {
-            // -Dbench.only=publishing,consuming,concurrency,latency,inline,codec,heap,soak runs some sections only (while
-            // profiling).
+            // -Dbench.only=publishing,consuming,concurrency,latency,inline,codec,heap,soak,telemetry,cluster runs some
+            // sections only (while profiling).
             String only = System.getProperty("bench.only", "");
             java.util.function.Predicate<String> on = section -> only.isBlank() || only.contains(section);
             if (!only.equals("server")) {
@@ -177,6 +177,9 @@ public final class Bench {
             }
             if (on.test("telemetry")) {
                 TelemetryBench.run();
+            }
+            if (on.test("cluster")) {
+                ClusterBench.run(redis.uri());
             }
             if (only.contains("server")) { // only when asked for: it needs the servers (-Pbench,bench-server)
                 ServerBench.run(redis);
