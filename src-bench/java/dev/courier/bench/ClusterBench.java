@@ -66,17 +66,21 @@ final class ClusterBench {
             consume(spread, streams, consumed / 4);
             double[][] publish = new double[3][Bench.ROUNDS];
             double[][] consume = new double[2][Bench.ROUNDS];
+            // CPU time of this JVM and of the redis-server processes it started, per side: where the cores went.
+            long[][] cpu = new long[5][2];
             for (int i = 0; i < Bench.ROUNDS; i++) {
-                System.gc();
-                publish[0][i] = publishAll(single, streams, published);
-                System.gc();
-                publish[1][i] = publishAll(spread, streams, published);
-                System.gc();
-                publish[2][i] = publishAll(durable, streams, published);
-                System.gc();
-                consume[0][i] = consume(single, streams, consumed);
-                System.gc();
-                consume[1][i] = consume(spread, streams, consumed);
+                publish[0][i] = cpu(cpu[0], () -> publishAll(single, streams, published));
+                publish[1][i] = cpu(cpu[1], () -> publishAll(spread, streams, published));
+                publish[2][i] = cpu(cpu[2], () -> publishAll(durable, streams, published));
+                consume[0][i] = cpu(cpu[3], () -> consume(single, streams, consumed));
+                consume[1][i] = cpu(cpu[4], () -> consume(spread, streams, consumed));
+            }
+            String[] sides = {"publishAll one node", "publishAll 3 masters", "publishAll 3 masters, min-replicas-acked=1",
+                    "consume one node", "consume 3 masters"};
+            for (int k = 0; k < sides.length; k++) {
+                long messages = (long) (k < 3 ? published : consumed) * Bench.ROUNDS;
+                System.err.printf(Locale.ROOT, "    CPU per message, %s: client %.2f us, redis-servers %.2f us%n",
+                        sides[k], cpu[k][0] / 1e3 / messages, cpu[k][1] / 1e3 / messages);
             }
             System.err.printf(Locale.ROOT, "    rounds publishAll one node%s%n    rounds publishAll 3 masters%s%n"
                             + "    rounds publishAll 3 masters, min-replicas-acked=1%s%n"
@@ -206,6 +210,31 @@ final class ClusterBench {
                 streams.forEach(s -> side.raw().del(s));
             }
         }
+    }
+
+    /** Runs a measure after a collection, adding this JVM's and the redis-servers' CPU nanoseconds to {@code sum}. */
+    private static double cpu(long[] sum, Bench.Measure measure) throws Exception {
+        System.gc();
+        long client = processCpu();
+        long servers = serversCpu();
+        double rate = measure.run();
+        sum[0] += processCpu() - client;
+        sum[1] += serversCpu() - servers;
+        return rate;
+    }
+
+    private static long processCpu() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    /**
+     * The processes this JVM started: the cluster's nodes, the harness's one node, and the test kit's watchdogs
+     * (shells that wait, using no CPU). Not told apart by command: redis-server is often a link to redis-check-rdb.
+     */
+    private static long serversCpu() {
+        return ProcessHandle.current().descendants()
+                .mapToLong(p -> p.info().totalCpuDuration().map(Duration::toNanos).orElse(0L)).sum();
     }
 
     private static void ratio(String what, double value, double counterpart, String name, double target) {
