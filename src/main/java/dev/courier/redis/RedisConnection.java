@@ -491,7 +491,10 @@ final class RedisConnection implements AutoCloseable {
             throw new BrokerConnectionException("broker '" + config.brokerName + "': " + operation + " on Redis at "
                     + describe() + " failed, Redis could not be reached within failover-timeout ("
                     + config.failoverTimeout.toMillis() + " ms)" + (last == null ? ""
-                    : ": " + safe(last instanceof JedisDataException ? last.getMessage() : rootMessage(last))), last);
+                    : ": " + safe(last instanceof JedisDataException ? last.getMessage() : rootMessage(last)))
+                    + (last != null && config.sentinels != null && String.valueOf(rootMessage(last))
+                    .contains("All sentinels down") ? " (no Sentinel answered: check that they run, and "
+                    + "sentinel-user and sentinel-password, which Jedis does not tell apart)" : ""), last);
         }
         LOG.log(Level.DEBUG, () -> "broker '" + config.brokerName + "': " + operation + " on " + describe()
                 + " failed during a failover (" + (last == null ? "no PONG" : last.getClass().getSimpleName())

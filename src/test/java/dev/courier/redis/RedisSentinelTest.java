@@ -2,6 +2,7 @@ package dev.courier.redis;
 
 import dev.courier.Broker;
 import dev.courier.HealthStats;
+import dev.courier.BrokerConnectionException;
 import dev.courier.PublishOutcomeUnknownException;
 import dev.courier.spi.BrokerSettings;
 import dev.courier.testing.LocalRedisSentinels;
@@ -13,6 +14,8 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.Jedis;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -21,6 +24,7 @@ import java.util.Map;
 import java.util.UUID;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -111,6 +115,40 @@ class RedisSentinelTest {
         assertThrows(PublishOutcomeUnknownException.class, () -> lists.publishAll(stream + "-list",
                 List.of(Map.of("n", 1), Map.of("n", 2))));
         assertEquals(1L, (Long) sentinels.master().command("XLEN", stream), "stored on the master all the same");
+    }
+
+    @Test
+    @Order(5)
+    void the_uri_credentials_go_to_the_data_nodes_and_the_sentinel_ones_to_the_sentinels_never_into_a_message() {
+        for (RedisServer node : sentinels.dataNodes()) {
+            node.command("ACL", "SETUSER", "app", "on", ">app-pw", "~*", "&*", "+@all");
+        }
+        for (HostAndPort sentinel : sentinels.sentinels()) {
+            try (Jedis j = new Jedis(sentinel.getHost(), sentinel.getPort())) {
+                j.aclSetUser("watcher", "on", ">watch-pw", "+@all");
+            }
+        }
+        String uri = sentinels.uri().replace("redis-sentinel://", "redis-sentinel://app:app-pw@");
+        Broker broker = broker(RedisBrokerProvider.NAME, Map.of("uri", uri, "sentinel-user", "watcher",
+                "sentinel-password", "watch-pw"));
+        broker.publish(stream, Map.of("n", 1));
+        String clients = new String((byte[]) sentinels.master().command("CLIENT", "LIST"));
+        assertTrue(hasClient(clients, "courier-sentinel", "app"), clients);
+        try (Jedis j = new Jedis(sentinels.sentinels().get(0).getHost(), sentinels.sentinels().get(0).getPort())) {
+            assertTrue(hasClient(j.clientList(), "courier-sentinel-sentinel", "watcher"), j.clientList());
+        }
+        Broker wrong = broker(RedisBrokerProvider.NAME, Map.of("uri", uri, "sentinel-user", "watcher",
+                "sentinel-password", "wrong-pw", "failover-timeout", "0.3"));
+        BrokerConnectionException e = assertThrows(BrokerConnectionException.class,
+                () -> wrong.publish(stream, Map.of("n", 2)));
+        System.out.println("sentinel: wrong sentinel password: " + e.getMessage());
+        assertFalse(e.getMessage().contains("wrong-pw") || e.getMessage().contains("app-pw"), e.getMessage());
+        assertTrue(e.getMessage().contains("sentinel-password"), e.getMessage());
+    }
+
+    /** Whether CLIENT LIST shows a connection of that name authenticated as that user. */
+    private static boolean hasClient(String clientList, String name, String user) {
+        return clientList.lines().anyMatch(l -> l.contains(" name=" + name + " ") && l.contains(" user=" + user + " "));
     }
 
     @Test
