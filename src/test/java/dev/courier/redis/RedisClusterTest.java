@@ -82,13 +82,14 @@ class RedisClusterTest {
 
     @Test
     @Order(1)
-    void health_and_info_answer_on_a_cluster_without_a_password_in_the_uri_shown() {
+    void health_and_info_answer_on_a_cluster_and_show_its_seeds() {
         Broker broker = broker(RedisBrokerProvider.NAME, Map.of());
         broker.publish("orders", Map.of("n", 1));
         HealthStats stats = broker.healthStats();
         assertEquals(HealthStats.Status.HEALTHY, stats.status(), stats.toString());
         assertTrue(stats.connected());
-        assertTrue(String.valueOf(stats.details().get("uri")).startsWith("redis-cluster://127.0.0.1:"), stats.toString());
+        assertTrue(String.valueOf(stats.details().get("uri")).startsWith("redis-cluster://127.0.0.1:"),
+                stats.toString());
         assertEquals(1L, ((Map<?, ?>) ((Map<?, ?>) broker.info().get("streams")).get("orders")).get("length"));
     }
 
