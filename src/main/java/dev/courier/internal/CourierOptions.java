@@ -27,7 +27,8 @@ public final class CourierOptions {
             "redis://[user:password@]host[:port][/db], rediss:// for TLS; a Redis Cluster "
                     + "redis-cluster://[user:password@]host:port[,host:port...], a Sentinel set "
                     + "redis-sentinel://[user:password@]host:port[,host:port...][/db]#<master-name> (rediss-... for "
-                    + "TLS); required by redis and redis_pubsub, ignored by inline").takenBy(INLINE, REDIS, REDIS_PUBSUB);
+                    + "TLS); required by redis and redis_pubsub, ignored by inline")
+            .takenBy(INLINE, REDIS, REDIS_PUBSUB);
 
     public static final Option MAX_RETRIES = Option.integer("max-retries", "3",
             "how often a rejected message is delivered again before it is dead-lettered").atLeast("0")
@@ -79,8 +80,8 @@ public final class CourierOptions {
      * block longer is better told that Redis cannot be reached.
      */
     public static final Option FAILOVER_TIMEOUT = Option.duration("failover-timeout", "10",
-            "redis-cluster:// and redis-sentinel://: how long an operation failing with a connection error (CLUSTERDOWN, "
-                    + "TRYAGAIN, READONLY, refused or reset) is retried, with short pauses, before "
+            "redis-cluster:// and redis-sentinel://: how long an operation failing with a connection error "
+                    + "(CLUSTERDOWN, TRYAGAIN, READONLY, refused or reset) is retried, with short pauses, before "
                     + "BrokerConnectionException; a write that may have reached Redis is never retried")
             .atLeast("0.001").atMost("600").takenBy(REDIS, REDIS_PUBSUB);
     public static final Option MIN_REPLICAS_ACKED = Option.integer("min-replicas-acked", "0",
@@ -118,7 +119,8 @@ public final class CourierOptions {
             MESSAGE_TIMEOUT, ENABLE_DLQ, MAX_MESSAGE_SIZE, POOL_SIZE, CONNECT_TIMEOUT, SOCKET_TIMEOUT, TLS_TRUSTSTORE,
             TLS_TRUSTSTORE_PASSWORD, TLS_TRUSTSTORE_TYPE, TLS_VERIFY, SENTINEL_USER, SENTINEL_PASSWORD, SENTINEL_TLS,
             SENTINEL_TLS_TRUSTSTORE, SENTINEL_TLS_TRUSTSTORE_PASSWORD, FAILOVER_TIMEOUT, MIN_REPLICAS_ACKED,
-            CONSUMER_NAME, BLOCK_TIMEOUT, MAX_LENGTH, INLINE_MAX_LENGTH, RETENTION, DEAD_LETTER_RETENTION, DEAD_LETTER_ALERT_DEPTH, MAINTENANCE_INTERVAL);
+            CONSUMER_NAME, BLOCK_TIMEOUT, MAX_LENGTH, INLINE_MAX_LENGTH, RETENTION, DEAD_LETTER_RETENTION,
+            DEAD_LETTER_ALERT_DEPTH, MAINTENANCE_INTERVAL);
 
     // courier.<option>
 

@@ -70,6 +70,20 @@ abstract sealed class RedisClients implements AutoCloseable {
         jedis().close();
     }
 
+    /** The client built over {@code provider}, which is closed if building fails (it has connected already). */
+    private static <C> C closingOnFailure(AutoCloseable provider, java.util.function.Supplier<C> build) {
+        try {
+            return build.get();
+        } catch (RuntimeException e) {
+            try {
+                provider.close();
+            } catch (Exception closing) {
+                e.addSuppressed(closing);
+            }
+            throw e;
+        }
+    }
+
     private static void clear(Pool<Connection> pool) {
         try {
             pool.clear();
@@ -116,20 +130,13 @@ abstract sealed class RedisClients implements AutoCloseable {
                 Duration retriesDuration) {
             this.provider = new ClusterConnectionProvider(new LinkedHashSet<>(endpoint.nodes()), dataNodes, pool,
                     TOPOLOGY_REFRESH);
-            RedisClusterClient built;
-            try {
-                built = RedisClusterClient.builder()
-                        .nodes(new LinkedHashSet<>(endpoint.nodes()))
-                        .clientConfig(dataNodes)
-                        .connectionProvider(provider)
-                        .maxAttempts(CLUSTER_ATTEMPTS)
-                        .maxTotalRetriesDuration(retriesDuration)
-                        .build();
-            } catch (RuntimeException e) {
-                provider.close();
-                throw e;
-            }
-            this.client = built;
+            this.client = closingOnFailure(provider, () -> RedisClusterClient.builder()
+                    .nodes(new LinkedHashSet<>(endpoint.nodes()))
+                    .clientConfig(dataNodes)
+                    .connectionProvider(provider)
+                    .maxAttempts(CLUSTER_ATTEMPTS)
+                    .maxTotalRetriesDuration(retriesDuration)
+                    .build());
         }
 
         @Override
@@ -176,20 +183,13 @@ abstract sealed class RedisClients implements AutoCloseable {
                  GenericObjectPoolConfig<Connection> pool) {
             this.provider = new SentineledConnectionProvider(endpoint.masterName(), dataNodes, pool,
                     new LinkedHashSet<>(endpoint.nodes()), sentinels);
-            RedisSentinelClient built;
-            try {
-                built = RedisSentinelClient.builder()
-                        .masterName(endpoint.masterName())
-                        .sentinels(new LinkedHashSet<>(endpoint.nodes()))
-                        .clientConfig(dataNodes)
-                        .sentinelClientConfig(sentinels)
-                        .connectionProvider(provider)
-                        .build();
-            } catch (RuntimeException e) {
-                provider.close();
-                throw e;
-            }
-            this.client = built;
+            this.client = closingOnFailure(provider, () -> RedisSentinelClient.builder()
+                    .masterName(endpoint.masterName())
+                    .sentinels(new LinkedHashSet<>(endpoint.nodes()))
+                    .clientConfig(dataNodes)
+                    .sentinelClientConfig(sentinels)
+                    .connectionProvider(provider)
+                    .build());
         }
 
         @Override

@@ -35,13 +35,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
- * The connection to one Redis server, shared by the Redis providers: parses the {@code uri} and the connection
- * options, builds Jedis clients lazily, retries once after a connection error and turns Jedis's exceptions into
- * Courier's, never with a password in them.
+ * The connection to Redis, shared by the Redis providers: one node, a Redis Cluster or a Sentinel set, as the
+ * {@code uri} says ({@link RedisEndpoint}). Reads the connection options, builds the Jedis clients lazily
+ * ({@link RedisClients}), tries again after a connection error (once on one node; on a cluster or Sentinel until
+ * {@code failover-timeout}) and turns Jedis's exceptions into Courier's, never with a password in them.
  *
- * <p>Commands go through a pooled {@link UnifiedJedis} (so cluster and sentinel clients can take its place later);
- * blocking reads go through a second pool of their own, so that they never hold the connections that publishing
- * needs.
+ * <p>Commands go through the topology's {@link UnifiedJedis}; blocking reads through a second client with a pool of
+ * its own, so that they never hold the connections that publishing needs; writes that must not run twice through
+ * one pooled connection to the key's master ({@link #write}).
  */
 final class RedisConnection implements AutoCloseable {
 
@@ -253,7 +254,8 @@ final class RedisConnection implements AutoCloseable {
      * Runs a command. After a connection error the pool's idle connections are dropped (after a restart they are all
      * dead) and the command runs once more; if that fails too, {@link BrokerConnectionException}. While Redis loads
      * its data ({@code LOADING}), the command is tried again every {@value #LOADING_PAUSE_MS} ms for up to the
-     * socket timeout, then {@link BrokerConnectionException}: a restarting Redis is a connection problem.
+     * socket timeout, then {@link BrokerConnectionException}: a restarting Redis is a connection problem. On a
+     * cluster or Sentinel, a failover's errors are waited out instead (see {@link #runThroughFailover}).
      *
      * <p>Not for commands that must not run twice: see {@link #write}.
      *
@@ -502,7 +504,10 @@ final class RedisConnection implements AutoCloseable {
             throw new BrokerConnectionException("broker '" + config.brokerName + "': " + operation + " on Redis at "
                     + describe() + " failed, Redis could not be reached within failover-timeout ("
                     + config.failoverTimeout.toMillis() + " ms)" + (last == null ? ""
-                    : ": " + safe(last instanceof JedisDataException ? last.getMessage() : rootMessage(last))), last);
+                    : ": " + safe(last instanceof JedisDataException ? last.getMessage() : rootMessage(last)))
+                    + (last != null && config.sentinels != null && String.valueOf(rootMessage(last))
+                    .contains("All sentinels down") ? " (no Sentinel answered: check that they run, and "
+                    + "sentinel-user and sentinel-password, which Jedis does not tell apart)" : ""), last);
         }
         LOG.log(Level.DEBUG, () -> "broker '" + config.brokerName + "': " + operation + " on " + describe()
                 + " failed during a failover (" + (last == null ? "no PONG" : last.getClass().getSimpleName())

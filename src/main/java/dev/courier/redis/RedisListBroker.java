@@ -121,7 +121,8 @@ final class RedisListBroker extends AbstractBroker {
             ids.add(id);
             items[i] = item(id, payloads.get(i));
         }
-        connection.write("RPUSH", List.of(stream), c -> c.executeCommand(COMMANDS.rpush(stream, items))); // one atomic command
+        // One atomic command.
+        connection.write("RPUSH", List.of(stream), c -> c.executeCommand(COMMANDS.rpush(stream, items)));
         afterPublish(stream, items.length);
         return ids;
     }

@@ -4,24 +4,20 @@ import dev.courier.Broker;
 import dev.courier.BrokerContractTest;
 import dev.courier.spi.RetryPolicy;
 import dev.courier.testing.LocalRedisCluster;
-import org.junit.jupiter.api.AfterAll;
+import dev.courier.testing.WithRedisCluster;
 import org.junit.jupiter.api.BeforeAll;
 
 import java.util.Map;
 
 /** The broker contract, held against the Redis Streams broker on a real Redis Cluster of 3 masters. */
+@WithRedisCluster
 class RedisClusterContractTest extends BrokerContractTest {
 
     private static LocalRedisCluster cluster;
 
     @BeforeAll
-    static void startCluster() {
-        cluster = LocalRedisCluster.start(3);
-    }
-
-    @AfterAll
-    static void stopCluster() {
-        cluster.close();
+    static void cluster(LocalRedisCluster started) {
+        cluster = started;
     }
 
     @Override

@@ -1,7 +1,6 @@
 package dev.courier.redis;
 
 import dev.courier.Broker;
-import dev.courier.BrokerConnectionException;
 import dev.courier.BrokerException;
 import dev.courier.HealthStats;
 import dev.courier.Message;
@@ -9,7 +8,7 @@ import dev.courier.PublishOutcomeUnknownException;
 import dev.courier.spi.BrokerSettings;
 import dev.courier.testing.LocalRedisCluster;
 import dev.courier.testing.RedisServer;
-import org.junit.jupiter.api.AfterAll;
+import dev.courier.testing.WithRedisCluster;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -24,19 +23,15 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.IntStream;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -44,6 +39,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The Redis brokers on a real Redis Cluster of 3 masters, each with a replica: what the contract suite
  * ({@link RedisClusterContractTest}) does not show. The failover test runs last: it kills a master.
  */
+@WithRedisCluster
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class RedisClusterTest {
 
@@ -51,13 +47,8 @@ class RedisClusterTest {
     private final List<Broker> brokers = new ArrayList<>();
 
     @BeforeAll
-    static void startCluster() {
-        cluster = LocalRedisCluster.start(3);
-    }
-
-    @AfterAll
-    static void stopCluster() {
-        cluster.close();
+    static void cluster(LocalRedisCluster started) {
+        cluster = started;
     }
 
     @AfterEach
@@ -91,13 +82,14 @@ class RedisClusterTest {
 
     @Test
     @Order(1)
-    void health_and_info_answer_on_a_cluster_without_a_password_in_the_uri_shown() {
+    void health_and_info_answer_on_a_cluster_and_show_its_seeds() {
         Broker broker = broker(RedisBrokerProvider.NAME, Map.of());
         broker.publish("orders", Map.of("n", 1));
         HealthStats stats = broker.healthStats();
         assertEquals(HealthStats.Status.HEALTHY, stats.status(), stats.toString());
         assertTrue(stats.connected());
-        assertTrue(String.valueOf(stats.details().get("uri")).startsWith("redis-cluster://127.0.0.1:"), stats.toString());
+        assertTrue(String.valueOf(stats.details().get("uri")).startsWith("redis-cluster://127.0.0.1:"),
+                stats.toString());
         assertEquals(1L, ((Map<?, ?>) ((Map<?, ?>) broker.info().get("streams")).get("orders")).get("length"));
     }
 
@@ -247,44 +239,11 @@ class RedisClusterTest {
         Broker impatient = broker(RedisBrokerProvider.NAME, Map.of("failover-timeout", "0.3"));
         Broker patient = broker(RedisBrokerProvider.NAME, Map.of());
         Broker reader = broker(RedisBrokerProvider.NAME, Map.of());
-        // Connected, but neither publisher holds a connection to the master that will die: their publishes after
-        // the kill are refused before anything is sent. (One that held one would write on it, and its outcome
-        // would be unknown.)
+        // Connected, and with no connection to the master that will die.
         impatient.publish(elsewhere, Map.of("n", 0));
         patient.publish(elsewhere, Map.of("n", 0));
-        String before = reader.publishAll(stream, List.of(Map.of("n", 1))).get(0);
-        assertEquals(1L, (Long) master.command("WAIT", "1", "5000"));
-        AtomicReference<Throwable> readFailure = new AtomicReference<>();
-        Set<String> read = java.util.concurrent.ConcurrentHashMap.newKeySet();
-        AtomicReference<String> after = new AtomicReference<>("(not yet)");
-        Thread blocked = new Thread(() -> {
-            try {
-                while (!read.contains(after.get())) {
-                    reader.read(stream, "g", 10, Duration.ofSeconds(1)).forEach(m -> read.add(m.id()));
-                }
-            } catch (Throwable t) {
-                readFailure.set(t);
-            }
-        });
-        blocked.start();
-        await().atMost(Duration.ofSeconds(10)).until(() -> read.contains(before));
-        master.kill();
-        long killed = System.nanoTime();
-        try {
-            BrokerConnectionException refused = assertThrows(BrokerConnectionException.class,
-                    () -> impatient.publish(stream, Map.of("n", 2)));
-            assertTrue(refused.getMessage().contains("failover-timeout (300 ms)"), refused.getMessage());
-            after.set(patient.publish(stream, Map.of("n", 3)));
-            double seconds = (System.nanoTime() - killed) / 1e9;
-            System.out.printf("cluster failover: first publish after kill -9 returned after %.1f s%n", seconds);
-            assertTrue(seconds < 10, "within failover-timeout: " + seconds);
-            assertNotEquals(master.port(), cluster.masterOf(stream).port());
-            blocked.join(Duration.ofSeconds(15).toMillis());
-            assertNull(readFailure.get(), () -> "the blocked read failed: " + readFailure.get());
-            assertTrue(read.contains(after.get()), "the read resumed on the new master");
-        } finally {
-            blocked.interrupt();
-            // The killed master stays down: this test runs last, and a restart would only add the wait for it.
-        }
+        FailoverCheck.killDuringABlockedRead("cluster", master, stream, impatient, patient, reader);
+        assertNotEquals(master.port(), cluster.masterOf(stream).port());
+        // The killed master stays down: this test runs last, and a restart would only add the wait for it.
     }
 }

@@ -42,7 +42,8 @@ class RedisEndpointTest {
 
     @Test
     void a_cluster_uri_lists_its_seeds_with_the_data_nodes_credentials() {
-        RedisConnection.Config c = config("rediss-cluster://app:" + PASSWORD + "@10.0.0.1:7000, node-2:7001,[::1]:7002");
+        RedisConnection.Config c = config("rediss-cluster://app:" + PASSWORD
+                + "@10.0.0.1:7000, node-2:7001,[::1]:7002");
         RedisEndpoint e = c.endpoint();
         assertEquals(RedisEndpoint.Topology.CLUSTER, e.topology());
         assertEquals(List.of(new HostAndPort("10.0.0.1", 7000), new HostAndPort("node-2", 7001),

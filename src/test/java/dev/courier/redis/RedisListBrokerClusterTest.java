@@ -1,7 +1,7 @@
 package dev.courier.redis;
 
 import dev.courier.testing.LocalRedisCluster;
-import org.junit.jupiter.api.AfterAll;
+import dev.courier.testing.WithRedisCluster;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 
@@ -10,18 +10,14 @@ import org.junit.jupiter.api.BeforeEach;
  * and groups set are in its slot; {@link #redis}, which the tests look at directly, is the master of that slot.
  * (The tests that build a broker of their own on a {@code redis://} uri run it on that master alone.)
  */
+@WithRedisCluster
 class RedisListBrokerClusterTest extends RedisListBrokerTest {
 
     private static LocalRedisCluster cluster;
 
     @BeforeAll
-    static void startCluster() {
-        cluster = LocalRedisCluster.start(3);
-    }
-
-    @AfterAll
-    static void stopCluster() {
-        cluster.close();
+    static void cluster(LocalRedisCluster started) {
+        cluster = started;
     }
 
     @BeforeEach

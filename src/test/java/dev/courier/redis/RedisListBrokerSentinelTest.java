@@ -1,7 +1,7 @@
 package dev.courier.redis;
 
 import dev.courier.testing.LocalRedisSentinels;
-import org.junit.jupiter.api.AfterAll;
+import dev.courier.testing.WithRedisSentinels;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 
@@ -10,18 +10,14 @@ import org.junit.jupiter.api.BeforeEach;
  * {@link #redis}, which the tests look at directly, is that master. (The tests that build a broker of their own on a
  * {@code redis://} uri run it on the master alone.)
  */
+@WithRedisSentinels
 class RedisListBrokerSentinelTest extends RedisListBrokerTest {
 
     private static LocalRedisSentinels sentinels;
 
     @BeforeAll
-    static void startSentinels() {
-        sentinels = LocalRedisSentinels.start(1, 3);
-    }
-
-    @AfterAll
-    static void stopSentinels() {
-        sentinels.close();
+    static void sentinels(LocalRedisSentinels started) {
+        sentinels = started;
     }
 
     @BeforeEach

@@ -4,24 +4,20 @@ import dev.courier.Broker;
 import dev.courier.BrokerContractTest;
 import dev.courier.spi.RetryPolicy;
 import dev.courier.testing.LocalRedisSentinels;
-import org.junit.jupiter.api.AfterAll;
+import dev.courier.testing.WithRedisSentinels;
 import org.junit.jupiter.api.BeforeAll;
 
 import java.util.Map;
 
 /** The broker contract, held against the Redis Streams broker on a real Sentinel set (a master, a replica). */
+@WithRedisSentinels
 class RedisSentinelContractTest extends BrokerContractTest {
 
     private static LocalRedisSentinels sentinels;
 
     @BeforeAll
-    static void startSentinels() {
-        sentinels = LocalRedisSentinels.start(1, 3);
-    }
-
-    @AfterAll
-    static void stopSentinels() {
-        sentinels.close();
+    static void sentinels(LocalRedisSentinels started) {
+        sentinels = started;
     }
 
     @Override

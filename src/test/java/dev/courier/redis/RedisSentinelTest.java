@@ -1,34 +1,31 @@
 package dev.courier.redis;
 
 import dev.courier.Broker;
-import dev.courier.BrokerConnectionException;
 import dev.courier.HealthStats;
+import dev.courier.BrokerConnectionException;
 import dev.courier.PublishOutcomeUnknownException;
 import dev.courier.spi.BrokerSettings;
 import dev.courier.testing.LocalRedisSentinels;
 import dev.courier.testing.RedisServer;
-import org.junit.jupiter.api.AfterAll;
+import dev.courier.testing.WithRedisSentinels;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.Jedis;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicReference;
 
-import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -36,6 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The Redis brokers on a real Sentinel set (a master, one replica, three Sentinels): what the contract suite
  * ({@link RedisSentinelContractTest}) does not show. The failover test runs last: it kills the master.
  */
+@WithRedisSentinels
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class RedisSentinelTest {
 
@@ -44,13 +42,8 @@ class RedisSentinelTest {
     private final String stream = "orders-" + UUID.randomUUID();
 
     @BeforeAll
-    static void startSentinels() {
-        sentinels = LocalRedisSentinels.start(1, 3);
-    }
-
-    @AfterAll
-    static void stopSentinels() {
-        sentinels.close();
+    static void sentinels(LocalRedisSentinels started) {
+        sentinels = started;
     }
 
     @AfterEach
@@ -125,6 +118,40 @@ class RedisSentinelTest {
     }
 
     @Test
+    @Order(5)
+    void the_uri_credentials_go_to_the_data_nodes_and_the_sentinel_ones_to_the_sentinels_never_into_a_message() {
+        for (RedisServer node : sentinels.dataNodes()) {
+            node.command("ACL", "SETUSER", "app", "on", ">app-pw", "~*", "&*", "+@all");
+        }
+        for (HostAndPort sentinel : sentinels.sentinels()) {
+            try (Jedis j = new Jedis(sentinel.getHost(), sentinel.getPort())) {
+                j.aclSetUser("watcher", "on", ">watch-pw", "+@all");
+            }
+        }
+        String uri = sentinels.uri().replace("redis-sentinel://", "redis-sentinel://app:app-pw@");
+        Broker broker = broker(RedisBrokerProvider.NAME, Map.of("uri", uri, "sentinel-user", "watcher",
+                "sentinel-password", "watch-pw"));
+        broker.publish(stream, Map.of("n", 1));
+        String clients = new String((byte[]) sentinels.master().command("CLIENT", "LIST"));
+        assertTrue(hasClient(clients, "courier-sentinel", "app"), clients);
+        try (Jedis j = new Jedis(sentinels.sentinels().get(0).getHost(), sentinels.sentinels().get(0).getPort())) {
+            assertTrue(hasClient(j.clientList(), "courier-sentinel-sentinel", "watcher"), j.clientList());
+        }
+        Broker wrong = broker(RedisBrokerProvider.NAME, Map.of("uri", uri, "sentinel-user", "watcher",
+                "sentinel-password", "wrong-pw", "failover-timeout", "0.3"));
+        BrokerConnectionException e = assertThrows(BrokerConnectionException.class,
+                () -> wrong.publish(stream, Map.of("n", 2)));
+        System.out.println("sentinel: wrong sentinel password: " + e.getMessage());
+        assertFalse(e.getMessage().contains("wrong-pw") || e.getMessage().contains("app-pw"), e.getMessage());
+        assertTrue(e.getMessage().contains("sentinel-password"), e.getMessage());
+    }
+
+    /** Whether CLIENT LIST shows a connection of that name authenticated as that user. */
+    private static boolean hasClient(String clientList, String name, String user) {
+        return clientList.lines().anyMatch(l -> l.contains(" name=" + name + " ") && l.contains(" user=" + user + " "));
+    }
+
+    @Test
     @Order(100)
     void a_publish_through_a_master_switch_is_retried_until_the_new_master_takes_it_and_a_blocked_read_resumes()
             throws Exception {
@@ -132,41 +159,10 @@ class RedisSentinelTest {
         Broker impatient = broker(RedisBrokerProvider.NAME, Map.of("failover-timeout", "0.3"));
         Broker patient = broker(RedisBrokerProvider.NAME, Map.of());
         Broker reader = broker(RedisBrokerProvider.NAME, Map.of());
-        impatient.healthStats(); // connected to the master, nothing written yet
+        impatient.healthStats(); // connected to the master; the first write checks its connection first
         patient.healthStats();
-        String before = reader.publish(stream, Map.of("n", 1));
-        assertEquals(1L, (Long) master.command("WAIT", "1", "5000"));
-        AtomicReference<Throwable> readFailure = new AtomicReference<>();
-        Set<String> read = ConcurrentHashMap.newKeySet();
-        AtomicReference<String> after = new AtomicReference<>("(not yet)");
-        Thread blocked = new Thread(() -> {
-            try {
-                while (!read.contains(after.get())) {
-                    reader.read(stream, "g", 10, Duration.ofSeconds(1)).forEach(m -> read.add(m.id()));
-                }
-            } catch (Throwable t) {
-                readFailure.set(t);
-            }
-        });
-        blocked.start();
-        await().atMost(Duration.ofSeconds(10)).until(() -> read.contains(before));
-        master.kill();
-        long killed = System.nanoTime();
-        try {
-            BrokerConnectionException refused = assertThrows(BrokerConnectionException.class,
-                    () -> impatient.publish(stream, Map.of("n", 2)));
-            assertTrue(refused.getMessage().contains("failover-timeout (300 ms)"), refused.getMessage());
-            after.set(patient.publish(stream, Map.of("n", 3)));
-            double seconds = (System.nanoTime() - killed) / 1e9;
-            System.out.printf("sentinel failover: first publish after kill -9 returned after %.1f s%n", seconds);
-            assertTrue(seconds < 10, "within failover-timeout: " + seconds);
-            assertNotEquals(master.port(), sentinels.master().port());
-            blocked.join(Duration.ofSeconds(15).toMillis());
-            assertNull(readFailure.get(), () -> "the blocked read failed: " + readFailure.get());
-            assertTrue(read.contains(after.get()), "the read resumed on the new master");
-        } finally {
-            blocked.interrupt();
-            // The killed master stays down: this test runs last, and a restart would only add the wait for it.
-        }
+        FailoverCheck.killDuringABlockedRead("sentinel", master, stream, impatient, patient, reader);
+        assertNotEquals(master.port(), sentinels.master().port());
+        // The killed master stays down: this test runs last, and a restart would only add the wait for it.
     }
 }
