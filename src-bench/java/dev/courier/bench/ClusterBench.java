@@ -24,8 +24,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -133,36 +131,20 @@ final class ClusterBench {
     private static double publishAll(Side side, List<String> streams, int n) throws Exception {
         List<Map<String, Object>> batch = Collections.nCopies(Bench.BATCH, Bench.PAYLOAD);
         int each = n / streams.size() / Bench.BATCH * Bench.BATCH;
-        CountDownLatch go = new CountDownLatch(1);
-        AtomicInteger errors = new AtomicInteger();
-        List<Thread> threads = new ArrayList<>();
         try (Broker broker = side.broker()) {
+            List<Bench.Measure> tasks = new ArrayList<>();
             for (String s : streams) {
                 broker.publish(s, Bench.PAYLOAD); // connected before the clock starts
                 side.raw().del(s);
-                Thread thread = new Thread(() -> {
-                    try {
-                        go.await();
-                        for (int sent = 0; sent < each; sent += Bench.BATCH) {
-                            broker.publishAll(s, batch);
-                        }
-                    } catch (Exception e) {
-                        errors.incrementAndGet();
-                        e.printStackTrace();
+                tasks.add(() -> {
+                    for (int sent = 0; sent < each; sent += Bench.BATCH) {
+                        broker.publishAll(s, batch);
                     }
+                    return 0;
                 });
-                thread.start();
-                threads.add(thread);
             }
-            long t = System.nanoTime();
-            go.countDown();
-            for (Thread thread : threads) {
-                thread.join();
-            }
+            long t = Bench.concurrently(tasks, "publishing on " + side.label());
             double rate = each * streams.size() / ((System.nanoTime() - t) / 1e9);
-            if (errors.get() > 0) {
-                throw new IllegalStateException(errors + " publishing threads failed on " + side.label());
-            }
             for (String s : streams) {
                 long length = side.raw().xlen(s);
                 if (length != each) {
