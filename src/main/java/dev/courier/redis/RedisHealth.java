@@ -59,7 +59,7 @@ final class RedisHealth {
         HealthStats.Status status = server.status();
         long inFlight = 0;
         // Before the streams: while a slot has no master, XINFO on its streams would wait out the failover.
-        HealthStats.Status topology = topology(details);
+        HealthStats.Status topology = TopologyHealth.into(connection, groups.streams(), details);
         if (server.connected() && topology != HealthStats.Status.UNHEALTHY) {
             try {
                 for (String stream : groups.streams()) {
@@ -87,24 +87,6 @@ final class RedisHealth {
         return new HealthStats(status, server.connected(), connection.lastPong(), uptime,
                 new HealthStats.MessageCounts(counters.published.sum(), inFlight, counters.failed.sum(),
                         counters.deadLettered.sum()), details);
-    }
-
-    /**
-     * A cluster's or Sentinel set's nodes, into {@code details}; the status they allow (HEALTHY on one node).
-     * UNHEALTHY when no node or Sentinel answers: the error's type only, its text may name a node's credentials.
-     */
-    private HealthStats.Status topology(Map<String, Object> details) {
-        try {
-            TopologyHealth topology = connection.topology(groups.streams());
-            if (topology == null) {
-                return HealthStats.Status.HEALTHY;
-            }
-            details.putAll(topology.details());
-            return topology.status();
-        } catch (RuntimeException e) {
-            details.put("topology_error", e.getClass().getSimpleName());
-            return HealthStats.Status.UNHEALTHY;
-        }
     }
 
     /** What {@code Broker.info()} shows: the server, and each known stream's length, groups and consumers. */

@@ -43,6 +43,26 @@ record TopologyHealth(HealthStats.Status status, boolean failoverInProgress, Map
         return online;
     }
 
+    /**
+     * A cluster's or Sentinel set's nodes, read through {@code connection}, into {@code details}; the status they
+     * allow (HEALTHY on one node). UNHEALTHY when no node or Sentinel answers, with the error's type only: its text
+     * may name a node's credentials.
+     */
+    static HealthStats.Status into(RedisConnection connection, java.util.Collection<String> streams,
+                                   Map<String, Object> details) {
+        try {
+            TopologyHealth topology = connection.topology(streams);
+            if (topology == null) {
+                return HealthStats.Status.HEALTHY;
+            }
+            details.putAll(topology.details());
+            return topology.status();
+        } catch (RuntimeException e) {
+            details.put("topology_error", e.getClass().getSimpleName());
+            return HealthStats.Status.UNHEALTHY;
+        }
+    }
+
     /** The worse of two statuses. */
     static HealthStats.Status worse(HealthStats.Status a, HealthStats.Status b) {
         return a.compareTo(b) >= 0 ? a : b;

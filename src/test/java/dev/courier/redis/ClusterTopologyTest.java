@@ -1,6 +1,9 @@
 package dev.courier.redis;
 
+import dev.courier.Broker;
 import dev.courier.HealthStats;
+import dev.courier.spi.BrokerProvider;
+import dev.courier.spi.BrokerSettings;
 import dev.courier.testing.LocalRedisCluster;
 import dev.courier.testing.RedisServer;
 import org.junit.jupiter.api.AfterAll;
@@ -76,6 +79,24 @@ class ClusterTopologyTest {
 
     @Test
     @Order(2)
+    void both_providers_health_shows_the_topology_with_each_streams_node() {
+        for (BrokerProvider provider : List.of(new RedisBrokerProvider(), new RedisPubSubBrokerProvider())) {
+            try (Broker broker = provider.create("topology", new BrokerSettings("topology", provider.name(),
+                    Map.of("uri", cluster.uri())))) {
+                String stream = provider.name() + "-events";
+                broker.publish(stream, Map.of("n", 1));
+                HealthStats stats = await().atMost(Duration.ofSeconds(10)).until(broker::healthStats,
+                        h -> h.status() == HealthStats.Status.HEALTHY);
+                assertEquals("cluster", stats.details().get("topology"), provider.name());
+                assertEquals(address(cluster.masterOf(stream)),
+                        ((Map<?, ?>) ((Map<?, ?>) stats.details().get("stream_slots")).get(stream)).get("node"));
+                assertEquals(3, ((List<?>) stats.details().get("masters")).size());
+            }
+        }
+    }
+
+    @Test
+    @Order(3)
     void a_replica_down_makes_it_degraded_and_back_healthy_when_it_returns() {
         RedisServer master = cluster.masterOf("payments");
         RedisServer replica = cluster.nodes().stream().filter(n -> {
@@ -93,7 +114,7 @@ class ClusterTopologyTest {
     }
 
     @Test
-    @Order(3)
+    @Order(4)
     void a_master_killed_leaves_its_slots_without_master_until_its_replica_takes_over() {
         RedisServer oldMaster = cluster.masterOf("orders");
         oldMaster.kill();
