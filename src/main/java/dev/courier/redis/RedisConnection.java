@@ -380,7 +380,7 @@ final class RedisConnection implements AutoCloseable {
             } catch (JedisException e) {
                 if (isConnectionError(e)) {
                     connection.setBroken(); // closed below, it does not go back into the pool
-                    reset(false, key);           // its idle neighbours are likely dead too
+                    reset(false, key);      // its idle neighbours are likely dead too
                     countFailure();
                     throw new PublishOutcomeUnknownException("broker '" + config.brokerName + "': " + operation
                             + " on Redis at " + describe() + " was sent, but no reply came ("
@@ -475,9 +475,13 @@ final class RedisConnection implements AutoCloseable {
         if (find(e, JedisAccessControlException.class) != null) {
             return false;
         }
-        if (find(e, JedisConnectionException.class) != null
-                || find(e, redis.clients.jedis.exceptions.JedisClusterOperationException.class) != null) {
+        if (find(e, JedisConnectionException.class) != null) {
             return true;
+        }
+        Throwable cluster = find(e, redis.clients.jedis.exceptions.JedisClusterOperationException.class);
+        if (cluster != null) {
+            // No node answered, or attempts ran out; not Jedis's refusal of keys in several slots.
+            return !String.valueOf(cluster.getMessage()).contains("hashslot");
         }
         return e instanceof JedisDataException && startsWithAny(e.getMessage(), "MOVED", "ASK", "CLUSTERDOWN",
                 "TRYAGAIN", "READONLY", "MASTERDOWN", "LOADING", "UNBLOCKED");
