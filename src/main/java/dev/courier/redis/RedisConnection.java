@@ -171,7 +171,8 @@ final class RedisConnection implements AutoCloseable {
 
     /**
      * PING: whether Redis answers PONG. Remembers when it last did, for health data. Does not wait while Redis loads
-     * its data: {@link #probe} reports that.
+     * its data, nor through a failover (tried once more, as on one node): {@link #probe} reports them, and a health
+     * check must answer at once.
      */
     boolean ping() {
         boolean pong = "PONG".equalsIgnoreCase(run("PING", j -> j.ping(), false, false));
@@ -196,7 +197,7 @@ final class RedisConnection implements AutoCloseable {
             long start = System.nanoTime();
             boolean pong = ping();
             details.put("latency_ms", (System.nanoTime() - start) / 1_000_000.0);
-            Map<String, String> server = serverInfo();
+            Map<String, String> server = serverInfo(false);
             details.put("redis_version", server.get("redis_version"));
             details.put("role", server.get("role"));
             details.put("used_memory", parseLong(server.get("used_memory")));
@@ -262,9 +263,10 @@ final class RedisConnection implements AutoCloseable {
     /** How long to wait before asking a loading Redis again. */
     static final long LOADING_PAUSE_MS = 50;
 
+    /** @param waitWhileLoading false for a probe: it waits neither for LOADING nor through a failover */
     private <T> T run(String operation, Function<UnifiedJedis, T> command, boolean blocking,
                       boolean waitWhileLoading) {
-        if (config.failsOver()) {
+        if (config.failsOver() && waitWhileLoading) {
             return runThroughFailover(operation, c -> command.apply(c.jedis()), blocking);
         }
         long deadline = System.nanoTime() + config.socketTimeout.toNanos();
@@ -572,8 +574,13 @@ final class RedisConnection implements AutoCloseable {
 
     /** INFO, as field to value. */
     Map<String, String> serverInfo() {
+        return serverInfo(true);
+    }
+
+    /** @param wait false for a probe, which waits neither for LOADING nor through a failover */
+    private Map<String, String> serverInfo(boolean wait) {
         Map<String, String> values = new HashMap<>();
-        for (String line : execute("INFO", j -> j.info()).split("\r?\n")) {
+        for (String line : run("INFO", j -> j.info(), false, wait).split("\r?\n")) {
             int colon = line.indexOf(':');
             if (colon > 0 && !line.startsWith("#")) {
                 values.put(line.substring(0, colon), line.substring(colon + 1).trim());

@@ -270,7 +270,7 @@ class RedisClusterTest {
         // Connected, and with no connection to the master that will die.
         impatient.publish(elsewhere, Map.of("n", 0));
         patient.publish(elsewhere, Map.of("n", 0));
-        FailoverCheck.killDuringABlockedRead("cluster", master, stream, impatient, patient, reader);
+        FailoverCheck.killDuringABlockedRead("cluster", master, stream, impatient, patient, reader, () -> { });
         assertNotEquals(master.port(), cluster.masterOf(stream).port());
         // The killed master stays down: this test runs last, and a restart would only add the wait for it.
     }
