@@ -171,12 +171,12 @@ final class RedisConnection implements AutoCloseable {
 
     /**
      * PING: whether Redis answers PONG. Remembers when it last did, for health data. Does not wait while Redis loads
-     * its data ({@link #probe} reports that), nor through a failover.
+     * its data, nor through a failover (tried once more, as on one node): {@link #probe} reports them, and a health
+     * check must answer at once.
      */
     boolean ping() {
-        // Not retried through a failover: health must see one while it lasts, not wait for its end.
-        boolean pong = "PONG".equalsIgnoreCase(runOnce("PING", c -> isCluster() ? pingSlotZero(c.jedis())
-                : c.jedis().ping(), false));
+        boolean pong = "PONG".equalsIgnoreCase(run("PING", j -> isCluster() ? pingSlotZero(j) : j.ping(), false,
+                false));
         if (pong) {
             lastPong = java.time.Instant.now();
         }
@@ -209,7 +209,7 @@ final class RedisConnection implements AutoCloseable {
             long start = System.nanoTime();
             boolean pong = ping();
             details.put("latency_ms", (System.nanoTime() - start) / 1_000_000.0);
-            Map<String, String> server = serverInfo();
+            Map<String, String> server = serverInfo(false);
             details.put("redis_version", server.get("redis_version"));
             details.put("role", server.get("role"));
             details.put("used_memory", parseLong(server.get("used_memory")));
@@ -275,9 +275,10 @@ final class RedisConnection implements AutoCloseable {
     /** How long to wait before asking a loading Redis again. */
     static final long LOADING_PAUSE_MS = 50;
 
+    /** @param waitWhileLoading false for a probe: it waits neither for LOADING nor through a failover */
     private <T> T run(String operation, Function<UnifiedJedis, T> command, boolean blocking,
                       boolean waitWhileLoading) {
-        if (config.failsOver()) {
+        if (config.failsOver() && waitWhileLoading) {
             return runThroughFailover(operation, c -> command.apply(c.jedis()), blocking);
         }
         long deadline = System.nanoTime() + config.socketTimeout.toNanos();
@@ -393,7 +394,7 @@ final class RedisConnection implements AutoCloseable {
             } catch (JedisException e) {
                 if (isConnectionError(e)) {
                     connection.setBroken(); // closed below, it does not go back into the pool
-                    reset(false, key);           // its idle neighbours are likely dead too
+                    reset(false, key);      // its idle neighbours are likely dead too
                     countFailure();
                     throw new PublishOutcomeUnknownException("broker '" + config.brokerName + "': " + operation
                             + " on Redis at " + describe() + " was sent, but no reply came ("
@@ -488,9 +489,13 @@ final class RedisConnection implements AutoCloseable {
         if (find(e, JedisAccessControlException.class) != null) {
             return false;
         }
-        if (find(e, JedisConnectionException.class) != null
-                || find(e, redis.clients.jedis.exceptions.JedisClusterOperationException.class) != null) {
+        if (find(e, JedisConnectionException.class) != null) {
             return true;
+        }
+        Throwable cluster = find(e, redis.clients.jedis.exceptions.JedisClusterOperationException.class);
+        if (cluster != null) {
+            // No node answered, or attempts ran out; not Jedis's refusal of keys in several slots.
+            return !String.valueOf(cluster.getMessage()).contains("hashslot");
         }
         return e instanceof JedisDataException && startsWithAny(e.getMessage(), "MOVED", "ASK", "CLUSTERDOWN",
                 "TRYAGAIN", "READONLY", "MASTERDOWN", "LOADING", "UNBLOCKED");
@@ -581,8 +586,13 @@ final class RedisConnection implements AutoCloseable {
 
     /** INFO, as field to value. */
     Map<String, String> serverInfo() {
+        return serverInfo(true);
+    }
+
+    /** @param wait false for a probe, which waits neither for LOADING nor through a failover */
+    private Map<String, String> serverInfo(boolean wait) {
         Map<String, String> values = new HashMap<>();
-        for (String line : execute("INFO", j -> j.info()).split("\r?\n")) {
+        for (String line : run("INFO", j -> j.info(), false, wait).split("\r?\n")) {
             int colon = line.indexOf(':');
             if (colon > 0 && !line.startsWith("#")) {
                 values.put(line.substring(0, colon), line.substring(colon + 1).trim());

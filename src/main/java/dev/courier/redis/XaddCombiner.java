@@ -23,7 +23,8 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * Sends the XADDs of concurrent {@code publish} calls together (flat combining): each caller queues its entry; the
  * caller that finds no one sending becomes the sender, takes what is queued (up to {@value #MAX_BATCH}) and sends it
- * in one pipeline, one round trip, while the others wait; then the next waiter whose entry is still queued takes
+ * in one pipeline, one round trip (one per master on a cluster, where {@link RedisBroker} keeps a combiner per
+ * master), while the others wait; then the next waiter whose entry is still queued takes
  * over. A lone publisher sends its own entry at once, as a plain XADD, so single-threaded publishing pays nothing.
  *
  * <p>Every call still returns only once Redis has answered for its own entry, with that entry's id or error: the

@@ -27,9 +27,13 @@ final class FailoverCheck {
     private FailoverCheck() {
     }
 
-    /** @return seconds from the kill to the patient publisher's publish returning */
+    /**
+     * @param afterKill what else to check right after the kill
+     * @return seconds from the kill to the patient publisher's publish returning
+     */
     static double killDuringABlockedRead(String what, RedisServer master, String stream, Broker impatient,
-                                         Broker patient, Broker reader) throws InterruptedException {
+                                         Broker patient, Broker reader, Runnable afterKill)
+            throws InterruptedException {
         String before = reader.publish(stream, Map.of("n", 1));
         assertTrue((Long) master.command("WAIT", "1", "5000") >= 1, "a replica holds it before the kill");
         AtomicReference<Throwable> readFailure = new AtomicReference<>();
@@ -49,6 +53,7 @@ final class FailoverCheck {
             await().atMost(Duration.ofSeconds(10)).until(() -> read.contains(before));
             master.kill();
             long killed = System.nanoTime();
+            afterKill.run();
             BrokerConnectionException refused = assertThrows(BrokerConnectionException.class,
                     () -> impatient.publish(stream, Map.of("n", 2)));
             assertTrue(refused.getMessage().contains("failover-timeout (300 ms)"), refused.getMessage());

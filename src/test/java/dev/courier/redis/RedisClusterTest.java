@@ -197,35 +197,63 @@ class RedisClusterTest {
 
     @Test
     @Order(6)
-    void with_min_replicas_acked_a_publish_returns_once_the_replica_holds_it() {
+    void with_min_replicas_acked_a_publish_returns_once_the_replica_holds_it() throws Exception {
         Broker broker = broker(RedisBrokerProvider.NAME, Map.of("min-replicas-acked", "1"));
-        for (String stream : streamsOnEachMaster("durable")) {
-            broker.publish(stream, Map.of("n", 1));
+        List<String> streams = streamsOnEachMaster("durable");
+        ExecutorService publishers = Executors.newFixedThreadPool(8);
+        try {
+            // Concurrent publishes share pipelines, one per master, each followed by its WAIT.
+            List<Future<String>> ids = new ArrayList<>();
+            for (int i = 0; i < 300; i++) {
+                String stream = streams.get(i % 3);
+                ids.add(publishers.submit(() -> broker.publish(stream, Map.of("n", 0))));
+            }
+            for (Future<String> id : ids) {
+                id.get();
+            }
+        } finally {
+            publishers.shutdownNow();
+        }
+        for (String stream : streams) {
             assertEquals(2, broker.publishAll(stream, List.of(Map.of("n", 2), Map.of("n", 3))).size());
-            assertEquals(3L, xlen(stream));
-            int master = cluster.masterOf(stream).port();
-            RedisServer replica = cluster.nodes().stream().filter(n -> n.command("INFO", "replication")
-                    instanceof byte[] info && new String(info).contains("master_port:" + master)).findFirst()
-                    .orElseThrow();
+            assertEquals(102L, xlen(stream));
+            RedisServer replica = replicaOf(stream);
             try (Jedis onReplica = new Jedis(replica.host(), replica.port())) {
                 onReplica.readonly(); // reads of a replica's slots, as a cluster client asks for them
-                assertEquals(3L, onReplica.xlen(stream), "the replica held them when publish returned");
+                assertEquals(102L, onReplica.xlen(stream), "the replica held them when publish returned");
             }
         }
     }
 
     @Test
     @Order(7)
-    void with_more_replicas_acked_than_there_are_the_publish_outcome_is_unknown_naming_stream_and_option() {
-        Broker broker = broker(RedisBrokerProvider.NAME, Map.of("min-replicas-acked", "2", "socket-timeout", "0.2"));
-        String stream = streamsOnEachMaster("two-replicas").get(0);
-        PublishOutcomeUnknownException e = assertThrows(PublishOutcomeUnknownException.class,
-                () -> broker.publish(stream, Map.of("n", 1)));
-        assertTrue(e.getMessage().contains("'" + stream + "'") && e.getMessage().contains("min-replicas-acked")
-                && e.getMessage().contains("only 1 of the 2"), e.getMessage());
-        assertThrows(PublishOutcomeUnknownException.class,
-                () -> broker.publishAll(stream, List.of(Map.of("n", 2), Map.of("n", 3))));
-        assertEquals(3L, xlen(stream), "stored on the master all the same");
+    void with_the_replica_stopped_a_publish_with_min_replicas_acked_is_of_unknown_outcome_and_one_without_returns() {
+        Broker durable = broker(RedisBrokerProvider.NAME, Map.of("min-replicas-acked", "1", "socket-timeout", "0.2"));
+        Broker plain = broker(RedisBrokerProvider.NAME, Map.of());
+        String stream = streamsOnEachMaster("stopped-replica").get(0);
+        durable.publish(stream, Map.of("n", 0)); // connected while the replica answers
+        RedisServer replica = replicaOf(stream);
+        replica.pause(); // SIGSTOP, for less than cluster-node-timeout: no failover
+        try {
+            PublishOutcomeUnknownException e = assertThrows(PublishOutcomeUnknownException.class,
+                    () -> durable.publish(stream, Map.of("n", 1)));
+            assertTrue(e.getMessage().contains("stream '" + stream + "'") && e.getMessage().contains("only 0 of the 1")
+                    && e.getMessage().contains("min-replicas-acked"), e.getMessage());
+            assertThrows(PublishOutcomeUnknownException.class,
+                    () -> durable.publishAll(stream, List.of(Map.of("n", 2), Map.of("n", 3))));
+            plain.publish(stream, Map.of("n", 4));
+        } finally {
+            replica.resume();
+        }
+        assertEquals(5L, xlen(stream), "stored on the master all the same");
+        cluster.awaitHealthy(Duration.ofSeconds(30));
+    }
+
+    /** The node that replicates the master of {@code stream}. */
+    private static RedisServer replicaOf(String stream) {
+        int master = cluster.masterOf(stream).port();
+        return cluster.nodes().stream().filter(n -> n.command("INFO", "replication") instanceof byte[] info
+                && new String(info).contains("master_port:" + master)).findFirst().orElseThrow();
     }
 
     @Test
@@ -242,7 +270,7 @@ class RedisClusterTest {
         // Connected, and with no connection to the master that will die.
         impatient.publish(elsewhere, Map.of("n", 0));
         patient.publish(elsewhere, Map.of("n", 0));
-        FailoverCheck.killDuringABlockedRead("cluster", master, stream, impatient, patient, reader);
+        FailoverCheck.killDuringABlockedRead("cluster", master, stream, impatient, patient, reader, () -> { });
         assertNotEquals(master.port(), cluster.masterOf(stream).port());
         // The killed master stays down: this test runs last, and a restart would only add the wait for it.
     }

@@ -153,7 +153,7 @@ class RedisSentinelTest {
 
     @Test
     @Order(100)
-    void a_publish_through_a_master_switch_is_retried_until_the_new_master_takes_it_and_a_blocked_read_resumes()
+    void through_a_master_switch_a_publish_is_retried_a_blocked_read_resumes_and_health_reports_it_at_once()
             throws Exception {
         RedisServer master = sentinels.master();
         Broker impatient = broker(RedisBrokerProvider.NAME, Map.of("failover-timeout", "0.3"));
@@ -161,7 +161,14 @@ class RedisSentinelTest {
         Broker reader = broker(RedisBrokerProvider.NAME, Map.of());
         impatient.healthStats(); // connected to the master; the first write checks its connection first
         patient.healthStats();
-        FailoverCheck.killDuringABlockedRead("sentinel", master, stream, impatient, patient, reader);
+        Broker watched = broker(RedisBrokerProvider.NAME, Map.of("failover-timeout", "60"));
+        assertEquals(HealthStats.Status.HEALTHY, watched.healthStats().status());
+        FailoverCheck.killDuringABlockedRead("sentinel", master, stream, impatient, patient, reader, () -> {
+            // Health answers at once, not after the failover: were it to wait, it would see the new master.
+            HealthStats stats = watched.healthStats();
+            assertEquals(HealthStats.Status.UNHEALTHY, stats.status(), stats.toString());
+            assertFalse(stats.connected());
+        });
         assertNotEquals(master.port(), sentinels.master().port());
         // The killed master stays down: this test runs last, and a restart would only add the wait for it.
     }
