@@ -15,7 +15,7 @@ import java.util.stream.IntStream;
 import static org.awaitility.Awaitility.await;
 
 /**
- * A real Redis Cluster on 127.0.0.1: {@code masters} masters, each with one replica, every node a
+ * A real Redis Cluster on 127.0.0.1: {@code masters} masters, each with one replica (or more), every node a
  * {@code redis-server --cluster-enabled yes} process of this JVM (so each has its watchdog). The slots are spread
  * evenly over the masters and the nodes joined with CLUSTER ADDSLOTS, MEET and REPLICATE, as
  * {@code redis-cli --cluster create} does, without needing redis-cli. Start one per test class: forming it takes a
