@@ -7,7 +7,7 @@ import dev.courier.testing.LocalRedisCluster;
 import dev.courier.testing.RedisServer;
 import dev.courier.testing.Watchdog;
 import dev.courier.testing.WithRedis;
-import org.junit.jupiter.api.AfterAll;
+import dev.courier.testing.WithRedisCluster;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import redis.clients.jedis.RedisClient;
@@ -39,6 +39,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * ({@link WithRedis}), so that the three JVMs can be counted together.
  */
 @WithRedis
+@WithRedisCluster
 class ClusterInstancesTest {
 
     private static final int MESSAGES = 6_000;
@@ -48,13 +49,8 @@ class ClusterInstancesTest {
     private static LocalRedisCluster cluster;
 
     @BeforeAll
-    static void startCluster() {
-        cluster = LocalRedisCluster.start(3);
-    }
-
-    @AfterAll
-    static void stopCluster() {
-        cluster.close();
+    static void cluster(LocalRedisCluster started) {
+        cluster = started;
     }
 
     @Test

@@ -2,7 +2,7 @@ package dev.courier.cdi;
 
 import dev.courier.testing.LocalRedisSentinels;
 import dev.courier.testing.RedisServer;
-import org.junit.jupiter.api.AfterAll;
+import dev.courier.testing.WithRedisSentinels;
 import org.junit.jupiter.api.BeforeAll;
 
 import java.time.Duration;
@@ -11,18 +11,14 @@ import java.time.Duration;
  * {@link FailoverTest} on a Sentinel set: a master, two replicas and three Sentinels that fail a master that has not
  * answered for 1 s.
  */
+@WithRedisSentinels(replicas = 2)
 class SentinelFailoverTest extends FailoverTest {
 
     private static LocalRedisSentinels sentinels;
 
     @BeforeAll
-    static void startSentinels() {
-        sentinels = LocalRedisSentinels.start(2, 3);
-    }
-
-    @AfterAll
-    static void stopSentinels() {
-        sentinels.close();
+    static void sentinels(LocalRedisSentinels started) {
+        sentinels = started;
     }
 
     @Override

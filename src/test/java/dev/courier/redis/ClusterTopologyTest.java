@@ -6,6 +6,7 @@ import dev.courier.spi.BrokerProvider;
 import dev.courier.spi.BrokerSettings;
 import dev.courier.testing.LocalRedisCluster;
 import dev.courier.testing.RedisServer;
+import dev.courier.testing.WithRedisCluster;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -25,6 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The cluster's topology as health shows it, read from a real cluster while its nodes are killed and restarted. */
+@WithRedisCluster
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ClusterTopologyTest {
 
@@ -34,15 +36,14 @@ class ClusterTopologyTest {
     private static RedisClusterClient client;
 
     @BeforeAll
-    static void startCluster() {
-        cluster = LocalRedisCluster.start(3);
+    static void cluster(LocalRedisCluster started) {
+        cluster = started;
         client = RedisClusterClient.create(Set.copyOf(cluster.seeds()));
     }
 
     @AfterAll
-    static void stopCluster() {
+    static void closeClient() {
         client.close();
-        cluster.close();
     }
 
     private static TopologyHealth topology() {

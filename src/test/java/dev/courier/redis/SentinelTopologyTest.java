@@ -3,7 +3,7 @@ package dev.courier.redis;
 import dev.courier.HealthStats;
 import dev.courier.testing.LocalRedisSentinels;
 import dev.courier.testing.RedisServer;
-import org.junit.jupiter.api.AfterAll;
+import dev.courier.testing.WithRedisSentinels;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -22,19 +22,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 /** A Sentinel set's topology as health shows it, read from real Sentinels while nodes are killed and restarted. */
+@WithRedisSentinels(replicas = 2)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class SentinelTopologyTest {
 
     private static LocalRedisSentinels sentinels;
 
     @BeforeAll
-    static void startSentinels() {
-        sentinels = LocalRedisSentinels.start(2, 3);
-    }
-
-    @AfterAll
-    static void stopSentinels() {
-        sentinels.close();
+    static void sentinels(LocalRedisSentinels started) {
+        sentinels = started;
     }
 
     private static TopologyHealth topology() {

@@ -106,6 +106,9 @@ public final class LocalRedisCluster implements AutoCloseable {
             if (replication.contains("role:slave") && !replication.contains("master_link_status:up")) {
                 return false;
             }
+            if (!LocalRedisSentinels.replicasOnline(replication)) {
+                return false; // a replica's link is up a moment before its master counts it online
+            }
         }
         return true;
     }
