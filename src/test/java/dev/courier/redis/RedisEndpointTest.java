@@ -129,6 +129,21 @@ class RedisEndpointTest {
     }
 
     @Test
+    void a_password_with_unencoded_slashes_hashes_commas_or_question_marks_is_read_whole_and_never_shown() {
+        String odd = "p/w#x,y?z:" + PASSWORD;
+        RedisConnection.Config c = config("redis-sentinel://app:" + odd + "@s1:26379,s2/1#mymaster");
+        assertEquals(odd, c.endpoint().password());
+        assertEquals("mymaster", c.endpoint().masterName());
+        assertEquals(1, c.endpoint().database());
+        BrokerConfigurationException e = assertThrows(BrokerConfigurationException.class,
+                () -> config("redis-cluster://app:" + odd + "@h1:7000,h2:x"));
+        for (String part : new String[] {"p/w", "x,y", "y?z", PASSWORD}) {
+            assertFalse(e.getMessage().contains(part), e.getMessage());
+        }
+        assertTrue(e.getMessage().contains("'redis-cluster://***@h1:7000,h2:x'"), e.getMessage());
+    }
+
+    @Test
     void a_single_node_uri_reads_as_before() {
         RedisConnection.Config c = config("rediss://:" + PASSWORD + "@[::1]/3");
         assertEquals(RedisEndpoint.Topology.STANDALONE, c.endpoint().topology());
