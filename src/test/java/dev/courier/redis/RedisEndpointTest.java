@@ -96,6 +96,7 @@ class RedisEndpointTest {
         assertEquals(data.getPath(), c.tls().truststore());
         assertEquals(watchers.getPath(), c.sentinels().tls().truststore());
         assertEquals("other-pw", c.sentinels().tls().truststorePassword());
+        assertFalse(c.tls().toString().contains(PASSWORD) || c.sentinels().tls().toString().contains("other-pw"));
         assertEquals(data.getPath(), config("rediss-sentinel://s1:26379#m", "tls-truststore", data.getPath())
                 .sentinels().tls().truststore(), "by default the data nodes' truststore");
     }
