@@ -28,11 +28,6 @@ abstract sealed class RedisClients implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger("dev.courier.redis");
 
-    /**
-     * How often a cluster client reads the slot map again by itself, besides after each MOVED and each refused
-     * attempt: a safety net so that a failover is seen even by a client that is idle.
-     */
-    static final Duration TOPOLOGY_REFRESH = Duration.ofSeconds(1);
     /** Jedis's own attempts per cluster command: a MOVED and an ASK; the failover retries are Courier's. */
     static final int CLUSTER_ATTEMPTS = 3;
 
@@ -128,8 +123,11 @@ abstract sealed class RedisClients implements AutoCloseable {
 
         Cluster(RedisEndpoint endpoint, JedisClientConfig dataNodes, GenericObjectPoolConfig<Connection> pool,
                 Duration retriesDuration) {
-            this.provider = new ClusterConnectionProvider(new LinkedHashSet<>(endpoint.nodes()), dataNodes, pool,
-                    TOPOLOGY_REFRESH);
+            // No periodic topology refresh: Jedis starts its thread before it first reads the slots, and leaks it
+            // when no seed answers. The slot map is read again after each MOVED (by Jedis) and after each attempt
+            // refused during a failover (reset), which is when it changes; an idle client finds out on its next
+            // write, whose check of a stale connection fails on the dead master.
+            this.provider = new ClusterConnectionProvider(new LinkedHashSet<>(endpoint.nodes()), dataNodes, pool);
             this.client = closingOnFailure(provider, () -> RedisClusterClient.builder()
                     .nodes(new LinkedHashSet<>(endpoint.nodes()))
                     .clientConfig(dataNodes)

@@ -126,8 +126,12 @@ final class RedisConnection implements AutoCloseable {
         }
     }
 
-    /** The truststore for TLS, and how far certificates are checked. */
+    /** The truststore for TLS, and how far certificates are checked. {@link #toString()} shows no password. */
     record Tls(String truststore, String truststorePassword, String truststoreType, SslVerifyMode verifyMode) {
+        @Override
+        public String toString() {
+            return "Tls[truststore=" + truststore + ", verify=" + verifyMode + "]";
+        }
     }
 
     /** How to reach the Sentinels: their own credentials and TLS. {@link #toString()} shows no password. */

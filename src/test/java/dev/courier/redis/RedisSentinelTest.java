@@ -146,6 +146,17 @@ class RedisSentinelTest {
         assertTrue(e.getMessage().contains("sentinel-password"), e.getMessage());
     }
 
+    @Test
+    @Order(6)
+    void a_master_name_the_sentinels_do_not_monitor_fails_at_once_naming_it() {
+        Broker broker = broker(RedisBrokerProvider.NAME, Map.of("uri",
+                sentinels.uri().replace("#" + LocalRedisSentinels.MASTER_NAME, "#no-such-master"),
+                "failover-timeout", "60"));
+        BrokerConnectionException e = assertThrows(BrokerConnectionException.class,
+                () -> broker.publish(stream, Map.of("n", 1)));
+        assertTrue(e.getMessage().contains("no-such-master seems to be not monitored"), e.getMessage());
+    }
+
     /** Whether CLIENT LIST shows a connection of that name authenticated as that user. */
     private static boolean hasClient(String clientList, String name, String user) {
         return clientList.lines().anyMatch(l -> l.contains(" name=" + name + " ") && l.contains(" user=" + user + " "));
