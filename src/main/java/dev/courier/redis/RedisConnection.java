@@ -179,11 +179,23 @@ final class RedisConnection implements AutoCloseable {
      * check must answer at once.
      */
     boolean ping() {
-        boolean pong = "PONG".equalsIgnoreCase(run("PING", j -> j.ping(), false, false));
+        boolean pong = "PONG".equalsIgnoreCase(run("PING", j -> isCluster() ? pingSlotZero(j) : j.ping(), false,
+                false));
         if (pong) {
             lastPong = java.time.Instant.now();
         }
         return pong;
+    }
+
+    /**
+     * On a cluster, {@code UnifiedJedis.ping()} is sent to every node the client has known, a failed master that
+     * stays in its node map too, so it would fail until that node came back. A PING to one slot's master says the
+     * cluster answers; which masters do is for the topology (health) to say.
+     */
+    private static String pingSlotZero(UnifiedJedis cluster) {
+        try (Connection connection = ((redis.clients.jedis.RedisClusterClient) cluster).getConnectionFromSlot(0)) {
+            return connection.ping() ? "PONG" : "";
+        }
     }
 
     /** When Redis last answered a {@link #ping()}, or {@code null}. */
@@ -741,21 +753,7 @@ final class RedisConnection implements AutoCloseable {
         if (config.endpoint.ssl()) {
             clientConfig.sslOptions(sslOptions(config.tls));
         }
-        DefaultJedisClientConfig sentinelConfig = null;
-        if (config.sentinels != null) {
-            SentinelAccess access = config.sentinels;
-            DefaultJedisClientConfig.Builder sentinels = DefaultJedisClientConfig.builder()
-                    .connectionTimeoutMillis((int) config.connectTimeout.toMillis())
-                    .socketTimeoutMillis((int) Math.min(Integer.MAX_VALUE, config.socketTimeout.toMillis()))
-                    .clientName("courier-" + config.brokerName + "-sentinel")
-                    .user(access.user())
-                    .password(access.password())
-                    .ssl(access.ssl());
-            if (access.ssl()) {
-                sentinels.sslOptions(sslOptions(access.tls()));
-            }
-            sentinelConfig = sentinels.build();
-        }
+        DefaultJedisClientConfig sentinelConfig = config.sentinels == null ? null : sentinelConfig();
         ConnectionPoolConfig pool = new ConnectionPoolConfig();
         pool.setMaxTotal(config.poolSize);
         pool.setMaxIdle(config.poolSize);
@@ -767,6 +765,38 @@ final class RedisConnection implements AutoCloseable {
         // failover-timeout.
         return RedisClients.build(config.endpoint, clientConfig.build(), sentinelConfig, pool,
                 Duration.ofMillis(socketTimeout));
+    }
+
+    /** How to reach the Sentinels, with their own credentials and TLS. */
+    private DefaultJedisClientConfig sentinelConfig() {
+        SentinelAccess access = config.sentinels;
+        DefaultJedisClientConfig.Builder sentinels = DefaultJedisClientConfig.builder()
+                .connectionTimeoutMillis((int) config.connectTimeout.toMillis())
+                .socketTimeoutMillis((int) Math.min(Integer.MAX_VALUE, config.socketTimeout.toMillis()))
+                .clientName("courier-" + config.brokerName + "-sentinel")
+                .user(access.user())
+                .password(access.password())
+                .ssl(access.ssl());
+        if (access.ssl()) {
+            sentinels.sslOptions(sslOptions(access.tls()));
+        }
+        return sentinels.build();
+    }
+
+    /**
+     * What a cluster or Sentinel set reports of its nodes, for health ({@code null} on one node): asked once, with
+     * no failover retry, so that a health check never waits for failover-timeout.
+     *
+     * @throws JedisException no node (or Sentinel) answers
+     */
+    TopologyHealth topology(java.util.Collection<String> streams) {
+        return switch (config.endpoint.topology()) {
+            case STANDALONE -> null;
+            case CLUSTER -> ClusterTopology.read(
+                    ((redis.clients.jedis.RedisClusterClient) clients(false).jedis()).getClusterNodes(), streams);
+            case SENTINEL -> SentinelTopology.read(config.endpoint.masterName(), config.endpoint.nodes(),
+                    sentinelConfig(), () -> clients(false).jedis().info("replication"));
+        };
     }
 
     private static SslOptions sslOptions(Tls tls) {
