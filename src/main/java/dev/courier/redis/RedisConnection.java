@@ -276,19 +276,40 @@ final class RedisConnection implements AutoCloseable {
         return run(operation, command, true, true);
     }
 
+    /**
+     * Runs commands that go together (a pipeline of an XACK and the next XREADGROUP) on one pooled connection to
+     * the master that holds {@code key}, with {@link #execute}'s retry and exception rules. Not a Jedis
+     * {@code ClusterPipeline}: that one syncs each node on a thread of its own and, when a node fails, leaves its
+     * replies unset and the error only in its log.
+     *
+     * @param blocking whether the commands may block (the blocking pool, whose socket timeout allows for it)
+     */
+    <T> T executeOn(String operation, byte[] key, boolean blocking, Function<Connection, T> command) {
+        return runOnClients(operation, c -> {
+            try (Connection connection = c.connectionFor(key)) {
+                return command.apply(connection);
+            }
+        }, blocking, true);
+    }
+
     /** How long to wait before asking a loading Redis again. */
     static final long LOADING_PAUSE_MS = 50;
 
     /** @param waitWhileLoading false for a probe: it waits neither for LOADING nor through a failover */
     private <T> T run(String operation, Function<UnifiedJedis, T> command, boolean blocking,
                       boolean waitWhileLoading) {
+        return runOnClients(operation, c -> command.apply(c.jedis()), blocking, waitWhileLoading);
+    }
+
+    private <T> T runOnClients(String operation, Function<RedisClients, T> command, boolean blocking,
+                               boolean waitWhileLoading) {
         if (config.failsOver() && waitWhileLoading) {
-            return runThroughFailover(operation, c -> command.apply(c.jedis()), blocking);
+            return runThroughFailover(operation, command, blocking);
         }
         long deadline = System.nanoTime() + config.socketTimeout.toNanos();
         while (true) {
             try {
-                return runOnce(operation, c -> command.apply(c.jedis()), blocking);
+                return runOnce(operation, command, blocking);
             } catch (RedisReplyException e) {
                 if (!waitWhileLoading || !e.is("LOADING")) {
                     throw e;
