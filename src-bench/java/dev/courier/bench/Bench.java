@@ -369,6 +369,7 @@ public final class Bench {
         String s = backlog(n);
         XReadGroupParams params = XReadGroupParams.xReadGroupParams().count(batch);
         Map<String, StreamEntryID> key = Map.of(s, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY);
+        Cpu cpu = Cpu.start(Thread.currentThread().getName());
         long t = System.nanoTime();
         int consumed = 0;
         while (consumed < n) {
@@ -382,6 +383,7 @@ public final class Bench {
             consumed += ids.length;
         }
         double rate = n / ((System.nanoTime() - t) / 1e9);
+        cpu.end("raw", n);
         requireAcknowledged(s);
         raw.del(s);
         return rate;
@@ -404,11 +406,14 @@ public final class Bench {
         LongAdder handled = new LongAdder();
         Broker broker = redisBroker();
         CourierEngine engine = engine(broker, s, batch, argument -> handled.increment());
+        Cpu cpu = Cpu.start("courier-default-" + s + "-");
         long t = System.nanoTime();
         engine.start();
         try {
             awaitDrained(handled::sum, n, s, t);
-            return n / ((System.nanoTime() - t) / 1e9);
+            double rate = n / ((System.nanoTime() - t) / 1e9);
+            cpu.end("courier", n);
+            return rate;
         } finally {
             engine.stop();
             broker.close();
@@ -452,6 +457,7 @@ public final class Bench {
             ratioRow(String.format(Locale.ROOT, "%d ms handler, concurrency %d, %,d messages", SLOW_HANDLER_MS,
                     workers, n), rate, ideal, "N x 200 msg/s", 0.8);
         }
+        Cpu.print();
         int n = n(200_000);
         double[][] noop = rounds(() -> engineConsume(n, null, Concurrency.SEQUENTIAL),
                 () -> engineConsume(n, null, new Concurrency(8, Subscribe.Ordering.NONE, "", 0)));
@@ -492,11 +498,14 @@ public final class Bench {
             }
             handled.increment();
         }, concurrency);
+        Cpu cpu = Cpu.start("courier-default-" + s + "-");
         long t = System.nanoTime();
         engine.start();
         try {
             awaitDrained(handled::sum, n, s, t);
-            return n / ((System.nanoTime() - t) / 1e9);
+            double rate = n / ((System.nanoTime() - t) / 1e9);
+            cpu.end("concurrency " + concurrency.workers(), n);
+            return rate;
         } finally {
             engine.stop();
             broker.close();
@@ -842,6 +851,56 @@ public final class Bench {
         return used();
     }
 
+    /**
+     * The CPU time a consuming round took per message: of the client's threads (those whose names start with a
+     * prefix, read before they end) and of redis-server. Printed with the rounds: it tells CPU from waiting.
+     */
+    static final class Cpu {
+        private static final Map<String, List<String>> notes = new LinkedHashMap<>();
+        private final String threads;
+        private final long client;
+        private final long server;
+
+        private Cpu(String threads) {
+            this.threads = threads;
+            this.client = threadCpu(threads);
+            this.server = redis.cpuNanos();
+        }
+
+        static Cpu start(String threadNamePrefix) {
+            return new Cpu(threadNamePrefix);
+        }
+
+        void end(String side, int n) {
+            double clientUs = (threadCpu(threads) - client) / 1e3 / n;
+            double serverUs = (redis.cpuNanos() - server) / 1e3 / n;
+            notes.computeIfAbsent(side, k -> new ArrayList<>()).add(String.format(Locale.ROOT, "%.2f+%.2f",
+                    clientUs, serverUs));
+        }
+
+        static void clear() {
+            notes.clear();
+        }
+
+        /** Each side's rounds as client+redis CPU microseconds per message. */
+        static void print() {
+            notes.forEach((side, rounds) -> System.err.printf(Locale.ROOT, "    cpu us/msg (client+redis) %s: %s%n",
+                    side, String.join(" ", rounds)));
+            notes.clear();
+        }
+
+        private static long threadCpu(String prefix) {
+            java.lang.management.ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+            long sum = 0;
+            for (java.lang.management.ThreadInfo info : mx.getThreadInfo(mx.getAllThreadIds())) {
+                if (info != null && info.getThreadName().startsWith(prefix)) {
+                    sum += Math.max(0, mx.getThreadCpuTime(info.getThreadId()));
+                }
+            }
+            return sum;
+        }
+    }
+
     // Rounds and the table
 
     interface Measure {
@@ -850,6 +909,7 @@ public final class Bench {
 
     /** ROUNDS rounds of each, alternating: [0] the raw figures, [1] Courier's. */
     static double[][] rounds(Measure rawSide, Measure courierSide) throws Exception {
+        Cpu.clear();
         double[][] r = new double[2][ROUNDS];
         for (int i = 0; i < ROUNDS; i++) {
             // Each round starts on a collected heap: no round pays for an earlier one's garbage.
@@ -860,6 +920,7 @@ public final class Bench {
         }
         // Each round, on stderr: how far apart the rounds are shows how noisy the machine was.
         System.err.printf(Locale.ROOT, "    rounds raw %s%n    rounds courier %s%n", rounds(r[0]), rounds(r[1]));
+        Cpu.print();
         return r;
     }
 
