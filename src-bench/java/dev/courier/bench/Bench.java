@@ -741,12 +741,15 @@ public final class Bench {
         long baseline = usedAfterGc();
         AtomicLong maxLive = new AtomicLong();
         AtomicLong maxUsed = new AtomicLong();
+        AtomicLong maxReadAfterGc = new AtomicLong();
         Thread sampler = new Thread(() -> {
             int tick = 0;
             while (!Thread.currentThread().isInterrupted()) {
                 maxUsed.accumulateAndGet(used(), Math::max);
                 if (++tick % 20 == 0) {
                     maxLive.accumulateAndGet(usedAfterGc(), Math::max);
+                    // What the earlier figure was: the heap in use read just after the collection.
+                    maxReadAfterGc.accumulateAndGet(used(), Math::max);
                 }
                 LockSupport.parkNanos(25_000_000);
             }
@@ -766,8 +769,12 @@ public final class Bench {
         }
         double rate = n / ((System.nanoTime() - t) / 1e9);
         long growth = Math.max(0, maxLive.get() - baseline);
+        System.err.printf(Locale.ROOT, "    heap, %d worker(s): live after GC (collector's figure) +%s; heap in use "
+                + "read right after the GC +%s%n", concurrency.workers(), mb(growth),
+                mb(Math.max(0, maxReadAfterGc.get() - baseline)));
         row(String.format(Locale.ROOT, "heap growth consuming a %,d-message backlog on redis (live, after GC)%s", n,
-                        concurrency.workers() > 1 ? ", concurrency " + concurrency.workers() : ""),
+                        concurrency.workers() > 1 ? ", concurrency " + concurrency.workers() + ", "
+                                + concurrency.ordering() : ""),
                 mb(growth), String.format(Locale.ROOT, "peak used incl. garbage %s; %s while sampling",
                         mb(maxUsed.get() - baseline), rate(rate)),
                 "<= 64 MB", growth <= 64L << 20 ? "yes" : "NO");
@@ -845,10 +852,40 @@ public final class Bench {
         return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
     }
 
+    /**
+     * The live heap: what a full collection left, as the collector reports it. Not {@link #used()} read after
+     * {@code System.gc()}: by then the running threads have allocated again (each of 64 workers takes a fresh TLAB,
+     * and a descheduled sampler on a loaded machine reads tens of MB of new garbage as live).
+     */
     private static long usedAfterGc() {
         System.gc();
         System.gc();
-        return used();
+        long after = -1;
+        long end = -1;
+        for (java.lang.management.GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            if (gc instanceof com.sun.management.GarbageCollectorMXBean bean && bean.getLastGcInfo() != null
+                    && bean.getLastGcInfo().getEndTime() > end && isFull(bean.getName())) {
+                end = bean.getLastGcInfo().getEndTime();
+                after = heapUsed(bean.getLastGcInfo().getMemoryUsageAfterGc());
+            }
+        }
+        return after >= 0 ? after : used();
+    }
+
+    /** Whether a collector is the one System.gc() runs (G1's and Parallel's full collections, Serial's old). */
+    private static boolean isFull(String collector) {
+        return collector.contains("Old") || collector.contains("MarkSweep") || collector.contains("Full");
+    }
+
+    private static long heapUsed(Map<String, java.lang.management.MemoryUsage> pools) {
+        long sum = 0;
+        for (java.lang.management.MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            java.lang.management.MemoryUsage usage = pools.get(pool.getName());
+            if (pool.getType() == java.lang.management.MemoryType.HEAP && usage != null) {
+                sum += usage.getUsed();
+            }
+        }
+        return sum;
     }
 
     /**
