@@ -615,18 +615,16 @@ public final class JsonCodec {
             int length = t.length();
             int start = pos + 1; // after the opening quote
             int i = start;
-            int hash = 0;
-            // Fast path: no escapes. Locals, not fields, in the loop; the hash as String.hashCode computes it.
+            // Fast path: no escapes. Locals, not fields, in the loop.
             while (i < length) {
                 char c = t.charAt(i);
                 if (c == '"') {
                     pos = i + 1;
-                    return key && i - start <= MAX_KEY_CACHED ? key(start, i, hash) : t.substring(start, i);
+                    return key && i - start <= MAX_KEY_CACHED ? key(start, i) : t.substring(start, i);
                 }
                 if (c == '\\' || c < 0x20) {
                     break;
                 }
-                hash = 31 * hash + c;
                 i++;
             }
             pos = i;
@@ -684,12 +682,18 @@ public final class JsonCodec {
             }
         }
 
-        /** The key text[start, end), whose String.hashCode is {@code hash}: the cached one, or a new one cached. */
-        private String key(int start, int end, int hash) {
+        /** The key text[start, end): the cached one, or a new one cached. */
+        private String key(int start, int end) {
+            String t = text;
+            int hash = 0;
+            for (int i = start; i < end; i++) {
+                hash = 31 * hash + t.charAt(i); // as String.hashCode: a cached key's own hash is compared first
+            }
             int slot = (hash ^ hash >>> 16) & (KEYS.length - 1);
             String cached = KEYS[slot];
             int length = end - start;
-            if (cached != null && cached.length() == length && text.regionMatches(start, cached, 0, length)) {
+            if (cached != null && cached.hashCode() == hash && cached.length() == length
+                    && t.regionMatches(start, cached, 0, length)) {
                 return cached;
             }
             String fresh = text.substring(start, end);
