@@ -489,13 +489,6 @@ public final class JsonCodec {
         /** 10^0 to 10^22: the powers of ten that are exact doubles. */
         private static final double[] POWERS_OF_TEN = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-        /** Keys longer than this are not cached. */
-        private static final int MAX_KEY_CACHED = 32;
-        /**
-         * Keys seen lately, by hash: a stream's messages have the same few keys, so most keys are found here. Shared
-         * by all threads without a lock: a String is immutable, and a slot raced over only costs a copy.
-         */
-        private static final String[] KEYS = new String[512];
 
         private final String text;
         private int pos;
@@ -558,7 +551,7 @@ public final class JsonCodec {
                 if (peek() != '"') {
                     throw error("expected a string key");
                 }
-                String key = parseString(true);
+                String key = parseString();
                 skipWhitespace();
                 expect(':');
                 skipWhitespace();
@@ -603,14 +596,6 @@ public final class JsonCodec {
         }
 
         private String parseString() {
-            return parseString(false);
-        }
-
-        /**
-         * A string; as a key ({@code key}), a short one without escapes is taken from {@link #KEYS} when it is there:
-         * no copy, and its hash code is already known to the map it goes into.
-         */
-        private String parseString(boolean key) {
             String t = text;
             int length = t.length();
             int start = pos + 1; // after the opening quote
@@ -620,7 +605,7 @@ public final class JsonCodec {
                 char c = t.charAt(i);
                 if (c == '"') {
                     pos = i + 1;
-                    return key && i - start <= MAX_KEY_CACHED ? key(start, i) : t.substring(start, i);
+                    return t.substring(start, i);
                 }
                 if (c == '\\' || c < 0x20) {
                     break;
@@ -680,25 +665,6 @@ public final class JsonCodec {
                     }
                 }
             }
-        }
-
-        /** The key text[start, end): the cached one, or a new one cached. */
-        private String key(int start, int end) {
-            String t = text;
-            int hash = 0;
-            for (int i = start; i < end; i++) {
-                hash = 31 * hash + t.charAt(i); // as String.hashCode: a cached key's own hash is compared first
-            }
-            int slot = (hash ^ hash >>> 16) & (KEYS.length - 1);
-            String cached = KEYS[slot];
-            int length = end - start;
-            if (cached != null && cached.hashCode() == hash && cached.length() == length
-                    && t.regionMatches(start, cached, 0, length)) {
-                return cached;
-            }
-            String fresh = text.substring(start, end);
-            KEYS[slot] = fresh;
-            return fresh;
         }
 
         private Object parseNumber() {
