@@ -138,8 +138,9 @@ final class InFlight {
                     runnable.add(entry);
                 }
             }
-            // One worker per ready message, not all of them for each.
-            for (int i = Math.min(runnable.size(), batch.size()); i > 0; i--) {
+            // One worker is woken; each that takes some and leaves more wakes the next (see take): with quick
+            // handlers one or two workers clear a batch, instead of every worker waking (a futex each) for a few.
+            if (!runnable.isEmpty()) {
                 ready.signal();
             }
         } finally {
@@ -169,6 +170,9 @@ final class InFlight {
                 taken.add(entry);
             }
             busy++;
+            if (!runnable.isEmpty()) {
+                ready.signal(); // more are ready: another worker, if one waits
+            }
             return taken;
         } finally {
             lock.unlock();
