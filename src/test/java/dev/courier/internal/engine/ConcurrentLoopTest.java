@@ -243,49 +243,16 @@ class ConcurrentLoopTest {
     @Test
     void a_stop_acknowledges_what_finished_and_leaves_the_rest_pending(RedisServer server) throws Exception {
         String stream = "stop-" + System.nanoTime();
+        Stopped stopped;
         try (RedisClient client = RedisClient.create(URI.create(server.uri()))) {
-            Set<Integer> firstRun = ConcurrentHashMap.newKeySet();
-            Set<Integer> finished = ConcurrentHashMap.newKeySet();
-            CountDownLatch quickOnes = new CountDownLatch(1);
-            int read;
             try (Broker broker = redis(server, "stopping-consumer")) {
-                broker.read(stream, GROUP, 1);
-                for (int i = 0; i < 40; i++) {
-                    broker.publish(stream, Map.of("seq", i));
-                }
-                CourierEngine engine = engine(broker, stream, new Concurrency(16, Subscribe.Ordering.NONE, "", 24),
-                        Duration.ofSeconds(2), argument -> {
-                            int seq = ((Number) ((Message) argument).payload().get("seq")).intValue();
-                            firstRun.add(seq);
-                            if (seq % 2 == 0) {
-                                quickOnes.await();
-                            } else {
-                                new CountDownLatch(1).await(); // never counted down: until the stop interrupts it
-                            }
-                            finished.add(seq);
-                        });
-                engine.start();
-                await().atMost(Duration.ofSeconds(10)).until(() -> firstRun.size() == 16);
-                // Read and held: the 16 running and those waiting for a worker, as many as the window had room for.
-                read = engine.status().loops().get(0).inFlight();
-                assertTrue(read > 16 && read <= 24, "held " + read);
-                assertEquals(read, client.xpending(stream, GROUP).getTotal());
-                Thread stopper = new Thread(engine::stop);
-                stopper.start();
-                await().atMost(Duration.ofSeconds(1)).until(() -> engine.status().loops().get(0).state()
-                        != LoopStatus.State.RUNNING || !engine.status().started());
-                quickOnes.countDown();
-                stopper.join(10_000);
-                assertTrue(!stopper.isAlive(), "the stop returned");
+                stopped = stopWithSixteenRunning(broker, stream, () -> client.xpending(stream, GROUP).getTotal());
             }
-            assertEquals(8, finished.size(), "the even ones finished: " + finished);
-            // What finished is acknowledged; the rest of what was read (running or waiting) is pending.
-            assertEquals(read - 8, client.xpending(stream, GROUP).getTotal());
+            // The consumer starts again under its name: Redis gives it what it held, at its first read.
             Set<Integer> again = ConcurrentHashMap.newKeySet();
             try (Broker broker = redis(server, "stopping-consumer")) {
                 CourierEngine engine = engine(broker, stream, new Concurrency(16, Subscribe.Ordering.NONE, "", 0),
-                        Duration.ofSeconds(2), argument -> again.add(((Number) ((Message) argument).payload()
-                                .get("seq")).intValue()));
+                        Duration.ofSeconds(2), argument -> again.add(seq(argument)));
                 engine.start();
                 try {
                     await().atMost(Duration.ofSeconds(20)).until(() -> again.size() == 40 - 8);
@@ -295,12 +262,97 @@ class ConcurrentLoopTest {
             }
             Set<Integer> expected = new HashSet<>();
             for (int i = 0; i < 40; i++) {
-                if (!finished.contains(i)) {
+                if (!stopped.finished().contains(i)) {
                     expected.add(i);
                 }
             }
             assertEquals(expected, again, "everything but the finished ones came again");
         }
+    }
+
+    @Test
+    void a_stop_on_inline_acknowledges_what_finished_and_leaves_the_rest_held() throws Exception {
+        Map<String, String> options = new HashMap<>(QUICK_RETRIES);
+        options.put("message-timeout", "5"); // past the stop (its shutdown timeout is 2 s)
+        try (Broker broker = new InlineBrokerProvider().create("default", new BrokerSettings("default", "inline",
+                options, "test-consumer"))) {
+            String stream = "stop-" + System.nanoTime();
+            java.util.function.LongSupplier pending = () -> {
+                Long p = Backlog.of(broker).group(stream, GROUP).pending();
+                return p == null ? -1 : p;
+            };
+            Stopped stopped = stopWithSixteenRunning(broker, stream, pending);
+            // Inline keeps what was held, unacknowledged, until message-timeout, then dead-letters it (its rule for
+            // a message held too long); the next engine gets what the stopped one had not read.
+            Set<Integer> again = ConcurrentHashMap.newKeySet();
+            CourierEngine engine = engine(broker, stream, new Concurrency(16, Subscribe.Ordering.NONE, "", 0),
+                    Duration.ofSeconds(2), argument -> again.add(seq(argument)));
+            engine.start();
+            try {
+                await().atMost(Duration.ofSeconds(20)).until(() -> again.size() == 40 - stopped.read()
+                        && broker.deadLetterDepth(stream) == stopped.read() - 8);
+            } finally {
+                engine.stop();
+            }
+            Set<Integer> unread = new HashSet<>();
+            for (int i = stopped.read(); i < 40; i++) {
+                unread.add(i);
+            }
+            assertEquals(unread, again, "what was not read came to the next engine, nothing twice");
+            assertEquals(0, pending.getAsLong());
+        }
+    }
+
+    /** What {@link #stopWithSixteenRunning} left: how many messages the loop held, which handlers finished. */
+    private record Stopped(int read, Set<Integer> finished) {
+    }
+
+    /**
+     * 40 messages, 16 workers, a window of 24, a shutdown timeout of 2 s: the even ones finish during the stop, the
+     * odd ones outlive it. The finished ones are acknowledged; the rest of what was read (running or waiting for a
+     * worker) stays unacknowledged.
+     */
+    private static Stopped stopWithSixteenRunning(Broker broker, String stream, java.util.function.LongSupplier pending)
+            throws Exception {
+        Set<Integer> firstRun = ConcurrentHashMap.newKeySet();
+        Set<Integer> finished = ConcurrentHashMap.newKeySet();
+        CountDownLatch quickOnes = new CountDownLatch(1);
+        broker.read(stream, GROUP, 1);
+        for (int i = 0; i < 40; i++) {
+            broker.publish(stream, Map.of("seq", i));
+        }
+        CourierEngine engine = engine(broker, stream, new Concurrency(16, Subscribe.Ordering.NONE, "", 24),
+                Duration.ofSeconds(2), argument -> {
+                    int seq = seq(argument);
+                    firstRun.add(seq);
+                    if (seq % 2 == 0) {
+                        quickOnes.await();
+                    } else {
+                        new CountDownLatch(1).await(); // never counted down: until the stop interrupts it
+                    }
+                    finished.add(seq);
+                });
+        engine.start();
+        await().atMost(Duration.ofSeconds(10)).until(() -> firstRun.size() == 16);
+        // Read and held: the 16 running and those waiting for a worker, as many as the window had room for.
+        int read = engine.status().loops().get(0).inFlight();
+        assertTrue(read > 16 && read <= 24, "held " + read);
+        assertEquals(read, pending.getAsLong());
+        Thread stopper = new Thread(engine::stop);
+        stopper.start();
+        await().atMost(Duration.ofSeconds(1)).until(() -> engine.status().loops().get(0).state()
+                != LoopStatus.State.RUNNING || !engine.status().started());
+        quickOnes.countDown();
+        stopper.join(10_000);
+        assertTrue(!stopper.isAlive(), "the stop returned");
+        assertEquals(8, finished.size(), "the even ones finished: " + finished);
+        // What finished is acknowledged; the rest of what was read (running or waiting) is pending.
+        assertEquals(read - 8, pending.getAsLong());
+        return new Stopped(read, Set.copyOf(finished));
+    }
+
+    private static int seq(Object message) {
+        return ((Number) ((Message) message).payload().get("seq")).intValue();
     }
 
     @Test
