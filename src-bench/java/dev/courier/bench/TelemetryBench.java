@@ -1,5 +1,6 @@
 package dev.courier.bench;
 
+import com.sun.management.OperatingSystemMXBean;
 import dev.courier.Broker;
 import dev.courier.Brokers;
 import dev.courier.Message;
@@ -21,6 +22,7 @@ import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
 import redis.clients.jedis.AbstractPipeline;
 import redis.clients.jedis.StreamEntryID;
 
+import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -47,6 +49,21 @@ final class TelemetryBench {
         }
     }
 
+    /** The JVM's CPU time (all its threads: the loop, the SDK's span processor, the bench's polling). */
+    private static final OperatingSystemMXBean OS =
+            (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+
+    /** One round's figures: messages per second, and the JVM's CPU microseconds per message (less noisy when the
+     * machine is shared: another process's load slows the rate but does not add to this). */
+    private record Round(double rate, double cpuMicros) {
+    }
+
+    /**
+     * More rounds than the other sections: the differences measured are a few percent, and the runs short (half a
+     * second), so that the load of a shared machine moves single rounds by more than that.
+     */
+    private static final int ROUNDS = 9;
+
     private TelemetryBench() {
     }
 
@@ -55,26 +72,38 @@ final class TelemetryBench {
         int consumed = Bench.n(200_000);
         int published = Bench.n(300_000);
         Mode[] modes = Mode.values();
-        double[][] consume = new double[modes.length][Bench.ROUNDS];
-        double[][] publish = new double[modes.length][Bench.ROUNDS];
+        double[][] consume = new double[modes.length][ROUNDS];
+        double[][] consumeCpu = new double[modes.length][ROUNDS];
+        double[][] publish = new double[modes.length][ROUNDS];
+        double[][] publishCpu = new double[modes.length][ROUNDS];
         for (Mode mode : modes) {
             // Warm-up: the observed paths compiled before any round counts.
             consume(mode, consumed / 4);
             publishAll(mode, published / 4);
         }
-        for (int i = 0; i < Bench.ROUNDS; i++) {
-            for (Mode mode : modes) {
+        for (int i = 0; i < ROUNDS; i++) {
+            // Each round begins with another mode, so that none is always first after the fill or a GC.
+            for (int k = 0; k < modes.length; k++) {
+                Mode mode = modes[(i + k) % modes.length];
                 System.gc();
-                consume[mode.ordinal()][i] = consume(mode, consumed);
+                Round r = consume(mode, consumed);
+                consume[mode.ordinal()][i] = r.rate();
+                consumeCpu[mode.ordinal()][i] = r.cpuMicros();
             }
-            for (Mode mode : modes) {
+            for (int k = 0; k < modes.length; k++) {
+                Mode mode = modes[(i + k) % modes.length];
                 System.gc();
-                publish[mode.ordinal()][i] = publishAll(mode, published);
+                Round r = publishAll(mode, published);
+                publish[mode.ordinal()][i] = r.rate();
+                publishCpu[mode.ordinal()][i] = r.cpuMicros();
             }
         }
         for (Mode mode : modes) {
-            System.err.printf(Locale.ROOT, "    rounds consume %s:%s%n    rounds publishAll %s:%s%n", mode.label,
-                    line(consume[mode.ordinal()]), mode.label, line(publish[mode.ordinal()]));
+            int m = mode.ordinal();
+            System.err.printf(Locale.ROOT, "    rounds consume %s:%s; JVM CPU us/msg:%s (median %.2f)%n"
+                            + "    rounds publishAll %s:%s; JVM CPU us/msg:%s (median %.2f)%n", mode.label,
+                    line(consume[m]), cpus(consumeCpu[m]), Bench.median(consumeCpu[m]), mode.label, line(publish[m]),
+                    cpus(publishCpu[m]), Bench.median(publishCpu[m]));
         }
         double consumeOff = Bench.median(consume[0]);
         double publishOff = Bench.median(publish[0]);
@@ -94,6 +123,14 @@ final class TelemetryBench {
         double ratio = value / off;
         Bench.row(what, Bench.rate(value), String.format(Locale.ROOT, "%.2fx telemetry off", ratio),
                 String.format(Locale.ROOT, ">= %.2fx", target), ratio >= target ? "yes" : "NO");
+    }
+
+    private static String cpus(double[] values) {
+        StringBuilder text = new StringBuilder();
+        for (double v : values) {
+            text.append(String.format(Locale.ROOT, " %.2f", v));
+        }
+        return text.toString();
     }
 
     private static String line(double[] values) {
@@ -136,15 +173,20 @@ final class TelemetryBench {
         }
     }
 
-    /** Handles a backlog of n entries; traced, each entry carries a traceparent, as a traced publisher leaves it. */
-    private static double consume(Mode mode, int n) throws InterruptedException {
+    /**
+     * Handles a backlog of n entries; traced, each entry carries a traceparent, as a traced publisher leaves it (the
+     * same for each batch of 100, as one publishAll's entries share its send span).
+     */
+    private static Round consume(Mode mode, int n) throws InterruptedException {
         String s = Bench.stream("telemetry-consume");
         Map<String, String> fields = Bench.FIELDS;
-        if (mode == Mode.TRACING) {
-            fields = new LinkedHashMap<>(Bench.FIELDS);
-            fields.put("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
-        }
         for (int sent = 0; sent < n; sent += Bench.BATCH) {
+            if (mode == Mode.TRACING) {
+                // One trace context per batch of 100, as a traced publishAll x100 leaves them: one send span each.
+                fields = new LinkedHashMap<>(Bench.FIELDS);
+                fields.put("traceparent", String.format(Locale.ROOT, "00-4bf92f3577b34da6%016x-00f067aa0ba902b7-01",
+                        System.nanoTime()));
+            }
             try (AbstractPipeline p = Bench.raw.pipelined()) {
                 for (int i = 0; i < Bench.BATCH; i++) {
                     p.xadd(s, Bench.XADD, fields);
@@ -162,11 +204,13 @@ final class TelemetryBench {
                     List.of(new Subscription("default", s, Bench.GROUP, "", Message.class, "TelemetryBench.handle",
                             argument -> handled.increment(), CircuitBreakerSettings.OFF, Concurrency.SEQUENTIAL)),
                     observed.telemetry);
+            long cpu = OS.getProcessCpuTime();
             long t = System.nanoTime();
             engine.start();
             try {
                 Bench.awaitDrained(handled::sum, n, s, t);
                 double rate = n / ((System.nanoTime() - t) / 1e9);
+                double cpuMicros = (OS.getProcessCpuTime() - cpu) / 1e3 / n;
                 if (mode == Mode.TRACING) {
                     observed.sdk.getSdkTracerProvider().forceFlush().join(30, java.util.concurrent.TimeUnit.SECONDS);
                 }
@@ -174,7 +218,7 @@ final class TelemetryBench {
                     throw new IllegalStateException(s + ": " + observed.spans.getFinishedSpanItems().size()
                             + " spans for " + n + " messages");
                 }
-                return rate;
+                return new Round(rate, cpuMicros);
             } finally {
                 engine.stop();
             }
@@ -184,22 +228,24 @@ final class TelemetryBench {
         }
     }
 
-    private static double publishAll(Mode mode, int n) {
+    private static Round publishAll(Mode mode, int n) {
         String s = Bench.stream("telemetry-publish-all");
         List<Map<String, Object>> batch = Collections.nCopies(Bench.BATCH, Bench.PAYLOAD);
         Broker broker = Bench.redisBroker();
         try (Observed observed = new Observed(mode)) {
             ((AbstractBroker) broker).useTelemetry(observed.telemetry);
+            long cpu = OS.getProcessCpuTime();
             long t = System.nanoTime();
             for (int sent = 0; sent < n; sent += Bench.BATCH) {
                 broker.publishAll(s, batch);
             }
             double rate = n / ((System.nanoTime() - t) / 1e9);
+            double cpuMicros = (OS.getProcessCpuTime() - cpu) / 1e3 / n;
             long length = Bench.raw.xlen(s);
             if (length != n) {
                 throw new IllegalStateException(s + " holds " + length + " entries, not " + n);
             }
-            return rate;
+            return new Round(rate, cpuMicros);
         } finally {
             broker.close();
             Bench.raw.del(s);

@@ -13,14 +13,16 @@ import java.util.Objects;
  * @param handled         messages every matching handler processed (acknowledged)
  * @param failed          handlings that threw (the message rejected, or held by an open circuit breaker)
  * @param deadLettered    messages this loop dead-lettered: payloads that cannot be bound, and rejections past
- *                        {@code max-retries}
+ *                        {@code max-retries}; not those dropped instead where {@code enable-dlq=false} (the
+ *                        broker's health data counts them, {@code discarded})
  * @param reconnects      how often the loop reached its broker again after failing to
  * @param handlings       handler runs timed (successes and failures)
  * @param handlerTime     their total time
  * @param longestHandling the longest of them
  * @param lag             entries of the stream the group has not been delivered yet, as the broker reports it
- *                        (Redis 7+: {@code XINFO GROUPS} lag); {@code null} when the broker does not tell (older
- *                        Redis, or a lag Redis cannot compute after deletions) or cannot be reached
+ *                        (Redis 7+: {@code XINFO GROUPS} lag; where that has none, the entries after the group's
+ *                        last-delivered-id, counted); {@code null} when the broker does not tell (a count past its
+ *                        bound, a user without EVAL) or cannot be reached
  * @param pending         entries delivered to the group and not yet acknowledged; {@code null} when unknown
  * @param consumers       consumers of the group, all instances together; {@code null} when the broker does not tell
  */

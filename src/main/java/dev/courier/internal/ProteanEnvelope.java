@@ -10,7 +10,6 @@ import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.regex.Pattern;
 
 /**
  * Protean's message envelope, {@code {"data": {...}, "metadata": {"headers": {...}, "domain": {...}, ...}}}, read
@@ -18,8 +17,8 @@ import java.util.regex.Pattern;
  */
 public final class ProteanEnvelope {
 
-    /** A W3C traceparent of version 00: version, trace id, parent id, flags. */
-    private static final Pattern TRACEPARENT = Pattern.compile("00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}");
+    /** A W3C traceparent of version 00: {@code 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>}. */
+    private static final int TRACEPARENT_LENGTH = 55;
     /** As Python's {@code datetime.isoformat()} writes a UTC time. */
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSSxxx");
 
@@ -112,7 +111,23 @@ public final class ProteanEnvelope {
 
     /** Whether the text is a W3C traceparent Courier can carry (version 00, lower-case hex). */
     public static boolean isTraceparent(String text) {
-        return text != null && TRACEPARENT.matcher(text).matches();
+        // By hand, not by a regular expression: a traced consumer checks every entry's field (a match cost
+        // about a sixth of a traced no-op handling).
+        if (text == null || text.length() != TRACEPARENT_LENGTH || text.charAt(0) != '0' || text.charAt(1) != '0'
+                || text.charAt(2) != '-' || text.charAt(35) != '-' || text.charAt(52) != '-') {
+            return false;
+        }
+        return isLowerHex(text, 3, 35) && isLowerHex(text, 36, 52) && isLowerHex(text, 53, 55);
+    }
+
+    private static boolean isLowerHex(String text, int from, int to) {
+        for (int i = from; i < to; i++) {
+            char c = text.charAt(i);
+            if ((c < '0' || c > '9') && (c < 'a' || c > 'f')) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Protean writes {@code {"trace_id", "parent_id", "sampled"}}; a W3C string is taken too. */

@@ -34,6 +34,7 @@ final class RedisHealth {
     private final Counters counters;
     private final Retention retention;
     private final MaintenancePolicy maintenance;
+    private final GroupLag lags;
 
     RedisHealth(String name, String provider, RedisConnection connection, RetryPolicy policy, String consumer,
                  ConsumerGroups groups, Counters counters, Retention retention, MaintenancePolicy maintenance) {
@@ -46,6 +47,7 @@ final class RedisHealth {
         this.counters = counters;
         this.retention = retention;
         this.maintenance = maintenance;
+        this.lags = new GroupLag(name, connection);
     }
 
     /** The broker's health: the server's (PING, INFO) and what this broker object has done. */
@@ -122,8 +124,8 @@ final class RedisHealth {
             Map<String, Object> gi = new LinkedHashMap<>();
             gi.put("pending", info.getPending());
             gi.put("last_delivered_id", String.valueOf(info.getLastDeliveredId()));
-            Object lag = info.getGroupInfo().get("lag"); // Redis 7+
-            gi.put("lag", lag instanceof Long l ? l : -1L);
+            Object lag = info.getGroupInfo().get("lag"); // Redis 7+, and null where it cannot tell
+            gi.put("lag", lag instanceof Long l ? l : lags.count(stream, info.getLastDeliveredId()));
             List<Map<String, Object>> consumers = new ArrayList<>();
             for (StreamConsumerInfo c : connection.execute("XINFO CONSUMERS",
                     j -> j.xinfoConsumers2(stream, info.getName()))) {

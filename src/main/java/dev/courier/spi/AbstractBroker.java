@@ -484,6 +484,15 @@ public abstract class AbstractBroker implements Broker {
         return policy == null || !policy.exhausted(deliveryCount);
     }
 
+    /**
+     * Whether what this adapter gives up on goes to its dead-letter queue; {@code false} where its
+     * {@link #retryPolicy()} has {@code enable-dlq=false}: it is dropped (acknowledged, counted as discarded).
+     */
+    public final boolean keepsDeadLetters() {
+        RetryPolicy policy = retryPolicy();
+        return policy == null || policy.deadLetterEnabled();
+    }
+
     /** The policy by which {@link #doNack} delivers again or dead-letters; {@code null} when it follows none. */
     protected RetryPolicy retryPolicy() {
         return null;

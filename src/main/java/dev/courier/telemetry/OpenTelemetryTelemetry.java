@@ -165,9 +165,7 @@ public final class OpenTelemetryTelemetry implements Telemetry {
             Process measured = new Process() {
                 @Override
                 public void end(long nanos, Throwable error) {
-                    if (meter != null) {
-                        processDuration.record(seconds(nanos), withError(common, error));
-                    }
+                    recordProcess(common, nanos, error);
                 }
             };
             return new Processing() {
@@ -177,12 +175,40 @@ public final class OpenTelemetryTelemetry implements Telemetry {
                 }
             };
         }
+        Parents parents = new Parents();
         return new Processing() {
             @Override
             public Process start(Message message) {
-                return new Processed(name, stream, span, common, settles, message);
+                return new Processed(name, stream, span, common, settles, message, parents.of(message));
             }
         };
+    }
+
+    /**
+     * The parents of one loop's process spans, from the trace context each message carries. The last one is kept:
+     * the messages of one traced {@code publishAll} carry the same context, and are read one after the other.
+     */
+    private final class Parents {
+        /** Read and written by the loop or its workers: an immutable pair, so a race costs an extraction. */
+        private volatile Extracted last;
+
+        Context of(Message message) {
+            Map<String, String> carrier = carrier(message);
+            if (carrier.isEmpty()) {
+                return Context.root(); // nothing to extract
+            }
+            Extracted known = last;
+            if (known != null && known.carrier().equals(carrier)) {
+                return known.context();
+            }
+            // Context.root(): nothing of the loop thread's context leaks in.
+            Context context = propagator.extract(Context.root(), carrier, GETTER);
+            last = new Extracted(carrier, context);
+            return context;
+        }
+    }
+
+    private record Extracted(Map<String, String> carrier, Context context) {
     }
 
     @Override
@@ -314,6 +340,16 @@ public final class OpenTelemetryTelemetry implements Telemetry {
         }
     }
 
+    /**
+     * A handling's duration. Recorded in the root context: the process span has ended by then, so there is no span
+     * for an exemplar to name, and the thread's current context need not be looked up per message.
+     */
+    private void recordProcess(Attributes attributes, long nanos, Throwable error) {
+        if (meter != null) {
+            processDuration.record(seconds(nanos), withError(attributes, error), Context.root());
+        }
+    }
+
     private final class Processed implements Process {
         private final String stream;
         private final Attributes metricAttributes;
@@ -323,7 +359,7 @@ public final class OpenTelemetryTelemetry implements Telemetry {
         private final Scope scope;
 
         Processed(String name, String stream, Attributes spanAttributes, Attributes metricAttributes,
-                  Map<Settlement, Attributes> settles, Message message) {
+                  Map<Settlement, Attributes> settles, Message message, Context parent) {
             this.stream = stream;
             this.metricAttributes = metricAttributes;
             this.settles = settles;
@@ -334,8 +370,7 @@ public final class OpenTelemetryTelemetry implements Telemetry {
                 return;
             }
             // The publish's span is the parent: one message per process span, so one trace from the request that
-            // published it to its handling. Context.root(): nothing of the loop thread's context leaks in.
-            Context parent = propagator.extract(Context.root(), carrier(message), GETTER);
+            // published it to its handling.
             span = tracer.spanBuilder(name).setParent(parent).setSpanKind(SpanKind.CONSUMER)
                     .setAllAttributes(spanAttributes).setAttribute(MESSAGE_ID, messageId).startSpan();
             scope = span.makeCurrent();
@@ -365,9 +400,7 @@ public final class OpenTelemetryTelemetry implements Telemetry {
                 scope.close();
                 span.end();
             }
-            if (meter != null) {
-                processDuration.record(seconds(nanos), withError(metricAttributes, error));
-            }
+            recordProcess(metricAttributes, nanos, error);
         }
     }
 

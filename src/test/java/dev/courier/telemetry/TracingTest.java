@@ -61,16 +61,18 @@ class TracingTest {
         otel.close();
     }
 
-    /** Starts an engine whose handler records the trace it runs in, and fails on messages with {@code fail}. */
-    private CourierEngine start(Broker broker) {
-        CourierEngine engine = otel.engine(broker, stream, "billing", argument -> {
+    /** An engine whose handler records the trace it runs in, and fails on messages with {@code fail}; not started. */
+    private CourierEngine engine(Broker broker) {
+        return otel.engine(broker, stream, "billing", argument -> {
             handlerTraces.add(Span.current().getSpanContext().getTraceId());
             if (((dev.courier.Message) argument).payload().containsKey("fail")) {
                 throw new IllegalStateException("declined");
             }
         });
-        otel.started(engine);
-        return engine;
+    }
+
+    private CourierEngine start(Broker broker) {
+        return otel.started(engine(broker));
     }
 
     /** Publishes inside a SERVER span, as a JAX-RS request would. @return the request's span */
@@ -164,6 +166,32 @@ class TracingTest {
         for (SpanData process : otel.spans("process " + stream)) {
             assertEquals(send.getSpanId(), process.getParentSpanId());
         }
+    }
+
+    @Test
+    void messages_of_one_read_each_continue_their_own_publish_or_none() {
+        Broker broker = otel.redis(redis.uri());
+        CourierEngine engine = engine(broker); // its telemetry is the broker's from now on
+        Span first = otel.sdk.getTracer("test").spanBuilder("first").startSpan();
+        try (Scope ignored = first.makeCurrent()) {
+            broker.publishAll(stream, List.of(Map.of("n", 1), Map.of("n", 2)));
+        } finally {
+            first.end();
+        }
+        try (Jedis plain = new Jedis(redis.host(), redis.port())) {
+            plain.xadd(stream, StreamEntryID.NEW_ENTRY, Map.of("data", "{\"n\": 3}")); // no trace context
+        }
+        Span second = publishInRequest(broker, Map.of("n", 4));
+        // Started after the four are stored: read in one batch, one after the other.
+        otel.started(engine);
+        await().until(() -> otel.spans("process " + stream).size() == 4);
+        List<SpanData> sends = otel.spans("send " + stream);
+        assertEquals(List.of(first.getSpanContext().getSpanId(), second.getSpanContext().getSpanId()),
+                sends.stream().map(SpanData::getParentSpanId).toList());
+        List<String> parents = otel.spans("process " + stream).stream().map(SpanData::getParentSpanId).toList();
+        assertEquals(List.of(sends.get(0).getSpanId(), sends.get(0).getSpanId(),
+                io.opentelemetry.api.trace.SpanId.getInvalid(), sends.get(1).getSpanId()), parents,
+                "the batch's two continue its send span, the plain entry starts a trace, the last continues its own");
     }
 
     @Test

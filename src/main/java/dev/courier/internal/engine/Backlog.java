@@ -6,8 +6,8 @@ import java.util.Map;
 
 /**
  * The groups' lag, pending entries and consumers, as a broker's {@link Broker#info()} reports them: Redis from
- * {@code XINFO GROUPS} (lag only where Redis 7+ gives one: it is null after deletions it cannot account for, and
- * then left unknown rather than guessed), inline from its memory. Anything the broker does not tell is {@code null}.
+ * {@code XINFO GROUPS} (its lag, else the entries after the group's last-delivered-id counted, up to a bound; past
+ * it unknown rather than guessed), inline from its memory. Anything the broker does not tell is {@code null}.
  */
 final class Backlog {
 

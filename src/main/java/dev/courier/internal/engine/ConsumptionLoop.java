@@ -774,10 +774,16 @@ final class ConsumptionLoop implements Runnable {
         }
     }
 
-    /** Whether a rejection now delivers the message again (else the broker dead-letters it). */
+    /** Whether a rejection now delivers the message again (else the broker dead-letters or discards it). */
     private boolean redeliversAfterNack(Message message) {
         return !(broker instanceof dev.courier.spi.AbstractBroker adapter)
                 || adapter.redeliversAfterNack(message.deliveryCount());
+    }
+
+    /** How a message given up on is settled: dead-lettered, or discarded where the broker keeps no dead letters. */
+    private Telemetry.Settlement givenUp() {
+        return broker instanceof dev.courier.spi.AbstractBroker adapter && !adapter.keepsDeadLetters()
+                ? Telemetry.Settlement.DISCARD : Telemetry.Settlement.DEAD_LETTER;
     }
 
     private void reject(Message message, Handler handler, Throwable error, Telemetry.Process observed) {
@@ -791,9 +797,8 @@ final class ConsumptionLoop implements Runnable {
                     + "dead-letter: {4}",
                     this, handler.subscription().description(), id(message), message.deliveryCount(), error);
             LOG.log(Level.DEBUG, "stack trace", error);
-            boolean dead = !redeliversAfterNack(message);
-            Telemetry.Settle settle = observed.settle(dead ? Telemetry.Settlement.DEAD_LETTER
-                    : Telemetry.Settlement.NACK);
+            Telemetry.Settlement settlement = redeliversAfterNack(message) ? Telemetry.Settlement.NACK : givenUp();
+            Telemetry.Settle settle = observed.settle(settlement);
             try {
                 broker.nack(stream, message.id(), group);
             } catch (RuntimeException e) {
@@ -801,7 +806,7 @@ final class ConsumptionLoop implements Runnable {
                 throw e;
             }
             settle.end(null);
-            if (dead) {
+            if (settlement == Telemetry.Settlement.DEAD_LETTER) {
                 deadLettered.increment();
             }
         } else {
@@ -813,8 +818,9 @@ final class ConsumptionLoop implements Runnable {
 
     private void deadLetter(Message message, Handler handler, String reason, Telemetry.Process observed) {
         unbindable.increment();
+        Telemetry.Settlement settlement = givenUp();
         Telemetry.Settle settle = broker.hasCapability(BrokerCapability.DEAD_LETTER_QUEUE)
-                ? observed.settle(Telemetry.Settlement.DEAD_LETTER) : Telemetry.Settle.NONE;
+                ? observed.settle(settlement) : Telemetry.Settle.NONE;
         boolean moved;
         try {
             moved = broker.moveToDeadLetters(stream, message.id(), group, reason);
@@ -824,8 +830,12 @@ final class ConsumptionLoop implements Runnable {
         }
         settle.end(null);
         if (moved) {
-            deadLettered.increment();
-            LOG.log(Level.WARNING, "{0}: message {1} dead-lettered: {2} cannot take it: {3}", this, id(message),
+            if (settlement == Telemetry.Settlement.DEAD_LETTER) {
+                deadLettered.increment();
+            }
+            String what = settlement == Telemetry.Settlement.DEAD_LETTER ? "dead-lettered"
+                    : "discarded (enable-dlq is false)";
+            LOG.log(Level.WARNING, "{0}: message {1} {2}: {3} cannot take it: {4}", this, id(message), what,
                     handler.subscription().description(), reason);
             return;
         }

@@ -113,7 +113,9 @@ public interface Telemetry {
         /** Rejected: the broker delivers it again later. */
         NACK("nack"),
         /** Moved to the dead-letter queue: a payload that cannot be bound, or a rejection past max-retries. */
-        DEAD_LETTER("dead_letter");
+        DEAD_LETTER("dead_letter"),
+        /** Given up on as for {@link #DEAD_LETTER}, where the broker keeps no dead letters (enable-dlq=false). */
+        DISCARD("discard");
 
         private final String operation;
 
