@@ -7,8 +7,8 @@ import java.util.Map;
 
 /**
  * Handles the jobs of the stream "parallel-jobs" four at a time, on the server's managed threads, each with a request
- * context of its own (the request-scoped {@link RequestTrace}) and the application's naming context ({@code java:comp}).
- * A job with {@code "work_ms"} takes that long.
+ * context of its own (the request-scoped {@link RequestTrace}) and the application's naming context
+ * ({@code java:comp}). A job with {@code "work_ms"} takes that long.
  */
 @ApplicationScoped
 public class ParallelSubscriber {
