@@ -144,8 +144,8 @@ public final class Bench {
         Broker courier = redisBroker();
         Peer peer = new Peer(RedisProcess.HOST, redis.port());
         try {
-            // -Dbench.only=publishing,consuming,concurrency,latency,inline,codec,heap,soak runs some sections only (while
-            // profiling).
+            // -Dbench.only=publishing,consuming,concurrency,latency,inline,codec,heap,soak,telemetry,cluster runs some
+            // sections only (while profiling).
             String only = System.getProperty("bench.only", "");
             java.util.function.Predicate<String> on = section -> only.isBlank() || only.contains(section);
             if (!only.equals("server")) {
@@ -177,6 +177,9 @@ public final class Bench {
             }
             if (on.test("telemetry")) {
                 TelemetryBench.run();
+            }
+            if (on.test("cluster")) {
+                ClusterBench.run(redis.uri());
             }
             if (only.contains("server")) { // only when asked for: it needs the servers (-Pbench,bench-server)
                 ServerBench.run(redis);
@@ -298,16 +301,29 @@ public final class Bench {
 
     private static double publishThreads(int n, java.util.function.Consumer<String> publish) throws Exception {
         String s = stream("threads");
+        List<Measure> tasks = new ArrayList<>();
+        for (int i = 0; i < THREADS; i++) {
+            tasks.add(() -> {
+                for (int j = 0; j < n / THREADS; j++) {
+                    publish.accept(s);
+                }
+                return 0;
+            });
+        }
+        long t = concurrently(tasks, "publishing");
+        return done(s, n, t);
+    }
+
+    /** Runs each task on a thread of its own, all released at once, until all end; when they were released. */
+    static long concurrently(List<Measure> tasks, String what) throws InterruptedException {
         CountDownLatch go = new CountDownLatch(1);
         List<Thread> threads = new ArrayList<>();
         AtomicInteger errors = new AtomicInteger();
-        for (int i = 0; i < THREADS; i++) {
+        for (Measure task : tasks) {
             Thread thread = new Thread(() -> {
                 try {
                     go.await();
-                    for (int j = 0; j < n / THREADS; j++) {
-                        publish.accept(s);
-                    }
+                    task.run();
                 } catch (Exception e) {
                     errors.incrementAndGet();
                     e.printStackTrace();
@@ -322,9 +338,9 @@ public final class Bench {
             thread.join();
         }
         if (errors.get() > 0) {
-            throw new IllegalStateException(errors + " publishing threads failed");
+            throw new IllegalStateException(errors + " " + what + " threads failed");
         }
-        return done(s, n, t);
+        return t;
     }
 
     /** Checks that the stream holds n entries, deletes it, and gives n per second since t. */
