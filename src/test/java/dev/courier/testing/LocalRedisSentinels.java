@@ -92,11 +92,20 @@ public final class LocalRedisSentinels implements AutoCloseable {
         if (current == null || !text(current.command("INFO", "replication")).contains("role:master")) {
             return false;
         }
+        if (!replicasOnline(text(current.command("INFO", "replication")))) {
+            return false;
+        }
         return running(dataNodes).stream().filter(n -> n != current).allMatch(n -> {
             String replication = text(n.command("INFO", "replication"));
             return replication.contains("master_port:" + agreed.getPort())
                     && replication.contains("master_link_status:up");
         });
+    }
+
+    /** Whether every replica a master's INFO replication lists is {@code state=online} (past its first sync). */
+    static boolean replicasOnline(String replication) {
+        return replication.lines().filter(l -> l.startsWith("slave") && l.contains(":ip="))
+                .allMatch(l -> l.contains("state=online"));
     }
 
     private static HostAndPort masterNamedBy(LocalRedisServer sentinel) {
@@ -110,6 +119,12 @@ public final class LocalRedisSentinels implements AutoCloseable {
         return sentinels.stream().map(s -> new HostAndPort(s.host(), s.port())).toList();
     }
 
+    /** The {@code redis-sentinel://} uri of a broker on this set, database 0. */
+    public String uri() {
+        return "redis-sentinel://" + String.join(",", sentinels().stream().map(HostAndPort::toString).toList())
+                + "/0#" + MASTER_NAME;
+    }
+
     /** The master the first running Sentinel names now. */
     public RedisServer master() {
         HostAndPort named = masterNamedBy(running(sentinels).get(0));
@@ -120,6 +135,11 @@ public final class LocalRedisSentinels implements AutoCloseable {
     /** The data nodes (master and replicas), running or not. */
     public List<RedisServer> dataNodes() {
         return List.copyOf(dataNodes);
+    }
+
+    /** The Sentinels themselves, running or not (to stop one). */
+    public List<RedisServer> sentinelNodes() {
+        return List.copyOf(sentinels);
     }
 
     private static List<LocalRedisServer> running(List<LocalRedisServer> servers) {
