@@ -126,29 +126,19 @@ abstract class RequestContexts {
 
         /**
          * Weld's bean manager tells whether any context of the scope is active (CDI 4.1's
-         * {@code isContextActive}), asked of the manager itself rather than of the proxy that checks the container's
-         * state at each call (Payara's); where it cannot, this context's {@code isActive()}, the only request context
-         * a loop thread's calls activate.
+         * {@code isContextActive}, the controller's check); where it cannot, this context's {@code isActive()}, the
+         * only request context a loop thread's calls activate.
          */
         private static MethodHandle anyActive(MethodHandles.Lookup lookup, BeanManager beanManager, Class<?> type,
                                               Object context) throws ReflectiveOperationException {
-            Object manager = beanManager;
             try {
-                manager = beanManager.getClass().getMethod("delegate").invoke(beanManager);
+                return MethodHandles.insertArguments(lookup.unreflect(beanManager.getClass()
+                                .getMethod("isContextActive", Class.class)), 0, beanManager, RequestScoped.class)
+                        .asType(MethodType.methodType(boolean.class));
             } catch (NoSuchMethodException | IllegalAccessException e) {
-                // not a proxy, or not one that lets us through
+                return MethodHandles.insertArguments(lookup.unreflect(type.getMethod("isActive"))
+                        .asType(MethodType.methodType(boolean.class, Object.class)), 0, context);
             }
-            for (Object candidate : new Object[] {manager, beanManager}) {
-                try {
-                    return MethodHandles.insertArguments(lookup.unreflect(candidate.getClass()
-                                    .getMethod("isContextActive", Class.class)), 0, candidate, RequestScoped.class)
-                            .asType(MethodType.methodType(boolean.class));
-                } catch (NoSuchMethodException | IllegalAccessException e) {
-                    // try the next, then the context itself
-                }
-            }
-            return MethodHandles.insertArguments(lookup.unreflect(type.getMethod("isActive"))
-                    .asType(MethodType.methodType(boolean.class, Object.class)), 0, context);
         }
 
         private static Event<Object> observed(BeanManager beanManager, Annotation qualifier) {
