@@ -12,6 +12,9 @@ import redis.clients.jedis.resps.StreamGroupInfo;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -64,14 +67,24 @@ final class ServerBench {
                         Bench.median(r[1]), Bench.median(r[0]), "raw batch consume (COUNT " + size + ")", 0);
             }
         }
-        double[][] se = Bench.rounds(() -> Bench.rawConsume(n, batch), () -> Bench.engineConsume(n, batch));
+        long[] seCpu = new long[1];
+        double[][] se = Bench.rounds(() -> Bench.rawConsume(n, batch), () -> {
+            long cpu = cpuNanos(ProcessHandle.current().pid());
+            double rate = Bench.engineConsume(n, batch);
+            seCpu[0] += cpuNanos(ProcessHandle.current().pid()) - cpu;
+            return rate;
+        });
         double seRate = Bench.median(se[1]);
+        double seMicros = seCpu[0] / 1e3 / ((long) n * se[1].length);
         Bench.row("raw Jedis XREADGROUP COUNT " + batch + " + one XACK per batch", Bench.rate(Bench.median(se[0])),
                 "", "", "");
         Bench.ratioRow("Java SE engine, no-op handler, " + n + " messages (batch " + batch + ")", seRate,
                 Bench.median(se[0]), "raw batch consume", 0);
+        Bench.row("Java SE engine, CPU per message: the whole JVM", String.format(Locale.ROOT, "%.2f us",
+                seMicros), "over its rounds only", "", "");
         try {
-            for (Servers.Kind kind : Servers.Kind.values()) {
+            // The two servers as users run them (the telemetry variant of Liberty is the telemetry section's).
+            for (Servers.Kind kind : List.of(Servers.Kind.OPEN_LIBERTY, Servers.Kind.PAYARA_MICRO)) {
                 AppServer server = Servers.acquire(kind, Map.of(
                         "BROKERS_DEFAULT_PROVIDER", "redis",
                         "BROKERS_DEFAULT_URI", redis.uri(),
@@ -83,10 +96,18 @@ final class ServerBench {
                 // -Dbench.server.jfr=<folder> records the measured rounds of each server (for profiling).
                 String jfr = System.getProperty("bench.server.jfr", "");
                 if (!jfr.isBlank()) {
-                    jcmd(jvm(server), "JFR.start name=bench settings=profile filename="
+                    // -Dbench.server.jfr.settings=<file.jfc> for another sampling period than profile's 10-20 ms.
+                    jcmd(jvm(server), "JFR.start name=bench settings="
+                            + System.getProperty("bench.server.jfr.settings", "profile") + " filename="
                             + Path.of(jfr, kind.name().toLowerCase(Locale.ROOT) + ".jfr").toAbsolutePath());
                 }
+                long pid = jvm(server);
+                long loopCpu = cpuNanos(pid, LOOP_THREAD);
+                long processCpu = cpuNanos(pid);
                 double[][] r = Bench.rounds(() -> Bench.rawConsume(n, batch), () -> drain(n));
+                long messages = (long) n * r[1].length;
+                double loopMicros = (cpuNanos(pid, LOOP_THREAD) - loopCpu) / 1e3 / messages;
+                double processMicros = (cpuNanos(pid) - processCpu) / 1e3 / messages;
                 if (!jfr.isBlank()) {
                     jcmd(jvm(server), "JFR.stop name=bench");
                 }
@@ -98,6 +119,10 @@ final class ServerBench {
                         String.format(Locale.ROOT, "%.2fx raw batch consume (%s); %.2fx Java SE engine",
                                 rate / rawRate, Bench.rate(rawRate), ratio),
                         ">= 0.8x Java SE engine", ratio >= 0.8 ? "yes" : "NO");
+                Bench.row(server.name() + ", CPU per message: the loop thread / the whole server",
+                        String.format(Locale.ROOT, "%.2f / %.2f us", loopMicros, processMicros),
+                        String.format(Locale.ROOT, "%.2fx the Java SE engine's JVM (whole server; it idles in the "
+                                + "raw rounds)", processMicros / seMicros), "", "");
                 if (orders > 0) {
                     demoHeap(server, orders);
                 }
@@ -195,6 +220,42 @@ final class ServerBench {
         Bench.raw.del(ORDERS);
         System.err.printf(Locale.ROOT, "    %s: %,d orders in %.1f s (send %.1f s)%n", server.name(), orders,
                 seconds, (t - t0) / 1e9);
+    }
+
+    /** The kernel's name of the subscriber's loop thread ("courier-default-bench-server-..."), cut to 15 bytes. */
+    private static final String LOOP_THREAD = "courier-default";
+    /** Linux counts CPU time in /proc in ticks of 1/100 s (USER_HZ). */
+    private static final long NANOS_PER_TICK = 10_000_000L;
+
+    /** The CPU time (user and system) a process has used, its ended threads included. */
+    private static long cpuNanos(long pid) throws IOException {
+        return ticks(Files.readString(Path.of("/proc", Long.toString(pid), "stat"))) * NANOS_PER_TICK;
+    }
+
+    /** The CPU time of the process's live threads whose name starts with the prefix. */
+    private static long cpuNanos(long pid, String prefix) throws IOException {
+        long ticks = 0;
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc", Long.toString(pid), "task"))) {
+            for (Path task : tasks) {
+                String stat;
+                try {
+                    stat = Files.readString(task.resolve("stat"));
+                } catch (NoSuchFileException e) {
+                    continue; // the thread ended
+                }
+                String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                if (name.startsWith(prefix)) {
+                    ticks += ticks(stat);
+                }
+            }
+        }
+        return ticks * NANOS_PER_TICK;
+    }
+
+    /** utime plus stime of a /proc stat line: fields 14 and 15, counted from the pid. */
+    private static long ticks(String stat) {
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
     }
 
     /** The server's JVM: its process, or the java process under it (a start script). */

@@ -10,11 +10,9 @@ import dev.courier.internal.engine.CircuitBreakerSettings;
 import dev.courier.internal.engine.Subscription;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.context.Dependent;
-import jakarta.enterprise.context.control.RequestContextController;
 import jakarta.enterprise.context.spi.Context;
 import jakarta.enterprise.context.spi.Contextual;
 import jakarta.enterprise.context.spi.CreationalContext;
-import jakarta.enterprise.inject.Instance;
 import jakarta.enterprise.inject.spi.AnnotatedMethod;
 import jakarta.enterprise.inject.spi.AnnotatedParameter;
 import jakarta.enterprise.inject.spi.Bean;
@@ -143,7 +141,7 @@ final class SubscriberMethods {
             subscriptions.add(new Subscription(subscribe.broker(), subscribe.stream(), group, subscribe.type(),
                     parameter.getBaseType(), describe(f.bean, f.method),
                     new MethodInvoker(resolver, f.bean, f.method.getJavaMember(), parameter.getPosition(),
-                            injected), breaker, concurrency));
+                            injected, describe(f.bean, f.method)), breaker, concurrency));
         }
         return subscriptions;
     }
@@ -215,34 +213,39 @@ final class SubscriberMethods {
     /**
      * Calls a subscriber method as CDI calls an observer method: each call in a request context of its own, with the
      * {@code @Dependent} objects made for it destroyed after it. What does not change from call to call is looked up
-     * once: the request context controller (one per calling thread, as a controller is not meant to be shared by
-     * threads), the client proxies of normal-scoped parameters, and an application-scoped bean's instance. The
-     * lookups are made at the first call, when the container is running.
+     * once: the request context ({@link RequestContexts}), the client proxies of normal-scoped parameters, and an
+     * application-scoped bean's instance. The lookups are made at the first call, when the container is running.
+     * Where nothing {@code @Dependent} can be made for a call (a normal-scoped or static method, only normal-scoped
+     * parameters besides the message), no {@code CreationalContext} is made for it.
      */
     private static final class MethodInvoker implements Subscription.Invoker {
         private final BeanManager beanManager;
         private final Bean<?> bean;
         private final Method method;
         private final boolean isStatic;
+        /** Whether the bean instance is made for each call (and destroyed after it). */
+        private final boolean isDependent;
         private final int messagePosition;
         private final InjectionPoint[] injected;
-        private final Instance<RequestContextController> requestContexts;
-        private final ThreadLocal<RequestContextController> requestContext;
+        private final String description;
+        private volatile RequestContexts requestContexts;
         /** Per parameter: the client proxy to pass every time, or null where each call needs its own reference. */
         private volatile Object[] shared;
+        /** Whether a call can make {@code @Dependent} objects (the bean itself, a parameter), set with shared. */
+        private volatile boolean makesDependents;
         /** The bean instance when it lives as long as the application, else null. */
         private volatile Object applicationInstance;
 
         MethodInvoker(BeanManager beanManager, Bean<?> bean, Method method, int messagePosition,
-                      InjectionPoint[] injected) {
+                      InjectionPoint[] injected, String description) {
             this.beanManager = beanManager;
             this.bean = bean;
             this.method = method;
             this.isStatic = Modifier.isStatic(method.getModifiers());
+            this.isDependent = !isStatic && bean.getScope() == Dependent.class;
             this.messagePosition = messagePosition;
             this.injected = injected;
-            this.requestContexts = beanManager.createInstance().select(RequestContextController.class);
-            this.requestContext = ThreadLocal.withInitial(requestContexts::get);
+            this.description = description;
             // Subscriber methods, like observer methods, need not be public.
             method.setAccessible(true);
         }
@@ -250,11 +253,12 @@ final class SubscriberMethods {
         @Override
         public void invoke(Object argument) throws Exception {
             Object[] references = shared();
-            RequestContextController requestContext = this.requestContext.get();
+            RequestContexts requestContext = requestContexts();
             boolean activated = requestContext.activate();
-            CreationalContext<?> dependents = beanManager.createCreationalContext(bean);
+            CreationalContext<?> dependents = makesDependents ? beanManager.createCreationalContext(bean) : null;
+            Object instance = null;
             try {
-                Object instance = isStatic ? null : instance(dependents);
+                instance = isStatic ? null : instance(dependents);
                 Object[] arguments = new Object[injected.length];
                 for (int i = 0; i < arguments.length; i++) {
                     arguments[i] = i == messagePosition ? argument
@@ -272,8 +276,13 @@ final class SubscriberMethods {
                 }
                 throw e;
             } finally {
-                // Dependent objects made for this call (a @Dependent bean, injected parameters) end with it.
-                dependents.release();
+                // Dependent objects made for this call (a @Dependent bean, injected parameters) end with it. A
+                // @Dependent bean is destroyed through its bean (its @PreDestroy), which releases the rest.
+                if (instance != null && isDependent) {
+                    destroy(instance, dependents);
+                } else if (dependents != null) {
+                    dependents.release();
+                }
                 if (activated) {
                     // Ends this call's request context: its request-scoped beans are destroyed.
                     requestContext.deactivate();
@@ -289,6 +298,7 @@ final class SubscriberMethods {
         private Object[] shared() {
             Object[] references = shared;
             if (references == null) {
+                boolean dependent = isDependent;
                 references = new Object[injected.length];
                 for (int i = 0; i < injected.length; i++) {
                     InjectionPoint point = injected[i];
@@ -300,11 +310,28 @@ final class SubscriberMethods {
                     if (resolved != null && beanManager.isNormalScope(resolved.getScope())) {
                         references[i] = beanManager.getInjectableReference(point,
                                 beanManager.createCreationalContext(null));
+                    } else {
+                        dependent = true;
                     }
                 }
+                makesDependents = dependent;
                 shared = references;
             }
             return references;
+        }
+
+        private RequestContexts requestContexts() {
+            RequestContexts contexts = requestContexts;
+            if (contexts == null) {
+                contexts = RequestContexts.of(beanManager, description);
+                requestContexts = contexts;
+            }
+            return contexts;
+        }
+
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        private void destroy(Object instance, CreationalContext<?> dependents) {
+            ((Bean) bean).destroy(instance, dependents);
         }
 
         @SuppressWarnings({"unchecked", "rawtypes"})

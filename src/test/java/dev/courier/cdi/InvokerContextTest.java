@@ -5,7 +5,11 @@ import dev.courier.testing.Deployment;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.context.Dependent;
+import jakarta.enterprise.context.Destroyed;
+import jakarta.enterprise.context.Initialized;
 import jakarta.enterprise.context.RequestScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.spi.BeanManager;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -18,7 +22,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * What a subscriber method sees of CDI, call after call: a request context of its own per message (its
@@ -78,12 +85,49 @@ class InvokerContextTest {
         }
     }
 
+    /** A subscriber bean made for each call, with nothing injected: only the bean itself is dependent. */
+    @Dependent
+    static class DependentHandler {
+        static final List<Integer> handled = new CopyOnWriteArrayList<>();
+        static final List<Integer> destroyed = new CopyOnWriteArrayList<>();
+        static final AtomicInteger created = new AtomicInteger();
+        final int number = created.incrementAndGet();
+
+        void on(@Subscribe(stream = "dependent") Map<String, Object> message) {
+            handled.add(number);
+        }
+
+        @PreDestroy
+        void destroy() {
+            destroyed.add(number);
+        }
+    }
+
+    /** The request context's lifecycle events, with the thread each came on. */
+    @ApplicationScoped
+    static class RequestEvents {
+        static final List<Thread> initialized = new CopyOnWriteArrayList<>();
+        static final List<Thread> destroyed = new CopyOnWriteArrayList<>();
+
+        void initialized(@Observes @Initialized(RequestScoped.class) Object payload) {
+            initialized.add(Thread.currentThread());
+        }
+
+        void destroyed(@Observes @Destroyed(RequestScoped.class) Object payload) {
+            destroyed.add(Thread.currentThread());
+        }
+    }
+
     @BeforeEach
     void reset() {
         PerMessage.created.set(0);
         PerMessage.destroyed.clear();
         Helper.created.set(0);
         Helper.destroyed.clear();
+        DependentHandler.handled.clear();
+        DependentHandler.destroyed.clear();
+        RequestEvents.initialized.clear();
+        RequestEvents.destroyed.clear();
     }
 
     private static Deployment deploy() {
@@ -141,6 +185,69 @@ class InvokerContextTest {
             assertNotEquals(failed.requestBean(), next.requestBean(), "the next message has a context of its own");
             await().atMost(WAIT).until(() -> PerMessage.destroyed.contains(failed.requestBean()));
             await().atMost(WAIT).until(() -> Helper.destroyed.contains(failed.helper()));
+        }
+    }
+
+    @Test
+    void a_dependent_subscriber_bean_is_new_for_each_call_and_destroyed_after_it() {
+        try (Deployment app = Deployment.of(Deployment.inline("brokers.default.max-retries", "0"),
+                DependentHandler.class)) {
+            for (String name : List.of("a", "b", "c")) {
+                app.broker().publish("dependent", Map.of("name", name));
+            }
+            await().atMost(WAIT).until(() -> DependentHandler.handled.size() == 3);
+            await().atMost(WAIT).until(() -> DependentHandler.destroyed.size() == 3);
+            assertEquals(3, new HashSet<>(DependentHandler.handled).size(), "an instance per call: "
+                    + DependentHandler.handled);
+            assertEquals(DependentHandler.handled, DependentHandler.destroyed);
+        }
+    }
+
+    @Test
+    void each_message_fires_the_request_context_events_on_the_loop_thread_where_they_are_observed() {
+        try (Deployment app = Deployment.of(Deployment.inline("brokers.default.max-retries", "0"), Handler.class,
+                PerMessage.class, Helper.class, RequestEvents.class)) {
+            Handler handler = app.bean(Handler.class);
+            for (String name : List.of("a", "b", "c")) {
+                app.broker().publish("context", Map.of("name", name));
+            }
+            await().atMost(WAIT).until(() -> handler.calls().size() == 3);
+            Thread loop = handler.calls().get(0).thread();
+            await().atMost(WAIT).until(() -> RequestEvents.destroyed.stream().filter(loop::equals).count() == 3);
+            assertEquals(3, RequestEvents.initialized.stream().filter(loop::equals).count());
+        }
+    }
+
+    @Test
+    void on_weld_the_invoker_drives_weld_s_request_context_itself() {
+        try (Deployment app = deploy()) {
+            assertInstanceOf(RequestContexts.Weld.class, RequestContexts.of(app.bean(BeanManager.class), "test"),
+                    "not the portable controller, whose cost it avoids");
+        }
+    }
+
+    @Test
+    void both_ways_activate_a_request_context_only_where_none_is_active_and_end_it() {
+        try (Deployment app = deploy()) {
+            BeanManager beanManager = app.bean(BeanManager.class);
+            for (RequestContexts contexts : List.of(RequestContexts.of(beanManager, "test"),
+                    RequestContexts.portable(beanManager))) {
+                String way = contexts.getClass().getSimpleName();
+                assertFalse(requestContextActive(beanManager), way);
+                assertTrue(contexts.activate(), way + " activates one");
+                assertTrue(requestContextActive(beanManager), way);
+                assertFalse(contexts.activate(), way + " leaves the active one alone");
+                contexts.deactivate();
+                assertFalse(requestContextActive(beanManager), way + " ends it");
+            }
+        }
+    }
+
+    private static boolean requestContextActive(BeanManager beanManager) {
+        try {
+            return beanManager.getContext(RequestScoped.class).isActive();
+        } catch (jakarta.enterprise.context.ContextNotActiveException e) {
+            return false;
         }
     }
 }
