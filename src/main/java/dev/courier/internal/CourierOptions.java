@@ -24,8 +24,11 @@ public final class CourierOptions {
             "inline, redis, redis_pubsub, or the name of a custom provider; required").takenBy(INLINE, REDIS,
             REDIS_PUBSUB);
     public static final Option URI = Option.text("uri", null,
-            "redis://[user:password@]host[:port][/db], rediss:// for TLS; required by redis and redis_pubsub, ignored "
-                    + "by inline").takenBy(INLINE, REDIS, REDIS_PUBSUB);
+            "redis://[user:password@]host[:port][/db], rediss:// for TLS; a Redis Cluster "
+                    + "redis-cluster://[user:password@]host:port[,host:port...], a Sentinel set "
+                    + "redis-sentinel://[user:password@]host:port[,host:port...][/db]#<master-name> (rediss-... for "
+                    + "TLS); required by redis and redis_pubsub, ignored by inline")
+            .takenBy(INLINE, REDIS, REDIS_PUBSUB);
 
     public static final Option MAX_RETRIES = Option.integer("max-retries", "3",
             "how often a rejected message is delivered again before it is dead-lettered").atLeast("0")
@@ -60,6 +63,31 @@ public final class CourierOptions {
             "the truststore's type (PKCS12, JKS; by default the file's)").takenBy(REDIS, REDIS_PUBSUB);
     public static final Option TLS_VERIFY = Option.text("tls-verify", "full",
             "full (certificate and host name), ca (certificate only) or none").takenBy(REDIS, REDIS_PUBSUB);
+    public static final Option SENTINEL_USER = Option.text("sentinel-user", null,
+            "the Sentinels' own user (the uri's credentials are the data nodes')").takenBy(REDIS, REDIS_PUBSUB);
+    public static final Option SENTINEL_PASSWORD = Option.text("sentinel-password", null,
+            "the Sentinels' own password").takenBy(REDIS, REDIS_PUBSUB);
+    public static final Option SENTINEL_TLS = Option.bool("sentinel-tls", null,
+            "TLS to the Sentinels; by default as to the data nodes (rediss-sentinel://)").takenBy(REDIS, REDIS_PUBSUB);
+    public static final Option SENTINEL_TLS_TRUSTSTORE = Option.text("sentinel-tls-truststore", null,
+            "truststore file for the Sentinels' certificates, if they differ from the data nodes' (by default "
+                    + "tls-truststore)").takenBy(REDIS, REDIS_PUBSUB);
+    public static final Option SENTINEL_TLS_TRUSTSTORE_PASSWORD = Option.text("sentinel-tls-truststore-password",
+            null, "its password").takenBy(REDIS, REDIS_PUBSUB);
+    /**
+     * 10 s: a Redis Cluster promotes a replica about twice cluster-node-timeout after a master dies (about 4 s with a
+     * 2 s timeout), Sentinel about down-after-milliseconds plus an election; both fit, and a publisher that would
+     * block longer is better told that Redis cannot be reached.
+     */
+    public static final Option FAILOVER_TIMEOUT = Option.duration("failover-timeout", "10",
+            "redis-cluster:// and redis-sentinel://: how long an operation failing with a connection error "
+                    + "(CLUSTERDOWN, TRYAGAIN, READONLY, refused or reset) is retried, with short pauses, before "
+                    + "BrokerConnectionException; a write that may have reached Redis is never retried")
+            .atLeast("0.001").atMost("600").takenBy(REDIS, REDIS_PUBSUB);
+    public static final Option MIN_REPLICAS_ACKED = Option.integer("min-replicas-acked", "0",
+            "publish and publishAll return only once this many replicas hold the entries (WAIT after each pipeline); "
+                    + "fewer within socket-timeout is PublishOutcomeUnknownException; 0 is off").atLeast("0")
+            .atMost("100").takenBy(REDIS, REDIS_PUBSUB);
     public static final Option CONSUMER_NAME = Option.text("consumer-name", null,
             "this instance's consumer name in every group, by default courier.consumer-name; keep it stable per "
                     + "instance").takenBy(REDIS);
@@ -89,8 +117,10 @@ public final class CourierOptions {
     /** Every broker option, {@code brokers.<name>.} and the name. */
     public static final List<Option> BROKER = List.of(PROVIDER, URI, MAX_RETRIES, RETRY_DELAY, BACKOFF_MULTIPLIER,
             MESSAGE_TIMEOUT, ENABLE_DLQ, MAX_MESSAGE_SIZE, POOL_SIZE, CONNECT_TIMEOUT, SOCKET_TIMEOUT, TLS_TRUSTSTORE,
-            TLS_TRUSTSTORE_PASSWORD, TLS_TRUSTSTORE_TYPE, TLS_VERIFY, CONSUMER_NAME, BLOCK_TIMEOUT, MAX_LENGTH,
-            INLINE_MAX_LENGTH, RETENTION, DEAD_LETTER_RETENTION, DEAD_LETTER_ALERT_DEPTH, MAINTENANCE_INTERVAL);
+            TLS_TRUSTSTORE_PASSWORD, TLS_TRUSTSTORE_TYPE, TLS_VERIFY, SENTINEL_USER, SENTINEL_PASSWORD, SENTINEL_TLS,
+            SENTINEL_TLS_TRUSTSTORE, SENTINEL_TLS_TRUSTSTORE_PASSWORD, FAILOVER_TIMEOUT, MIN_REPLICAS_ACKED,
+            CONSUMER_NAME, BLOCK_TIMEOUT, MAX_LENGTH, INLINE_MAX_LENGTH, RETENTION, DEAD_LETTER_RETENTION,
+            DEAD_LETTER_ALERT_DEPTH, MAINTENANCE_INTERVAL);
 
     // courier.<option>
 

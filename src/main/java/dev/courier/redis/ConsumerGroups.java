@@ -60,14 +60,15 @@ final class ConsumerGroups {
     void setId(String stream, String group, String before) {
         GroupState g = state(stream, group);
         try {
-            connection.execute("XGROUP SETID", j -> j.sendCommand(Protocol.Command.XGROUP, "SETID", stream, group,
-                    before));
+            // The stream as the sample key: on a cluster, the command goes to its slot's master.
+            connection.execute("XGROUP SETID", j -> j.sendCommand(stream, Protocol.Command.XGROUP, "SETID", stream,
+                    group, before));
         } catch (RedisReplyException e) {
             if (!e.is("NOGROUP")) {
                 throw e;
             }
-            connection.execute("XGROUP CREATE", j -> j.sendCommand(Protocol.Command.XGROUP, "CREATE", stream,
-                    group, before, "MKSTREAM"));
+            connection.execute("XGROUP CREATE", j -> j.sendCommand(stream, Protocol.Command.XGROUP, "CREATE",
+                    stream, group, before, "MKSTREAM"));
         }
         g.created = true;
         streams.add(stream);

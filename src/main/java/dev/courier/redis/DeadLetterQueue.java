@@ -25,9 +25,11 @@ import java.util.Optional;
  * original message's JSON with {@code _dlq_metadata} added; read back in that form and in Courier 0.1.0's; replayed,
  * purged and counted.
  *
- * <p>The at-least-once rule it keeps: an entry is written to the dead letters first and acknowledged only then, so
- * a failed write leaves it pending, to come back after {@code message-timeout}; a replay publishes the message again
- * first and deletes the letter only then, so a crash between gives a duplicate, never a loss.
+ * <p>The at-least-once rule it keeps: an entry is written to the dead letters and acknowledged in one script where
+ * the stream and its dead letters share a slot (one node, Sentinel, a cluster stream named with a hash tag); else
+ * it is written first and acknowledged only then, so a failed write leaves it pending, to come back after
+ * {@code message-timeout} (a crash between may write the letter twice). A replay publishes the message again first
+ * and deletes the letter only then, so a crash between gives a duplicate, never a loss.
  */
 final class DeadLetterQueue {
 
@@ -54,8 +56,20 @@ final class DeadLetterQueue {
     /** Courier 0.1.0: for an entry without a data field, its fields as a JSON object. */
     private static final String FIELDS = "fields";
 
+    /**
+     * KEYS: stream, its dead letters. ARGV: the letter's data, group, entry id. Writes the letter and acknowledges
+     * the entry in one step, so that a crash between cannot write the letter twice. Only where both keys share a
+     * slot: always on one node or Sentinel, on a cluster when the stream's name has a hash tag ({@code {orders}}).
+     */
+    private static final RedisConnection.LuaScript MOVE = RedisConnection.LuaScript.of("""
+            redis.call('XADD', KEYS[2], '*', 'data', ARGV[1])
+            return redis.call('XACK', KEYS[1], ARGV[2], ARGV[3])
+            """);
+
     private final String name;
     private final RedisConnection connection;
+    /** False once Redis refused the script (no EVAL in the user's ACL): the two steps are taken instead. */
+    private volatile boolean moveByScript = true;
     private final RetryPolicy policy;
     private final String consumer;
     private final Counters counters;
@@ -85,7 +99,8 @@ final class DeadLetterQueue {
     }
 
     /**
-     * Writes the entry to {@code <stream>:dlq}, then acknowledges it: a failed write leaves it pending.
+     * Writes the entry to {@code <stream>:dlq} and acknowledges it, in one script or in that order: a failed write
+     * leaves it pending.
      *
      * @param fields the entry's fields, or {@code null} to read them (a deleted entry has none)
      */
@@ -126,10 +141,30 @@ final class DeadLetterQueue {
                 json = JsonCodec.write(Map.of(DLQ_METADATA, metadata));
             }
         }
-        Map<String, String> letter = Map.of(RedisBroker.DATA, json);
-        connection.execute("XADD", j -> j.xadd(key(g.stream), StreamEntries.XADD, letter));
-        connection.execute("XACK", j -> j.xack(g.stream, g.group, entryId));
+        if (!moveByScript || !connection.oneSlot(g.stream, key(g.stream)) || !moveByScript(g, id, json)) {
+            // In two steps: the letter first, so that a failure between leaves the entry pending, to be
+            // dead-lettered again (a duplicate letter, never a lost entry).
+            Map<String, String> letter = Map.of(RedisBroker.DATA, json);
+            connection.execute("XADD", j -> j.xadd(key(g.stream), StreamEntries.XADD, letter));
+            connection.execute("XACK", j -> j.xack(g.stream, g.group, entryId));
+        }
         counters.deadLettered.increment();
+    }
+
+    /** XADD and XACK in one script; false when Redis does not let this user run scripts. */
+    private boolean moveByScript(GroupState g, String id, String json) {
+        try {
+            connection.eval("XADD + XACK", MOVE, List.of(g.stream, key(g.stream)), List.of(json, g.group, id));
+            return true;
+        } catch (RedisConnection.RedisReplyException e) {
+            if (!e.is("NOPERM") && !e.is("ERR unknown command")) {
+                throw e;
+            }
+            moveByScript = false;
+            LOG.log(Level.INFO, "broker ''{0}'': dead letters are written, then acknowledged, in two steps (a "
+                    + "crash between may write one twice): {1}", name, e.reply());
+            return false;
+        }
     }
 
     /**

@@ -206,7 +206,7 @@ final class PendingRecovery {
         List<Object> reply;
         try {
             reply = connection.execute("XAUTOCLAIM", j -> StreamEntries.castList(j.sendCommand(
-                    Protocol.Command.XAUTOCLAIM, g.stream, g.group, consumer,
+                    g.stream, Protocol.Command.XAUTOCLAIM, g.stream, g.group, consumer,
                     Long.toString(policy.messageTimeout().toMillis()), cursor, "COUNT", Integer.toString(count))));
         } catch (RedisReplyException e) {
             if (e.is("NOGROUP")) {

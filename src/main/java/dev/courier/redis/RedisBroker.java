@@ -45,7 +45,8 @@ import java.util.stream.Collectors;
  * <li>the entries that this consumer name held before this broker was created (the instance stopped or crashed
  * with messages read and not handled, and runs again under its stable name) are delivered again by its first reads
  * of the group, without waiting for {@code message-timeout};</li>
- * <li>dead-lettering writes the entry to {@code <stream>:dlq} first and acknowledges it only then.</li>
+ * <li>dead-lettering writes the entry to {@code <stream>:dlq} and acknowledges it in one script, or, where the two
+ * keys are in different slots of a cluster, writes it first and acknowledges it only then.</li>
  * </ul>
  *
  * <p>{@link #maintain()} removes the dead letters older than {@code dead-letter-retention}, by the time in their
@@ -72,7 +73,8 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     static final String RETRY_CONSUMER = "courier-retry";
 
     private final RedisConnection connection;
-    private final XaddCombiner combiner;
+    /** One combiner per master (one on a single node or Sentinel), so that publishers to several masters overlap. */
+    private final Map<Object, XaddCombiner> combiners = new java.util.concurrent.ConcurrentHashMap<>();
     private final RetryPolicy policy;
     private final String consumer;
     private final MaintenancePolicy maintenance;
@@ -93,7 +95,6 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         this.consumer = consumer;
         this.maintenance = maintenance;
         this.blockTimeout = blockTimeout;
-        this.combiner = new XaddCombiner(connection);
         this.groups = new ConsumerGroups(connection);
         this.deadLetters = new DeadLetterQueue(name, connection, policy, consumer, counters);
         this.trimmer = new Trimmer(name, connection, groups, retention, maintenance);
@@ -138,7 +139,8 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     /** Concurrent publishes share round trips (see {@link XaddCombiner}); a lone one is a plain XADD. */
     @Override
     protected String doPublishJson(String stream, String json) {
-        String id = combiner.xadd(stream, json, traceContext());
+        String id = combiners.computeIfAbsent(connection.nodeOf(stream), node -> new XaddCombiner(connection))
+                .xadd(stream, json, traceContext());
         counters.published.increment();
         afterPublish(stream, 1);
         return id;
@@ -155,13 +157,14 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         // One round trip for the lot, written at most once (RedisConnection.write): after a timeout or a lost
         // connection, the outcome is unknown and the batch is not sent again.
         // Binary XADD: the ids come back as text, without being parsed into StreamEntryIDs and printed again.
-        List<Object> replies = connection.write("XADD (pipelined)", c -> {
+        List<Object> replies = connection.write("XADD (pipelined)", List.of(stream), c -> {
             try (Pipeline pipeline = new Pipeline(c)) {
                 List<Response<byte[]>> responses = new ArrayList<>(entries.size());
                 for (Map<byte[], byte[]> entry : entries) {
                     responses.add(pipeline.xadd(key, StreamEntries.XADD, entry));
                 }
                 pipeline.sync();
+                RedisConnection.throwIfAllRefused(responses);
                 List<Object> result = new ArrayList<>(responses.size());
                 for (Response<byte[]> response : responses) {
                     try {

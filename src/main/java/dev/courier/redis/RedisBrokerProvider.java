@@ -19,6 +19,9 @@ import java.util.Set;
  * <pre>
  * brokers.analytics.provider=redis
  * brokers.analytics.uri=redis://user:secret@localhost:6379/1     # rediss:// for TLS
+ * # a Redis Cluster (seed nodes), or a master found through Sentinels:
+ * brokers.orders.uri=redis-cluster://user:secret@redis-1:6379,redis-2:6379,redis-3:6379
+ * brokers.audit.uri=redis-sentinel://user:secret@sentinel-1:26379,sentinel-2:26379/0#mymaster
  * </pre>
  *
  * <p>Its options ({@code brokers.<name>.<option>}) are those {@link CourierOptions} declares as taken by

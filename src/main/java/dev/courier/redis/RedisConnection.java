@@ -6,10 +6,12 @@ import dev.courier.HealthStats;
 import dev.courier.PublishOutcomeUnknownException;
 import dev.courier.internal.CourierOptions;
 import dev.courier.spi.BrokerSettings;
+import dev.courier.spi.Option;
+import redis.clients.jedis.CommandObjects;
 import redis.clients.jedis.Connection;
 import redis.clients.jedis.ConnectionPoolConfig;
 import redis.clients.jedis.DefaultJedisClientConfig;
-import redis.clients.jedis.RedisClient;
+import redis.clients.jedis.Response;
 import redis.clients.jedis.SslOptions;
 import redis.clients.jedis.SslVerifyMode;
 import redis.clients.jedis.UnifiedJedis;
@@ -17,11 +19,10 @@ import redis.clients.jedis.exceptions.JedisAccessControlException;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.exceptions.JedisException;
+import redis.clients.jedis.util.JedisClusterCRC16;
 
 import java.io.File;
 import java.lang.System.Logger.Level;
-import java.net.URI;
-import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -34,13 +35,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
- * The connection to one Redis server, shared by the Redis providers: parses the {@code uri} and the connection
- * options, builds Jedis clients lazily, retries once after a connection error and turns Jedis's exceptions into
- * Courier's, never with a password in them.
+ * The connection to Redis, shared by the Redis providers: one node, a Redis Cluster or a Sentinel set, as the
+ * {@code uri} says ({@link RedisEndpoint}). Reads the connection options, builds the Jedis clients lazily
+ * ({@link RedisClients}), tries again after a connection error (once on one node; on a cluster or Sentinel until
+ * {@code failover-timeout}) and turns Jedis's exceptions into Courier's, never with a password in them.
  *
- * <p>Commands go through a pooled {@link UnifiedJedis} (so cluster and sentinel clients can take its place later);
- * blocking reads go through a second pool of their own, so that they never hold the connections that publishing
- * needs.
+ * <p>Commands go through the topology's {@link UnifiedJedis}; blocking reads through a second client with a pool of
+ * its own, so that they never hold the connections that publishing needs; writes that must not run twice through
+ * one pooled connection to the key's master ({@link #write}).
  */
 final class RedisConnection implements AutoCloseable {
 
@@ -48,14 +50,26 @@ final class RedisConnection implements AutoCloseable {
 
 
     /** Where and how to connect. {@link #toString()} shows no password. */
-    record Config(String brokerName, String host, int port, boolean ssl, String user, String password, int database,
-                  int poolSize, Duration connectTimeout, Duration socketTimeout, String truststore,
-                  String truststorePassword, String truststoreType, SslVerifyMode verifyMode) {
+    record Config(String brokerName, RedisEndpoint endpoint, int poolSize, Duration connectTimeout,
+                  Duration socketTimeout, Tls tls, SentinelAccess sentinels, Duration failoverTimeout,
+                  int minReplicasAcked) {
 
         /** The URI without credentials, for messages and health data. */
         String describe() {
-            return (ssl ? "rediss://" : "redis://") + (user != null || password != null ? "***@" : "")
-                    + (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port + "/" + database;
+            return endpoint.describe();
+        }
+
+        String user() {
+            return endpoint.user();
+        }
+
+        String password() {
+            return endpoint.password();
+        }
+
+        /** Whether the nodes fail over (a cluster, or Sentinel), so that a connection error is waited out. */
+        boolean failsOver() {
+            return endpoint.topology() != RedisEndpoint.Topology.STANDALONE;
         }
 
         @Override
@@ -65,38 +79,7 @@ final class RedisConnection implements AutoCloseable {
 
         /** The connection settings of a broker; {@code uri} is required. */
         static Config from(BrokerSettings settings) {
-            URI uri = settings.uri("redis", "rediss")
-                    .orElseThrow(() -> settings.invalid("uri", "is required by provider '" + settings.provider()
-                            + "'; for example redis://localhost:6379/0"));
-            String masked = BrokerSettings.maskUserInfo(settings.get("uri").orElse(""));
-            boolean ssl = uri.getScheme().equalsIgnoreCase("rediss");
-            String user = null;
-            String password = null;
-            String userInfo = uri.getRawUserInfo();
-            if (userInfo != null && !userInfo.isEmpty()) {
-                int colon = userInfo.indexOf(':');
-                if (colon < 0) {
-                    // redis://secret@host: a lone user-info is the password, as redis-cli and Jedis read it.
-                    password = decode(userInfo);
-                } else {
-                    user = colon == 0 ? null : decode(userInfo.substring(0, colon));
-                    password = decode(userInfo.substring(colon + 1));
-                }
-            }
-            int database = 0;
-            String path = uri.getPath();
-            if (path != null && path.length() > 1) {
-                try {
-                    database = Integer.parseInt(path.substring(1));
-                } catch (NumberFormatException e) {
-                    database = -1;
-                }
-                if (database < 0) {
-                    throw settings.invalid("uri", "'" + masked + "' names database '" + path.substring(1)
-                            + "'; use a number such as redis://host:6379/0");
-                }
-            }
-            int port = uri.getPort() < 0 ? 6379 : uri.getPort();
+            RedisEndpoint endpoint = RedisEndpoint.from(settings);
             String verify = settings.get(CourierOptions.TLS_VERIFY).orElseThrow();
             SslVerifyMode verifyMode = switch (verify.toLowerCase(java.util.Locale.ROOT)) {
                 case "full" -> SslVerifyMode.FULL;
@@ -105,30 +88,59 @@ final class RedisConnection implements AutoCloseable {
                 default -> throw settings.invalid(CourierOptions.TLS_VERIFY.name(),
                         "'" + verify + "' is not full, ca or none");
             };
-            String truststore = settings.get(CourierOptions.TLS_TRUSTSTORE).orElse(null);
-            if (truststore != null && !new File(truststore).isFile()) {
-                throw settings.invalid(CourierOptions.TLS_TRUSTSTORE.name(),
-                        "'" + truststore + "' is not a readable file");
-            }
-            String host = uri.getHost();
-            if (host.startsWith("[") && host.endsWith("]")) {
-                host = host.substring(1, host.length() - 1);
-            }
-            return new Config(settings.brokerName(), host, port, ssl, user, password, database,
-                    settings.getInt(CourierOptions.POOL_SIZE), settings.getDuration(CourierOptions.CONNECT_TIMEOUT),
-                    settings.getDuration(CourierOptions.SOCKET_TIMEOUT), truststore,
-                    settings.get(CourierOptions.TLS_TRUSTSTORE_PASSWORD).orElse(null),
+            String truststore = readableFile(settings, CourierOptions.TLS_TRUSTSTORE);
+            Tls tls = new Tls(truststore, settings.get(CourierOptions.TLS_TRUSTSTORE_PASSWORD).orElse(null),
                     settings.get(CourierOptions.TLS_TRUSTSTORE_TYPE).orElse(null), verifyMode);
+            SentinelAccess sentinels = null;
+            if (endpoint.topology() == RedisEndpoint.Topology.SENTINEL) {
+                String sentinelTruststore = readableFile(settings, CourierOptions.SENTINEL_TLS_TRUSTSTORE);
+                sentinels = new SentinelAccess(settings.get(CourierOptions.SENTINEL_USER).orElse(null),
+                        settings.get(CourierOptions.SENTINEL_PASSWORD).orElse(null),
+                        settings.getBoolean(CourierOptions.SENTINEL_TLS.name(), endpoint.ssl()),
+                        sentinelTruststore == null ? tls : new Tls(sentinelTruststore,
+                                settings.get(CourierOptions.SENTINEL_TLS_TRUSTSTORE_PASSWORD).orElse(null),
+                                tls.truststoreType(), verifyMode));
+            } else {
+                for (Option option : List.of(CourierOptions.SENTINEL_USER, CourierOptions.SENTINEL_PASSWORD,
+                        CourierOptions.SENTINEL_TLS, CourierOptions.SENTINEL_TLS_TRUSTSTORE,
+                        CourierOptions.SENTINEL_TLS_TRUSTSTORE_PASSWORD)) {
+                    if (settings.get(option).isPresent()) {
+                        throw settings.invalid(option.name(), "is set, but the uri ('" + endpoint.describe()
+                                + "') names no Sentinels; use redis-sentinel://host:port,...#<master-name>");
+                    }
+                }
+            }
+            return new Config(settings.brokerName(), endpoint, settings.getInt(CourierOptions.POOL_SIZE),
+                    settings.getDuration(CourierOptions.CONNECT_TIMEOUT),
+                    settings.getDuration(CourierOptions.SOCKET_TIMEOUT), tls, sentinels,
+                    settings.getDuration(CourierOptions.FAILOVER_TIMEOUT),
+                    settings.getInt(CourierOptions.MIN_REPLICAS_ACKED));
         }
 
-        private static String decode(String text) {
-            return URLDecoder.decode(text.replace("+", "%2B"), StandardCharsets.UTF_8);
+        private static String readableFile(BrokerSettings settings, Option option) {
+            String file = settings.get(option).orElse(null);
+            if (file != null && !new File(file).isFile()) {
+                throw settings.invalid(option.name(), "'" + file + "' is not a readable file");
+            }
+            return file;
+        }
+    }
+
+    /** The truststore for TLS, and how far certificates are checked. */
+    record Tls(String truststore, String truststorePassword, String truststoreType, SslVerifyMode verifyMode) {
+    }
+
+    /** How to reach the Sentinels: their own credentials and TLS. {@link #toString()} shows no password. */
+    record SentinelAccess(String user, String password, boolean ssl, Tls tls) {
+        @Override
+        public String toString() {
+            return "SentinelAccess[user=" + user + ", ssl=" + ssl + "]";
         }
     }
 
     private final Config config;
     private final Duration blockTimeout;
-    private volatile RedisClient client;
+    private volatile RedisClients client;
     private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
     /*
      * A pooled connection that Redis closed while it sat idle (a restart, a shutdown, its idle timeout) is found out
@@ -142,7 +154,7 @@ final class RedisConnection implements AutoCloseable {
     private volatile long lastConnectionErrorNanos = lastWriteNanos;
     private volatile java.time.Instant lastPong;
     private volatile long lastRejectedConnections = -1;
-    private volatile RedisClient blockingClient;
+    private volatile RedisClients blockingClient;
 
     /**
      * @param blockTimeout the longest a blocking read waits on the server; the blocking pool's socket timeout allows
@@ -159,7 +171,8 @@ final class RedisConnection implements AutoCloseable {
 
     /**
      * PING: whether Redis answers PONG. Remembers when it last did, for health data. Does not wait while Redis loads
-     * its data: {@link #probe} reports that.
+     * its data, nor through a failover (tried once more, as on one node): {@link #probe} reports them, and a health
+     * check must answer at once.
      */
     boolean ping() {
         boolean pong = "PONG".equalsIgnoreCase(run("PING", j -> j.ping(), false, false));
@@ -184,7 +197,7 @@ final class RedisConnection implements AutoCloseable {
             long start = System.nanoTime();
             boolean pong = ping();
             details.put("latency_ms", (System.nanoTime() - start) / 1_000_000.0);
-            Map<String, String> server = serverInfo();
+            Map<String, String> server = serverInfo(false);
             details.put("redis_version", server.get("redis_version"));
             details.put("role", server.get("role"));
             details.put("used_memory", parseLong(server.get("used_memory")));
@@ -229,7 +242,8 @@ final class RedisConnection implements AutoCloseable {
      * Runs a command. After a connection error the pool's idle connections are dropped (after a restart they are all
      * dead) and the command runs once more; if that fails too, {@link BrokerConnectionException}. While Redis loads
      * its data ({@code LOADING}), the command is tried again every {@value #LOADING_PAUSE_MS} ms for up to the
-     * socket timeout, then {@link BrokerConnectionException}: a restarting Redis is a connection problem.
+     * socket timeout, then {@link BrokerConnectionException}: a restarting Redis is a connection problem. On a
+     * cluster or Sentinel, a failover's errors are waited out instead (see {@link #runThroughFailover}).
      *
      * <p>Not for commands that must not run twice: see {@link #write}.
      *
@@ -249,12 +263,16 @@ final class RedisConnection implements AutoCloseable {
     /** How long to wait before asking a loading Redis again. */
     static final long LOADING_PAUSE_MS = 50;
 
+    /** @param waitWhileLoading false for a probe: it waits neither for LOADING nor through a failover */
     private <T> T run(String operation, Function<UnifiedJedis, T> command, boolean blocking,
                       boolean waitWhileLoading) {
+        if (config.failsOver() && waitWhileLoading) {
+            return runThroughFailover(operation, c -> command.apply(c.jedis()), blocking);
+        }
         long deadline = System.nanoTime() + config.socketTimeout.toNanos();
         while (true) {
             try {
-                return runOnce(operation, command, blocking);
+                return runOnce(operation, c -> command.apply(c.jedis()), blocking);
             } catch (RedisReplyException e) {
                 if (!waitWhileLoading || !e.is("LOADING")) {
                     throw e;
@@ -264,18 +282,18 @@ final class RedisConnection implements AutoCloseable {
         }
     }
 
-    private <T> T runOnce(String operation, Function<UnifiedJedis, T> command, boolean blocking) {
+    private <T> T runOnce(String operation, Function<RedisClients, T> command, boolean blocking) {
         try {
-            return command.apply(client(blocking));
+            return command.apply(clients(blocking));
         } catch (JedisException first) {
             if (!isConnectionError(first)) {
                 throw translate(operation, first);
             }
             LOG.log(Level.DEBUG, () -> "broker '" + config.brokerName + "': " + operation + " on " + describe()
                     + " failed (" + first.getClass().getSimpleName() + "), retrying once");
-            resetPool(blocking);
+            reset(blocking);
             try {
-                return command.apply(client(blocking));
+                return command.apply(clients(blocking));
             } catch (JedisException second) {
                 BrokerException failure = translate(operation, second);
                 if (failure instanceof BrokerConnectionException) {
@@ -287,61 +305,219 @@ final class RedisConnection implements AutoCloseable {
     }
 
     /**
-     * Runs a write that must not be done twice (XADD, RPUSH) on one connection of the pool, so that what was sent is
-     * known:
+     * On a cluster or Sentinel: runs the command, and while it fails as it does during a failover (see
+     * {@link #isFailoverError}) runs it again after a short pause, up to {@code failover-timeout}. Each such failure
+     * is counted, so that readers deliver again what a broken read may have delivered.
+     */
+    private <T> T runThroughFailover(String operation, Function<RedisClients, T> command, boolean blocking) {
+        long deadline = System.nanoTime() + config.failoverTimeout.toNanos();
+        for (int attempt = 0; ; attempt++) {
+            try {
+                return command.apply(clients(blocking));
+            } catch (JedisException e) {
+                if (!isFailoverError(e)) {
+                    throw translate(operation, e);
+                }
+                countFailure();
+                reset(blocking);
+                pauseForFailover(operation, e, attempt, deadline);
+            }
+        }
+    }
+
+    /**
+     * Runs a write that must not be done twice (XADD, RPUSH) on one connection of the pool, to the master that holds
+     * {@code streams}' first key, so that what was sent is known:
      * <ul>
      *   <li>no connection could be had (refused, unreachable, refused credentials, pool exhausted): nothing was sent;
-     *       tried once more, as {@link #execute}, then {@link BrokerConnectionException};</li>
+     *       tried once more, as {@link #execute}, on a cluster or Sentinel until {@code failover-timeout}, then
+     *       {@link BrokerConnectionException};</li>
      *   <li>the command was written but no reply came (socket timeout, connection lost): Redis may have run it; never
      *       retried, {@link PublishOutcomeUnknownException};</li>
-     *   <li>{@code LOADING}: Redis refused it, it is tried again as {@link #execute} does;</li>
+     *   <li>{@code LOADING}, and on a cluster or Sentinel a refusal of a failover ({@code MOVED}, {@code CLUSTERDOWN},
+     *       {@code TRYAGAIN}, {@code READONLY}, {@code MASTERDOWN}): Redis did not run it, it is tried again;</li>
      *   <li>another error reply: {@link RedisReplyException}.</li>
      * </ul>
+     * With {@code min-replicas-acked}, a WAIT follows on the same connection; fewer replicas than that within
+     * {@code socket-timeout} is {@link PublishOutcomeUnknownException}.
+     *
+     * @param streams the keys written, all in one slot's node on a cluster; the first one routes the write
      */
-    <T> T write(String operation, Function<Connection, T> command) {
-        long deadline = System.nanoTime() + config.socketTimeout.toNanos();
-        while (true) {
+    <T> T write(String operation, List<String> streams, Function<Connection, T> command) {
+        byte[] key = streams.get(0).getBytes(StandardCharsets.UTF_8);
+        long now = System.nanoTime();
+        long loadingDeadline = now + config.socketTimeout.toNanos();
+        long failoverDeadline = now + config.failoverTimeout.toNanos();
+        for (int attempt = 0; ; attempt++) {
             Connection connection;
             try {
-                connection = runOnce(operation, j -> ((RedisClient) j).getPool().getResource(), false);
+                connection = config.failsOver()
+                        ? runThroughFailover(operation, c -> c.connectionFor(key), false)
+                        : runOnce(operation, c -> c.connectionFor(key), false);
             } catch (RedisReplyException e) {
                 if (!e.is("LOADING")) {
                     throw e;
                 }
-                pauseWhileLoading(operation, e, deadline); // a new connection's HELLO or SELECT was refused
+                pauseWhileLoading(operation, e, loadingDeadline); // a new connection's HELLO or SELECT was refused
                 continue;
             }
             if (mayBeStale() && !answersPing(connection)) {
                 connection.setBroken(); // closed, not sent: a new connection is taken, or none can be had
                 connection.close();
-                resetPool(false);
+                reset(false, key);
                 lastWriteNanos = System.nanoTime(); // one check per quiet spell: the next connection is a new one
+                if (config.failsOver()) {
+                    countFailure();
+                    pauseForFailover(operation, null, attempt, failoverDeadline);
+                }
                 continue;
             }
             try {
                 T result = command.apply(connection);
                 lastWriteNanos = System.nanoTime();
+                if (config.minReplicasAcked > 0) {
+                    awaitReplicas(operation, streams, connection);
+                }
                 return result;
             } catch (JedisException e) {
                 if (isConnectionError(e)) {
                     connection.setBroken(); // closed below, it does not go back into the pool
-                    resetPool(false);       // its idle neighbours are likely dead too
+                    reset(false, key);      // its idle neighbours are likely dead too
                     countFailure();
                     throw new PublishOutcomeUnknownException("broker '" + config.brokerName + "': " + operation
                             + " on Redis at " + describe() + " was sent, but no reply came ("
                             + safe(rootMessage(e)) + "): whether Redis stored it is unknown, so it was not retried",
                             e);
                 }
+                if (config.failsOver() && isFailoverError(e)) {
+                    // Refused as a whole (a moved slot, a demoted master): nothing was stored.
+                    countFailure();
+                    reset(false, key);
+                    pauseForFailover(operation, e, attempt, failoverDeadline);
+                    continue;
+                }
                 BrokerException failure = translate(operation, e);
                 if (!(failure instanceof RedisReplyException reply) || !reply.is("LOADING")) {
                     throw failure;
                 }
-                pauseWhileLoading(operation, reply, deadline);
+                pauseWhileLoading(operation, reply, loadingDeadline);
             } finally {
                 connection.close(); // back to the pool
             }
         }
     }
+
+    /**
+     * Throws the refusal when every reply of a pipeline is a refusal of a failover (all MOVED, say): nothing was
+     * stored, so {@link #write} tries the whole pipeline again. Mixed replies are left to the caller.
+     */
+    static void throwIfAllRefused(List<? extends Response<?>> responses) {
+        JedisDataException first = null;
+        for (Response<?> response : responses) {
+            try {
+                response.get();
+                return;
+            } catch (JedisDataException e) {
+                if (!isFailoverError(e)) {
+                    return;
+                }
+                first = first == null ? e : first;
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    /** WAIT on the connection that wrote: returns once {@code min-replicas-acked} replicas hold what it wrote. */
+    private void awaitReplicas(String operation, List<String> streams, Connection connection) {
+        int wanted = config.minReplicasAcked;
+        long timeoutMs = config.socketTimeout.toMillis();
+        int socketTimeout = connection.getSoTimeout();
+        long acked;
+        try {
+            // WAIT blocks up to its timeout: the socket waits for that and a reply's time more.
+            connection.setSoTimeout((int) Math.min(Integer.MAX_VALUE, 2 * timeoutMs));
+            acked = connection.executeCommand(WAIT_COMMANDS.waitReplicas(wanted, timeoutMs));
+            connection.setSoTimeout(socketTimeout);
+        } catch (JedisException e) {
+            if (isConnectionError(e)) {
+                connection.setBroken();
+                countFailure();
+            }
+            throw new PublishOutcomeUnknownException("broker '" + config.brokerName + "': " + operation + " to "
+                    + names(streams) + " on Redis at " + describe() + " was stored on the master, but WAIT for "
+                    + wanted + " replica(s) (min-replicas-acked) failed (" + safe(rootMessage(e)) + "): whether a "
+                    + "replica holds it is unknown", e);
+        }
+        if (acked < wanted) {
+            throw new PublishOutcomeUnknownException("broker '" + config.brokerName + "': " + operation + " to "
+                    + names(streams) + " on Redis at " + describe() + " was stored on the master, but only " + acked
+                    + " of the " + wanted + " replica(s) min-replicas-acked asks for acknowledged it within "
+                    + timeoutMs + " ms (WAIT): if the master fails now it may be lost; it was not retried", null);
+        }
+    }
+
+    private static final CommandObjects WAIT_COMMANDS = new CommandObjects();
+
+    private static String names(List<String> streams) {
+        List<String> distinct = streams.stream().distinct().toList();
+        String shown = distinct.stream().limit(3).map(s -> "'" + s + "'")
+                .collect(java.util.stream.Collectors.joining(", "));
+        return (distinct.size() == 1 ? "stream " : "streams ") + shown
+                + (distinct.size() > 3 ? " and " + (distinct.size() - 3) + " more" : "");
+    }
+
+    /**
+     * Whether the error is one of a failover, which passes by itself: the node cannot be reached, or it refused the
+     * command because of where the failover stands (a slot moved or without master, a demoted master, a replica
+     * still loading, a blocked read released as the node changed role). Never a refusal of the credentials.
+     */
+    static boolean isFailoverError(JedisException e) {
+        if (find(e, JedisAccessControlException.class) != null) {
+            return false;
+        }
+        if (find(e, JedisConnectionException.class) != null) {
+            return true;
+        }
+        Throwable cluster = find(e, redis.clients.jedis.exceptions.JedisClusterOperationException.class);
+        if (cluster != null) {
+            // No node answered, or attempts ran out; not Jedis's refusal of keys in several slots.
+            return !String.valueOf(cluster.getMessage()).contains("hashslot");
+        }
+        return e instanceof JedisDataException && startsWithAny(e.getMessage(), "MOVED", "ASK", "CLUSTERDOWN",
+                "TRYAGAIN", "READONLY", "MASTERDOWN", "LOADING", "UNBLOCKED");
+    }
+
+    /** Pauses before the next attempt through a failover, or throws once {@code failover-timeout} has passed. */
+    private void pauseForFailover(String operation, JedisException last, int attempt, long deadline) {
+        long pauseMs = Math.min(FAILOVER_PAUSE_MAX_MS, FAILOVER_PAUSE_MIN_MS << Math.min(attempt, 8));
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+            throw new BrokerConnectionException("broker '" + config.brokerName + "': " + operation + " on Redis at "
+                    + describe() + " failed, Redis could not be reached within failover-timeout ("
+                    + config.failoverTimeout.toMillis() + " ms)" + (last == null ? ""
+                    : ": " + safe(last instanceof JedisDataException ? last.getMessage() : rootMessage(last)))
+                    + (last != null && config.sentinels != null && String.valueOf(rootMessage(last))
+                    .contains("All sentinels down") ? " (no Sentinel answered: check that they run, and "
+                    + "sentinel-user and sentinel-password, which Jedis does not tell apart)" : ""), last);
+        }
+        LOG.log(Level.DEBUG, () -> "broker '" + config.brokerName + "': " + operation + " on " + describe()
+                + " failed during a failover (" + (last == null ? "no PONG" : last.getClass().getSimpleName())
+                + "), trying again");
+        try {
+            Thread.sleep(Math.max(1, Math.min(pauseMs, TimeUnit.NANOSECONDS.toMillis(left))));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BrokerConnectionException("broker '" + config.brokerName + "': " + operation
+                    + " interrupted while waiting for a failover", last);
+        }
+    }
+
+    /** The first pause through a failover; each one after doubles, up to {@link #FAILOVER_PAUSE_MAX_MS}. */
+    static final long FAILOVER_PAUSE_MIN_MS = 20;
+    /** Short: a failover ends at one moment, and a publish should see that moment. */
+    static final long FAILOVER_PAUSE_MAX_MS = 200;
 
     private boolean mayBeStale() {
         long last = lastWriteNanos;
@@ -398,8 +574,13 @@ final class RedisConnection implements AutoCloseable {
 
     /** INFO, as field to value. */
     Map<String, String> serverInfo() {
+        return serverInfo(true);
+    }
+
+    /** @param wait false for a probe, which waits neither for LOADING nor through a failover */
+    private Map<String, String> serverInfo(boolean wait) {
         Map<String, String> values = new HashMap<>();
-        for (String line : execute("INFO", j -> j.info()).split("\r?\n")) {
+        for (String line : run("INFO", j -> j.info(), false, wait).split("\r?\n")) {
             int colon = line.indexOf(':');
             if (colon > 0 && !line.startsWith("#")) {
                 values.put(line.substring(0, colon), line.substring(colon + 1).trim());
@@ -421,7 +602,7 @@ final class RedisConnection implements AutoCloseable {
     BrokerException translate(String operation, JedisException e) {
         String where = "broker '" + config.brokerName + "': " + operation + " on Redis at " + describe();
         Throwable accessError = find(e, JedisAccessControlException.class);
-        String who = config.user == null ? "the default user" : "user '" + config.user + "'";
+        String who = config.user() == null ? "the default user" : "user '" + config.user() + "'";
         if (startsWithAny(e.getMessage(), "NOPERM")) {
             // Authenticated, but the user's ACL does not allow this command or key.
             String reply = safe(e.getMessage());
@@ -449,7 +630,13 @@ final class RedisConnection implements AutoCloseable {
             return "";
         }
         String masked = BrokerSettings.maskUserInfo(text);
-        return config.password == null || config.password.isEmpty() ? masked : masked.replace(config.password, "***");
+        String password = config.password();
+        String sentinelPassword = config.sentinels == null ? null : config.sentinels.password();
+        if (password != null && !password.isEmpty()) {
+            masked = masked.replace(password, "***");
+        }
+        return sentinelPassword == null || sentinelPassword.isEmpty() ? masked
+                : masked.replace(sentinelPassword, "***");
     }
 
     private static String rootMessage(Throwable e) {
@@ -484,8 +671,8 @@ final class RedisConnection implements AutoCloseable {
         return false;
     }
 
-    private RedisClient client(boolean blocking) {
-        RedisClient c = blocking ? blockingClient : client;
+    private RedisClients clients(boolean blocking) {
+        RedisClients c = blocking ? blockingClient : client;
         if (c != null) {
             return c;
         }
@@ -503,7 +690,38 @@ final class RedisConnection implements AutoCloseable {
         }
     }
 
-    private RedisClient build(boolean blocking) {
+    /** Where {@code stream} lives: streams of one node share pipelines (see {@link XaddCombiner}). */
+    Object nodeOf(String stream) {
+        if (!config.failsOver()) {
+            return "";
+        }
+        try {
+            return clients(false).nodeOf(stream.getBytes(StandardCharsets.UTF_8));
+        } catch (JedisException e) {
+            return ""; // not connected yet: the write finds out
+        }
+    }
+
+    /** Whether the keys are in one slot of a cluster (always, on one node or Sentinel). */
+    boolean oneSlot(String... keys) {
+        if (config.endpoint.topology() != RedisEndpoint.Topology.CLUSTER) {
+            return true;
+        }
+        int slot = JedisClusterCRC16.getSlot(keys[0]);
+        for (String key : keys) {
+            if (JedisClusterCRC16.getSlot(key) != slot) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether the uri names a Redis Cluster. */
+    boolean isCluster() {
+        return config.endpoint.topology() == RedisEndpoint.Topology.CLUSTER;
+    }
+
+    private RedisClients build(boolean blocking) {
         // A blocking read holds its socket for up to blockTimeout: its timeout allows for that.
         int socketTimeout = (int) Math.min(Integer.MAX_VALUE,
                 config.socketTimeout.toMillis() + (blocking ? blockTimeout.toMillis() : 0));
@@ -511,21 +729,28 @@ final class RedisConnection implements AutoCloseable {
                 .connectionTimeoutMillis((int) config.connectTimeout.toMillis())
                 .socketTimeoutMillis(socketTimeout)
                 .blockingSocketTimeoutMillis(socketTimeout)
-                .database(config.database)
+                .database(config.endpoint.database())
                 .clientName("courier-" + config.brokerName + (blocking ? "-blocking" : ""))
-                .user(config.user)
-                .password(config.password)
-                .ssl(config.ssl);
-        if (config.ssl) {
-            SslOptions.Builder ssl = SslOptions.builder().sslVerifyMode(config.verifyMode);
-            if (config.truststore != null) {
-                ssl.truststore(new File(config.truststore),
-                        config.truststorePassword == null ? null : config.truststorePassword.toCharArray());
-                if (config.truststoreType != null) {
-                    ssl.trustStoreType(config.truststoreType);
-                }
+                .user(config.user())
+                .password(config.password())
+                .ssl(config.endpoint.ssl());
+        if (config.endpoint.ssl()) {
+            clientConfig.sslOptions(sslOptions(config.tls));
+        }
+        DefaultJedisClientConfig sentinelConfig = null;
+        if (config.sentinels != null) {
+            SentinelAccess access = config.sentinels;
+            DefaultJedisClientConfig.Builder sentinels = DefaultJedisClientConfig.builder()
+                    .connectionTimeoutMillis((int) config.connectTimeout.toMillis())
+                    .socketTimeoutMillis((int) Math.min(Integer.MAX_VALUE, config.socketTimeout.toMillis()))
+                    .clientName("courier-" + config.brokerName + "-sentinel")
+                    .user(access.user())
+                    .password(access.password())
+                    .ssl(access.ssl());
+            if (access.ssl()) {
+                sentinels.sslOptions(sslOptions(access.tls()));
             }
-            clientConfig.sslOptions(ssl.build());
+            sentinelConfig = sentinels.build();
         }
         ConnectionPoolConfig pool = new ConnectionPoolConfig();
         pool.setMaxTotal(config.poolSize);
@@ -534,19 +759,35 @@ final class RedisConnection implements AutoCloseable {
         // Never wait forever for a pooled connection.
         pool.setMaxWait(config.connectTimeout.plus(Duration.ofMillis(socketTimeout)));
         pool.setJmxEnabled(false);
-        return RedisClient.builder()
-                .hostAndPort(config.host, config.port)
-                .clientConfig(clientConfig.build())
-                .poolConfig(pool)
-                .build();
+        // Jedis's own retries of a cluster command stay within one socket timeout; Courier's go on to
+        // failover-timeout.
+        return RedisClients.build(config.endpoint, clientConfig.build(), sentinelConfig, pool,
+                Duration.ofMillis(socketTimeout));
     }
 
-    private void resetPool(boolean blocking) {
+    private static SslOptions sslOptions(Tls tls) {
+        SslOptions.Builder ssl = SslOptions.builder().sslVerifyMode(tls.verifyMode());
+        if (tls.truststore() != null) {
+            ssl.truststore(new File(tls.truststore()),
+                    tls.truststorePassword() == null ? null : tls.truststorePassword().toCharArray());
+            if (tls.truststoreType() != null) {
+                ssl.trustStoreType(tls.truststoreType());
+            }
+        }
+        return ssl.build();
+    }
+
+    private void reset(boolean blocking) {
+        reset(blocking, null);
+    }
+
+    /** After a connection error with {@code key} (or none): see {@link RedisClients#reset}. */
+    private void reset(boolean blocking, byte[] key) {
         lastConnectionErrorNanos = System.nanoTime();
-        RedisClient c = blocking ? blockingClient : client;
+        RedisClients c = blocking ? blockingClient : client;
         if (c != null) {
             try {
-                c.getPool().clear();
+                c.reset(key);
             } catch (RuntimeException e) {
                 LOG.log(Level.DEBUG, () -> "clearing the pool failed: " + e.getClass().getName());
             }
@@ -556,15 +797,15 @@ final class RedisConnection implements AutoCloseable {
     /** Closes the clients; the next operation connects again. */
     @Override
     public void close() {
-        RedisClient c;
-        RedisClient b;
+        RedisClients c;
+        RedisClients b;
         synchronized (this) {
             c = client;
             b = blockingClient;
             client = null;
             blockingClient = null;
         }
-        for (RedisClient each : new RedisClient[] {c, b}) {
+        for (RedisClients each : new RedisClients[] {c, b}) {
             if (each != null) {
                 try {
                     each.close();

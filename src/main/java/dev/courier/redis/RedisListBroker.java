@@ -1,6 +1,7 @@
 package dev.courier.redis;
 
 import dev.courier.BrokerCapability;
+import dev.courier.BrokerException;
 import dev.courier.HealthStats;
 import dev.courier.Message;
 import dev.courier.redis.RedisConnection.LuaScript;
@@ -99,14 +100,20 @@ final class RedisListBroker extends AbstractBroker {
 
     @Override
     protected String doPublish(String stream, Map<String, Object> payload) {
+        if (maxLength > 0) {
+            requireOneSlot(stream, "trimmed");
+        }
         String id = UUID.randomUUID().toString();
-        connection.write("RPUSH", c -> c.executeCommand(COMMANDS.rpush(stream, item(id, payload))));
+        connection.write("RPUSH", List.of(stream), c -> c.executeCommand(COMMANDS.rpush(stream, item(id, payload))));
         afterPublish(stream, 1);
         return id;
     }
 
     @Override
     protected List<String> doPublishAll(String stream, List<Map<String, Object>> payloads) {
+        if (maxLength > 0) {
+            requireOneSlot(stream, "trimmed");
+        }
         List<String> ids = new ArrayList<>(payloads.size());
         String[] items = new String[payloads.size()];
         for (int i = 0; i < items.length; i++) {
@@ -114,7 +121,8 @@ final class RedisListBroker extends AbstractBroker {
             ids.add(id);
             items[i] = item(id, payloads.get(i));
         }
-        connection.write("RPUSH", c -> c.executeCommand(COMMANDS.rpush(stream, items))); // one atomic command
+        // One atomic command.
+        connection.write("RPUSH", List.of(stream), c -> c.executeCommand(COMMANDS.rpush(stream, items)));
         afterPublish(stream, items.length);
         return ids;
     }
@@ -139,6 +147,7 @@ final class RedisListBroker extends AbstractBroker {
 
     @Override
     protected List<Message> doRead(String stream, String group, int max) {
+        requireOneSlot(stream, "read");
         streams.add(stream);
         Object reply = connection.eval("LRANGE", READ,
                 List.of(stream, positionKey(stream, group), GROUPS_PREFIX + stream),
@@ -197,9 +206,24 @@ final class RedisListBroker extends AbstractBroker {
 
     @Override
     protected long doTrim(String stream, long maxLength) {
+        requireOneSlot(stream, "trimmed");
         Object removed = connection.eval("LTRIM", TRIM, List.of(stream, GROUPS_PREFIX + stream),
                 List.of(POSITION_PREFIX + stream + ":", Long.toString(maxLength)));
         return removed instanceof Long n ? n : 0;
+    }
+
+    /**
+     * On a Redis Cluster, refuses a stream whose list, positions and groups set are in different slots: the scripts
+     * that read and trim must touch them together, and Protean's key names cannot change. A hash tag in the stream's
+     * name ({@code {orders}}) puts them all in its slot.
+     */
+    private void requireOneSlot(String stream, String what) {
+        if (!connection.oneSlot(stream, POSITION_PREFIX + stream + ":", GROUPS_PREFIX + stream)) {
+            throw new BrokerException("broker '" + name() + "': list '" + stream + "' cannot be " + what + " on a "
+                    + "Redis Cluster: a read moves the group's position (" + POSITION_PREFIX + stream + ":<group>) "
+                    + "and a trim cuts the list in one script, and Redis keeps keys in one slot only when they share a "
+                    + "hash tag. Name the stream with one, such as '{" + stream + "}', or use one Redis or Sentinel");
+        }
     }
 
     static String positionKey(String stream, String group) {

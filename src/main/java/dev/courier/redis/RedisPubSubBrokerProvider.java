@@ -23,7 +23,8 @@ import java.util.Set;
  * <p>Its options are those {@link CourierOptions} declares as taken by {@code redis_pubsub}: the connection options
  * of the {@code redis} provider, {@code max-length} (trim each list while publishing, never removing an item some
  * group has not read) and {@code max-message-size} (a larger item is skipped unparsed, counted with the malformed
- * ones).
+ * ones). It runs on a Redis Cluster and on Sentinel as {@code redis} does; on a cluster a list is read and trimmed
+ * only when its name has a hash tag ({@code {notifications}}), which keeps Protean's position keys in its slot.
  */
 public final class RedisPubSubBrokerProvider implements BrokerProvider {
 

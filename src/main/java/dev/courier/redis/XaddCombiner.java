@@ -12,6 +12,7 @@ import redis.clients.jedis.params.XAddParams;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -22,7 +23,8 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * Sends the XADDs of concurrent {@code publish} calls together (flat combining): each caller queues its entry; the
  * caller that finds no one sending becomes the sender, takes what is queued (up to {@value #MAX_BATCH}) and sends it
- * in one pipeline, one round trip, while the others wait; then the next waiter whose entry is still queued takes
+ * in one pipeline, one round trip (one per master on a cluster, where {@link RedisBroker} keeps a combiner per
+ * master), while the others wait; then the next waiter whose entry is still queued takes
  * over. A lone publisher sends its own entry at once, as a plain XADD, so single-threaded publishing pays nothing.
  *
  * <p>Every call still returns only once Redis has answered for its own entry, with that entry's id or error: the
@@ -99,37 +101,13 @@ final class XaddCombiner {
         }
         Thread sender = Thread.currentThread();
         try {
-            if (batch.size() == 1) {
-                Entry only = batch.get(0);
-                byte[] id = connection.write("XADD",
-                        c -> c.executeCommand(COMMANDS.xadd(key(only), XADD, fields(only))));
-                only.id = new String(id, StandardCharsets.US_ASCII);
-            } else {
-                connection.write("XADD (pipelined)", c -> {
-                    try (Pipeline pipeline = new Pipeline(c)) {
-                        List<Response<byte[]>> responses = new ArrayList<>(batch.size());
-                        for (Entry e : batch) {
-                            responses.add(pipeline.xadd(key(e), XADD, fields(e)));
-                        }
-                        pipeline.sync();
-                        for (int i = 0; i < batch.size(); i++) {
-                            Entry e = batch.get(i);
-                            try {
-                                e.id = new String(responses.get(i).get(), StandardCharsets.US_ASCII);
-                            } catch (JedisDataException error) {
-                                // This entry's own error reply (WRONGTYPE, say); the others went in.
-                                e.error = connection.translate("XADD", error);
-                            }
-                        }
-                        return null;
-                    }
-                });
+            // One pipeline per node: on a cluster the streams of a batch may live on several masters.
+            Map<Object, List<Entry>> byNode = new LinkedHashMap<>();
+            for (Entry e : batch) {
+                byNode.computeIfAbsent(connection.nodeOf(e.stream), k -> new ArrayList<>()).add(e);
             }
-        } catch (RuntimeException e) {
-            for (Entry each : batch) {
-                if (each.id == null && each.error == null) {
-                    each.error = e;
-                }
+            for (List<Entry> entries : byNode.values()) {
+                send(entries);
             }
         } catch (Error e) {
             for (Entry each : batch) {
@@ -144,6 +122,51 @@ final class XaddCombiner {
                 each.done = true;
                 if (each.caller != sender) {
                     LockSupport.unpark(each.caller);
+                }
+            }
+        }
+    }
+
+    /** Sends entries whose streams live on one node: a plain XADD for one, one pipeline for more. */
+    private void send(List<Entry> entries) {
+        List<String> streams = new ArrayList<>(entries.size());
+        for (Entry e : entries) {
+            streams.add(e.stream);
+        }
+        try {
+            if (entries.size() == 1) {
+                Entry only = entries.get(0);
+                byte[] id = connection.write("XADD", streams,
+                        c -> c.executeCommand(COMMANDS.xadd(key(only), XADD, fields(only))));
+                only.id = new String(id, StandardCharsets.US_ASCII);
+            } else {
+                connection.write("XADD (pipelined)", streams, c -> {
+                    try (Pipeline pipeline = new Pipeline(c)) {
+                        List<Response<byte[]>> responses = new ArrayList<>(entries.size());
+                        for (Entry e : entries) {
+                            responses.add(pipeline.xadd(key(e), XADD, fields(e)));
+                        }
+                        pipeline.sync();
+                        RedisConnection.throwIfAllRefused(responses);
+                        for (int i = 0; i < entries.size(); i++) {
+                            Entry e = entries.get(i);
+                            try {
+                                e.id = new String(responses.get(i).get(), StandardCharsets.US_ASCII);
+                            } catch (JedisDataException error) {
+                                // This entry's own error reply (WRONGTYPE, say); the others went in.
+                                e.error = connection.translate("XADD", error);
+                            }
+                        }
+                        return null;
+                    }
+                });
+            }
+        } catch (RuntimeException e) {
+            for (Entry each : entries) {
+                // With min-replicas-acked, the ids are known but the WAIT fell short: the error wins.
+                if (each.error == null && (each.id == null || e instanceof PublishOutcomeUnknownException)) {
+                    each.id = null;
+                    each.error = e;
                 }
             }
         }

@@ -41,7 +41,7 @@ class RedisListBrokerTest {
 
     static RedisServer redis;
     final List<Broker> opened = new ArrayList<>();
-    final String stream = "list-" + System.nanoTime();
+    final String stream = streamName();
 
     @BeforeAll
     static void server(RedisServer server) {
@@ -53,8 +53,18 @@ class RedisListBrokerTest {
         opened.forEach(Broker::close);
     }
 
+    /** The list of a test; a subclass on a cluster gives it a hash tag. */
+    String streamName() {
+        return "list-" + System.nanoTime();
+    }
+
+    /** The uri of the brokers under test; {@link #redis} is the node that holds {@link #stream}. */
+    String uri() {
+        return redis.uri();
+    }
+
     Broker broker(Map<String, String> options) {
-        Map<String, String> all = new HashMap<>(Map.of("uri", redis.uri()));
+        Map<String, String> all = new HashMap<>(Map.of("uri", uri()));
         all.putAll(options);
         Broker broker = new RedisPubSubBrokerProvider().create("notifications",
                 new BrokerSettings("notifications", RedisPubSubBrokerProvider.NAME, all));

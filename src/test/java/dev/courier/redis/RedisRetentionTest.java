@@ -24,9 +24,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @WithRedis
 class RedisRetentionTest {
 
-    private static RedisServer redis;
+    static RedisServer redis;
     private final List<Broker> brokers = new ArrayList<>();
-    private String stream;
+    String stream;
 
     @BeforeAll
     static void server(RedisServer server) {
@@ -35,7 +35,17 @@ class RedisRetentionTest {
 
     @BeforeEach
     void newStream() {
-        stream = "retention-" + UUID.randomUUID();
+        stream = streamName();
+    }
+
+    /** The stream of a test; a subclass on a cluster gives it a hash tag, so that its dead letters share its slot. */
+    String streamName() {
+        return "retention-" + UUID.randomUUID();
+    }
+
+    /** The uri of the brokers under test; {@link #redis} is the node that holds {@link #stream}. */
+    String uri() {
+        return redis.uri();
     }
 
     @AfterEach
@@ -45,7 +55,7 @@ class RedisRetentionTest {
 
     private RedisBroker broker(int maxRetries, Map<String, String> options) {
         RedisBroker broker = (RedisBroker) new RedisBrokerProvider().create("test", RedisBrokerContractTest.settings(
-                redis.uri(), new RetryPolicy(maxRetries, Duration.ofSeconds(1), 2.0, Duration.ofSeconds(300), true),
+                uri(), new RetryPolicy(maxRetries, Duration.ofSeconds(1), 2.0, Duration.ofSeconds(300), true),
                 options));
         brokers.add(broker);
         return broker;

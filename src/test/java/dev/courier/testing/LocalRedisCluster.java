@@ -116,6 +116,11 @@ public final class LocalRedisCluster implements AutoCloseable {
         return nodes.stream().map(n -> new HostAndPort(n.host(), n.port())).toList();
     }
 
+    /** The {@code redis-cluster://} uri of a broker on this cluster: every node a seed. */
+    public String uri() {
+        return "redis-cluster://" + String.join(",", seeds().stream().map(HostAndPort::toString).toList());
+    }
+
     /** The master serving the slot of {@code key} now, as a running node sees it. */
     public RedisServer masterOf(String key) {
         long slot = (Long) running().get(0).command("CLUSTER", "KEYSLOT", key);

@@ -110,6 +110,12 @@ public final class LocalRedisSentinels implements AutoCloseable {
         return sentinels.stream().map(s -> new HostAndPort(s.host(), s.port())).toList();
     }
 
+    /** The {@code redis-sentinel://} uri of a broker on this set, database 0. */
+    public String uri() {
+        return "redis-sentinel://" + String.join(",", sentinels().stream().map(HostAndPort::toString).toList())
+                + "/0#" + MASTER_NAME;
+    }
+
     /** The master the first running Sentinel names now. */
     public RedisServer master() {
         HostAndPort named = masterNamedBy(running(sentinels).get(0));
