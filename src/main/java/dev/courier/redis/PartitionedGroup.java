@@ -602,8 +602,8 @@ final class PartitionedGroup implements AutoCloseable {
                     if (o.halted) {
                         continue; // a halted key waits for its operator here
                     }
-                    if (o.inFlight == null && !o.pendingNext) {
-                        surplus.add(o);
+                    if (o.inFlight == null && o.attempts == 0) {
+                        surplus.add(o); // no message handed out: a message boundary
                     } else {
                         o.releaseWhenSettled = true;
                     }

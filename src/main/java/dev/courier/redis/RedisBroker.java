@@ -216,8 +216,7 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
             String key = partitions.keyOf(stream, json);
             String id = partitions.publish(stream, key, TraceFields.entry(StreamEntries.DATA_BYTES, json,
                     traceContext()));
-            counters.published.increment();
-            afterPublish(PartitionedStreams.stream(stream, key), 1);
+            counters.published.increment(); // never trimmed: Protean's reaper alone removes partition streams
             return id;
         }
         String id = combiners.computeIfAbsent(connection.nodeOf(stream), node -> new XaddCombiner(connection))
