@@ -317,8 +317,8 @@ final class PartitionedGroup implements AutoCloseable {
             o = owned.get(key);
         }
         if (o == null) {
-            LOG.log(Level.WARNING, "broker ''{0}'': message {1} of group ''{2}'' not acknowledged: this instance no "
-                    + "longer owns key ''{3}'' of stream ''{4}''", brokerName, messageId, group, key, category);
+            LOG.log(Level.WARNING, "broker ''{0}'': message {1} of group ''{2}'' fenced, not acknowledged: this "
+                    + "instance no longer owns key ''{3}'' of stream ''{4}''", brokerName, messageId, group, key, category);
             return false;
         }
         long acked = leases.ack(category, key, o.token, List.of(entryId));
