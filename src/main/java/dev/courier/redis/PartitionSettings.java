@@ -26,7 +26,11 @@ record PartitionSettings(Map<String, String> keyFields, Map<String, PartitionedG
         Map<String, PartitionedGroup.Poison> poisons = new TreeMap<>();
         settings.options().forEach((option, value) -> {
             if (option.startsWith(keyPrefix)) {
-                keyFields.put(option.substring(keyPrefix.length()), value.trim());
+                String stream = option.substring(keyPrefix.length());
+                if (stream.endsWith(PartitionedStreams.INDEX_SUFFIX) || stream.endsWith(RedisBroker.DLQ_SUFFIX)) {
+                    throw settings.invalid(option, "names a stream Courier keeps for its own ('" + stream + "')");
+                }
+                keyFields.put(stream, value.trim());
             } else if (option.startsWith(poisonPrefix)) {
                 poisons.put(option.substring(poisonPrefix.length()), poison(settings, option, value));
             }
@@ -47,8 +51,7 @@ record PartitionSettings(Map<String, String> keyFields, Map<String, PartitionedG
         return switch (value.trim().toLowerCase(Locale.ROOT)) {
             case "halt" -> PartitionedGroup.Poison.HALT;
             case "dead-letter" -> PartitionedGroup.Poison.DEAD_LETTER;
-            default -> throw new IllegalArgumentException(settings.property(option) + "='" + value
-                    + "' is not a poison policy: halt or dead-letter");
+            default -> throw settings.invalid(option, "'" + value + "' is not a poison policy: halt or dead-letter");
         };
     }
 }

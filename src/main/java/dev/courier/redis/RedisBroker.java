@@ -1,6 +1,7 @@
 package dev.courier.redis;
 
 import dev.courier.BrokerCapability;
+import dev.courier.BrokerConfigurationException;
 import dev.courier.BrokerException;
 import dev.courier.DeadLetter;
 import dev.courier.HealthStats;
@@ -98,8 +99,9 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
                 maxMessageSize);
         this.partitioning = partitioning;
         if (connection.isCluster() && !partitioning.keyFields().isEmpty()) {
-            throw new IllegalArgumentException("broker '" + name + "': partition-key is set, but partitioned "
-                    + "streams do not run on a Redis Cluster (Protean's keys <stream>:<key>, "
+            throw new BrokerConfigurationException(BrokerConfigurationException.Code.INVALID_VALUE,
+                    "brokers." + name + ".partition-key." + partitioning.keyFields().keySet().iterator().next(),
+                    "partitioned streams do not run on a Redis Cluster (Protean's keys <stream>:<key>, "
                     + "<stream>:__partitions__ and the leases are in different slots)");
         }
         this.partitions = new PartitionedStreams(connection, partitioning.keyFields());

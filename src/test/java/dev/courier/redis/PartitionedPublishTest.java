@@ -5,6 +5,7 @@ import dev.courier.BrokerCapability;
 import dev.courier.CapabilityTier;
 import dev.courier.DomainEvent;
 import dev.courier.inline.InlineBrokerProvider;
+import dev.courier.se.CourierRunner;
 import dev.courier.spi.BrokerSettings;
 import dev.courier.spi.RetryPolicy;
 import dev.courier.testing.RedisServer;
@@ -155,6 +156,31 @@ class PartitionedPublishTest {
         assertEquals(3, ids.size());
         assertEquals(2L, redis.command("XLEN", category + ":a"));
         assertEquals(List.of("a", "b"), members(category + ":__partitions__"));
+    }
+
+    @Test
+    void partition_options_are_read_by_their_full_names_from_configuration() {
+        try (CourierRunner courier = CourierRunner.builder().property("brokers.default.provider", "redis")
+                .property("brokers.default.uri", redis.uri())
+                .property("brokers.default.partition-key." + category, "order_id")
+                .property("brokers.default.partition-poison.billing", "halt")
+                .property(CourierRunner.HEALTH_PORT, "-1").build()) {
+            courier.brokers().publish(category, Map.of("order_id", 42));
+        }
+        assertEquals(List.of("42"), members(category + ":__partitions__"));
+    }
+
+    @Test
+    void a_misspelt_partition_option_and_a_bad_poison_policy_are_reported_by_property() {
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> CourierRunner.builder()
+                .property("brokers.default.provider", "redis").property("brokers.default.uri", redis.uri())
+                .property("brokers.default.partition-keys." + category, "order_id")
+                .property("brokers.default.partition-poison.billing", "stop")
+                .property(CourierRunner.HEALTH_PORT, "-1").build());
+        assertTrue(e.getMessage().contains("brokers.default.partition-keys." + category + ": is not an option"),
+                e.getMessage());
+        assertTrue(e.getMessage().contains("brokers.default.partition-poison.billing: 'stop' is not a poison "
+                + "policy: halt or dead-letter"), e.getMessage());
     }
 
     @Test
