@@ -127,6 +127,17 @@ public final class Bench {
                 Map.of("uri", redis.uri()), CONSUMER));
     }
 
+    /** A redis broker with more options, under its own consumer name (an instance of its own). */
+    static Broker redisBroker(Map<String, String> more, String consumer) {
+        Map<String, String> options = new LinkedHashMap<>(more);
+        options.put("uri", redis.uri());
+        return new RedisBrokerProvider().create("default", new BrokerSettings("default", "redis", options, consumer));
+    }
+
+    static String redisUri() {
+        return redis.uri();
+    }
+
     private static Broker inlineBroker() {
         return new InlineBrokerProvider().create("default", new BrokerSettings("default", "inline", Map.of(),
                 CONSUMER));
@@ -177,6 +188,9 @@ public final class Bench {
             }
             if (on.test("telemetry")) {
                 TelemetryBench.run();
+            }
+            if (on.test("partitioned")) {
+                PartitionBench.run();
             }
             if (only.contains("server")) { // only when asked for: it needs the servers (-Pbench,bench-server)
                 ServerBench.run(redis);
@@ -429,8 +443,8 @@ public final class Bench {
         return engine(broker, s, BATCH, handler, concurrency);
     }
 
-    private static CourierEngine engine(Broker broker, String s, int batch, Subscription.Invoker handler,
-                                        Concurrency concurrency) {
+    static CourierEngine engine(Broker broker, String s, int batch, Subscription.Invoker handler,
+                                Concurrency concurrency) {
         EngineSettings settings = new EngineSettings(true, EngineMode.ASYNC, batch, Duration.ofSeconds(1),
                 Duration.ofSeconds(10), CONSUMER);
         return CourierEngine.create(settings, new Brokers(Map.of("default", broker)), List.of(new Subscription(

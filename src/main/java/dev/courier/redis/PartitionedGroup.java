@@ -63,6 +63,8 @@ final class PartitionedGroup implements AutoCloseable {
         int attempts;
         boolean halted;
         boolean releaseWhenSettled;
+        /** Its last read gave an entry, or XREAD woke on it: read it again before waiting on all of them. */
+        boolean ready;
 
         Owned(String key, String token) {
             this.key = key;
@@ -152,6 +154,14 @@ final class PartitionedGroup implements AutoCloseable {
         if (!out.isEmpty()) {
             return out;
         }
+        // Keys known to have entries are read at once: a busy partition costs one script per batch, no XREAD.
+        List<String> ready = readyKeys(max);
+        if (!ready.isEmpty()) {
+            out = fencedRead(ready, ">", max);
+            if (!out.isEmpty()) {
+                return out;
+            }
+        }
         Map<String, StreamEntryID> idle = idleStreams(max);
         if (idle.isEmpty()) {
             if (blockMs > 0) {
@@ -171,10 +181,30 @@ final class PartitionedGroup implements AutoCloseable {
         }
         List<String> keys = new ArrayList<>(woken.size());
         int prefix = category.length() + 1;
-        for (Map.Entry<String, List<StreamEntry>> stream : woken) {
-            keys.add(stream.getKey().substring(prefix));
+        synchronized (this) {
+            for (Map.Entry<String, List<StreamEntry>> stream : woken) {
+                String key = stream.getKey().substring(prefix);
+                keys.add(key);
+                Owned o = owned.get(key);
+                if (o != null) {
+                    o.ready = true; // those beyond max are read next time, without waiting
+                }
+            }
         }
         return fencedRead(keys, ">", max);
+    }
+
+    private synchronized List<String> readyKeys(int max) {
+        List<String> ready = new ArrayList<>();
+        for (Owned o : owned.values()) {
+            if (o.ready && o.inFlight == null && !o.halted && !o.pendingNext) {
+                ready.add(o.key);
+                if (ready.size() == max) {
+                    break;
+                }
+            }
+        }
+        return ready;
     }
 
     /** Owned keys whose own pending entries are due: just acquired, or a retry whose delay is over. */
@@ -243,6 +273,7 @@ final class PartitionedGroup implements AutoCloseable {
                 } else if (kind == 1) {
                     if (">".equals(id)) {
                         o.lastId = text(reply.get(1));
+                        o.ready = false;
                     }
                     o.pendingNext = false;
                 } else if (kind == 3) {
@@ -253,6 +284,7 @@ final class PartitionedGroup implements AutoCloseable {
                     if (">".equals(id)) {
                         o.lastId = entryId;
                     }
+                    o.ready = true;
                     Message message = message(o, entryId, PartitionLeases.list(entry.get(1)));
                     if (message != null) {
                         o.inFlight = entryId;
