@@ -125,6 +125,10 @@ public final class CourierOptions {
     public static final Option PARTITION_LEASE_TTL = Option.duration("partition-lease-ttl", "15",
             "lease TTL of a partition key (Protean's lease_ttl_ms); leases are renewed every fifth of it")
             .atLeast("0.1").atMost("3600").takenBy(REDIS);
+    public static final Option PARTITION_REAP_IDLE = Option.duration("partition-reap-idle", "3600",
+            "an owned partition key that gave no message for this long is reaped as Protean's reap_idle_ms does "
+                    + "(SREM, DEL of its stream), only when every group, Courier's known ones included, has "
+                    + "finished it; 0 never reaps").takenBy(REDIS);
 
     /** Every broker option, {@code brokers.<name>.} and the name. */
     public static final List<Option> BROKER = List.of(PROVIDER, URI, MAX_RETRIES, RETRY_DELAY, BACKOFF_MULTIPLIER,
@@ -132,7 +136,8 @@ public final class CourierOptions {
             TLS_TRUSTSTORE_PASSWORD, TLS_TRUSTSTORE_TYPE, TLS_VERIFY, SENTINEL_USER, SENTINEL_PASSWORD, SENTINEL_TLS,
             SENTINEL_TLS_TRUSTSTORE, SENTINEL_TLS_TRUSTSTORE_PASSWORD, FAILOVER_TIMEOUT, MIN_REPLICAS_ACKED,
             CONSUMER_NAME, BLOCK_TIMEOUT, MAX_LENGTH, INLINE_MAX_LENGTH, RETENTION, DEAD_LETTER_RETENTION,
-            DEAD_LETTER_ALERT_DEPTH, MAINTENANCE_INTERVAL, PARTITION_KEY, PARTITION_POISON, PARTITION_LEASE_TTL);
+            DEAD_LETTER_ALERT_DEPTH, MAINTENANCE_INTERVAL, PARTITION_KEY, PARTITION_POISON, PARTITION_LEASE_TTL,
+            PARTITION_REAP_IDLE);
 
     // courier.<option>
 

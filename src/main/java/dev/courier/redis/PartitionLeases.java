@@ -82,12 +82,20 @@ final class PartitionLeases {
             return out
             """);
 
-    /** KEYS: lease, stream. ARGV: token, group, ids. -1 fenced, else what XACK acknowledged. */
+    /**
+     * KEYS: lease, stream, per key. ARGV: group, then token and entry id per key. Per key: -1 fenced (nothing
+     * acknowledged), else what XACK acknowledged.
+     */
     static final RedisConnection.LuaScript ACK = RedisConnection.LuaScript.of("""
-            if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-              return -1
+            local out = {}
+            for i = 1, #KEYS, 2 do
+              if redis.call('GET', KEYS[i]) ~= ARGV[i + 1] then
+                out[#out + 1] = -1
+              else
+                out[#out + 1] = redis.call('XACK', KEYS[i + 1], ARGV[1], ARGV[i + 2])
+              end
             end
-            return redis.call('XACK', KEYS[2], ARGV[2], unpack(ARGV, 3))
+            return out
             """);
 
     /**
@@ -108,6 +116,57 @@ final class PartitionLeases {
               moved = moved + #r[2]
             until cursor == '0-0' or #r[2] == 0
             return moved
+            """);
+
+    /**
+     * KEYS: stream, index, lease, Courier's group set. ARGV: key, idle ms, token. Protean's reap, by the owner only:
+     * a stream with entries qualifies when its last entry is at least idle ms older than Redis TIME, it has at least
+     * one group, every group has nothing pending and has been given the last entry, and (Courier's own rule) every
+     * Courier group known for the category has a group there. Then SREM, DEL of the stream and of the lease; the
+     * generation stays. -1 fenced, 0 refused, 1 reaped.
+     */
+    static final RedisConnection.LuaScript REAP = RedisConnection.LuaScript.of("""
+            redis.replicate_commands()
+            if redis.call('GET', KEYS[3]) ~= ARGV[3] then
+              return -1
+            end
+            local function before(a, b)
+              local am, as = string.match(a, '^(%d+)-(%d+)$')
+              local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+              am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+              return am < bm or (am == bm and as < bs)
+            end
+            local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+            if last then
+              local t = redis.call('TIME')
+              local now = t[1] * 1000 + math.floor(t[2] / 1000)
+              if now - tonumber(string.match(last[1], '^(%d+)')) < tonumber(ARGV[2]) then
+                return 0
+              end
+              local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
+              if not ok or #groups == 0 then
+                return 0
+              end
+              local names = {}
+              for _, g in ipairs(groups) do
+                local info = {}
+                for i = 1, #g, 2 do
+                  info[g[i]] = g[i + 1]
+                end
+                if info['pending'] ~= 0 or before(info['last-delivered-id'], last[1]) then
+                  return 0
+                end
+                names[info['name']] = true
+              end
+              for _, courier in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+                if not names[courier] then
+                  return 0
+                end
+              end
+            end
+            redis.call('SREM', KEYS[2], ARGV[1])
+            redis.call('DEL', KEYS[1], KEYS[3])
+            return 1
             """);
 
     private final RedisConnection connection;
@@ -176,20 +235,41 @@ final class PartitionLeases {
         return list(connection.eval("fenced XREADGROUP", READ, redisKeys, args));
     }
 
-    /** Fenced XACK: -1 when the lease is no longer the token's (nothing acknowledged), else how many were. */
-    long ack(String category, String key, String token, List<String> entryIds) {
-        List<String> args = new ArrayList<>(entryIds.size() + 2);
-        args.add(token);
+    /** Fenced XACK of one entry: -1 when the lease is no longer the token's (nothing acknowledged), else 0 or 1. */
+    long ack(String category, String key, String token, String entryId) {
+        return ack(category, List.of(key), List.of(token), List.of(entryId))[0];
+    }
+
+    /** Fenced XACK of one entry per key, in one script: per key -1 (fenced), 0 or 1. */
+    long[] ack(String category, List<String> keys, List<String> tokens, List<String> entryIds) {
+        List<String> redisKeys = new ArrayList<>(keys.size() * 2);
+        List<String> args = new ArrayList<>(keys.size() * 2 + 1);
         args.add(group);
-        args.addAll(entryIds);
-        return ((Number) connection.eval("fenced XACK", ACK,
-                List.of(lease(group, key), PartitionedStreams.stream(category, key)), args)).longValue();
+        for (int i = 0; i < keys.size(); i++) {
+            redisKeys.add(lease(group, keys.get(i)));
+            redisKeys.add(PartitionedStreams.stream(category, keys.get(i)));
+            args.add(tokens.get(i));
+            args.add(entryIds.get(i));
+        }
+        List<Object> replies = list(connection.eval("fenced XACK", ACK, redisKeys, args));
+        long[] acked = new long[replies.size()];
+        for (int i = 0; i < acked.length; i++) {
+            acked[i] = ((Number) replies.get(i)).longValue();
+        }
+        return acked;
     }
 
     /** Moves earlier generations' pending entries of the key's stream to {@code token}; how many. */
     long reclaim(String category, String key, String token) {
         return ((Number) connection.eval("XAUTOCLAIM (reclaim)", RECLAIM,
                 List.of(PartitionedStreams.stream(category, key)), List.of(group, token))).longValue();
+    }
+
+    /** {@link #REAP}: -1 fenced, 0 refused (not cold, or a group has not finished it), 1 reaped. */
+    long reap(String category, String key, String token, long idleMs) {
+        return ((Number) connection.eval("reap partition", REAP, List.of(PartitionedStreams.stream(category, key),
+                PartitionedStreams.index(category), lease(group, key), PartitionedStreams.courierGroups(category)),
+                List.of(key, Long.toString(idleMs), token))).longValue();
     }
 
     private List<String> leaseKeys(List<String> keys) {

@@ -9,15 +9,13 @@ import java.util.TreeMap;
 
 /**
  * A broker's partitioning options: {@code partition-key.<stream>}, {@code partition-poison.<group>} and
- * {@code partition-lease-ttl}.
+ * {@code partition-lease-ttl}, {@code partition-reap-idle}.
  *
  * @param keyFields stream to key field
  * @param poisons   group to its poison policy, for the groups that set one
  */
 record PartitionSettings(Map<String, String> keyFields, Map<String, PartitionedGroup.Poison> poisons,
-                         long leaseTtlMs) {
-
-    static final PartitionSettings NONE = new PartitionSettings(Map.of(), Map.of(), 15_000);
+                         long leaseTtlMs, long reapIdleMs) {
 
     static PartitionSettings from(BrokerSettings settings) {
         String keyPrefix = prefix(CourierOptions.PARTITION_KEY.name());
@@ -36,7 +34,8 @@ record PartitionSettings(Map<String, String> keyFields, Map<String, PartitionedG
             }
         });
         long ttl = settings.getDuration(CourierOptions.PARTITION_LEASE_TTL).toMillis();
-        return new PartitionSettings(Map.copyOf(keyFields), Map.copyOf(poisons), ttl);
+        long reapIdle = settings.getDuration(CourierOptions.PARTITION_REAP_IDLE).toMillis();
+        return new PartitionSettings(Map.copyOf(keyFields), Map.copyOf(poisons), ttl, reapIdle);
     }
 
     PartitionedGroup.Poison poison(String group) {

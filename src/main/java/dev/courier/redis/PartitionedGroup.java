@@ -46,6 +46,8 @@ final class PartitionedGroup implements AutoCloseable {
     private static final int CHUNK = 1000;
     /** Heartbeats between full index scans while SCARD stays the same (a reap and a new key can cancel out). */
     private static final int FULL_SCAN_EVERY = 20;
+    /** SSCAN pages (of about {@value #CHUNK} keys) per heartbeat at most: 10,000 keys are found in one. */
+    private static final int SCAN_PAGES = 10;
 
     enum Poison { HALT, DEAD_LETTER }
 
@@ -65,6 +67,8 @@ final class PartitionedGroup implements AutoCloseable {
         boolean releaseWhenSettled;
         /** Its last read gave an entry, or XREAD woke on it: read it again before waiting on all of them. */
         boolean ready;
+        /** When it was acquired or last gave a message (System.nanoTime): a reap waits for reap-idle after it. */
+        long lastActive = System.nanoTime();
 
         Owned(String key, String token) {
             this.key = key;
@@ -82,6 +86,8 @@ final class PartitionedGroup implements AutoCloseable {
     private final RetryPolicy policy;
     private final Poison poison;
     private final long ttlMs;
+    /** 0: never reaps. */
+    private final long reapIdleMs;
     private final String owner;
     private final Map<String, Owned> owned = new LinkedHashMap<>();
     private final Set<String> known = ConcurrentHashMap.newKeySet();
@@ -96,7 +102,7 @@ final class PartitionedGroup implements AutoCloseable {
 
     PartitionedGroup(String brokerName, String category, String group, RedisConnection connection,
                      DeadLetterQueue deadLetters, ConsumerGroups groups, RetryPolicy policy, Poison poison,
-                     long ttlMs, String consumer) {
+                     long ttlMs, long reapIdleMs, String consumer) {
         this.brokerName = brokerName;
         this.category = category;
         this.group = group;
@@ -107,6 +113,7 @@ final class PartitionedGroup implements AutoCloseable {
         this.policy = policy;
         this.poison = poison;
         this.ttlMs = ttlMs;
+        this.reapIdleMs = reapIdleMs;
         this.owner = consumer.replace(':', '-') + "-"
                 + String.format("%06x", ThreadLocalRandom.current().nextInt(0x1000000));
         this.heartbeat = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -260,6 +267,7 @@ final class PartitionedGroup implements AutoCloseable {
         List<Object> replies = leases.read(category, keys, tokens, ids, 1);
         List<Message> out = new ArrayList<>();
         List<String> lost = new ArrayList<>();
+        List<String> vanished = new ArrayList<>();
         synchronized (this) {
             for (int i = 0; i < replies.size(); i++) {
                 List<Object> reply = PartitionLeases.list(replies.get(i));
@@ -277,7 +285,7 @@ final class PartitionedGroup implements AutoCloseable {
                     }
                     o.pendingNext = false;
                 } else if (kind == 3) {
-                    createGroups(List.of(o.key));
+                    vanished.add(o.key);
                 } else {
                     List<Object> entry = PartitionLeases.list(PartitionLeases.list(reply.get(1)).get(0));
                     String entryId = text(entry.get(0));
@@ -285,6 +293,7 @@ final class PartitionedGroup implements AutoCloseable {
                         o.lastId = entryId;
                     }
                     o.ready = true;
+                    o.lastActive = System.nanoTime();
                     Message message = message(o, entryId, PartitionLeases.list(entry.get(1)));
                     if (message != null) {
                         o.inFlight = entryId;
@@ -293,6 +302,9 @@ final class PartitionedGroup implements AutoCloseable {
                 }
             }
             lost.forEach(this::drop);
+        }
+        if (!vanished.isEmpty()) {
+            rediscover(vanished);
         }
         return out;
     }
@@ -326,44 +338,50 @@ final class PartitionedGroup implements AutoCloseable {
 
     // Settling
 
-    /** Fenced XACK of each message's key: a key whose lease moved acknowledges nothing. How many were. */
+    /** Fenced XACK of each message's key, in one script: a key whose lease moved acknowledges nothing. */
     int ackAll(List<String> messageIds) {
+        List<Owned> keys = new ArrayList<>(messageIds.size());
+        List<String> entryIds = new ArrayList<>(messageIds.size());
+        synchronized (this) {
+            for (String id : messageIds) {
+                int colon = id.lastIndexOf(':');
+                Owned o = colon < 0 ? null : owned.get(id.substring(0, colon));
+                if (o == null) {
+                    LOG.log(Level.WARNING, "broker ''{0}'': message {1} of group ''{2}'' fenced, not acknowledged: "
+                            + "this instance no longer owns its key of stream ''{3}''", brokerName, id, group,
+                            category);
+                } else {
+                    keys.add(o);
+                    entryIds.add(id.substring(colon + 1));
+                }
+            }
+        }
+        if (keys.isEmpty()) {
+            return 0;
+        }
+        long[] acked = leases.ack(category, keys(keys), tokens(keys), entryIds);
         int acknowledged = 0;
-        for (String id : messageIds) {
-            if (ack(id)) {
-                acknowledged++;
+        synchronized (this) {
+            for (int i = 0; i < acked.length; i++) {
+                Owned o = keys.get(i);
+                if (acked[i] < 0) {
+                    LOG.log(Level.WARNING, "broker ''{0}'': message {1} of group ''{2}'' fenced: the lease of key "
+                            + "''{3}'' moved, so it was not acknowledged", brokerName,
+                            messageId(o.key, entryIds.get(i)), group, o.key);
+                    if (owned.get(o.key) == o) {
+                        drop(o.key);
+                    }
+                    continue;
+                }
+                acknowledged += (int) acked[i];
+                settled(o, entryIds.get(i));
             }
         }
         return acknowledged;
     }
 
     boolean ack(String messageId) {
-        int colon = messageId.lastIndexOf(':');
-        if (colon < 0) {
-            return false;
-        }
-        String key = messageId.substring(0, colon);
-        String entryId = messageId.substring(colon + 1);
-        Owned o;
-        synchronized (this) {
-            o = owned.get(key);
-        }
-        if (o == null) {
-            LOG.log(Level.WARNING, "broker ''{0}'': message {1} of group ''{2}'' fenced, not acknowledged: this "
-                    + "instance no longer owns key ''{3}'' of stream ''{4}''", brokerName, messageId, group, key, category);
-            return false;
-        }
-        long acked = leases.ack(category, key, o.token, List.of(entryId));
-        synchronized (this) {
-            if (acked < 0) {
-                LOG.log(Level.WARNING, "broker ''{0}'': message {1} of group ''{2}'' fenced: the lease of key ''{3}'' "
-                        + "moved, so it was not acknowledged", brokerName, messageId, group, key);
-                drop(key);
-                return false;
-            }
-            settled(o, entryId);
-        }
-        return acked > 0;
+        return ackAll(List.of(messageId)) == 1;
     }
 
     /** A message of the key is done with: the key reads new entries again, or is released if it was surplus. */
@@ -476,7 +494,7 @@ final class PartitionedGroup implements AutoCloseable {
         String entryId = o.inFlight;
         switch (resolution) {
             case SKIP -> {
-                if (leases.ack(category, key, o.token, List.of(entryId)) < 0) {
+                if (leases.ack(category, key, o.token, entryId) < 0) {
                     synchronized (this) {
                         drop(key);
                     }
@@ -524,15 +542,52 @@ final class PartitionedGroup implements AutoCloseable {
 
     /** One heartbeat; package-private so that tests can run one at once. */
     void beat() {
+        if (beats == 0) {
+            connection.execute("SADD", j -> j.sadd(PartitionedStreams.courierGroups(category), group));
+        }
         liveOwners = (int) Math.max(1, ((Number) connection.eval("partition owners", OWNERS,
                 List.of(owners(group)), List.of(owner, Long.toString(ttlMs)))).longValue());
         renewAll();
         discover();
         balance();
+        reap();
+    }
+
+    /** Reaps owned keys that gave nothing for reap-idle, at most a chunk per beat, as Protean's owner does. */
+    private void reap() {
+        if (reapIdleMs <= 0) {
+            return;
+        }
+        long now = System.nanoTime();
+        List<Owned> cold = new ArrayList<>();
+        synchronized (this) {
+            for (Owned o : owned.values()) {
+                if (cold.size() < CHUNK && o.inFlight == null && !o.halted && o.attempts == 0
+                        && now - o.lastActive >= TimeUnit.MILLISECONDS.toNanos(reapIdleMs)) {
+                    cold.add(o);
+                }
+            }
+        }
+        for (Owned o : cold) {
+            long reaped = leases.reap(category, o.key, o.token, reapIdleMs);
+            synchronized (this) {
+                if (reaped == 1) {
+                    LOG.log(Level.DEBUG, "broker ''{0}'': partition ''{1}'' of stream ''{2}'' reaped by group "
+                            + "''{3}'' after {4} ms idle", brokerName, o.key, category, group, reapIdleMs);
+                    owned.remove(o.key);
+                    known.remove(o.key);
+                } else if (reaped < 0) {
+                    drop(o.key);
+                } else {
+                    o.lastActive = now; // refused: tried again after another reap-idle
+                }
+            }
+        }
     }
 
     /** KEYS: the group's owner set. ARGV: owner, ttl ms. Marks the owner live now; how many are. */
     static final RedisConnection.LuaScript OWNERS = RedisConnection.LuaScript.of("""
+            redis.replicate_commands()
             local t = redis.call('TIME')
             local now = t[1] * 1000 + math.floor(t[2] / 1000)
             redis.call('ZADD', KEYS[1], now, ARGV[1])
@@ -566,7 +621,7 @@ final class PartitionedGroup implements AutoCloseable {
         }
     }
 
-    /** SCARD each beat; SSCAN on (one step per beat) while it changed, and a full pass now and then. */
+    /** SCARD each beat; SSCAN on (a few pages per beat) while it changed, and a full pass now and then. */
     private void discover() {
         String index = PartitionedStreams.index(category);
         beats++;
@@ -579,7 +634,9 @@ final class PartitionedGroup implements AutoCloseable {
             scanCursor = ScanParams.SCAN_POINTER_START;
             scanned = new HashSet<>();
         }
+        int pages = 0;
         do {
+            pages++;
             String cursor = scanCursor;
             ScanResult<String> page = connection.execute("SSCAN", j -> j.sscan(index, cursor,
                     new ScanParams().count(CHUNK)));
@@ -594,11 +651,37 @@ final class PartitionedGroup implements AutoCloseable {
                 createGroups(fresh);
             }
             scanCursor = page.getCursor();
-        } while (!scanCursor.equals(ScanParams.SCAN_POINTER_START) && known.size() < CHUNK);
+        } while (!scanCursor.equals(ScanParams.SCAN_POINTER_START) && pages < SCAN_PAGES);
         if (scanCursor.equals(ScanParams.SCAN_POINTER_START)) {
             known.retainAll(scanned); // reaped keys are gone
             scanCursor = null;
             scanned = null;
+        }
+    }
+
+    /**
+     * Keys whose group is gone: their stream was reaped (by Protean, say) and maybe published to again. The group is
+     * created again where the stream is back; the others are given up and forgotten until the index names them.
+     */
+    private void rediscover(List<String> keys) {
+        List<Owned> gone = new ArrayList<>();
+        for (String key : keys) {
+            String stream = PartitionedStreams.stream(category, key);
+            boolean exists = connection.execute("EXISTS", j -> j.exists(stream));
+            if (exists) {
+                createGroups(List.of(key));
+                continue;
+            }
+            synchronized (this) {
+                Owned o = owned.get(key);
+                if (o != null) {
+                    gone.add(o);
+                }
+                known.remove(key);
+            }
+        }
+        synchronized (this) {
+            release(gone);
         }
     }
 
@@ -665,9 +748,10 @@ final class PartitionedGroup implements AutoCloseable {
             acquireFrom = all.isEmpty() ? 0 : (acquireFrom + Math.min(all.size(), wanted * 2)) % all.size();
         }
         int won = 0;
-        for (int from = 0; from < candidates.size() && won < wanted; from += CHUNK) {
+        for (int from = 0; from < candidates.size() && won < wanted; ) {
             List<String> chunk = candidates.subList(from, Math.min(candidates.size(), from + Math.min(CHUNK,
                     Math.max(wanted - won, 16))));
+            from += chunk.size();
             List<String> tokens = leases.acquire(owner, chunk, ttlMs);
             for (int i = 0; i < chunk.size(); i++) {
                 String token = tokens.get(i);

@@ -36,6 +36,14 @@ final class PartitionedStreams implements AutoCloseable {
         return category + INDEX_SUFFIX;
     }
 
+    /**
+     * The set of Courier groups that consume the category ({@code __groups__} cannot be a key, being of the
+     * {@code __x__} form): a reap waits until each has a group on the stream, and has finished it.
+     */
+    static String courierGroups(String category) {
+        return category + ":__groups__";
+    }
+
     void partitionBy(String category, String keyField) {
         if (category == null || category.isBlank() || keyField == null || keyField.isBlank()) {
             throw new IllegalArgumentException("partitioning needs a stream and a key field, got stream '" + category

@@ -151,7 +151,7 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         }
         return partitions.group(stream, group, (category, g) -> new PartitionedGroup(name(), category, g,
                 connection, deadLetters, groups, policy, partitioning.poison(g), partitioning.leaseTtlMs(),
-                consumer));
+                partitioning.reapIdleMs(), consumer));
     }
 
     @Override

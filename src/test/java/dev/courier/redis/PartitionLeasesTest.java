@@ -129,8 +129,8 @@ class PartitionLeasesTest {
         redis.command("XGROUP", "CREATE", category + ":k1", group, "0", "MKSTREAM");
         String entry = text(redis.command("XADD", category + ":k1", "*", "data", "{\"k\":\"k1\"}"));
         redis.command("XREADGROUP", "GROUP", group, "owner-b:2", "COUNT", "1", "STREAMS", category + ":k1", ">");
-        assertEquals(-1L, leases.ack(category, "k1", "owner-a:1", List.of(entry)));
-        assertEquals(1L, leases.ack(category, "k1", "owner-b:2", List.of(entry)));
+        assertEquals(-1L, leases.ack(category, "k1", "owner-a:1", entry));
+        assertEquals(1L, leases.ack(category, "k1", "owner-b:2", entry));
     }
 
     @Test

@@ -128,6 +128,27 @@ class PartitionedConsumeTest {
     }
 
     @Test
+    void three_instances_share_three_thousand_keys_and_handle_every_message() {
+        RedisBroker publisher = broker("publisher", 3, Map.of());
+        List<Map<String, Object>> batch = new ArrayList<>();
+        for (int k = 0; k < 3000; k++) {
+            batch.add(Map.of("k", "key-" + k, "n", 0));
+        }
+        publisher.publishAll(category, batch);
+        Map<String, List<Integer>> handled = new ConcurrentHashMap<>();
+        List<RedisBroker> instances = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            RedisBroker b = broker("i" + i, 3, Map.of("partition-lease-ttl", "15"));
+            instances.add(b);
+            consume(b, m -> false, handled);
+        }
+        long t = System.nanoTime();
+        await().atMost(Duration.ofSeconds(60)).until(() -> total(handled) == 3000);
+        System.out.println("3000 keys handled in " + (System.nanoTime() - t) / 1_000_000 + " ms; owned "
+                + instances.stream().map(this::owned).toList());
+    }
+
+    @Test
     void a_new_instance_gets_a_fair_share_of_existing_keys_within_a_few_heartbeats() {
         RedisBroker publisher = broker("publisher", 3, Map.of());
         for (int k = 0; k < 300; k++) {
