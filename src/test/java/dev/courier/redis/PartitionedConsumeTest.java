@@ -149,6 +149,53 @@ class PartitionedConsumeTest {
     }
 
     @Test
+    void a_cold_key_is_reaped_by_its_owner_only_once_every_group_has_finished_it() {
+        RedisBroker broker = broker("r", 3, Map.of("partition-reap-idle", "1"));
+        Map<String, List<Integer>> handled = new ConcurrentHashMap<>();
+        consume(broker, m -> false, handled);
+        String stream = category + ":a";
+        broker.publish(category, Map.of("k", "a", "n", 0));
+        await().atMost(Duration.ofSeconds(10)).until(() -> handled.containsKey("a"));
+        // A Protean group that read the entry and did not acknowledge it, and a Courier group known for the
+        // stream that has no group on it yet: either keeps the stream.
+        redis.command("XGROUP", "CREATE", stream, "protean.Handler", "0");
+        redis.command("XREADGROUP", "GROUP", "protean.Handler", "w", "STREAMS", stream, ">");
+        redis.command("SADD", category + ":__groups__", "late-group");
+        long until = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+        while (System.nanoTime() < until) {
+            assertEquals(1L, redis.command("EXISTS", stream), "reaped while a group had not finished it");
+        }
+        String entry = text(list(list(redis.command("XRANGE", stream, "-", "+")).get(0)).get(0));
+        redis.command("XACK", stream, "protean.Handler", entry);
+        until = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+        while (System.nanoTime() < until) {
+            assertEquals(1L, redis.command("EXISTS", stream), "reaped before the known Courier group had a group");
+        }
+        redis.command("XGROUP", "CREATE", stream, "late-group", "$");
+        await().atMost(Duration.ofSeconds(10)).until(() -> (Long) redis.command("EXISTS", stream) == 0);
+        assertEquals(0L, redis.command("SISMEMBER", category + ":__partitions__", "a"));
+        assertEquals(0L, redis.command("EXISTS", group + ":a:__lease__"));
+        assertEquals("1", text(redis.command("GET", group + ":a:__generation__")), "the generation stays");
+        await().atMost(Duration.ofSeconds(5)).until(() -> !broker.partitionedGroup(category, group).ownedKeys()
+                .contains("a"));
+
+        // Published to again, the key comes back and is handled.
+        broker.publish(category, Map.of("k", "a", "n", 1));
+        await().atMost(Duration.ofSeconds(10)).until(() -> handled.get("a").size() == 2);
+        assertEquals(List.of(0, 1), handled.get("a"));
+    }
+
+    private static String text(Object reply) {
+        return reply instanceof byte[] bytes ? new String(bytes, java.nio.charset.StandardCharsets.UTF_8)
+                : String.valueOf(reply);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Object> list(Object reply) {
+        return (List<Object>) reply;
+    }
+
+    @Test
     void a_new_instance_gets_a_fair_share_of_existing_keys_within_a_few_heartbeats() {
         RedisBroker publisher = broker("publisher", 3, Map.of());
         for (int k = 0; k < 300; k++) {
