@@ -12,6 +12,7 @@ import redis.clients.jedis.resps.ScanResult;
 import redis.clients.jedis.resps.StreamEntry;
 
 import java.lang.System.Logger.Level;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -44,6 +45,8 @@ final class PartitionedGroup implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("dev.courier.redis");
     /** Keys per script call, so that no call holds Redis for long. */
     private static final int CHUNK = 1000;
+    /** Entries read per key at once; handed out one at a time, so the key's order holds. */
+    private static final int PREFETCH = 16;
     /** Heartbeats between full index scans while SCARD stays the same (a reap and a new key can cancel out). */
     private static final int FULL_SCAN_EVERY = 20;
     /** SSCAN pages (of about {@value #CHUNK} keys) per heartbeat at most: 10,000 keys are found in one. */
@@ -57,10 +60,15 @@ final class PartitionedGroup implements AutoCloseable {
         final String token;
         /** The last entry id the group was given for the key: the blocking XREAD wakes after it. */
         String lastId = StreamEntries.ZERO;
-        /** The entry delivered and not yet settled; null when none. */
+        /** Entries read under the token (pending on it) and not handed out yet, in order. */
+        final ArrayDeque<Message> buffer = new ArrayDeque<>();
+        /** The message handed out (or waiting for its retry, or halted on); null when none. */
+        Message current;
+        /** The entry handed out and not yet settled; null when none (also while a retry waits). */
         String inFlight;
-        /** Read own pending entries ({@code 0}) next, not new ones: after acquisition, and for a retry. */
+        /** Read own pending entries next, from {@link #pendingCursor}: after acquisition, until none is left. */
         boolean pendingNext = true;
+        String pendingCursor = "0";
         long retryAt;
         int attempts;
         boolean halted;
@@ -69,10 +77,17 @@ final class PartitionedGroup implements AutoCloseable {
         boolean ready;
         /** When it was acquired or last gave a message (System.nanoTime): a reap waits for reap-idle after it. */
         long lastActive = System.nanoTime();
+        /**
+         * Until when (System.nanoTime) the lease is surely still this token's: four fifths of a TTL after the last
+         * acquire or renew was sent. Buffered messages are handed out only before it, so that no handler starts
+         * on a key whose lease may have moved.
+         */
+        long validUntil;
 
-        Owned(String key, String token) {
+        Owned(String key, String token, long validUntil) {
             this.key = key;
             this.token = token;
+            this.validUntil = validUntil;
         }
     }
 
@@ -150,31 +165,36 @@ final class PartitionedGroup implements AutoCloseable {
     }
 
     /**
-     * Settles {@code acks}, then reads up to {@code max} messages, one per key, waiting up to {@code blockMs} when
-     * none is there.
+     * Settles {@code acks}, then hands out up to {@code max} messages, at most one per key, reading more where a
+     * key's buffer is empty and waiting up to {@code blockMs} when there is nothing.
      */
     List<Message> read(int max, long blockMs, List<String> acks) {
         if (!acks.isEmpty()) {
             ackAll(acks);
         }
-        List<Message> out = readPending(max);
+        List<Message> out = handOut(max);
         if (!out.isEmpty()) {
             return out;
         }
-        // Keys known to have entries are read at once: a busy partition costs one script per batch, no XREAD.
-        List<String> ready = readyKeys(max);
-        if (!ready.isEmpty()) {
-            out = fencedRead(ready, ">", max);
-            if (!out.isEmpty()) {
-                return out;
-            }
+        List<String> pending = keys(o -> o.pendingNext, max);
+        if (!pending.isEmpty()) {
+            fencedRead(pending, true);
         }
-        Map<String, StreamEntryID> idle = idleStreams(max);
+        // Keys known to have entries are read at once: a busy partition costs one script per batch, no XREAD.
+        List<String> ready = keys(o -> o.ready && !o.pendingNext, max);
+        if (!ready.isEmpty()) {
+            fencedRead(ready, false);
+        }
+        out = handOut(max);
+        if (!out.isEmpty() || !pending.isEmpty()) {
+            return out;
+        }
+        Map<String, StreamEntryID> idle = idleStreams();
         if (idle.isEmpty()) {
             if (blockMs > 0) {
                 waitForKeys(blockMs);
             }
-            return List.of();
+            return handOut(max);
         }
         XReadParams params = XReadParams.xReadParams().count(1);
         if (blockMs > 0) {
@@ -184,54 +204,79 @@ final class PartitionedGroup implements AutoCloseable {
                 ? connection.executeBlocking("XREAD (partitions)", j -> j.xread(params, idle))
                 : connection.execute("XREAD (partitions)", j -> j.xread(params, idle));
         if (woken == null || woken.isEmpty()) {
-            return List.of();
+            return handOut(max);
         }
         List<String> keys = new ArrayList<>(woken.size());
         int prefix = category.length() + 1;
         synchronized (this) {
             for (Map.Entry<String, List<StreamEntry>> stream : woken) {
                 String key = stream.getKey().substring(prefix);
-                keys.add(key);
                 Owned o = owned.get(key);
                 if (o != null) {
                     o.ready = true; // those beyond max are read next time, without waiting
+                    if (keys.size() < max) {
+                        keys.add(key);
+                    }
                 }
             }
         }
-        return fencedRead(keys, ">", max);
+        fencedRead(keys, false);
+        return handOut(max);
     }
 
-    private synchronized List<String> readyKeys(int max) {
-        List<String> ready = new ArrayList<>();
+    /** Up to max owned keys, not halted, with an empty buffer, that {@code which} picks. */
+    private synchronized List<String> keys(java.util.function.Predicate<Owned> which, int max) {
+        List<String> keys = new ArrayList<>();
         for (Owned o : owned.values()) {
-            if (o.ready && o.inFlight == null && !o.halted && !o.pendingNext) {
-                ready.add(o.key);
-                if (ready.size() == max) {
-                    break;
-                }
+            if (keys.size() == max) {
+                break;
+            }
+            if (!o.halted && o.buffer.isEmpty() && which.test(o)) {
+                keys.add(o.key);
             }
         }
-        return ready;
+        return keys;
     }
 
-    /** Owned keys whose own pending entries are due: just acquired, or a retry whose delay is over. */
-    private List<Message> readPending(int max) {
-        List<String> due = new ArrayList<>();
-        long now = System.currentTimeMillis();
-        synchronized (this) {
-            for (Owned o : owned.values()) {
-                if (due.size() < max && o.pendingNext && o.inFlight == null && !o.halted && o.retryAt <= now) {
-                    due.add(o.key);
+    /**
+     * The next message of each key with none in flight, while its lease is surely this instance's: a retry whose
+     * delay is over, else the head of its buffer.
+     */
+    private synchronized List<Message> handOut(int max) {
+        List<Message> out = new ArrayList<>();
+        long nanos = System.nanoTime();
+        long millis = System.currentTimeMillis();
+        for (Owned o : owned.values()) {
+            if (out.size() == max) {
+                break;
+            }
+            if (o.inFlight != null || o.halted || nanos - o.validUntil >= 0) {
+                continue;
+            }
+            if (o.current == null) {
+                o.current = o.buffer.poll();
+            } else if (o.retryAt > millis) {
+                continue;
+            }
+            if (o.current != null) {
+                Message m = o.current;
+                if (m.deliveryCount() != o.attempts + 1) {
+                    m = new Message(m.id(), m.stream(), m.payload(), o.attempts + 1, m.traceContext());
+                    o.current = m;
                 }
+                o.inFlight = m.id().substring(o.key.length() + 1);
+                o.lastActive = nanos;
+                out.add(m);
             }
         }
-        return due.isEmpty() ? List.of() : fencedRead(due, "0", max);
+        return out;
     }
 
-    private synchronized Map<String, StreamEntryID> idleStreams(int max) {
+    /** Owned keys with an empty buffer and nothing waiting, for the blocking XREAD. */
+    private synchronized Map<String, StreamEntryID> idleStreams() {
         Map<String, StreamEntryID> idle = new LinkedHashMap<>();
         for (Owned o : owned.values()) {
-            if (o.inFlight == null && !o.halted && !o.pendingNext) {
+            if (!o.halted && !o.pendingNext && o.buffer.isEmpty()) {
                 idle.put(PartitionedStreams.stream(category, o.key), new StreamEntryID(o.lastId));
             }
         }
@@ -246,59 +291,64 @@ final class PartitionedGroup implements AutoCloseable {
         }
     }
 
-    /** One fenced read of the keys still owned and idle; marks each message's key in flight. */
-    private List<Message> fencedRead(List<String> candidates, String id, int max) {
-        List<String> keys = new ArrayList<>();
-        List<String> tokens = new ArrayList<>();
+    /**
+     * One fenced read of the keys still owned: their own pending entries after the cursor, or new ones, up to
+     * {@value #PREFETCH} each, into their buffers.
+     */
+    private void fencedRead(List<String> candidates, boolean pending) {
+        List<Owned> keys = new ArrayList<>();
+        List<String> ids = new ArrayList<>();
         synchronized (this) {
             for (String key : candidates) {
                 Owned o = owned.get(key);
-                if (o != null && o.inFlight == null && !o.halted && keys.size() < max) {
-                    keys.add(key);
-                    tokens.add(o.token);
+                if (o != null && !o.halted && o.buffer.isEmpty()) {
+                    keys.add(o);
+                    ids.add(pending ? o.pendingCursor : ">");
                 }
             }
         }
         if (keys.isEmpty()) {
-            return List.of();
+            return;
         }
-        List<String> ids = new ArrayList<>(keys.size());
-        keys.forEach(k -> ids.add(id));
-        List<Object> replies = leases.read(category, keys, tokens, ids, 1);
-        List<Message> out = new ArrayList<>();
+        List<Object> replies = leases.read(category, keys(keys), tokens(keys), ids, PREFETCH);
         List<String> lost = new ArrayList<>();
         List<String> vanished = new ArrayList<>();
         synchronized (this) {
             for (int i = 0; i < replies.size(); i++) {
                 List<Object> reply = PartitionLeases.list(replies.get(i));
-                Owned o = owned.get(keys.get(i));
-                if (o == null || !o.token.equals(tokens.get(i))) {
+                Owned o = keys.get(i);
+                if (owned.get(o.key) != o) {
                     continue;
                 }
                 long kind = ((Number) reply.get(0)).longValue();
                 if (kind == 0) {
                     lost.add(o.key);
                 } else if (kind == 1) {
-                    if (">".equals(id)) {
+                    if (pending) {
+                        o.pendingNext = false;
+                    } else {
                         o.lastId = text(reply.get(1));
                         o.ready = false;
                     }
-                    o.pendingNext = false;
                 } else if (kind == 3) {
                     vanished.add(o.key);
                 } else {
-                    List<Object> entry = PartitionLeases.list(PartitionLeases.list(reply.get(1)).get(0));
-                    String entryId = text(entry.get(0));
-                    if (">".equals(id)) {
-                        o.lastId = entryId;
+                    String last = null;
+                    for (Object raw : PartitionLeases.list(reply.get(1))) {
+                        List<Object> entry = PartitionLeases.list(raw);
+                        last = text(entry.get(0));
+                        Message message = message(o, last, PartitionLeases.list(entry.get(1)));
+                        if (message != null) {
+                            o.buffer.add(message);
+                        }
                     }
-                    o.ready = true;
+                    if (pending) {
+                        o.pendingCursor = last;
+                    } else {
+                        o.lastId = last;
+                        o.ready = true;
+                    }
                     o.lastActive = System.nanoTime();
-                    Message message = message(o, entryId, PartitionLeases.list(entry.get(1)));
-                    if (message != null) {
-                        o.inFlight = entryId;
-                        out.add(message);
-                    }
                 }
             }
             lost.forEach(this::drop);
@@ -306,7 +356,6 @@ final class PartitionedGroup implements AutoCloseable {
         if (!vanished.isEmpty()) {
             rediscover(vanished);
         }
-        return out;
     }
 
     private Message message(Owned o, String entryId, List<Object> fields) {
@@ -320,15 +369,14 @@ final class PartitionedGroup implements AutoCloseable {
         try {
             Map<String, Object> payload = data == null ? Map.of() : JsonCodec.parse(data);
             if (!payload.isEmpty()) {
-                return new Message(messageId(o.key, entryId), stream, payload, o.attempts + 1);
+                return new Message(messageId(o.key, entryId), stream, payload, 1);
             }
         } catch (IllegalArgumentException e) {
             // dead-lettered below
         }
         LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' is not a message; dead-lettering it",
                 brokerName, entryId, stream);
-        deadLetters.writeQuietly(groups.state(stream, group), entryId, null, o.attempts + 1, DeadLetter.MALFORMED);
-        o.pendingNext = true; // whatever happened, look at own pending again before new entries
+        deadLetters.writeQuietly(groups.state(stream, group), entryId, null, 1, DeadLetter.MALFORMED);
         return null;
     }
 
@@ -390,9 +438,9 @@ final class PartitionedGroup implements AutoCloseable {
             return;
         }
         o.inFlight = null;
+        o.current = null;
         o.attempts = 0;
         o.retryAt = 0;
-        o.pendingNext = false;
         if (o.releaseWhenSettled) {
             release(List.of(o));
         }
@@ -415,8 +463,7 @@ final class PartitionedGroup implements AutoCloseable {
             o.attempts++;
             if (!policy.exhausted(o.attempts)) {
                 o.retryAt = System.currentTimeMillis() + policy.delayBeforeRetry(o.attempts).toMillis();
-                o.pendingNext = true;
-                o.inFlight = null;
+                o.inFlight = null; // the message stays current: handed out again, before the key's next one
                 return true;
             }
             if (poison == Poison.HALT) {
@@ -455,13 +502,21 @@ final class PartitionedGroup implements AutoCloseable {
     }
 
     private boolean stillOwned(Owned o) {
+        long sent = System.nanoTime();
         boolean[] renewed = leases.renew(List.of(o.key), List.of(o.token), ttlMs);
-        if (!renewed[0]) {
-            synchronized (this) {
+        synchronized (this) {
+            if (renewed[0]) {
+                o.validUntil = validUntil(sent);
+            } else {
                 drop(o.key);
             }
         }
         return renewed[0];
+    }
+
+    /** Four fifths of a TTL after {@code sent}: the lease cannot have lapsed before, whatever Redis's clock. */
+    private long validUntil(long sent) {
+        return sent + TimeUnit.MILLISECONDS.toNanos(ttlMs * 4 / 5);
     }
 
     // Operator API
@@ -473,7 +528,7 @@ final class PartitionedGroup implements AutoCloseable {
             for (Owned o : owned.values()) {
                 if (o.halted) {
                     out.add(new dev.courier.Partitions.HaltedKey(category, group, o.key,
-                            messageId(o.key, o.inFlight), o.attempts));
+                            o.current.id(), o.attempts));
                 }
             }
         }
@@ -516,7 +571,6 @@ final class PartitionedGroup implements AutoCloseable {
                     o.halted = false;
                     o.attempts = 0;
                     o.inFlight = null;
-                    o.pendingNext = true;
                     o.retryAt = 0;
                     notifyAll();
                 }
@@ -562,7 +616,7 @@ final class PartitionedGroup implements AutoCloseable {
         List<Owned> cold = new ArrayList<>();
         synchronized (this) {
             for (Owned o : owned.values()) {
-                if (cold.size() < CHUNK && o.inFlight == null && !o.halted && o.attempts == 0
+                if (cold.size() < CHUNK && o.current == null && o.buffer.isEmpty() && !o.halted
                         && now - o.lastActive >= TimeUnit.MILLISECONDS.toNanos(reapIdleMs)) {
                     cold.add(o);
                 }
@@ -608,10 +662,13 @@ final class PartitionedGroup implements AutoCloseable {
         }
         for (int from = 0; from < all.size(); from += CHUNK) {
             List<Owned> chunk = all.subList(from, Math.min(all.size(), from + CHUNK));
+            long sent = System.nanoTime();
             boolean[] renewed = leases.renew(keys(chunk), tokens(chunk), ttlMs);
             synchronized (this) {
                 for (int i = 0; i < renewed.length; i++) {
-                    if (!renewed[i] && owned.get(chunk.get(i).key) == chunk.get(i)) {
+                    if (renewed[i]) {
+                        chunk.get(i).validUntil = validUntil(sent);
+                    } else if (owned.get(chunk.get(i).key) == chunk.get(i)) {
                         LOG.log(Level.WARNING, "broker ''{0}'': lease of key ''{1}'' of stream ''{2}'' for group "
                                 + "''{3}'' was lost; dropping the key", brokerName, chunk.get(i).key, category, group);
                         drop(chunk.get(i).key);
@@ -717,8 +774,8 @@ final class PartitionedGroup implements AutoCloseable {
                     if (o.halted) {
                         continue; // a halted key waits for its operator here
                     }
-                    if (o.inFlight == null && o.attempts == 0) {
-                        surplus.add(o); // no message handed out: a message boundary
+                    if (o.current == null) {
+                        surplus.add(o); // no message handed out: a message boundary (buffered ones stay pending)
                     } else {
                         o.releaseWhenSettled = true;
                     }
@@ -752,6 +809,7 @@ final class PartitionedGroup implements AutoCloseable {
             List<String> chunk = candidates.subList(from, Math.min(candidates.size(), from + Math.min(CHUNK,
                     Math.max(wanted - won, 16))));
             from += chunk.size();
+            long sent = System.nanoTime();
             List<String> tokens = leases.acquire(owner, chunk, ttlMs);
             for (int i = 0; i < chunk.size(); i++) {
                 String token = tokens.get(i);
@@ -763,7 +821,7 @@ final class PartitionedGroup implements AutoCloseable {
                 leases.reclaim(category, key, token);
                 won++;
                 synchronized (this) {
-                    owned.put(key, new Owned(key, token));
+                    owned.put(key, new Owned(key, token, validUntil(sent)));
                     notifyAll();
                 }
                 if (won >= wanted) {
