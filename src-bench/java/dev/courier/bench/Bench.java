@@ -134,10 +134,6 @@ public final class Bench {
         return new RedisBrokerProvider().create("default", new BrokerSettings("default", "redis", options, consumer));
     }
 
-    static String redisUri() {
-        return redis.uri();
-    }
-
     private static Broker inlineBroker() {
         return new InlineBrokerProvider().create("default", new BrokerSettings("default", "inline", Map.of(),
                 CONSUMER));
@@ -155,8 +151,8 @@ public final class Bench {
         Broker courier = redisBroker();
         Peer peer = new Peer(RedisProcess.HOST, redis.port());
         try {
-            // -Dbench.only=publishing,consuming,concurrency,latency,inline,codec,heap,soak runs some sections only (while
-            // profiling).
+            // -Dbench.only=publishing,consuming,concurrency,latency,inline,codec,heap,soak,telemetry,cluster runs some
+            // sections only (while profiling).
             String only = System.getProperty("bench.only", "");
             java.util.function.Predicate<String> on = section -> only.isBlank() || only.contains(section);
             if (!only.equals("server")) {
@@ -191,6 +187,9 @@ public final class Bench {
             }
             if (on.test("partitioned")) {
                 PartitionBench.run();
+            }
+            if (on.test("cluster")) {
+                ClusterBench.run(redis.uri());
             }
             if (only.contains("server")) { // only when asked for: it needs the servers (-Pbench,bench-server)
                 ServerBench.run(redis);
@@ -312,16 +311,29 @@ public final class Bench {
 
     private static double publishThreads(int n, java.util.function.Consumer<String> publish) throws Exception {
         String s = stream("threads");
+        List<Measure> tasks = new ArrayList<>();
+        for (int i = 0; i < THREADS; i++) {
+            tasks.add(() -> {
+                for (int j = 0; j < n / THREADS; j++) {
+                    publish.accept(s);
+                }
+                return 0;
+            });
+        }
+        long t = concurrently(tasks, "publishing");
+        return done(s, n, t);
+    }
+
+    /** Runs each task on a thread of its own, all released at once, until all end; when they were released. */
+    static long concurrently(List<Measure> tasks, String what) throws InterruptedException {
         CountDownLatch go = new CountDownLatch(1);
         List<Thread> threads = new ArrayList<>();
         AtomicInteger errors = new AtomicInteger();
-        for (int i = 0; i < THREADS; i++) {
+        for (Measure task : tasks) {
             Thread thread = new Thread(() -> {
                 try {
                     go.await();
-                    for (int j = 0; j < n / THREADS; j++) {
-                        publish.accept(s);
-                    }
+                    task.run();
                 } catch (Exception e) {
                     errors.incrementAndGet();
                     e.printStackTrace();
@@ -336,9 +348,9 @@ public final class Bench {
             thread.join();
         }
         if (errors.get() > 0) {
-            throw new IllegalStateException(errors + " publishing threads failed");
+            throw new IllegalStateException(errors + " " + what + " threads failed");
         }
-        return done(s, n, t);
+        return t;
     }
 
     /** Checks that the stream holds n entries, deletes it, and gives n per second since t. */
@@ -383,6 +395,7 @@ public final class Bench {
         String s = backlog(n);
         XReadGroupParams params = XReadGroupParams.xReadGroupParams().count(batch);
         Map<String, StreamEntryID> key = Map.of(s, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY);
+        Cpu cpu = Cpu.start(Thread.currentThread().getName());
         long t = System.nanoTime();
         int consumed = 0;
         while (consumed < n) {
@@ -396,6 +409,7 @@ public final class Bench {
             consumed += ids.length;
         }
         double rate = n / ((System.nanoTime() - t) / 1e9);
+        cpu.end("raw", n);
         requireAcknowledged(s);
         raw.del(s);
         return rate;
@@ -418,11 +432,14 @@ public final class Bench {
         LongAdder handled = new LongAdder();
         Broker broker = redisBroker();
         CourierEngine engine = engine(broker, s, batch, argument -> handled.increment());
+        Cpu cpu = Cpu.start("courier-default-" + s + "-");
         long t = System.nanoTime();
         engine.start();
         try {
             awaitDrained(handled::sum, n, s, t);
-            return n / ((System.nanoTime() - t) / 1e9);
+            double rate = n / ((System.nanoTime() - t) / 1e9);
+            cpu.end("courier", n);
+            return rate;
         } finally {
             engine.stop();
             broker.close();
@@ -466,6 +483,7 @@ public final class Bench {
             ratioRow(String.format(Locale.ROOT, "%d ms handler, concurrency %d, %,d messages", SLOW_HANDLER_MS,
                     workers, n), rate, ideal, "N x 200 msg/s", 0.8);
         }
+        Cpu.print();
         int n = n(200_000);
         double[][] noop = rounds(() -> engineConsume(n, null, Concurrency.SEQUENTIAL),
                 () -> engineConsume(n, null, new Concurrency(8, Subscribe.Ordering.NONE, "", 0)));
@@ -506,11 +524,14 @@ public final class Bench {
             }
             handled.increment();
         }, concurrency);
+        Cpu cpu = Cpu.start("courier-default-" + s + "-");
         long t = System.nanoTime();
         engine.start();
         try {
             awaitDrained(handled::sum, n, s, t);
-            return n / ((System.nanoTime() - t) / 1e9);
+            double rate = n / ((System.nanoTime() - t) / 1e9);
+            cpu.end("concurrency " + concurrency.workers(), n);
+            return rate;
         } finally {
             engine.stop();
             broker.close();
@@ -746,12 +767,15 @@ public final class Bench {
         long baseline = usedAfterGc();
         AtomicLong maxLive = new AtomicLong();
         AtomicLong maxUsed = new AtomicLong();
+        AtomicLong maxReadAfterGc = new AtomicLong();
         Thread sampler = new Thread(() -> {
             int tick = 0;
             while (!Thread.currentThread().isInterrupted()) {
                 maxUsed.accumulateAndGet(used(), Math::max);
                 if (++tick % 20 == 0) {
                     maxLive.accumulateAndGet(usedAfterGc(), Math::max);
+                    // What the earlier figure was: the heap in use read just after the collection.
+                    maxReadAfterGc.accumulateAndGet(used(), Math::max);
                 }
                 LockSupport.parkNanos(25_000_000);
             }
@@ -771,8 +795,12 @@ public final class Bench {
         }
         double rate = n / ((System.nanoTime() - t) / 1e9);
         long growth = Math.max(0, maxLive.get() - baseline);
+        System.err.printf(Locale.ROOT, "    heap, %d worker(s): live after GC (collector's figure) +%s; heap in use "
+                + "read right after the GC +%s%n", concurrency.workers(), mb(growth),
+                mb(Math.max(0, maxReadAfterGc.get() - baseline)));
         row(String.format(Locale.ROOT, "heap growth consuming a %,d-message backlog on redis (live, after GC)%s", n,
-                        concurrency.workers() > 1 ? ", concurrency " + concurrency.workers() : ""),
+                        concurrency.workers() > 1 ? ", concurrency " + concurrency.workers() + ", "
+                                + concurrency.ordering() : ""),
                 mb(growth), String.format(Locale.ROOT, "peak used incl. garbage %s; %s while sampling",
                         mb(maxUsed.get() - baseline), rate(rate)),
                 "<= 64 MB", growth <= 64L << 20 ? "yes" : "NO");
@@ -850,10 +878,90 @@ public final class Bench {
         return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
     }
 
+    /**
+     * The live heap: what a full collection left, as the collector reports it. Not {@link #used()} read after
+     * {@code System.gc()}: by then the running threads have allocated again (each of 64 workers takes a fresh TLAB,
+     * and a descheduled sampler on a loaded machine reads tens of MB of new garbage as live).
+     */
     private static long usedAfterGc() {
         System.gc();
         System.gc();
-        return used();
+        long after = -1;
+        long end = -1;
+        for (java.lang.management.GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            if (gc instanceof com.sun.management.GarbageCollectorMXBean bean && bean.getLastGcInfo() != null
+                    && bean.getLastGcInfo().getEndTime() > end && isFull(bean.getName())) {
+                end = bean.getLastGcInfo().getEndTime();
+                after = heapUsed(bean.getLastGcInfo().getMemoryUsageAfterGc());
+            }
+        }
+        return after >= 0 ? after : used();
+    }
+
+    /** Whether a collector is the one System.gc() runs (G1's and Parallel's full collections, Serial's old). */
+    private static boolean isFull(String collector) {
+        return collector.contains("Old") || collector.contains("MarkSweep") || collector.contains("Full");
+    }
+
+    private static long heapUsed(Map<String, java.lang.management.MemoryUsage> pools) {
+        long sum = 0;
+        for (java.lang.management.MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            java.lang.management.MemoryUsage usage = pools.get(pool.getName());
+            if (pool.getType() == java.lang.management.MemoryType.HEAP && usage != null) {
+                sum += usage.getUsed();
+            }
+        }
+        return sum;
+    }
+
+    /**
+     * The CPU time a consuming round took per message: of the client's threads (those whose names start with a
+     * prefix, read before they end) and of redis-server. Printed with the rounds: it tells CPU from waiting.
+     */
+    static final class Cpu {
+        private static final Map<String, List<String>> notes = new LinkedHashMap<>();
+        private final String threads;
+        private final long client;
+        private final long server;
+
+        private Cpu(String threads) {
+            this.threads = threads;
+            this.client = threadCpu(threads);
+            this.server = redis.cpuNanos();
+        }
+
+        static Cpu start(String threadNamePrefix) {
+            return new Cpu(threadNamePrefix);
+        }
+
+        void end(String side, int n) {
+            double clientUs = (threadCpu(threads) - client) / 1e3 / n;
+            double serverUs = (redis.cpuNanos() - server) / 1e3 / n;
+            notes.computeIfAbsent(side, k -> new ArrayList<>()).add(String.format(Locale.ROOT, "%.2f+%.2f",
+                    clientUs, serverUs));
+        }
+
+        static void clear() {
+            notes.clear();
+        }
+
+        /** Each side's rounds as client+redis CPU microseconds per message. */
+        static void print() {
+            notes.forEach((side, rounds) -> System.err.printf(Locale.ROOT, "    cpu us/msg (client+redis) %s: %s%n",
+                    side, String.join(" ", rounds)));
+            notes.clear();
+        }
+
+        private static long threadCpu(String prefix) {
+            java.lang.management.ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+            long sum = 0;
+            for (java.lang.management.ThreadInfo info : mx.getThreadInfo(mx.getAllThreadIds())) {
+                if (info != null && info.getThreadName().startsWith(prefix)) {
+                    sum += Math.max(0, mx.getThreadCpuTime(info.getThreadId()));
+                }
+            }
+            return sum;
+        }
     }
 
     // Rounds and the table
@@ -864,6 +972,7 @@ public final class Bench {
 
     /** ROUNDS rounds of each, alternating: [0] the raw figures, [1] Courier's. */
     static double[][] rounds(Measure rawSide, Measure courierSide) throws Exception {
+        Cpu.clear();
         double[][] r = new double[2][ROUNDS];
         for (int i = 0; i < ROUNDS; i++) {
             // Each round starts on a collected heap: no round pays for an earlier one's garbage.
@@ -874,6 +983,7 @@ public final class Bench {
         }
         // Each round, on stderr: how far apart the rounds are shows how noisy the machine was.
         System.err.printf(Locale.ROOT, "    rounds raw %s%n    rounds courier %s%n", rounds(r[0]), rounds(r[1]));
+        Cpu.print();
         return r;
     }
 

@@ -67,7 +67,17 @@ final class RedisProcess implements AutoCloseable {
     }
 
     String info(String field) {
-        String reply = command("*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n");
+        return info("server", field);
+    }
+
+    /** The CPU time the server has used so far, in nanoseconds (INFO cpu: user and system). */
+    long cpuNanos() {
+        return Math.round((Double.parseDouble(info("cpu", "used_cpu_user")) + Double.parseDouble(info("cpu",
+                "used_cpu_sys"))) * 1e9);
+    }
+
+    private String info(String section, String field) {
+        String reply = command("*2\r\n$4\r\nINFO\r\n$" + section.length() + "\r\n" + section + "\r\n");
         return reply.lines().filter(l -> l.startsWith(field + ":")).map(l -> l.substring(field.length() + 1).trim())
                 .findFirst().orElse("?");
     }

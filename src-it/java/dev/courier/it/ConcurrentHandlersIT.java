@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The demo's {@code ParallelSubscriber} (concurrency 4) on a server: handlers run at once, on managed threads, each
- * with a request context of its own.
+ * with a request context of its own and the application's naming context (a {@code java:comp} lookup).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @ExtendWith(Servers.class)
@@ -39,7 +39,7 @@ abstract class ConcurrentHandlersIT {
     }
 
     @Test
-    void handlers_run_at_once_each_in_its_own_request_context() {
+    void handlers_run_at_once_each_in_its_own_request_context_with_the_naming_context() {
         String run = UUID.randomUUID().toString();
         for (int i = 0; i < 8; i++) {
             HttpResponse<String> response = server.send(HttpRequest.newBuilder(uri("api/streams/parallel-jobs"))
@@ -52,10 +52,13 @@ abstract class ConcurrentHandlersIT {
                 .until(() -> ours(run), list -> list.size() == 8);
         Set<Object> requests = new HashSet<>();
         Set<Object> threads = new HashSet<>();
+        Set<Object> naming = new HashSet<>();
         jobs.forEach(job -> {
             requests.add(job.get("request"));
             threads.add(job.get("thread"));
+            naming.add(job.get("naming"));
         });
+        assertEquals(Set.of("java:comp"), naming, "the application's naming context on every worker: " + jobs);
         assertEquals(8, requests.size(), "a request context per message: " + jobs);
         assertTrue(threads.size() >= 2, "several worker threads: " + threads);
         Map<?, ?> log = (Map<?, ?>) DemoJson.parse(

@@ -7,7 +7,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** What {@link ParallelSubscriber} did: each job with its request context and thread, and the most at once. */
+/**
+ * What {@link ParallelSubscriber} did: each job with its request context, thread and naming context, and the most at
+ * once.
+ */
 @ApplicationScoped
 public class ParallelLog {
 
@@ -20,12 +23,13 @@ public class ParallelLog {
         mostAtOnce = Math.max(mostAtOnce, running);
     }
 
-    synchronized void finished(Object job, String request, String thread) {
+    synchronized void finished(Object job, String request, String thread, String naming) {
         running--;
         Map<String, Object> entry = new LinkedHashMap<>();
         entry.put("job", job);
         entry.put("request", request);
         entry.put("thread", thread);
+        entry.put("naming", naming);
         jobs.add(entry);
     }
 

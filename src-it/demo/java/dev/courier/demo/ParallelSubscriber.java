@@ -7,7 +7,8 @@ import java.util.Map;
 
 /**
  * Handles the jobs of the stream "parallel-jobs" four at a time, on the server's managed threads, each with a request
- * context of its own (the request-scoped {@link RequestTrace}). A job with {@code "work_ms"} takes that long.
+ * context of its own (the request-scoped {@link RequestTrace}) and the application's naming context
+ * ({@code java:comp}). A job with {@code "work_ms"} takes that long.
  */
 @ApplicationScoped
 public class ParallelSubscriber {
@@ -19,6 +20,16 @@ public class ParallelSubscriber {
         if (job.get("work_ms") instanceof Number millis) {
             Thread.sleep(millis.longValue()); // the job's work: a handler busy for work_ms, as a slow call would be
         }
-        log.finished(job.get("job"), request, Thread.currentThread().getName());
+        log.finished(job.get("job"), request, Thread.currentThread().getName(), naming());
+    }
+
+    /** What the application's naming context gives a worker thread: java:comp resolves only where it is active. */
+    private static String naming() {
+        try {
+            return new javax.naming.InitialContext().lookup("java:comp/DefaultManagedExecutorService") != null
+                    ? "java:comp" : "nothing";
+        } catch (javax.naming.NamingException | RuntimeException e) {
+            return "failed: " + e;
+        }
     }
 }

@@ -9,8 +9,9 @@ import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
 
 /**
- * Readiness: every configured broker answers a ping within {@link #TIMEOUT_MILLIS}. Data per broker (keys prefixed
- * with its name): provider, status, ping latency, message counts, and the dead-letter alerts that stand
+ * Readiness: every configured broker answers a ping within {@link #TIMEOUT_MILLIS} and is not unhealthy (as during a
+ * failover). Data per broker (keys prefixed with its name): provider, status, ping latency, message counts,
+ * {@code failover_in_progress} (clusters and Sentinel sets), and the dead-letter alerts that stand
  * ({@code <broker>.dead_letter_alert.<stream>}: the depth) and the loops whose circuit breaker is open
  * ({@code <broker>.circuit_open.<stream>/<group>}: the ms left); neither makes the check DOWN. Nothing that could
  * carry a password: no URI, no exception text, only the exception's type. See {@link HealthReport#readiness}.

@@ -50,8 +50,10 @@ public record HealthReport(String name, boolean up, Map<String, Object> data) {
     }
 
     /**
-     * Readiness: every broker answers a ping within 2 s. Data per broker (keys prefixed with its name): provider,
-     * status, ping latency, message counts, and the dead-letter alerts that stand
+     * Readiness: every broker answers a ping within 2 s and is not unhealthy (a Redis Cluster with a slot that has
+     * no master, a Sentinel set failing its master over). Data per broker (keys prefixed with its name): provider,
+     * status, ping latency, message counts, whether a failover is in progress (clusters and Sentinel sets), and the
+     * dead-letter alerts that stand
      * ({@code <broker>.dead_letter_alert.<stream>}: the depth) and the loops whose circuit breaker is open
      * ({@code <broker>.circuit_open.<stream>/<group>}: the ms left); neither makes the check DOWN. Nothing that
      * could carry a password: no URI, no exception text, only the exception's type.
@@ -96,6 +98,11 @@ public record HealthReport(String name, boolean up, Map<String, Object> data) {
                 data.put(name + ".in_flight", counts.inFlight());
                 data.put(name + ".failed", counts.failed());
                 data.put(name + ".dead_lettered", counts.deadLettered());
+                if (probe.stats().details().get("failover_in_progress") instanceof Boolean failover) {
+                    data.put(name + ".failover_in_progress", failover);
+                }
+                // A cluster answers PING while a slot has no master (a failover): that broker cannot take writes.
+                up &= probe.stats().status() != HealthStats.Status.UNHEALTHY;
             } else {
                 up = false;
             }

@@ -24,11 +24,10 @@ public final class CurrentMessage {
      */
     public static Message set(Message message) {
         Message previous = CURRENT.get();
-        if (message == null) {
-            CURRENT.remove();
-        } else {
-            CURRENT.set(message);
-        }
+        // null is set, not the entry removed: removing it and making it again for each message cost the consume
+        // loop a tenth of its time (ThreadLocalMap's clean-up). An entry whose value is null holds nothing of the
+        // application's (its key, the ThreadLocal, is weakly held), so a pooled server thread keeps no class loader.
+        CURRENT.set(message);
         return previous;
     }
 }

@@ -484,6 +484,11 @@ public final class JsonCodec {
     private static final class Parser {
         /** Digits that BigInteger's own parsing takes quickly. */
         private static final int DIRECT_DIGITS = 200;
+        /** A decimal of at most this many digits is exact as a long and as a double (below 2^53). */
+        private static final int FAST_DOUBLE_DIGITS = 15;
+        /** 10^0 to 10^22: the powers of ten that are exact doubles. */
+        private static final double[] POWERS_OF_TEN = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
         private final String text;
         private int pos;
@@ -591,19 +596,23 @@ public final class JsonCodec {
         }
 
         private String parseString() {
-            pos++; // opening quote
-            int start = pos;
-            // Fast path: no escapes.
-            while (pos < text.length()) {
-                char c = text.charAt(pos);
+            String t = text;
+            int length = t.length();
+            int start = pos + 1; // after the opening quote
+            int i = start;
+            // Fast path: no escapes. Locals, not fields, in the loop.
+            while (i < length) {
+                char c = t.charAt(i);
                 if (c == '"') {
-                    return text.substring(start, pos++);
+                    pos = i + 1;
+                    return t.substring(start, i);
                 }
                 if (c == '\\' || c < 0x20) {
                     break;
                 }
-                pos++;
+                i++;
             }
+            pos = i;
             // Room for what was read and a little more, not for the rest of the text: sized so, a document with
             // many escaped strings cost time quadratic in its length.
             StringBuilder sb = new StringBuilder(pos - start + 16);
@@ -663,6 +672,7 @@ public final class JsonCodec {
             if (peek() == '-') {
                 pos++;
             }
+            int intStart = pos;
             int digits;
             if (peek() == '0') {
                 pos++;
@@ -672,7 +682,9 @@ public final class JsonCodec {
             } else {
                 throw error("invalid number");
             }
+            int intEnd = pos;
             boolean integral = true;
+            int fractionEnd = pos;
             if (peek() == '.') {
                 integral = false;
                 pos++;
@@ -680,10 +692,13 @@ public final class JsonCodec {
                     throw error("invalid number");
                 }
                 digits = skipDigits(start, digits);
+                fractionEnd = pos;
             }
+            int exponentStart = -1;
             if (peek() == 'e' || peek() == 'E') {
                 integral = false;
                 pos++;
+                exponentStart = pos;
                 if (peek() == '+' || peek() == '-') {
                     pos++;
                 }
@@ -691,6 +706,17 @@ public final class JsonCodec {
                     throw error("invalid number");
                 }
                 skipDigits(start, digits);
+            }
+            boolean negative = intStart > start;
+            if (integral && digits <= 18) {
+                // Read in place: no substring, no Long.parseLong.
+                return narrow(negative ? -digitsValue(intStart, intEnd) : digitsValue(intStart, intEnd));
+            }
+            if (!integral && digits <= FAST_DOUBLE_DIGITS) {
+                Object d = fastDouble(negative, intStart, intEnd, fractionEnd, exponentStart);
+                if (d != null) {
+                    return d;
+                }
             }
             String number = text.substring(start, pos);
             if (!integral) {
@@ -706,6 +732,47 @@ public final class JsonCodec {
             BigInteger big = number.charAt(0) == '-' ? decimal(number, 1, number.length()).negate()
                     : decimal(number, 0, number.length());
             return big.bitLength() < 64 ? narrow(big.longValue()) : big;
+        }
+
+        /** The value of the decimal digits text[from, to), at most 18 of them. */
+        private long digitsValue(int from, int to) {
+            String t = text;
+            long value = 0;
+            for (int i = from; i < to; i++) {
+                value = value * 10 + (t.charAt(i) - '0');
+            }
+            return value;
+        }
+
+        /**
+         * A decimal number of at most {@value #FAST_DOUBLE_DIGITS} digits whose power of ten is within 22 either way:
+         * its digits and that power are exact doubles, so one multiplication or division rounds it correctly (as
+         * {@code Double.parseDouble} does). {@code null} for any other number.
+         */
+        private Object fastDouble(boolean negative, int intStart, int intEnd, int fractionEnd, int exponentStart) {
+            long mantissa = digitsValue(intStart, intEnd);
+            String t = text;
+            for (int i = intEnd + 1; i < fractionEnd; i++) {
+                mantissa = mantissa * 10 + (t.charAt(i) - '0');
+            }
+            int power = fractionEnd > intEnd ? -(fractionEnd - intEnd - 1) : 0;
+            if (exponentStart >= 0) {
+                int i = exponentStart;
+                boolean negativeExponent = t.charAt(i) == '-';
+                if (t.charAt(i) == '-' || t.charAt(i) == '+') {
+                    i++;
+                }
+                if (pos - i > 3) {
+                    return null; // leading zeros, or far out of range: the general route
+                }
+                int exponent = (int) digitsValue(i, pos);
+                power += negativeExponent ? -exponent : exponent;
+            }
+            if (power < -22 || power > 22) {
+                return null;
+            }
+            double value = power < 0 ? mantissa / POWERS_OF_TEN[-power] : mantissa * POWERS_OF_TEN[power];
+            return negative ? -value : value;
         }
 
         /**

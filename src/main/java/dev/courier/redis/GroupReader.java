@@ -2,7 +2,7 @@ package dev.courier.redis;
 
 import dev.courier.Message;
 import dev.courier.redis.RedisConnection.RedisReplyException;
-import redis.clients.jedis.AbstractPipeline;
+import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.StreamEntryID;
 import redis.clients.jedis.params.XReadGroupParams;
@@ -139,17 +139,16 @@ final class GroupReader {
     /** XACK then XREADGROUP in one round trip; Redis runs the XACK before the read may block. */
     private List<Object> xackXreadgroup(GroupState g, byte[][] ids, XReadGroupParams params,
                                         Map.Entry<byte[], byte[]> key, boolean blocking) {
-        java.util.function.Function<redis.clients.jedis.UnifiedJedis, List<Object>> both = j -> {
-            try (AbstractPipeline pipeline = j.pipelined()) {
+        // On the stream's master: both commands name the stream, so they share its node on a cluster too.
+        return connection.executeOn("XACK + XREADGROUP", g.streamKey, blocking, c -> {
+            try (Pipeline pipeline = new Pipeline(c)) {
                 Response<Long> acked = pipeline.xack(g.streamKey, g.groupKey, ids);
                 Response<List<Object>> read = pipeline.xreadGroup(g.groupKey, consumerKey, params, key);
                 pipeline.sync();
                 acked.get();
                 return read.get();
             }
-        };
-        return blocking ? connection.executeBlocking("XACK + XREADGROUP", both)
-                : connection.execute("XACK + XREADGROUP", both);
+        });
     }
 
     /** The ids that are stream entry ids, as bytes; {@code null} when none is. */

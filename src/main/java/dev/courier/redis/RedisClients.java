@@ -21,8 +21,9 @@ import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
  * One Jedis client for one topology, and what {@link RedisConnection} needs of it beyond commands: a pooled
  * connection to the master that holds a key (so that a write knows what it sent), the node a key lives on (so that
  * pipelines go per node), and a reset after a connection error. Built on the Jedis client of that topology
- * ({@link RedisClient}, {@link RedisClusterClient}, {@link RedisSentinelClient}), whose {@code pipelined()} is the
- * right one for it: a per-node {@code ClusterPipeline} on a cluster, a pipeline to the current master on Sentinel.
+ * ({@link RedisClient}, {@link RedisClusterClient}, {@link RedisSentinelClient}). Pipelines are made on
+ * {@link #connectionFor} a key, never with {@code pipelined()}: on a cluster that is a {@code ClusterPipeline}, which
+ * leaves a failed node's replies unset and its error only in its log.
  */
 abstract sealed class RedisClients implements AutoCloseable {
 

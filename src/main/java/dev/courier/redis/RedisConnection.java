@@ -126,8 +126,12 @@ final class RedisConnection implements AutoCloseable {
         }
     }
 
-    /** The truststore for TLS, and how far certificates are checked. */
+    /** The truststore for TLS, and how far certificates are checked. {@link #toString()} shows no password. */
     record Tls(String truststore, String truststorePassword, String truststoreType, SslVerifyMode verifyMode) {
+        @Override
+        public String toString() {
+            return "Tls[truststore=" + truststore + ", verify=" + verifyMode + "]";
+        }
     }
 
     /** How to reach the Sentinels: their own credentials and TLS. {@link #toString()} shows no password. */
@@ -175,11 +179,23 @@ final class RedisConnection implements AutoCloseable {
      * check must answer at once.
      */
     boolean ping() {
-        boolean pong = "PONG".equalsIgnoreCase(run("PING", j -> j.ping(), false, false));
+        boolean pong = "PONG".equalsIgnoreCase(run("PING", j -> isCluster() ? pingSlotZero(j) : j.ping(), false,
+                false));
         if (pong) {
             lastPong = java.time.Instant.now();
         }
         return pong;
+    }
+
+    /**
+     * On a cluster, {@code UnifiedJedis.ping()} is sent to every node the client has known, a failed master that
+     * stays in its node map too, so it would fail until that node came back. A PING to one slot's master says the
+     * cluster answers; which masters do is for the topology (health) to say.
+     */
+    private static String pingSlotZero(UnifiedJedis cluster) {
+        try (Connection connection = ((redis.clients.jedis.RedisClusterClient) cluster).getConnectionFromSlot(0)) {
+            return connection.ping() ? "PONG" : "";
+        }
     }
 
     /** When Redis last answered a {@link #ping()}, or {@code null}. */
@@ -260,19 +276,40 @@ final class RedisConnection implements AutoCloseable {
         return run(operation, command, true, true);
     }
 
+    /**
+     * Runs commands that go together (a pipeline of an XACK and the next XREADGROUP) on one pooled connection to
+     * the master that holds {@code key}, with {@link #execute}'s retry and exception rules. Not a Jedis
+     * {@code ClusterPipeline}: that one syncs each node on a thread of its own and, when a node fails, leaves its
+     * replies unset and the error only in its log.
+     *
+     * @param blocking whether the commands may block (the blocking pool, whose socket timeout allows for it)
+     */
+    <T> T executeOn(String operation, byte[] key, boolean blocking, Function<Connection, T> command) {
+        return runOnClients(operation, c -> {
+            try (Connection connection = c.connectionFor(key)) {
+                return command.apply(connection);
+            }
+        }, blocking, true);
+    }
+
     /** How long to wait before asking a loading Redis again. */
     static final long LOADING_PAUSE_MS = 50;
 
     /** @param waitWhileLoading false for a probe: it waits neither for LOADING nor through a failover */
     private <T> T run(String operation, Function<UnifiedJedis, T> command, boolean blocking,
                       boolean waitWhileLoading) {
+        return runOnClients(operation, c -> command.apply(c.jedis()), blocking, waitWhileLoading);
+    }
+
+    private <T> T runOnClients(String operation, Function<RedisClients, T> command, boolean blocking,
+                               boolean waitWhileLoading) {
         if (config.failsOver() && waitWhileLoading) {
-            return runThroughFailover(operation, c -> command.apply(c.jedis()), blocking);
+            return runThroughFailover(operation, command, blocking);
         }
         long deadline = System.nanoTime() + config.socketTimeout.toNanos();
         while (true) {
             try {
-                return runOnce(operation, c -> command.apply(c.jedis()), blocking);
+                return runOnce(operation, command, blocking);
             } catch (RedisReplyException e) {
                 if (!waitWhileLoading || !e.is("LOADING")) {
                     throw e;
@@ -737,21 +774,7 @@ final class RedisConnection implements AutoCloseable {
         if (config.endpoint.ssl()) {
             clientConfig.sslOptions(sslOptions(config.tls));
         }
-        DefaultJedisClientConfig sentinelConfig = null;
-        if (config.sentinels != null) {
-            SentinelAccess access = config.sentinels;
-            DefaultJedisClientConfig.Builder sentinels = DefaultJedisClientConfig.builder()
-                    .connectionTimeoutMillis((int) config.connectTimeout.toMillis())
-                    .socketTimeoutMillis((int) Math.min(Integer.MAX_VALUE, config.socketTimeout.toMillis()))
-                    .clientName("courier-" + config.brokerName + "-sentinel")
-                    .user(access.user())
-                    .password(access.password())
-                    .ssl(access.ssl());
-            if (access.ssl()) {
-                sentinels.sslOptions(sslOptions(access.tls()));
-            }
-            sentinelConfig = sentinels.build();
-        }
+        DefaultJedisClientConfig sentinelConfig = config.sentinels == null ? null : sentinelConfig();
         ConnectionPoolConfig pool = new ConnectionPoolConfig();
         pool.setMaxTotal(config.poolSize);
         pool.setMaxIdle(config.poolSize);
@@ -763,6 +786,38 @@ final class RedisConnection implements AutoCloseable {
         // failover-timeout.
         return RedisClients.build(config.endpoint, clientConfig.build(), sentinelConfig, pool,
                 Duration.ofMillis(socketTimeout));
+    }
+
+    /** How to reach the Sentinels, with their own credentials and TLS. */
+    private DefaultJedisClientConfig sentinelConfig() {
+        SentinelAccess access = config.sentinels;
+        DefaultJedisClientConfig.Builder sentinels = DefaultJedisClientConfig.builder()
+                .connectionTimeoutMillis((int) config.connectTimeout.toMillis())
+                .socketTimeoutMillis((int) Math.min(Integer.MAX_VALUE, config.socketTimeout.toMillis()))
+                .clientName("courier-" + config.brokerName + "-sentinel")
+                .user(access.user())
+                .password(access.password())
+                .ssl(access.ssl());
+        if (access.ssl()) {
+            sentinels.sslOptions(sslOptions(access.tls()));
+        }
+        return sentinels.build();
+    }
+
+    /**
+     * What a cluster or Sentinel set reports of its nodes, for health ({@code null} on one node): asked once, with
+     * no failover retry, so that a health check never waits for failover-timeout.
+     *
+     * @throws JedisException no node (or Sentinel) answers
+     */
+    TopologyHealth topology(java.util.Collection<String> streams) {
+        return switch (config.endpoint.topology()) {
+            case STANDALONE -> null;
+            case CLUSTER -> ClusterTopology.read(
+                    ((redis.clients.jedis.RedisClusterClient) clients(false).jedis()).getClusterNodes(), streams);
+            case SENTINEL -> SentinelTopology.read(config.endpoint.masterName(), config.endpoint.nodes(),
+                    sentinelConfig(), () -> clients(false).jedis().info("replication"));
+        };
     }
 
     private static SslOptions sslOptions(Tls tls) {

@@ -39,7 +39,7 @@ record RedisEndpoint(Topology topology, List<HostAndPort> nodes, boolean ssl, St
     static RedisEndpoint from(BrokerSettings settings) {
         String text = settings.get("uri").orElseThrow(() -> settings.invalid("uri",
                 "is required by provider '" + settings.provider() + "'; " + EXAMPLES)).trim();
-        String masked = BrokerSettings.maskUserInfo(text);
+        String masked = mask(text);
         int schemeEnd = text.indexOf("://");
         if (schemeEnd <= 0) {
             throw settings.invalid("uri", "'" + masked + "' is not a valid URI; " + EXAMPLES);
@@ -59,27 +59,14 @@ record RedisEndpoint(Topology topology, List<HostAndPort> nodes, boolean ssl, St
                     + "rediss-cluster, redis-sentinel or rediss-sentinel");
         }
         String rest = text.substring(schemeEnd + 3);
-        String masterName = null;
-        int hash = rest.indexOf('#');
-        if (hash >= 0) {
-            masterName = decode(rest.substring(hash + 1));
-            rest = rest.substring(0, hash);
-        }
-        int query = rest.indexOf('?');
-        if (query >= 0) {
-            throw settings.invalid("uri", "'" + masked + "' has a query ('?...'); set options as brokers."
-                    + settings.brokerName() + ".<option> instead");
-        }
-        // The user-info ends at the last '@' before the path: a password may hold an encoded '@' only.
-        int slash = rest.indexOf('/');
-        String authority = slash < 0 ? rest : rest.substring(0, slash);
-        String path = slash < 0 ? "" : rest.substring(slash + 1);
+        // The user-info ends at the last '@': a password that holds '/', '#', '?' or ',' without encoding them is
+        // still read as one, never taken in part for a host, a port or a master's name (and so shown).
         String user = null;
         String password = null;
-        int at = authority.lastIndexOf('@');
+        int at = rest.lastIndexOf('@');
         if (at >= 0) {
-            String userInfo = authority.substring(0, at);
-            authority = authority.substring(at + 1);
+            String userInfo = rest.substring(0, at);
+            rest = rest.substring(at + 1);
             if (!userInfo.isEmpty()) {
                 int colon = userInfo.indexOf(':');
                 if (colon < 0) {
@@ -91,6 +78,19 @@ record RedisEndpoint(Topology topology, List<HostAndPort> nodes, boolean ssl, St
                 }
             }
         }
+        String masterName = null;
+        int hash = rest.indexOf('#');
+        if (hash >= 0) {
+            masterName = decode(rest.substring(hash + 1));
+            rest = rest.substring(0, hash);
+        }
+        if (rest.indexOf('?') >= 0) {
+            throw settings.invalid("uri", "'" + masked + "' has a query ('?...'); set options as brokers."
+                    + settings.brokerName() + ".<option> instead");
+        }
+        int slash = rest.indexOf('/');
+        String authority = slash < 0 ? rest : rest.substring(0, slash);
+        String path = slash < 0 ? "" : rest.substring(slash + 1);
         int defaultPort = topology == Topology.SENTINEL ? 26379 : 6379;
         List<HostAndPort> nodes = new ArrayList<>();
         for (String node : authority.split(",", -1)) {
@@ -172,6 +172,14 @@ record RedisEndpoint(Topology topology, List<HostAndPort> nodes, boolean ssl, St
             }
         }
         return new HostAndPort(host, number);
+    }
+
+    /** The uri with everything between {@code ://} and the last {@code @} shown as {@code ***}. */
+    static String mask(String text) {
+        int start = text.indexOf("://");
+        int at = text.lastIndexOf('@');
+        return start >= 0 && at > start ? text.substring(0, start + 3) + "***" + text.substring(at)
+                : BrokerSettings.maskUserInfo(text);
     }
 
     private static String decode(String text) {

@@ -17,8 +17,9 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Health data and info of a Streams broker: the server's state, the entries in flight (pending in the known
- * streams' groups), the counts, and the settings that decide redelivery. Credentials never appear: the URI is the
+ * Health data and info of a Streams broker: the server's state, on a cluster or Sentinel set its topology
+ * ({@link ClusterTopology}, {@link SentinelTopology}), the entries in flight (pending in the known streams' groups),
+ * the counts, and the settings that decide redelivery. Credentials never appear: the URI is the
  * connection's description, without them.
  *
  * <p>It only looks: nothing here reads, claims, acknowledges or trims an entry.
@@ -59,7 +60,9 @@ final class RedisHealth {
         RedisConnection.ServerHealth server = connection.probe(details);
         HealthStats.Status status = server.status();
         long inFlight = 0;
-        if (server.connected()) {
+        // Before the streams: while a slot has no master, XINFO on its streams would wait out the failover.
+        HealthStats.Status topology = TopologyHealth.into(connection, groups.streams(), details);
+        if (server.connected() && topology != HealthStats.Status.UNHEALTHY) {
             try {
                 for (String stream : groups.streams()) {
                     for (StreamGroupInfo info : groups.infos(stream)) {
@@ -71,6 +74,7 @@ final class RedisHealth {
                 details.put("reason", e instanceof RedisReplyException reply ? reply.reply() : "XINFO failed");
             }
         }
+        status = TopologyHealth.worse(status, topology);
         details.put("streams", groups.streams().size());
         details.put("max_retries", policy.maxRetries());
         details.put("retry_delay_ms", policy.retryDelay().toMillis());

@@ -243,8 +243,10 @@ final class RedisListBroker extends AbstractBroker {
         details.put("provider", provider());
         details.put("uri", connection.describe());
         RedisConnection.ServerHealth server = connection.probe(details);
-        HealthStats.Status status = server.status();
-        if (server.connected()) {
+        // Before the lists: while a slot has no master, LLEN on its lists would wait out the failover.
+        HealthStats.Status topology = TopologyHealth.into(connection, streams, details);
+        HealthStats.Status status = TopologyHealth.worse(server.status(), topology);
+        if (server.connected() && topology != HealthStats.Status.UNHEALTHY) {
             try {
                 details.put("streams", streamInfo());
             } catch (dev.courier.BrokerException e) {

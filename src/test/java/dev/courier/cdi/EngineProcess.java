@@ -14,7 +14,8 @@ import java.nio.charset.StandardCharsets;
  * {@link RedisEngineCrashTest#properties} says. Prints {@code STARTED} once deployed; a line {@code HANG} on its
  * standard input makes the next handler call hang, to be killed there.
  *
- * <p>Arguments: redis-uri consumer-name [concurrency].
+ * <p>Arguments: redis-uri consumer-name [concurrency [recording-uri]]: the handler records on the broker's Redis,
+ * or on {@code recording-uri} (a broker on a cluster records on a plain Redis of its own).
  */
 public final class EngineProcess {
 
@@ -25,6 +26,9 @@ public final class EngineProcess {
         java.util.Map<String, String> properties = RedisEngineCrashTest.properties(args[0], args[1]);
         if (args.length > 2) {
             properties.put("courier.subscribers." + RecordingOrders.class.getName() + ".concurrency", args[2]);
+        }
+        if (args.length > 3) {
+            properties.put("test.redis-uri", args[3]);
         }
         TestConfig.of(properties);
         WeldContainer container = new Weld().disableDiscovery()

@@ -224,6 +224,48 @@ class JsonCodecTest {
     }
 
     @Test
+    void decimals_are_read_as_the_double_that_double_parse_double_gives() {
+        // Short decimals take a fast path (digits and a power of ten); the rest go through Double.parseDouble.
+        java.util.Random random = new java.util.Random(11);
+        for (int i = 0; i < 200_000; i++) {
+            StringBuilder number = new StringBuilder(random.nextBoolean() ? "-" : "");
+            int whole = random.nextInt(4) == 0 ? 0 : 1 + random.nextInt(17);
+            number.append(whole == 0 ? "0" : String.valueOf(1 + random.nextInt(9)));
+            for (int d = 1; d < whole; d++) {
+                number.append(random.nextInt(10));
+            }
+            boolean fraction = random.nextInt(3) > 0;
+            if (fraction) {
+                number.append('.');
+                for (int d = 1 + random.nextInt(18); d > 0; d--) {
+                    number.append(random.nextInt(10));
+                }
+            }
+            if (!fraction || random.nextBoolean()) {
+                number.append(random.nextBoolean() ? 'e' : 'E').append(List.of("", "+", "-").get(random.nextInt(3)))
+                        .append(random.nextInt(random.nextBoolean() ? 40 : 280));
+            }
+            String text = number.toString();
+            assertEquals(Double.parseDouble(text), JsonCodec.parse("{\"n\":" + text + "}").get("n"), text);
+        }
+        for (String text : List.of("-0.0", "0e0", "-0e5", "1.5e-3", "9007199254740993.0", "123456789012345e22",
+                "1e22", "1e23", "1e-22", "1e-23", "0.1", "2.2250738585072014E-308", "1e007", "1e0007")) {
+            assertEquals(Double.parseDouble(text), JsonCodec.parse("{\"n\":" + text + "}").get("n"), text);
+        }
+    }
+
+    @Test
+    void integers_up_to_18_digits_are_read_in_place_as_int_or_long() {
+        assertEquals(Map.of("a", 0, "b", 0, "c", -7, "d", Integer.MAX_VALUE, "e", Integer.MIN_VALUE, "f",
+                        2147483648L, "g", -999_999_999_999_999_999L, "h", 999_999_999_999_999_999L),
+                JsonCodec.parse("{\"a\":0,\"b\":-0,\"c\":-7,\"d\":2147483647,\"e\":-2147483648,"
+                        + "\"f\":2147483648,\"g\":-999999999999999999,\"h\":999999999999999999}"));
+        assertEquals(new BigInteger("-9223372036854775809"), JsonCodec.parse("{\"n\":-9223372036854775809}")
+                .get("n"));
+        assertEquals(Long.MIN_VALUE, JsonCodec.parse("{\"n\":-9223372036854775808}").get("n"));
+    }
+
+    @Test
     void a_million_digit_number_is_refused_without_reading_it_all() {
         String hostile = "{\"n\":" + "7".repeat(1_000_000) + "}";
         String tenTimes = "{\"n\":" + "7".repeat(10_000_000) + "}";

@@ -2,9 +2,11 @@ package dev.courier.redis;
 
 import dev.courier.Broker;
 import dev.courier.BrokerConnectionException;
+import dev.courier.Message;
 import dev.courier.testing.RedisServer;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -18,7 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Kills the master of a stream while a read blocks on it, and checks what a failover must do: a publish refused
  * before anything was sent fails past {@code failover-timeout} ({@code impatient}, 300 ms) and is tried again until
- * the new master takes it within the default one ({@code patient}); the blocked read is issued again, not failed.
+ * the new master takes it within the default one ({@code patient}); the blocked read, which carries the acks of the
+ * batch before it as the engine's does, is issued again, not failed.
  * Neither publisher may hold a connection to the master that dies (one that did would write on it, and its outcome
  * would be unknown).
  */
@@ -41,8 +44,12 @@ final class FailoverCheck {
         AtomicReference<String> after = new AtomicReference<>("(not yet)");
         Thread blocked = new Thread(() -> {
             try {
+                List<String> acks = List.of();
                 while (!read.contains(after.get())) {
-                    reader.read(stream, "g", 10, Duration.ofSeconds(1)).forEach(m -> read.add(m.id()));
+                    // As the engine reads: the last batch's acks go with the next read, in one round trip.
+                    List<Message> batch = reader.read(stream, "g", 10, Duration.ofSeconds(1), acks);
+                    batch.forEach(m -> read.add(m.id()));
+                    acks = batch.stream().map(Message::id).toList();
                 }
             } catch (Throwable t) {
                 readFailure.set(t);

@@ -138,6 +138,28 @@ class RedisClusterTest {
     }
 
     @Test
+    @Order(3)
+    void acks_that_ride_on_the_next_read_are_applied_on_every_master_with_and_without_blocking() {
+        Broker broker = broker(RedisBrokerProvider.NAME, Map.of());
+        for (String stream : streamsOnEachMaster("ride")) {
+            List<String> first = broker.publishAll(stream, List.of(Map.of("n", 1), Map.of("n", 2)));
+            assertEquals(first, broker.read(stream, "g", 10).stream().map(Message::id).toList(), stream);
+            String third = broker.publish(stream, Map.of("n", 3));
+            // The engine's read: the acks of the batch handled, then the next read, in one round trip.
+            List<Message> next = broker.read(stream, "g", 10, Duration.ofMillis(200), first);
+            assertEquals(List.of(third), next.stream().map(Message::id).toList(), stream);
+            assertEquals(1L, pendingCount(stream), stream + ": only the third is pending, the first two acked");
+            List<Message> empty = broker.read(stream, "g", 10, Duration.ZERO, List.of(third));
+            assertTrue(empty.isEmpty(), stream);
+            assertEquals(0L, pendingCount(stream), stream);
+        }
+    }
+
+    private static long pendingCount(String stream) {
+        return (Long) ((List<?>) cluster.masterOf(stream).command("XPENDING", stream, "g")).get(0);
+    }
+
+    @Test
     @Order(4)
     void a_list_without_a_hash_tag_is_refused_for_reading_naming_the_hash_tag_to_use() {
         Broker lists = broker(RedisPubSubBrokerProvider.NAME, Map.of());

@@ -96,6 +96,7 @@ class RedisEndpointTest {
         assertEquals(data.getPath(), c.tls().truststore());
         assertEquals(watchers.getPath(), c.sentinels().tls().truststore());
         assertEquals("other-pw", c.sentinels().tls().truststorePassword());
+        assertFalse(c.tls().toString().contains(PASSWORD) || c.sentinels().tls().toString().contains("other-pw"));
         assertEquals(data.getPath(), config("rediss-sentinel://s1:26379#m", "tls-truststore", data.getPath())
                 .sentinels().tls().truststore(), "by default the data nodes' truststore");
     }
@@ -126,6 +127,21 @@ class RedisEndpointTest {
         refused("failover-timeout", "redis-cluster://" + user + "h1:7000", "failover-timeout", "soon");
         refused("failover-timeout", "redis-cluster://" + user + "h1:7000", "failover-timeout", "0");
         refused("min-replicas-acked", "redis-cluster://" + user + "h1:7000", "min-replicas-acked", "-1");
+    }
+
+    @Test
+    void a_password_with_unencoded_slashes_hashes_commas_or_question_marks_is_read_whole_and_never_shown() {
+        String odd = "p/w#x,y?z:" + PASSWORD;
+        RedisConnection.Config c = config("redis-sentinel://app:" + odd + "@s1:26379,s2/1#mymaster");
+        assertEquals(odd, c.endpoint().password());
+        assertEquals("mymaster", c.endpoint().masterName());
+        assertEquals(1, c.endpoint().database());
+        BrokerConfigurationException e = assertThrows(BrokerConfigurationException.class,
+                () -> config("redis-cluster://app:" + odd + "@h1:7000,h2:x"));
+        for (String part : new String[] {"p/w", "x,y", "y?z", PASSWORD}) {
+            assertFalse(e.getMessage().contains(part), e.getMessage());
+        }
+        assertTrue(e.getMessage().contains("'redis-cluster://***@h1:7000,h2:x'"), e.getMessage());
     }
 
     @Test

@@ -15,7 +15,7 @@ import java.util.stream.IntStream;
 import static org.awaitility.Awaitility.await;
 
 /**
- * A real Redis Cluster on 127.0.0.1: {@code masters} masters, each with one replica, every node a
+ * A real Redis Cluster on 127.0.0.1: {@code masters} masters, each with one replica (or more), every node a
  * {@code redis-server --cluster-enabled yes} process of this JVM (so each has its watchdog). The slots are spread
  * evenly over the masters and the nodes joined with CLUSTER ADDSLOTS, MEET and REPLICATE, as
  * {@code redis-cli --cluster create} does, without needing redis-cli. Start one per test class: forming it takes a
@@ -37,18 +37,26 @@ public final class LocalRedisCluster implements AutoCloseable {
 
     /** Starts and joins {@code masters} masters (at least 3, as Redis Cluster needs) and one replica of each. */
     public static LocalRedisCluster start(int masters) {
+        return start(masters, 1);
+    }
+
+    /**
+     * Starts and joins {@code masters} masters and {@code replicas} replicas of each: with two, a master failed over
+     * still has a replica (for {@code WAIT 1}).
+     */
+    public static LocalRedisCluster start(int masters, int replicas) {
         if (masters < 3) {
             throw new IllegalArgumentException("a cluster needs at least 3 masters, not " + masters);
         }
         List<LocalRedisServer> nodes = new ArrayList<>();
         LocalRedisCluster cluster = new LocalRedisCluster(nodes);
         try {
-            for (int i = 0; i < 2 * masters; i++) {
+            for (int i = 0; i < (1 + replicas) * masters; i++) {
                 nodes.add(LocalRedisServer.launch(false, List.of("--cluster-enabled", "yes",
                         "--cluster-config-file", "nodes.conf",
                         "--cluster-node-timeout", Integer.toString(NODE_TIMEOUT_MS))));
             }
-            cluster.join(masters);
+            cluster.join(masters, replicas);
             return cluster;
         } catch (IOException | RuntimeException e) {
             cluster.close();
@@ -56,7 +64,7 @@ public final class LocalRedisCluster implements AutoCloseable {
         }
     }
 
-    private void join(int masters) {
+    private void join(int masters, int replicas) {
         for (int m = 0; m < masters; m++) {
             int from = m * SLOTS / masters;
             int to = (m + 1) * SLOTS / masters;
@@ -69,8 +77,8 @@ public final class LocalRedisCluster implements AutoCloseable {
         }
         await("every node knows every other").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50))
                 .until(() -> nodes.stream().allMatch(n -> clusterNodes(n).size() == nodes.size()));
-        for (int r = 0; r < masters; r++) {
-            String masterId = text(nodes.get(r).command("CLUSTER", "MYID"));
+        for (int r = 0; r < masters * replicas; r++) {
+            String masterId = text(nodes.get(r % masters).command("CLUSTER", "MYID"));
             nodes.get(masters + r).command("CLUSTER", "REPLICATE", masterId);
         }
         awaitHealthy(Duration.ofSeconds(30));
@@ -97,6 +105,9 @@ public final class LocalRedisCluster implements AutoCloseable {
             String replication = info(node, "replication");
             if (replication.contains("role:slave") && !replication.contains("master_link_status:up")) {
                 return false;
+            }
+            if (!LocalRedisSentinels.replicasOnline(replication)) {
+                return false; // a replica's link is up a moment before its master counts it online
             }
         }
         return true;

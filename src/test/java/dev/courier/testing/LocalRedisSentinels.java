@@ -92,11 +92,20 @@ public final class LocalRedisSentinels implements AutoCloseable {
         if (current == null || !text(current.command("INFO", "replication")).contains("role:master")) {
             return false;
         }
+        if (!replicasOnline(text(current.command("INFO", "replication")))) {
+            return false;
+        }
         return running(dataNodes).stream().filter(n -> n != current).allMatch(n -> {
             String replication = text(n.command("INFO", "replication"));
             return replication.contains("master_port:" + agreed.getPort())
                     && replication.contains("master_link_status:up");
         });
+    }
+
+    /** Whether every replica a master's INFO replication lists is {@code state=online} (past its first sync). */
+    static boolean replicasOnline(String replication) {
+        return replication.lines().filter(l -> l.startsWith("slave") && l.contains(":ip="))
+                .allMatch(l -> l.contains("state=online"));
     }
 
     private static HostAndPort masterNamedBy(LocalRedisServer sentinel) {
@@ -126,6 +135,11 @@ public final class LocalRedisSentinels implements AutoCloseable {
     /** The data nodes (master and replicas), running or not. */
     public List<RedisServer> dataNodes() {
         return List.copyOf(dataNodes);
+    }
+
+    /** The Sentinels themselves, running or not (to stop one). */
+    public List<RedisServer> sentinelNodes() {
+        return List.copyOf(sentinels);
     }
 
     private static List<LocalRedisServer> running(List<LocalRedisServer> servers) {

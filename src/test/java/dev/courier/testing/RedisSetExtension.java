@@ -23,7 +23,7 @@ public final class RedisSetExtension implements BeforeAllCallback, AfterAllCallb
         Class<?> test = context.getRequiredTestClass();
         ExtensionContext.Store store = context.getStore(NAMESPACE);
         AnnotationSupport.findAnnotation(test, WithRedisCluster.class).ifPresent(options ->
-                store.put(LocalRedisCluster.class, LocalRedisCluster.start(options.masters())));
+                store.put(LocalRedisCluster.class, LocalRedisCluster.start(options.masters(), options.replicas())));
         AnnotationSupport.findAnnotation(test, WithRedisSentinels.class).ifPresent(options ->
                 store.put(LocalRedisSentinels.class, LocalRedisSentinels.start(options.replicas(),
                         options.sentinels())));

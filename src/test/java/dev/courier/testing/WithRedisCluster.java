@@ -32,6 +32,9 @@ import java.lang.annotation.Target;
 @ExtendWith(RedisSetExtension.class)
 public @interface WithRedisCluster {
 
-    /** Masters, each with one replica; at least 3. */
+    /** Masters; at least 3. */
     int masters() default 3;
+
+    /** Replicas of each master: two, and a master failed over still has one. */
+    int replicas() default 1;
 }

@@ -78,6 +78,8 @@ final class ConsumptionLoop implements Runnable {
     final String stream;
     final String group;
     private final List<Handler> handlers;
+    /** Whether every handler takes messages of any type. */
+    private final boolean anyType;
     private final EngineSettings settings;
     private final boolean blocking;
     private final boolean acknowledges;
@@ -140,6 +142,7 @@ final class ConsumptionLoop implements Runnable {
         this.stream = stream;
         this.group = group;
         this.handlers = List.copyOf(handlers);
+        this.anyType = this.handlers.stream().allMatch(h -> h.subscription().type().isEmpty());
         this.settings = settings;
         this.blocking = broker.hasCapability(BrokerCapability.BLOCKING_READ);
         this.acknowledges = broker.hasCapability(BrokerCapability.ACK_NACK);
@@ -552,12 +555,7 @@ final class ConsumptionLoop implements Runnable {
     /** What {@link #process} does, for a worker: the outcome goes to the window. */
     private void handle(InFlight.Entry entry) {
         Message message = entry.message();
-        List<Handler> matching = new ArrayList<>(handlers.size());
-        for (Handler handler : handlers) {
-            if (handler.wants(message)) {
-                matching.add(handler);
-            }
-        }
+        List<Handler> matching = matching(message);
         if (matching.isEmpty()) {
             skipped.increment();
             logSkipped(message);
@@ -617,6 +615,20 @@ final class ConsumptionLoop implements Runnable {
         window.done(entry, acknowledges);
     }
 
+    /** The handlers that want the message: all of them, without a list per message, when none names a type. */
+    private List<Handler> matching(Message message) {
+        if (anyType) {
+            return handlers;
+        }
+        List<Handler> matching = new ArrayList<>(handlers.size());
+        for (Handler handler : handlers) {
+            if (handler.wants(message)) {
+                matching.add(handler);
+            }
+        }
+        return matching;
+    }
+
     /** Queues the ack of a message whose handling is done; {@link #sendAcks} sends it. */
     private void acknowledge(Message message) {
         if (acknowledges) {
@@ -648,12 +660,7 @@ final class ConsumptionLoop implements Runnable {
     }
 
     private void process(Message message) {
-        List<Handler> matching = new ArrayList<>(handlers.size());
-        for (Handler handler : handlers) {
-            if (handler.wants(message)) {
-                matching.add(handler);
-            }
-        }
+        List<Handler> matching = matching(message);
         if (matching.isEmpty()) {
             acknowledge(message);
             skipped.increment();

@@ -51,8 +51,8 @@ final class InFlight {
     private int held;
     /** The room the reader waits for; finishing messages wake it only once there is that much, or none is held. */
     private int wanted = 1;
-    /** No message is handed out any more: the loop stops. */
-    private boolean closed;
+    /** No message is handed out any more: the loop stops. Set under the lock; volatile for {@link #closed()}. */
+    private volatile boolean closed;
     /** The stop gave up: what finishes now is not acknowledged. */
     private boolean abandoned;
 
@@ -115,7 +115,7 @@ final class InFlight {
         lock.lock();
         try {
             for (Message message : batch) {
-                Awaited back = awaited.remove(message.id());
+                Awaited back = awaited.isEmpty() ? null : awaited.remove(message.id());
                 if (back != null) {
                     // The rejected head, redelivered: it runs before the rest of its key.
                     ArrayDeque<Entry> queue = keys.get(back.key);
@@ -138,8 +138,9 @@ final class InFlight {
                     runnable.add(entry);
                 }
             }
-            // One worker per ready message, not all of them for each.
-            for (int i = Math.min(runnable.size(), batch.size()); i > 0; i--) {
+            // One worker is woken; each that takes some and leaves more wakes the next (see take): with quick
+            // handlers one or two workers clear a batch, instead of every worker waking (a futex each) for a few.
+            if (!runnable.isEmpty()) {
                 ready.signal();
             }
         } finally {
@@ -169,6 +170,9 @@ final class InFlight {
                 taken.add(entry);
             }
             busy++;
+            if (!runnable.isEmpty()) {
+                ready.signal(); // more are ready: another worker, if one waits
+            }
             return taken;
         } finally {
             lock.unlock();
@@ -187,12 +191,7 @@ final class InFlight {
 
     /** Whether the loop stops: a worker leaves the rest of what it took. */
     boolean closed() {
-        lock.lock();
-        try {
-            return closed;
-        } finally {
-            lock.unlock();
-        }
+        return closed; // read for each message a worker runs: no lock
     }
 
     /** The handlers returned (or the message was skipped or dead-lettered): it is done and to be acknowledged. */

@@ -170,93 +170,89 @@ class ConcurrentLoopTest {
     }
 
     @Test
+    void the_window_bounds_what_is_read_and_running_on_inline() throws Exception {
+        try (Broker broker = inline()) {
+            windowBounds(broker, "window-" + System.nanoTime());
+        }
+    }
+
+    @Test
     void the_window_bounds_what_is_read_and_running(RedisServer server) throws Exception {
         String stream = "window-" + System.nanoTime();
         try (Broker broker = redis(server, "window-consumer");
              RedisClient client = RedisClient.create(URI.create(server.uri()))) {
-            broker.read(stream, GROUP, 1);
-            for (int i = 0; i < 40; i++) {
-                broker.publish(stream, Map.of("seq", i));
-            }
-            CountDownLatch release = new CountDownLatch(1);
-            AtomicInteger concurrent = new AtomicInteger();
-            AtomicInteger mostConcurrent = new AtomicInteger();
-            LongAdder handled = new LongAdder();
-            CourierEngine engine = engine(broker, stream, new Concurrency(4, Subscribe.Ordering.NONE, "", 6),
-                    Duration.ofSeconds(5), argument -> {
-                        mostConcurrent.accumulateAndGet(concurrent.incrementAndGet(), Math::max);
-                        try {
-                            release.await();
-                            handled.increment();
-                        } finally {
-                            concurrent.decrementAndGet();
-                        }
-                    });
-            engine.start();
-            try {
-                await().atMost(Duration.ofSeconds(10)).until(() -> concurrent.get() == 4
-                        && engine.status().loops().get(0).inFlight() == 6);
-                LoopStatus loop = engine.status().loops().get(0);
-                assertEquals(4, loop.busyWorkers());
-                // Redis holds as pending what the loop read: the window, no more.
-                assertEquals(6, client.xpending(stream, GROUP).getTotal());
-                release.countDown();
-                await().atMost(Duration.ofSeconds(10)).until(() -> handled.sum() == 40);
-                await().atMost(Duration.ofSeconds(5)).until(() -> client.xpending(stream, GROUP).getTotal() == 0);
-            } finally {
-                release.countDown();
-                engine.stop();
-            }
-            assertEquals(4, mostConcurrent.get(), "never more than the concurrency at once");
+            windowBounds(broker, stream);
+            // Redis itself held as pending what the loop read: the window, no more (checked above through the
+            // broker's info, XINFO GROUPS); and all of it is acknowledged now.
+            assertEquals(0, client.xpending(stream, GROUP).getTotal());
         }
+    }
+
+    /**
+     * 40 messages, 4 workers, a window of 6: while the handlers are held, 4 run, 6 are read and pending, no more; and
+     * at every handling, until all 40 are done, the loop holds at most 6 and the broker has at most 6 pending.
+     */
+    private static void windowBounds(Broker broker, String stream) throws Exception {
+        broker.read(stream, GROUP, 1);
+        for (int i = 0; i < 40; i++) {
+            broker.publish(stream, Map.of("seq", i));
+        }
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger concurrent = new AtomicInteger();
+        AtomicInteger mostConcurrent = new AtomicInteger();
+        java.util.concurrent.atomic.AtomicLong mostHeld = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicReference<CourierEngine> started =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.function.LongSupplier pending = () -> {
+            Long p = Backlog.of(broker).group(stream, GROUP).pending();
+            return p == null ? -1 : p;
+        };
+        LongAdder handled = new LongAdder();
+        CourierEngine engine = engine(broker, stream, new Concurrency(4, Subscribe.Ordering.NONE, "", 6),
+                Duration.ofSeconds(5), argument -> {
+                    mostConcurrent.accumulateAndGet(concurrent.incrementAndGet(), Math::max);
+                    try {
+                        release.await();
+                        mostHeld.accumulateAndGet(started.get().status().loops().get(0).inFlight(), Math::max);
+                        mostHeld.accumulateAndGet(pending.getAsLong(), Math::max);
+                        handled.increment();
+                    } finally {
+                        concurrent.decrementAndGet();
+                    }
+                });
+        started.set(engine);
+        engine.start();
+        try {
+            await().atMost(Duration.ofSeconds(10)).until(() -> concurrent.get() == 4
+                    && engine.status().loops().get(0).inFlight() == 6);
+            LoopStatus loop = engine.status().loops().get(0);
+            assertEquals(4, loop.busyWorkers());
+            assertEquals(6, pending.getAsLong(), "the broker holds as pending what the loop read: the window");
+            release.countDown();
+            await().atMost(Duration.ofSeconds(10)).until(() -> handled.sum() == 40);
+            await().atMost(Duration.ofSeconds(5)).until(() -> pending.getAsLong() == 0);
+        } finally {
+            release.countDown();
+            engine.stop();
+        }
+        assertEquals(4, mostConcurrent.get(), "never more than the concurrency at once");
+        assertTrue(mostHeld.get() <= 6 && mostHeld.get() > 0, "never more held or pending than the window: "
+                + mostHeld.get());
     }
 
     @Test
     void a_stop_acknowledges_what_finished_and_leaves_the_rest_pending(RedisServer server) throws Exception {
         String stream = "stop-" + System.nanoTime();
+        Stopped stopped;
         try (RedisClient client = RedisClient.create(URI.create(server.uri()))) {
-            Set<Integer> firstRun = ConcurrentHashMap.newKeySet();
-            Set<Integer> finished = ConcurrentHashMap.newKeySet();
-            CountDownLatch quickOnes = new CountDownLatch(1);
-            int read;
             try (Broker broker = redis(server, "stopping-consumer")) {
-                broker.read(stream, GROUP, 1);
-                for (int i = 0; i < 40; i++) {
-                    broker.publish(stream, Map.of("seq", i));
-                }
-                CourierEngine engine = engine(broker, stream, new Concurrency(16, Subscribe.Ordering.NONE, "", 24),
-                        Duration.ofSeconds(2), argument -> {
-                            int seq = ((Number) ((Message) argument).payload().get("seq")).intValue();
-                            firstRun.add(seq);
-                            if (seq % 2 == 0) {
-                                quickOnes.await();
-                            } else {
-                                new CountDownLatch(1).await(); // never counted down: until the stop interrupts it
-                            }
-                            finished.add(seq);
-                        });
-                engine.start();
-                await().atMost(Duration.ofSeconds(10)).until(() -> firstRun.size() == 16);
-                // Read and held: the 16 running and those waiting for a worker, as many as the window had room for.
-                read = engine.status().loops().get(0).inFlight();
-                assertTrue(read > 16 && read <= 24, "held " + read);
-                assertEquals(read, client.xpending(stream, GROUP).getTotal());
-                Thread stopper = new Thread(engine::stop);
-                stopper.start();
-                await().atMost(Duration.ofSeconds(1)).until(() -> engine.status().loops().get(0).state()
-                        != LoopStatus.State.RUNNING || !engine.status().started());
-                quickOnes.countDown();
-                stopper.join(10_000);
-                assertTrue(!stopper.isAlive(), "the stop returned");
+                stopped = stopWithSixteenRunning(broker, stream, () -> client.xpending(stream, GROUP).getTotal());
             }
-            assertEquals(8, finished.size(), "the even ones finished: " + finished);
-            // What finished is acknowledged; the rest of what was read (running or waiting) is pending.
-            assertEquals(read - 8, client.xpending(stream, GROUP).getTotal());
+            // The consumer starts again under its name: Redis gives it what it held, at its first read.
             Set<Integer> again = ConcurrentHashMap.newKeySet();
             try (Broker broker = redis(server, "stopping-consumer")) {
                 CourierEngine engine = engine(broker, stream, new Concurrency(16, Subscribe.Ordering.NONE, "", 0),
-                        Duration.ofSeconds(2), argument -> again.add(((Number) ((Message) argument).payload()
-                                .get("seq")).intValue()));
+                        Duration.ofSeconds(2), argument -> again.add(seq(argument)));
                 engine.start();
                 try {
                     await().atMost(Duration.ofSeconds(20)).until(() -> again.size() == 40 - 8);
@@ -266,12 +262,97 @@ class ConcurrentLoopTest {
             }
             Set<Integer> expected = new HashSet<>();
             for (int i = 0; i < 40; i++) {
-                if (!finished.contains(i)) {
+                if (!stopped.finished().contains(i)) {
                     expected.add(i);
                 }
             }
             assertEquals(expected, again, "everything but the finished ones came again");
         }
+    }
+
+    @Test
+    void a_stop_on_inline_acknowledges_what_finished_and_leaves_the_rest_held() throws Exception {
+        Map<String, String> options = new HashMap<>(QUICK_RETRIES);
+        options.put("message-timeout", "5"); // past the stop (its shutdown timeout is 2 s)
+        try (Broker broker = new InlineBrokerProvider().create("default", new BrokerSettings("default", "inline",
+                options, "test-consumer"))) {
+            String stream = "stop-" + System.nanoTime();
+            java.util.function.LongSupplier pending = () -> {
+                Long p = Backlog.of(broker).group(stream, GROUP).pending();
+                return p == null ? -1 : p;
+            };
+            Stopped stopped = stopWithSixteenRunning(broker, stream, pending);
+            // Inline keeps what was held, unacknowledged, until message-timeout, then dead-letters it (its rule for
+            // a message held too long); the next engine gets what the stopped one had not read.
+            Set<Integer> again = ConcurrentHashMap.newKeySet();
+            CourierEngine engine = engine(broker, stream, new Concurrency(16, Subscribe.Ordering.NONE, "", 0),
+                    Duration.ofSeconds(2), argument -> again.add(seq(argument)));
+            engine.start();
+            try {
+                await().atMost(Duration.ofSeconds(20)).until(() -> again.size() == 40 - stopped.read()
+                        && broker.deadLetterDepth(stream) == stopped.read() - 8);
+            } finally {
+                engine.stop();
+            }
+            Set<Integer> unread = new HashSet<>();
+            for (int i = stopped.read(); i < 40; i++) {
+                unread.add(i);
+            }
+            assertEquals(unread, again, "what was not read came to the next engine, nothing twice");
+            assertEquals(0, pending.getAsLong());
+        }
+    }
+
+    /** What {@link #stopWithSixteenRunning} left: how many messages the loop held, which handlers finished. */
+    private record Stopped(int read, Set<Integer> finished) {
+    }
+
+    /**
+     * 40 messages, 16 workers, a window of 24, a shutdown timeout of 2 s: the even ones finish during the stop, the
+     * odd ones outlive it. The finished ones are acknowledged; the rest of what was read (running or waiting for a
+     * worker) stays unacknowledged.
+     */
+    private static Stopped stopWithSixteenRunning(Broker broker, String stream, java.util.function.LongSupplier pending)
+            throws Exception {
+        Set<Integer> firstRun = ConcurrentHashMap.newKeySet();
+        Set<Integer> finished = ConcurrentHashMap.newKeySet();
+        CountDownLatch quickOnes = new CountDownLatch(1);
+        broker.read(stream, GROUP, 1);
+        for (int i = 0; i < 40; i++) {
+            broker.publish(stream, Map.of("seq", i));
+        }
+        CourierEngine engine = engine(broker, stream, new Concurrency(16, Subscribe.Ordering.NONE, "", 24),
+                Duration.ofSeconds(2), argument -> {
+                    int seq = seq(argument);
+                    firstRun.add(seq);
+                    if (seq % 2 == 0) {
+                        quickOnes.await();
+                    } else {
+                        new CountDownLatch(1).await(); // never counted down: until the stop interrupts it
+                    }
+                    finished.add(seq);
+                });
+        engine.start();
+        await().atMost(Duration.ofSeconds(10)).until(() -> firstRun.size() == 16);
+        // Read and held: the 16 running and those waiting for a worker, as many as the window had room for.
+        int read = engine.status().loops().get(0).inFlight();
+        assertTrue(read > 16 && read <= 24, "held " + read);
+        assertEquals(read, pending.getAsLong());
+        Thread stopper = new Thread(engine::stop);
+        stopper.start();
+        await().atMost(Duration.ofSeconds(1)).until(() -> engine.status().loops().get(0).state()
+                != LoopStatus.State.RUNNING || !engine.status().started());
+        quickOnes.countDown();
+        stopper.join(10_000);
+        assertTrue(!stopper.isAlive(), "the stop returned");
+        assertEquals(8, finished.size(), "the even ones finished: " + finished);
+        // What finished is acknowledged; the rest of what was read (running or waiting) is pending.
+        assertEquals(read - 8, pending.getAsLong());
+        return new Stopped(read, Set.copyOf(finished));
+    }
+
+    private static int seq(Object message) {
+        return ((Number) ((Message) message).payload().get("seq")).intValue();
     }
 
     @Test
