@@ -10,13 +10,14 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
+import static dev.courier.testing.Replies.list;
+import static dev.courier.testing.Replies.text;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -77,14 +78,7 @@ class PartitionLeasesTest {
         return broker;
     }
 
-    private static String text(Object reply) {
-        return reply instanceof byte[] bytes ? new String(bytes, StandardCharsets.UTF_8) : String.valueOf(reply);
-    }
 
-    @SuppressWarnings("unchecked")
-    private static List<Object> list(Object reply) {
-        return (List<Object>) reply;
-    }
 
     private String get(String key) {
         Object value = redis.command("GET", key);

@@ -23,6 +23,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Predicate;
 
+import static dev.courier.testing.Replies.list;
+import static dev.courier.testing.Replies.text;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -185,15 +187,7 @@ class PartitionedConsumeTest {
         assertEquals(List.of(0, 1), handled.get("a"));
     }
 
-    private static String text(Object reply) {
-        return reply instanceof byte[] bytes ? new String(bytes, java.nio.charset.StandardCharsets.UTF_8)
-                : String.valueOf(reply);
-    }
 
-    @SuppressWarnings("unchecked")
-    private static List<Object> list(Object reply) {
-        return (List<Object>) reply;
-    }
 
     @Test
     void a_new_instance_gets_a_fair_share_of_existing_keys_within_a_few_heartbeats() {

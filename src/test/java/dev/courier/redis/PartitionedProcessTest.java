@@ -14,7 +14,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -25,6 +24,8 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
+import static dev.courier.testing.Replies.list;
+import static dev.courier.testing.Replies.text;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -117,14 +118,7 @@ class PartitionedProcessTest {
                 RedisBrokerContractTest.settings(redis.uri(), RetryPolicy.DEFAULT, options));
     }
 
-    private static String text(Object reply) {
-        return reply instanceof byte[] bytes ? new String(bytes, StandardCharsets.UTF_8) : String.valueOf(reply);
-    }
 
-    @SuppressWarnings("unchecked")
-    private static List<Object> list(Object reply) {
-        return (List<Object>) reply;
-    }
 
     private long handled() {
         long total = 0;

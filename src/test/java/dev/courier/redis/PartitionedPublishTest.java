@@ -15,13 +15,14 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
+import static dev.courier.testing.Replies.list;
+import static dev.courier.testing.Replies.text;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -57,17 +58,10 @@ class PartitionedPublishTest {
         return broker;
     }
 
-    private static String text(Object reply) {
-        return reply instanceof byte[] bytes ? new String(bytes, StandardCharsets.UTF_8) : String.valueOf(reply);
-    }
 
-    @SuppressWarnings("unchecked")
-    private static List<Object> list(Object reply) {
-        return (List<Object>) reply;
-    }
 
     private List<String> members(String key) {
-        return list(redis.command("SMEMBERS", key)).stream().map(PartitionedPublishTest::text).sorted().toList();
+        return list(redis.command("SMEMBERS", key)).stream().map(dev.courier.testing.Replies::text).sorted().toList();
     }
 
     @Test
@@ -80,7 +74,7 @@ class PartitionedPublishTest {
         assertEquals(1, entries.size());
         List<Object> entry = list(entries.get(0));
         assertEquals(id, text(entry.get(0)));
-        assertEquals(List.of("data", json), list(entry.get(1)).stream().map(PartitionedPublishTest::text).toList());
+        assertEquals(List.of("data", json), list(entry.get(1)).stream().map(dev.courier.testing.Replies::text).toList());
         assertEquals(List.of("o-42"), members(category + ":__partitions__"));
         assertEquals(0L, redis.command("EXISTS", category), "nothing goes to the base stream");
         assertEquals("stream", text(redis.command("TYPE", category + ":o-42")));
