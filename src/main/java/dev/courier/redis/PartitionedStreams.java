@@ -100,9 +100,9 @@ final class PartitionedStreams implements AutoCloseable {
         return groups.computeIfAbsent(category + "\n" + group, k -> factory.apply(category, group));
     }
 
-    /** The consumers made so far, for the operator API. */
-    Iterable<PartitionedGroup> groups() {
-        return groups.values();
+    /** The group's consumer if this instance made one (it reads the category), else null; never makes one. */
+    PartitionedGroup existing(String category, String group) {
+        return groups.get(category + "\n" + group);
     }
 
     /** Gives back every lease held (compare-and-delete), so that other instances take the keys at once. */

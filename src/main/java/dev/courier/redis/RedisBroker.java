@@ -156,7 +156,8 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
 
     @Override
     public List<HaltedKey> halted(String category, String group) {
-        PartitionedGroup partitioned = partitioned(category, group);
+        // Looked up, never made: an instance that does not consume the category must not take its keys.
+        PartitionedGroup partitioned = partitions.existing(category, group);
         return partitioned == null ? List.of() : partitioned.halted();
     }
 
@@ -176,13 +177,13 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
     }
 
     private boolean resolve(String category, String group, String key, PartitionedGroup.Resolution resolution) {
-        PartitionedGroup partitioned = partitioned(category, group);
+        PartitionedGroup partitioned = partitions.existing(category, group);
         return partitioned != null && partitioned.resolve(key, resolution);
     }
 
-    /** The group's partitioned consumer, for tests. */
+    /** The group's partitioned consumer, for tests: null until the group has read here. */
     PartitionedGroup partitionedGroup(String stream, String group) {
-        return partitioned(stream, group);
+        return partitions.existing(stream, group);
     }
 
     RetryPolicy policy() {

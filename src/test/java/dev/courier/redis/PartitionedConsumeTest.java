@@ -224,6 +224,7 @@ class PartitionedConsumeTest {
     @Test
     void under_halt_a_poison_message_stops_its_key_until_an_operator_skips_it() {
         RedisBroker broker = broker("h", 1, Map.of("partition-poison." + group, "halt"));
+        RedisBroker operator = broker("operator", 1, Map.of("partition-poison." + group, "halt"));
         Map<String, List<Integer>> handled = new ConcurrentHashMap<>();
         consume(broker, m -> m.payload().containsKey("poison"), handled);
         broker.publish(category, Map.of("k", "a", "n", 0, "poison", true));
@@ -241,6 +242,10 @@ class PartitionedConsumeTest {
         List<Object> pending = list(redis.command("XPENDING", category + ":a", group, "-", "+", "10"));
         assertEquals(halted.messageId().substring(2), text(list(pending.get(0)).get(0)), "the head stays pending");
 
+        // An instance that does not consume the stream sees no halted key and takes no key by asking.
+        assertEquals(List.of(), operator.halted(category, group));
+        assertTrue(!operator.skip(category, group, "a"));
+        assertEquals(null, operator.partitionedGroup(category, group));
         assertTrue(broker.skip(category, group, "a"));
         await().atMost(Duration.ofSeconds(20)).until(() -> handled.containsKey("a"));
         assertEquals(List.of(1), handled.get("a"));
