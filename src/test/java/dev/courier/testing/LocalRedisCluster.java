@@ -2,6 +2,7 @@ package dev.courier.testing;
 
 import org.awaitility.core.ConditionTimeoutException;
 import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.exceptions.JedisConnectionException;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -90,7 +91,9 @@ public final class LocalRedisCluster implements AutoCloseable {
      */
     public void awaitHealthy(Duration timeout) {
         try {
-            await().atMost(timeout).pollInterval(Duration.ofMillis(50)).until(this::healthy);
+            // A restarted node that turns into a replica closes its clients' connections: not healthy yet.
+            await().atMost(timeout).pollInterval(Duration.ofMillis(50))
+                    .ignoreExceptionsInstanceOf(JedisConnectionException.class).until(this::healthy);
         } catch (ConditionTimeoutException e) {
             throw new IllegalStateException("the cluster is not healthy within " + timeout + ": "
                     + running().stream().map(n -> n.port() + " " + clusterNodes(n)).toList(), e);

@@ -2,6 +2,7 @@ package dev.courier.testing;
 
 import org.awaitility.core.ConditionTimeoutException;
 import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.exceptions.JedisConnectionException;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -60,7 +61,9 @@ public final class LocalRedisSentinels implements AutoCloseable {
      */
     public void awaitSettled(Duration timeout) {
         try {
-            await().atMost(timeout).pollInterval(Duration.ofMillis(50)).until(this::settled);
+            // A node that a Sentinel turns into a replica closes its clients' connections: not settled yet.
+            await().atMost(timeout).pollInterval(Duration.ofMillis(50))
+                    .ignoreExceptionsInstanceOf(JedisConnectionException.class).until(this::settled);
         } catch (ConditionTimeoutException e) {
             throw new IllegalStateException("the Sentinel set has not settled within " + timeout + ": sentinels "
                     + running(sentinels).stream().map(s -> text(s.command("INFO", "sentinel")).lines()
