@@ -127,6 +127,13 @@ public final class Bench {
                 Map.of("uri", redis.uri()), CONSUMER));
     }
 
+    /** A redis broker with more options, under its own consumer name (an instance of its own). */
+    static Broker redisBroker(Map<String, String> more, String consumer) {
+        Map<String, String> options = new LinkedHashMap<>(more);
+        options.put("uri", redis.uri());
+        return new RedisBrokerProvider().create("default", new BrokerSettings("default", "redis", options, consumer));
+    }
+
     private static Broker inlineBroker() {
         return new InlineBrokerProvider().create("default", new BrokerSettings("default", "inline", Map.of(),
                 CONSUMER));
@@ -177,6 +184,9 @@ public final class Bench {
             }
             if (on.test("telemetry")) {
                 TelemetryBench.run();
+            }
+            if (on.test("partitioned")) {
+                PartitionBench.run();
             }
             if (on.test("cluster")) {
                 ClusterBench.run(redis.uri());
@@ -450,8 +460,8 @@ public final class Bench {
         return engine(broker, s, BATCH, handler, concurrency);
     }
 
-    private static CourierEngine engine(Broker broker, String s, int batch, Subscription.Invoker handler,
-                                        Concurrency concurrency) {
+    static CourierEngine engine(Broker broker, String s, int batch, Subscription.Invoker handler,
+                                Concurrency concurrency) {
         EngineSettings settings = new EngineSettings(true, EngineMode.ASYNC, batch, Duration.ofSeconds(1),
                 Duration.ofSeconds(10), CONSUMER);
         return CourierEngine.create(settings, new Brokers(Map.of("default", broker)), List.of(new Subscription(

@@ -249,6 +249,21 @@ public interface Broker extends AutoCloseable {
         return 0;
     }
 
+    /**
+     * Partitions a stream by a key field, as Protean's {@code sequential_by} does: each message goes to the stream
+     * {@code <stream>:<key>}, its key being Python {@code str()} of the field (of the envelope's {@code data} for a
+     * Protean event), and a consumer group's instances each own some keys, handling a key's messages in order (see
+     * README, Partitioned streams). The same as {@code brokers.<name>.partition-key.<stream>=<field>}; call it before
+     * publishing to or consuming the stream.
+     *
+     * @throws UnsupportedOperationException the broker lacks {@link BrokerCapability#STREAM_PARTITIONING}
+     * @throws IllegalArgumentException      a blank argument, or the stream is partitioned by another field already
+     */
+    default void partitionBy(String stream, String keyField) {
+        throw new UnsupportedOperationException("broker '" + name() + "' (" + provider() + ") cannot partition "
+                + "stream '" + stream + "': it lacks STREAM_PARTITIONING (the redis provider has it)");
+    }
+
     /** Releases the broker's resources. Messages not yet acknowledged stay pending where the broker keeps them. */
     @Override
     void close();

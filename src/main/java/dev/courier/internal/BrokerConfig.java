@@ -195,7 +195,18 @@ public final class BrokerConfig {
         known.add(URI);
         Map<String, String> options = new LinkedHashMap<>();
         for (String option : known) {
-            value(prefix + option).ifPresent(v -> options.put(option, v));
+            int placeholder = option.indexOf('<');
+            if (placeholder < 0) {
+                value(prefix + option).ifPresent(v -> options.put(option, v));
+            } else {
+                // partition-key.<stream>: every property under partition-key., by its full name.
+                String under = prefix + option.substring(0, placeholder);
+                for (String property : new TreeSet<>(config.propertyNames())) {
+                    if (property.startsWith(under) && property.length() > under.length()) {
+                        value(property).ifPresent(v -> options.put(property.substring(prefix.length()), v));
+                    }
+                }
+            }
         }
         if (!options.containsKey(URI)) {
             // Protean writes the option in capitals: URI = "redis://localhost:6379/0".
@@ -242,6 +253,8 @@ public final class BrokerConfig {
                             setAs.put(variableForm(property), " (set as " + origin(source, property) + ")");
                         }
                     }
+                } else if (property.startsWith(prefix) && placeholderOption(known, property.substring(prefix.length()))) {
+                    continue;
                 } else if (property.startsWith(prefix)) {
                     // Compared in environment-variable form: brokers.x.enable.dlq is enable-dlq.
                     String rest = variableForm(property.substring(prefix.length()));
@@ -255,6 +268,17 @@ public final class BrokerConfig {
         unknown.forEach((variable, property) -> problems.add(Code.UNKNOWN_OPTION, property, "is not an option of "
                 + "provider '" + provider.name() + "'" + setAs.getOrDefault(variable, "") + "; its options are: "
                 + known));
+    }
+
+    /** Whether {@code option} is one of a known option with a placeholder: {@code partition-key.orders}. */
+    private static boolean placeholderOption(Set<String> known, String option) {
+        for (String name : known) {
+            int placeholder = name.indexOf('<');
+            if (placeholder > 0 && option.length() > placeholder && option.startsWith(name.substring(0, placeholder))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** How a name in environment-variable form was set, for messages. */

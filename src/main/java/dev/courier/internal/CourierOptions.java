@@ -114,13 +114,30 @@ public final class CourierOptions {
     public static final Option MAINTENANCE_INTERVAL = Option.duration("maintenance-interval", "60",
             "how often retention is applied and dead-letter depths checked").atLeast("0.001").takenBy(INLINE, REDIS);
 
+    public static final Option PARTITION_KEY = Option.text("partition-key.<stream>", null,
+            "partitions the stream by this payload field (of data for a Protean event): messages go to "
+                    + "<stream>:<key>, each key owned by one instance of a group at a time (see Partitioned streams)")
+            .takenBy(REDIS);
+    public static final Option PARTITION_POISON = Option.text("partition-poison.<group>", "dead-letter",
+            "what a group does with a message of a partitioned stream rejected max-retries times: dead-letter "
+                    + "(to <stream>:<key>:dlq, the key goes on) or halt (the key stops until an operator acts, as "
+                    + "Protean does; use it in a group shared with Protean)").takenBy(REDIS);
+    public static final Option PARTITION_LEASE_TTL = Option.duration("partition-lease-ttl", "15",
+            "lease TTL of a partition key (Protean's lease_ttl_ms); leases are renewed every fifth of it")
+            .atLeast("0.1").atMost("3600").takenBy(REDIS);
+    public static final Option PARTITION_REAP_IDLE = Option.duration("partition-reap-idle", "3600",
+            "an owned partition key that gave no message for this long is reaped as Protean's reap_idle_ms does "
+                    + "(SREM, DEL of its stream), only when every group, Courier's known ones included, has "
+                    + "finished it; 0 never reaps").takenBy(REDIS);
+
     /** Every broker option, {@code brokers.<name>.} and the name. */
     public static final List<Option> BROKER = List.of(PROVIDER, URI, MAX_RETRIES, RETRY_DELAY, BACKOFF_MULTIPLIER,
             MESSAGE_TIMEOUT, ENABLE_DLQ, MAX_MESSAGE_SIZE, POOL_SIZE, CONNECT_TIMEOUT, SOCKET_TIMEOUT, TLS_TRUSTSTORE,
             TLS_TRUSTSTORE_PASSWORD, TLS_TRUSTSTORE_TYPE, TLS_VERIFY, SENTINEL_USER, SENTINEL_PASSWORD, SENTINEL_TLS,
             SENTINEL_TLS_TRUSTSTORE, SENTINEL_TLS_TRUSTSTORE_PASSWORD, FAILOVER_TIMEOUT, MIN_REPLICAS_ACKED,
             CONSUMER_NAME, BLOCK_TIMEOUT, MAX_LENGTH, INLINE_MAX_LENGTH, RETENTION, DEAD_LETTER_RETENTION,
-            DEAD_LETTER_ALERT_DEPTH, MAINTENANCE_INTERVAL);
+            DEAD_LETTER_ALERT_DEPTH, MAINTENANCE_INTERVAL, PARTITION_KEY, PARTITION_POISON, PARTITION_LEASE_TTL,
+            PARTITION_REAP_IDLE);
 
     // courier.<option>
 

@@ -1,11 +1,13 @@
 package dev.courier.redis;
 
 import dev.courier.BrokerCapability;
+import dev.courier.BrokerConfigurationException;
 import dev.courier.BrokerException;
 import dev.courier.DeadLetter;
 import dev.courier.HealthStats;
 import dev.courier.Message;
 import dev.courier.PartialPublishException;
+import dev.courier.Partitions;
 import dev.courier.spi.AbstractBroker;
 import dev.courier.internal.JsonCodec;
 import dev.courier.spi.Maintained;
@@ -59,12 +61,13 @@ import java.util.stream.Collectors;
  * {@link Trimmer} trims, {@link RedisHealth} reports; {@link ConsumerGroups} knows the groups they share. All of them
  * talk to Redis through one {@link RedisConnection}.
  */
-final class RedisBroker extends AbstractBroker implements Maintained {
+final class RedisBroker extends AbstractBroker implements Maintained, Partitions {
 
     static final Set<BrokerCapability> CAPABILITIES = EnumSet.of(
             BrokerCapability.PUBLISH, BrokerCapability.SUBSCRIBE, BrokerCapability.CONSUMER_GROUPS,
             BrokerCapability.ACK_NACK, BrokerCapability.DELIVERY_GUARANTEES, BrokerCapability.MESSAGE_ORDERING,
-            BrokerCapability.BLOCKING_READ, BrokerCapability.DEAD_LETTER_QUEUE, BrokerCapability.REPLAY);
+            BrokerCapability.BLOCKING_READ, BrokerCapability.DEAD_LETTER_QUEUE, BrokerCapability.REPLAY,
+            BrokerCapability.STREAM_PARTITIONING);
 
     /** The field of a stream entry that holds the message's JSON. */
     static final String DATA = "data";
@@ -86,10 +89,22 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     private final RedisHealth health;
     private final PendingRecovery recovery;
     private final GroupReader reader;
+    private final PartitionedStreams partitions;
+    private final PartitionSettings partitioning;
 
     RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, Retention retention,
-                MaintenancePolicy maintenance, Duration blockTimeout, long maxMessageSize) {
-        super(name, RedisBrokerProvider.NAME, CAPABILITIES, maxMessageSize);
+                MaintenancePolicy maintenance, Duration blockTimeout, long maxMessageSize,
+                PartitionSettings partitioning) {
+        super(name, RedisBrokerProvider.NAME, connection.isCluster() ? capabilitiesOnCluster() : CAPABILITIES,
+                maxMessageSize);
+        this.partitioning = partitioning;
+        if (connection.isCluster() && !partitioning.keyFields().isEmpty()) {
+            throw new BrokerConfigurationException(BrokerConfigurationException.Code.INVALID_VALUE,
+                    "brokers." + name + ".partition-key." + partitioning.keyFields().keySet().iterator().next(),
+                    "partitioned streams do not run on a Redis Cluster (Protean's keys <stream>:<key>, "
+                    + "<stream>:__partitions__ and the leases are in different slots)");
+        }
+        this.partitions = new PartitionedStreams(connection, partitioning.keyFields());
         this.connection = connection;
         this.policy = policy;
         this.consumer = consumer;
@@ -106,8 +121,69 @@ final class RedisBroker extends AbstractBroker implements Maintained {
         this.reader = new GroupReader(name, connection, consumer, groups, recovery, delivery);
     }
 
+    /** On a Redis Cluster: no partitioning (Protean's keys span slots; see README, Partitioned streams). */
+    private static Set<BrokerCapability> capabilitiesOnCluster() {
+        Set<BrokerCapability> capabilities = EnumSet.copyOf(CAPABILITIES);
+        capabilities.remove(BrokerCapability.STREAM_PARTITIONING);
+        return capabilities;
+    }
+
     String consumer() {
         return consumer;
+    }
+
+    // Partitioned streams
+
+    @Override
+    public void partitionBy(String stream, String keyField) {
+        if (!hasCapability(BrokerCapability.STREAM_PARTITIONING)) {
+            throw new UnsupportedOperationException("broker '" + name() + "' cannot partition stream '" + stream
+                    + "': partitioned streams do not run on a Redis Cluster (Protean's keys <stream>:<key>, "
+                    + "<stream>:__partitions__ and the leases are in different slots)");
+        }
+        partitions.partitionBy(stream, keyField);
+    }
+
+    /** The group's partitioned consumer, or {@code null} when the stream is not partitioned. */
+    private PartitionedGroup partitioned(String stream, String group) {
+        if (!partitions.isPartitioned(stream)) {
+            return null;
+        }
+        return partitions.group(stream, group, (category, g) -> new PartitionedGroup(name(), category, g,
+                connection, deadLetters, groups, policy, partitioning.poison(g), partitioning.leaseTtlMs(),
+                partitioning.reapIdleMs(), consumer));
+    }
+
+    @Override
+    public List<HaltedKey> halted(String category, String group) {
+        // Looked up, never made: an instance that does not consume the category must not take its keys.
+        PartitionedGroup partitioned = partitions.existing(category, group);
+        return partitioned == null ? List.of() : partitioned.halted();
+    }
+
+    @Override
+    public boolean skip(String category, String group, String key) {
+        return resolve(category, group, key, PartitionedGroup.Resolution.SKIP);
+    }
+
+    @Override
+    public boolean deadLetter(String category, String group, String key) {
+        return resolve(category, group, key, PartitionedGroup.Resolution.DEAD_LETTER);
+    }
+
+    @Override
+    public boolean retry(String category, String group, String key) {
+        return resolve(category, group, key, PartitionedGroup.Resolution.RETRY);
+    }
+
+    private boolean resolve(String category, String group, String key, PartitionedGroup.Resolution resolution) {
+        PartitionedGroup partitioned = partitions.existing(category, group);
+        return partitioned != null && partitioned.resolve(key, resolution);
+    }
+
+    /** The group's partitioned consumer, for tests: null until the group has read here. */
+    PartitionedGroup partitionedGroup(String stream, String group) {
+        return partitions.existing(stream, group);
     }
 
     RetryPolicy policy() {
@@ -139,6 +215,13 @@ final class RedisBroker extends AbstractBroker implements Maintained {
     /** Concurrent publishes share round trips (see {@link XaddCombiner}); a lone one is a plain XADD. */
     @Override
     protected String doPublishJson(String stream, String json) {
+        if (partitions.isPartitioned(stream)) {
+            String key = partitions.keyOf(stream, json);
+            String id = partitions.publish(stream, key, TraceFields.entry(StreamEntries.DATA_BYTES, json,
+                    traceContext()));
+            counters.published.increment(); // never trimmed: Protean's reaper alone removes partition streams
+            return id;
+        }
         String id = combiners.computeIfAbsent(connection.nodeOf(stream), node -> new XaddCombiner(connection))
                 .xadd(stream, json, traceContext());
         counters.published.increment();
@@ -148,6 +231,16 @@ final class RedisBroker extends AbstractBroker implements Maintained {
 
     @Override
     protected List<String> doPublishAllJson(String stream, List<String> texts) {
+        if (partitions.isPartitioned(stream)) {
+            for (String json : texts) {
+                partitions.keyOf(stream, json); // every key checked before any is sent
+            }
+            List<String> ids = new ArrayList<>(texts.size());
+            for (String json : texts) {
+                ids.add(doPublishJson(stream, json));
+            }
+            return ids;
+        }
         byte[] key = stream.getBytes(StandardCharsets.UTF_8);
         List<Map<byte[], byte[]>> entries = new ArrayList<>(texts.size());
         Map<String, String> context = traceContext();
@@ -216,17 +309,30 @@ final class RedisBroker extends AbstractBroker implements Maintained {
 
     @Override
     protected List<Message> doRead(String stream, String group, int max) {
+        PartitionedGroup partitioned = partitioned(stream, group);
+        if (partitioned != null) {
+            return partitioned.read(max, 0L, List.of());
+        }
         return reader.read(stream, group, max, 0L);
     }
 
     @Override
     protected List<Message> doRead(String stream, String group, int max, Duration block) {
+        PartitionedGroup partitioned = partitioned(stream, group);
+        if (partitioned != null) {
+            return partitioned.read(max, Math.min(block.toMillis(), blockTimeout.toMillis()), List.of());
+        }
         return reader.read(stream, group, max, Math.min(block.toMillis(), blockTimeout.toMillis()));
     }
 
     /** The acks go in the read's round trip (XACK and XREADGROUP pipelined) when the read is a plain XREADGROUP. */
     @Override
     protected List<Message> doAckAndRead(String stream, String group, List<String> ids, int max, Duration block) {
+        PartitionedGroup partitioned = partitioned(stream, group);
+        if (partitioned != null) {
+            return partitioned.read(max, block.isZero() ? 0L : Math.min(block.toMillis(), blockTimeout.toMillis()),
+                    ids);
+        }
         return reader.read(stream, group, max,
                 block.isZero() ? 0L : Math.min(block.toMillis(), blockTimeout.toMillis()), ids);
     }
@@ -235,11 +341,19 @@ final class RedisBroker extends AbstractBroker implements Maintained {
 
     @Override
     protected boolean doAck(String stream, String id, String group) {
+        PartitionedGroup partitioned = partitioned(stream, group);
+        if (partitioned != null) {
+            return partitioned.ack(id);
+        }
         return reader.ack(stream, id, group);
     }
 
     @Override
     protected int doAckAll(String stream, List<String> ids, String group) {
+        PartitionedGroup partitioned = partitioned(stream, group);
+        if (partitioned != null) {
+            return partitioned.ackAll(ids);
+        }
         return reader.ackAll(stream, ids, group);
     }
 
@@ -265,6 +379,10 @@ final class RedisBroker extends AbstractBroker implements Maintained {
 
     @Override
     protected boolean doNack(String stream, String id, String group) {
+        PartitionedGroup partitioned = partitioned(stream, group);
+        if (partitioned != null) {
+            return partitioned.nack(id);
+        }
         return recovery.nack(stream, id, group);
     }
 
@@ -277,6 +395,10 @@ final class RedisBroker extends AbstractBroker implements Maintained {
 
     @Override
     protected boolean doMoveToDeadLetters(String stream, String id, String group, String reason) {
+        PartitionedGroup partitioned = partitioned(stream, group);
+        if (partitioned != null) {
+            return partitioned.moveToDeadLetters(id, reason);
+        }
         StreamEntryID entryId = StreamEntries.parseId(id);
         StreamPendingEntry entry = entryId == null ? null : recovery.heldEntry(stream, group, entryId);
         if (entry == null) {
@@ -388,6 +510,7 @@ final class RedisBroker extends AbstractBroker implements Maintained {
 
     @Override
     public void close() {
+        partitions.close();
         connection.close();
     }
 }

@@ -63,7 +63,8 @@ public final class RedisBrokerProvider implements BrokerProvider {
         MaintenancePolicy maintenance = MaintenancePolicy.from(settings);
         long maxMessageSize = settings.getSize(CourierOptions.MAX_MESSAGE_SIZE);
         RedisConnection connection = new RedisConnection(RedisConnection.Config.from(settings), block);
+        PartitionSettings partitioning = PartitionSettings.from(settings);
         return new RedisBroker(brokerName, connection, policy, consumer, retention, maintenance, block,
-                maxMessageSize);
+                maxMessageSize, partitioning);
     }
 }

@@ -94,7 +94,7 @@ class RedisBrokerTest {
                 "consumer-name", "max-length", "block-timeout", "tls-truststore", "tls-truststore-password",
                 "tls-truststore-type", "tls-verify")));
         assertEquals(RedisBroker.CAPABILITIES, broker("c", Duration.ofSeconds(30)).capabilities());
-        assertEquals(dev.courier.CapabilityTier.ORDERED_MESSAGING, broker("c", Duration.ofSeconds(30)).tier());
+        assertEquals(dev.courier.CapabilityTier.ENTERPRISE_STREAMING, broker("c", Duration.ofSeconds(30)).tier());
     }
 
     @Test

@@ -133,6 +133,11 @@ final class SyncPublishingBroker implements Broker {
     }
 
     @Override
+    public void partitionBy(String stream, String keyField) {
+        delegate.partitionBy(stream, keyField);
+    }
+
+    @Override
     public void close() {
         delegate.close();
     }

@@ -1,0 +1,110 @@
+package dev.courier.redis;
+
+import dev.courier.internal.ProteanEnvelope;
+
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.util.Map;
+
+/**
+ * The partition key of a message, computed and checked as Protean does: Python {@code str()} of the key field (of
+ * the envelope's {@code data} for a Protean message), refused when Protean's publisher would refuse it.
+ */
+final class PartitionKey {
+
+    static final int MAX_LENGTH = 255;
+    /** Protean's default backfill-lane suffix, reserved as a key. */
+    static final String BACKFILL = "backfill";
+    static final String DLQ = "dlq";
+
+    private PartitionKey() {
+    }
+
+    /**
+     * The key of {@code payload} for a category partitioned by {@code field}.
+     *
+     * @throws IllegalArgumentException naming the rule, the category and the field, when Protean would refuse it
+     */
+    static String of(String category, String field, Map<String, ?> payload) {
+        Map<String, ?> data = ProteanEnvelope.read(payload) != null ? ProteanEnvelope.data(payload) : payload;
+        Object value = data == null ? null : data.get(field);
+        String key = value == null ? null : pythonStr(value, category, field);
+        String broken = rule(key);
+        if (broken != null) {
+            throw new IllegalArgumentException("partition key of stream '" + category + "' (field '" + field
+                    + "'): " + broken + "; nothing was sent");
+        }
+        return key;
+    }
+
+    /** The rule {@code key} breaks, or {@code null} when Protean takes it. */
+    static String rule(String key) {
+        if (key == null || key.isEmpty()) {
+            return "is null or empty";
+        }
+        if (key.length() > MAX_LENGTH) {
+            return "is longer than " + MAX_LENGTH + " characters (" + key.length() + ")";
+        }
+        if (key.indexOf(':') >= 0) {
+            return "contains ':'";
+        }
+        if (key.equals(DLQ) || key.equals(BACKFILL)) {
+            return "is the reserved name '" + key + "'";
+        }
+        if (key.length() >= 4 && key.startsWith("__") && key.endsWith("__")) {
+            return "has the reserved form __x__ ('" + key + "')";
+        }
+        return null;
+    }
+
+    /** Python's {@code str()} of a JSON scalar; objects and arrays are refused, as their text is Python's own. */
+    private static String pythonStr(Object value, String category, String field) {
+        if (value instanceof String text) {
+            return text;
+        }
+        if (value instanceof Boolean b) {
+            return b ? "True" : "False";
+        }
+        if (value instanceof Integer || value instanceof Long || value instanceof Short || value instanceof Byte
+                || value instanceof BigInteger) {
+            return value.toString();
+        }
+        if (value instanceof Double || value instanceof Float) {
+            return pythonFloat(((Number) value).doubleValue());
+        }
+        if (value instanceof BigDecimal decimal) {
+            return pythonFloat(decimal.doubleValue());
+        }
+        throw new IllegalArgumentException("partition key of stream '" + category + "' (field '" + field
+                + "'): is a " + (value instanceof Map ? "JSON object" : "JSON array or other non-scalar")
+                + ", not a string, number or boolean; nothing was sent");
+    }
+
+    /**
+     * Python's {@code repr(float)}: the shortest digits (as Java's), positional for exponents -4 to 15
+     * ({@code 1.0}, {@code 0.0001}), else scientific with a signed two-digit-or-more exponent ({@code 1e+16},
+     * {@code 1.5e-05}).
+     */
+    static String pythonFloat(double d) {
+        if (Double.isNaN(d)) {
+            return "nan";
+        }
+        if (Double.isInfinite(d)) {
+            return d > 0 ? "inf" : "-inf";
+        }
+        if (d == 0) {
+            return (1 / d < 0) ? "-0.0" : "0.0";
+        }
+        BigDecimal exact = new BigDecimal(Double.toString(d)).stripTrailingZeros();
+        String digits = exact.unscaledValue().abs().toString();
+        int exponent = digits.length() - 1 - exact.scale(); // of the first digit
+        String sign = d < 0 ? "-" : "";
+        if (exponent >= -4 && exponent < 16) {
+            String plain = exact.abs().toPlainString();
+            return sign + (plain.indexOf('.') < 0 ? plain + ".0" : plain);
+        }
+        String mantissa = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
+        String exp = String.valueOf(Math.abs(exponent));
+        return sign + mantissa + "e" + (exponent < 0 ? "-" : "+") + (exp.length() < 2 ? "0" + exp : exp);
+    }
+}

@@ -1,0 +1,296 @@
+package dev.courier.redis;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Per-group leases on partition keys, as Protean keeps them: {@code <group>:<key>:__lease__} holds the fence token
+ * {@code <owner>:<generation>} with a PX TTL, {@code <group>:<key>:__generation__} is INCRed on each acquisition and
+ * never deleted, and the token is the consumer name in the key's stream. Every step that checks the token acts in
+ * the same script, comparing the whole token, so that an owner whose lease moved can neither read nor acknowledge.
+ * Each script takes many keys at once (one round trip per heartbeat, not one per key); with one key it does exactly
+ * what Protean's does.
+ */
+final class PartitionLeases {
+
+    /** KEYS: lease, generation, per key. ARGV: owner, ttl ms. Per key: the generation acquired, or 0 (held). */
+    static final RedisConnection.LuaScript ACQUIRE = RedisConnection.LuaScript.of("""
+            local out = {}
+            for i = 1, #KEYS, 2 do
+              if redis.call('GET', KEYS[i]) then
+                out[#out + 1] = 0
+              else
+                local g = redis.call('INCR', KEYS[i + 1])
+                redis.call('SET', KEYS[i], ARGV[1] .. ':' .. g, 'PX', ARGV[2])
+                out[#out + 1] = g
+              end
+            end
+            return out
+            """);
+
+    /** KEYS: leases. ARGV: ttl ms, then one token per lease. Per key: 1 renewed, 0 not held by that token. */
+    static final RedisConnection.LuaScript RENEW = RedisConnection.LuaScript.of("""
+            local out = {}
+            for i = 1, #KEYS do
+              if redis.call('GET', KEYS[i]) == ARGV[i + 1] then
+                out[i] = redis.call('PEXPIRE', KEYS[i], ARGV[1])
+              else
+                out[i] = 0
+              end
+            end
+            return out
+            """);
+
+    /** KEYS: leases. ARGV: one token per lease. Compare-and-delete: per key 1 released, 0 not held by it. */
+    static final RedisConnection.LuaScript RELEASE = RedisConnection.LuaScript.of("""
+            local out = {}
+            for i = 1, #KEYS do
+              if redis.call('GET', KEYS[i]) == ARGV[i] then
+                out[i] = redis.call('DEL', KEYS[i])
+              else
+                out[i] = 0
+              end
+            end
+            return out
+            """);
+
+    /**
+     * KEYS: lease, stream, per key. ARGV: group, count, then token and id ({@code 0} own pending, {@code >} new) per
+     * key. Per key: {@code {0}} fenced (the lease is not the token's); {@code {1, lastId}} nothing to read, with the
+     * stream's last entry id (every entry is delivered, so a blocking XREAD after it wakes for new ones only);
+     * {@code {2, entries}}; {@code {3}} no such group (the stream was reaped).
+     */
+    static final RedisConnection.LuaScript READ = RedisConnection.LuaScript.of("""
+            local out = {}
+            for i = 1, #KEYS, 2 do
+              local token = ARGV[i + 2]
+              if redis.call('GET', KEYS[i]) ~= token then
+                out[#out + 1] = {0}
+              else
+                local ok, r = pcall(redis.call, 'XREADGROUP', 'GROUP', ARGV[1], token, 'COUNT', ARGV[2],
+                                    'STREAMS', KEYS[i + 1], ARGV[i + 3])
+                if not ok then
+                  out[#out + 1] = {3}
+                elseif r and r[1] and #r[1][2] > 0 then
+                  out[#out + 1] = {2, r[1][2]}
+                else
+                  local last = redis.call('XREVRANGE', KEYS[i + 1], '+', '-', 'COUNT', 1)
+                  out[#out + 1] = {1, last[1] and last[1][1] or '0-0'}
+                end
+              end
+            end
+            return out
+            """);
+
+    /**
+     * KEYS: lease, stream, per key. ARGV: group, then token and entry id per key. Per key: -1 fenced (nothing
+     * acknowledged), else what XACK acknowledged.
+     */
+    static final RedisConnection.LuaScript ACK = RedisConnection.LuaScript.of("""
+            local out = {}
+            for i = 1, #KEYS, 2 do
+              if redis.call('GET', KEYS[i]) ~= ARGV[i + 1] then
+                out[#out + 1] = -1
+              else
+                out[#out + 1] = redis.call('XACK', KEYS[i + 1], ARGV[1], ARGV[i + 2])
+              end
+            end
+            return out
+            """);
+
+    /**
+     * KEYS: stream. ARGV: group, token. Not fenced: after an acquisition, moves every earlier generation's pending
+     * entries to the new token (XAUTOCLAIM from 0-0 until the cursor comes back to 0-0). The number moved.
+     */
+    static final RedisConnection.LuaScript RECLAIM = RedisConnection.LuaScript.of("""
+            if redis.call('EXISTS', KEYS[1]) == 0 then
+              return 0
+            end
+            local moved, cursor = 0, '0-0'
+            repeat
+              local ok, r = pcall(redis.call, 'XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, cursor, 'COUNT', 100)
+              if not ok then
+                return moved
+              end
+              cursor = r[1]
+              moved = moved + #r[2]
+            until cursor == '0-0' or #r[2] == 0
+            return moved
+            """);
+
+    /**
+     * KEYS: stream, index, lease, Courier's group set. ARGV: key, idle ms, token. Protean's reap, by the owner only:
+     * a stream with entries qualifies when its last entry is at least idle ms older than Redis TIME, it has at least
+     * one group, every group has nothing pending and has been given the last entry, and (Courier's own rule) every
+     * Courier group known for the category has a group there. Then SREM, DEL of the stream and of the lease; the
+     * generation stays. -1 fenced, 0 refused, 1 reaped.
+     */
+    static final RedisConnection.LuaScript REAP = RedisConnection.LuaScript.of("""
+            redis.replicate_commands()
+            if redis.call('GET', KEYS[3]) ~= ARGV[3] then
+              return -1
+            end
+            local function before(a, b)
+              local am, as = string.match(a, '^(%d+)-(%d+)$')
+              local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+              am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+              return am < bm or (am == bm and as < bs)
+            end
+            local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+            if last then
+              local t = redis.call('TIME')
+              local now = t[1] * 1000 + math.floor(t[2] / 1000)
+              if now - tonumber(string.match(last[1], '^(%d+)')) < tonumber(ARGV[2]) then
+                return 0
+              end
+              local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
+              if not ok or #groups == 0 then
+                return 0
+              end
+              local names = {}
+              for _, g in ipairs(groups) do
+                local info = {}
+                for i = 1, #g, 2 do
+                  info[g[i]] = g[i + 1]
+                end
+                if info['pending'] ~= 0 or before(info['last-delivered-id'], last[1]) then
+                  return 0
+                end
+                names[info['name']] = true
+              end
+              for _, courier in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+                if not names[courier] then
+                  return 0
+                end
+              end
+            end
+            redis.call('SREM', KEYS[2], ARGV[1])
+            redis.call('DEL', KEYS[1], KEYS[3])
+            return 1
+            """);
+
+    private final RedisConnection connection;
+    private final String group;
+
+    /** @param group the consumer group, also the leases' namespace; Protean's FQN when sharing a Protean group */
+    PartitionLeases(RedisConnection connection, String group) {
+        if (group.indexOf(':') >= 0) {
+            throw new IllegalArgumentException("consumer group '" + group + "' of a partitioned stream contains "
+                    + "':', which the lease keys <group>:<key>:__lease__ cannot hold");
+        }
+        this.connection = connection;
+        this.group = group;
+    }
+
+    static String lease(String group, String key) {
+        return group + ":" + key + ":__lease__";
+    }
+
+    static String generation(String group, String key) {
+        return group + ":" + key + ":__generation__";
+    }
+
+    /** Per key, the token acquired ({@code owner:generation}), or {@code null} where the lease is held. */
+    List<String> acquire(String owner, List<String> keys, long ttlMs) {
+        List<String> redisKeys = new ArrayList<>(keys.size() * 2);
+        for (String key : keys) {
+            redisKeys.add(lease(group, key));
+            redisKeys.add(generation(group, key));
+        }
+        List<Object> replies = list(connection.eval("acquire leases", ACQUIRE, redisKeys,
+                List.of(owner, Long.toString(ttlMs))));
+        List<String> tokens = new ArrayList<>(keys.size());
+        for (Object reply : replies) {
+            long generation = ((Number) reply).longValue();
+            tokens.add(generation == 0 ? null : owner + ":" + generation);
+        }
+        return tokens;
+    }
+
+    /** Per key, whether its lease was still the token's and is renewed. */
+    boolean[] renew(List<String> keys, List<String> tokens, long ttlMs) {
+        List<String> args = new ArrayList<>(tokens.size() + 1);
+        args.add(Long.toString(ttlMs));
+        args.addAll(tokens);
+        return flags(connection.eval("renew leases", RENEW, leaseKeys(keys), args));
+    }
+
+    /** Compare-and-delete of each key's own token; per key whether it was released. */
+    boolean[] release(List<String> keys, List<String> tokens) {
+        return flags(connection.eval("release leases", RELEASE, leaseKeys(keys), tokens));
+    }
+
+    /** The fenced read's raw reply (see {@link #READ}); {@code ids} per key {@code 0} or {@code >}. */
+    List<Object> read(String category, List<String> keys, List<String> tokens, List<String> ids, int count) {
+        List<String> redisKeys = new ArrayList<>(keys.size() * 2);
+        List<String> args = new ArrayList<>(keys.size() * 2 + 2);
+        args.add(group);
+        args.add(Integer.toString(count));
+        for (int i = 0; i < keys.size(); i++) {
+            redisKeys.add(lease(group, keys.get(i)));
+            redisKeys.add(PartitionedStreams.stream(category, keys.get(i)));
+            args.add(tokens.get(i));
+            args.add(ids.get(i));
+        }
+        return list(connection.eval("fenced XREADGROUP", READ, redisKeys, args));
+    }
+
+    /** Fenced XACK of one entry: -1 when the lease is no longer the token's (nothing acknowledged), else 0 or 1. */
+    long ack(String category, String key, String token, String entryId) {
+        return ack(category, List.of(key), List.of(token), List.of(entryId))[0];
+    }
+
+    /** Fenced XACK of one entry per key, in one script: per key -1 (fenced), 0 or 1. */
+    long[] ack(String category, List<String> keys, List<String> tokens, List<String> entryIds) {
+        List<String> redisKeys = new ArrayList<>(keys.size() * 2);
+        List<String> args = new ArrayList<>(keys.size() * 2 + 1);
+        args.add(group);
+        for (int i = 0; i < keys.size(); i++) {
+            redisKeys.add(lease(group, keys.get(i)));
+            redisKeys.add(PartitionedStreams.stream(category, keys.get(i)));
+            args.add(tokens.get(i));
+            args.add(entryIds.get(i));
+        }
+        List<Object> replies = list(connection.eval("fenced XACK", ACK, redisKeys, args));
+        long[] acked = new long[replies.size()];
+        for (int i = 0; i < acked.length; i++) {
+            acked[i] = ((Number) replies.get(i)).longValue();
+        }
+        return acked;
+    }
+
+    /** Moves earlier generations' pending entries of the key's stream to {@code token}; how many. */
+    long reclaim(String category, String key, String token) {
+        return ((Number) connection.eval("XAUTOCLAIM (reclaim)", RECLAIM,
+                List.of(PartitionedStreams.stream(category, key)), List.of(group, token))).longValue();
+    }
+
+    /** {@link #REAP}: -1 fenced, 0 refused (not cold, or a group has not finished it), 1 reaped. */
+    long reap(String category, String key, String token, long idleMs) {
+        return ((Number) connection.eval("reap partition", REAP, List.of(PartitionedStreams.stream(category, key),
+                PartitionedStreams.index(category), lease(group, key), PartitionedStreams.courierGroups(category)),
+                List.of(key, Long.toString(idleMs), token))).longValue();
+    }
+
+    private List<String> leaseKeys(List<String> keys) {
+        List<String> leases = new ArrayList<>(keys.size());
+        for (String key : keys) {
+            leases.add(lease(group, key));
+        }
+        return leases;
+    }
+
+    private static boolean[] flags(Object reply) {
+        List<Object> replies = list(reply);
+        boolean[] flags = new boolean[replies.size()];
+        for (int i = 0; i < flags.length; i++) {
+            flags[i] = ((Number) replies.get(i)).longValue() == 1;
+        }
+        return flags;
+    }
+
+    @SuppressWarnings("unchecked")
+    static List<Object> list(Object reply) {
+        return reply == null ? List.of() : (List<Object>) reply;
+    }
+}

@@ -1,0 +1,302 @@
+package dev.courier.redis;
+
+import dev.courier.Broker;
+import dev.courier.Message;
+import dev.courier.Partitions;
+import dev.courier.spi.RetryPolicy;
+import dev.courier.testing.RedisServer;
+import dev.courier.testing.WithRedis;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Predicate;
+
+import static dev.courier.testing.Replies.list;
+import static dev.courier.testing.Replies.text;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Consuming a partitioned stream with several broker instances in one JVM, each as an instance of the group: a key's
+ * messages in order through retries, balance after a join, poison under halt and under dead-letter.
+ */
+@WithRedis
+class PartitionedConsumeTest {
+
+    private static RedisServer redis;
+    private final List<Broker> brokers = new CopyOnWriteArrayList<>();
+    private final List<Thread> consumers = new ArrayList<>();
+    private final AtomicBoolean stop = new AtomicBoolean();
+    private String category;
+    private String group;
+
+    @BeforeAll
+    static void server(RedisServer server) {
+        redis = server;
+    }
+
+    @BeforeEach
+    void names() {
+        String id = UUID.randomUUID().toString().substring(0, 8);
+        category = "orders-" + id;
+        group = "order-handler-" + id;
+    }
+
+    @AfterEach
+    void close() throws InterruptedException {
+        stop.set(true);
+        for (Thread t : consumers) {
+            t.join(10_000);
+        }
+        brokers.forEach(Broker::close);
+    }
+
+    private RedisBroker broker(String consumer, int maxRetries, Map<String, String> more) {
+        Map<String, String> options = new HashMap<>(Map.of("partition-key." + category, "k",
+                "partition-lease-ttl", "1", "consumer-name", consumer));
+        options.putAll(more);
+        RedisBroker broker = (RedisBroker) new RedisBrokerProvider().create(consumer, RedisBrokerContractTest
+                .settings(redis.uri(), new RetryPolicy(maxRetries, Duration.ofMillis(20), 1.0,
+                        Duration.ofSeconds(30), true), options));
+        brokers.add(broker);
+        return broker;
+    }
+
+    /** A consumer thread: handles what {@code fails} does not reject, in read order. */
+    private void consume(Broker broker, Predicate<Message> fails, Map<String, List<Integer>> handled) {
+        Thread t = new Thread(() -> {
+            while (!stop.get()) {
+                for (Message m : broker.read(category, group, 50, Duration.ofMillis(100))) {
+                    if (fails.test(m)) {
+                        broker.nack(category, m.id(), group);
+                    } else {
+                        handled.computeIfAbsent((String) m.payload().get("k"), k -> new CopyOnWriteArrayList<>())
+                                .add(((Number) m.payload().get("n")).intValue());
+                        broker.ack(category, m.id(), group);
+                    }
+                }
+            }
+        }, "consumer-" + broker.name());
+        t.setDaemon(true);
+        t.start();
+        consumers.add(t);
+    }
+
+    private static int total(Map<String, List<Integer>> handled) {
+        return handled.values().stream().mapToInt(List::size).sum();
+    }
+
+    @Test
+    void three_instances_handle_each_keys_messages_in_order_through_transient_failures_and_lose_none() {
+        int keys = 200;
+        int perKey = 15;
+        RedisBroker publisher = broker("publisher", 10, Map.of());
+        Map<String, List<Integer>> handled = new ConcurrentHashMap<>();
+        Predicate<Message> flaky = m -> ThreadLocalRandom.current().nextInt(100) < 5;
+        for (int i = 0; i < 3; i++) {
+            consume(broker("c" + i, 10, Map.of()), flaky, handled);
+        }
+        for (int n = 0; n < perKey; n++) {
+            List<Map<String, Object>> batch = new ArrayList<>();
+            for (int k = 0; k < keys; k++) {
+                batch.add(Map.of("k", "key-" + k, "n", n));
+            }
+            publisher.publishAll(category, batch);
+        }
+        await().atMost(Duration.ofSeconds(90)).until(() -> total(handled) >= keys * perKey);
+        List<Integer> inOrder = new ArrayList<>();
+        for (int n = 0; n < perKey; n++) {
+            inOrder.add(n);
+        }
+        for (int k = 0; k < keys; k++) {
+            assertEquals(inOrder, handled.get("key-" + k), "key-" + k + ": in order, none lost, none twice");
+        }
+        for (int k = 0; k < keys; k += 37) {
+            assertEquals(0L, ((List<?>) redis.command("XPENDING", category + ":key-" + k, group)).get(0));
+        }
+    }
+
+    @Test
+    void three_instances_share_three_thousand_keys_and_handle_every_message() {
+        RedisBroker publisher = broker("publisher", 3, Map.of());
+        List<Map<String, Object>> batch = new ArrayList<>();
+        for (int k = 0; k < 3000; k++) {
+            batch.add(Map.of("k", "key-" + k, "n", 0));
+        }
+        publisher.publishAll(category, batch);
+        Map<String, List<Integer>> handled = new ConcurrentHashMap<>();
+        List<RedisBroker> instances = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            RedisBroker b = broker("i" + i, 3, Map.of("partition-lease-ttl", "15"));
+            instances.add(b);
+            consume(b, m -> false, handled);
+        }
+        long t = System.nanoTime();
+        await().atMost(Duration.ofSeconds(60)).until(() -> total(handled) == 3000);
+        System.out.println("3000 keys handled in " + (System.nanoTime() - t) / 1_000_000 + " ms; owned "
+                + instances.stream().map(this::owned).toList());
+    }
+
+    @Test
+    void a_cold_key_is_reaped_by_its_owner_only_once_every_group_has_finished_it() {
+        RedisBroker broker = broker("r", 3, Map.of("partition-reap-idle", "1"));
+        Map<String, List<Integer>> handled = new ConcurrentHashMap<>();
+        consume(broker, m -> false, handled);
+        String stream = category + ":a";
+        broker.publish(category, Map.of("k", "a", "n", 0));
+        await().atMost(Duration.ofSeconds(10)).until(() -> handled.containsKey("a"));
+        // A Protean group that read the entry and did not acknowledge it, and a Courier group known for the
+        // stream that has no group on it yet: either keeps the stream.
+        redis.command("XGROUP", "CREATE", stream, "protean.Handler", "0");
+        redis.command("XREADGROUP", "GROUP", "protean.Handler", "w", "STREAMS", stream, ">");
+        redis.command("SADD", category + ":__groups__", "late-group");
+        long until = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+        while (System.nanoTime() < until) {
+            assertEquals(1L, redis.command("EXISTS", stream), "reaped while a group had not finished it");
+        }
+        String entry = text(list(list(redis.command("XRANGE", stream, "-", "+")).get(0)).get(0));
+        redis.command("XACK", stream, "protean.Handler", entry);
+        until = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+        while (System.nanoTime() < until) {
+            assertEquals(1L, redis.command("EXISTS", stream), "reaped before the known Courier group had a group");
+        }
+        redis.command("XGROUP", "CREATE", stream, "late-group", "$");
+        await().atMost(Duration.ofSeconds(10)).until(() -> (Long) redis.command("EXISTS", stream) == 0);
+        assertEquals(0L, redis.command("SISMEMBER", category + ":__partitions__", "a"));
+        assertEquals(0L, redis.command("EXISTS", group + ":a:__lease__"));
+        assertEquals("1", text(redis.command("GET", group + ":a:__generation__")), "the generation stays");
+        await().atMost(Duration.ofSeconds(5)).until(() -> !broker.partitionedGroup(category, group).ownedKeys()
+                .contains("a"));
+
+        // Published to again, the key comes back and is handled.
+        broker.publish(category, Map.of("k", "a", "n", 1));
+        await().atMost(Duration.ofSeconds(10)).until(() -> handled.get("a").size() == 2);
+        assertEquals(List.of(0, 1), handled.get("a"));
+    }
+
+
+
+    @Test
+    void a_new_instance_gets_a_fair_share_of_existing_keys_within_a_few_heartbeats() {
+        RedisBroker publisher = broker("publisher", 3, Map.of());
+        for (int k = 0; k < 300; k++) {
+            publisher.publish(category, Map.of("k", "key-" + k, "n", 0));
+        }
+        Map<String, List<Integer>> handled = new ConcurrentHashMap<>();
+        RedisBroker a = broker("a", 3, Map.of());
+        RedisBroker b = broker("b", 3, Map.of());
+        consume(a, m -> false, handled);
+        consume(b, m -> false, handled);
+        await().atMost(Duration.ofSeconds(30)).until(() -> total(handled) == 300);
+        await().atMost(Duration.ofSeconds(30)).until(() -> owned(a) + owned(b) == 300
+                && Math.abs(owned(a) - owned(b)) <= 30);
+
+        RedisBroker c = broker("c", 3, Map.of());
+        consume(c, m -> false, handled);
+        await().atMost(Duration.ofSeconds(30)).until(() -> List.of(a, b, c).stream()
+                .allMatch(x -> owned(x) >= 80 && owned(x) <= 120) && owned(a) + owned(b) + owned(c) == 300);
+        // The released keys are handled by their new owners, in order.
+        for (int k = 0; k < 300; k++) {
+            publisher.publish(category, Map.of("k", "key-" + k, "n", 1));
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> total(handled) == 600);
+        handled.forEach((key, ns) -> assertEquals(List.of(0, 1), ns, key));
+    }
+
+    private int owned(RedisBroker broker) {
+        PartitionedGroup g = broker.partitionedGroup(category, group);
+        return g == null ? 0 : g.ownedKeys().size();
+    }
+
+    @Test
+    void under_halt_a_poison_message_stops_its_key_until_an_operator_skips_it() {
+        RedisBroker broker = broker("h", 1, Map.of("partition-poison." + group, "halt"));
+        RedisBroker operator = broker("operator", 1, Map.of("partition-poison." + group, "halt"));
+        Map<String, List<Integer>> handled = new ConcurrentHashMap<>();
+        consume(broker, m -> m.payload().containsKey("poison"), handled);
+        broker.publish(category, Map.of("k", "a", "n", 0, "poison", true));
+        broker.publish(category, Map.of("k", "a", "n", 1));
+        broker.publish(category, Map.of("k", "b", "n", 0));
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> !broker.halted(category, group).isEmpty()
+                && handled.containsKey("b"));
+        Partitions.HaltedKey halted = broker.halted(category, group).get(0);
+        assertEquals("a", halted.key());
+        assertEquals(2, halted.attempts(), "max-retries 1: two attempts");
+        assertTrue(halted.messageId().startsWith("a:"), halted.messageId());
+        assertTrue(!handled.containsKey("a"), "the key's later message waits behind its head");
+        assertTrue(broker.partitionedGroup(category, group).ownedKeys().contains("a"), "the key stays owned");
+        List<Object> pending = list(redis.command("XPENDING", category + ":a", group, "-", "+", "10"));
+        assertEquals(halted.messageId().substring(2), text(list(pending.get(0)).get(0)), "the head stays pending");
+
+        // An instance that does not consume the stream sees no halted key and takes no key by asking.
+        assertEquals(List.of(), operator.halted(category, group));
+        assertTrue(!operator.skip(category, group, "a"));
+        assertEquals(null, operator.partitionedGroup(category, group));
+        assertTrue(broker.skip(category, group, "a"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> handled.containsKey("a"));
+        assertEquals(List.of(1), handled.get("a"));
+        assertEquals(List.of(), broker.halted(category, group));
+        assertEquals(0L, broker.deadLetterDepth(category + ":a"), "skipped, not dead-lettered");
+    }
+
+    @Test
+    void under_halt_an_operator_can_dead_letter_or_retry_the_head() {
+        RedisBroker broker = broker("h", 0, Map.of("partition-poison." + group, "halt"));
+        Map<String, List<Integer>> handled = new ConcurrentHashMap<>();
+        AtomicBoolean healed = new AtomicBoolean();
+        consume(broker, m -> m.payload().containsKey("poison") && !healed.get(), handled);
+        broker.publish(category, Map.of("k", "a", "n", 0, "poison", true));
+        broker.publish(category, Map.of("k", "b", "n", 0, "poison", true));
+        broker.publish(category, Map.of("k", "a", "n", 1));
+        broker.publish(category, Map.of("k", "b", "n", 1));
+        await().atMost(Duration.ofSeconds(20)).until(() -> broker.halted(category, group).size() == 2);
+
+        assertTrue(broker.deadLetter(category, group, "a"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> handled.containsKey("a"));
+        assertEquals(List.of(1), handled.get("a"));
+        assertEquals(1L, broker.deadLetterDepth(category + ":a"));
+
+        healed.set(true);
+        assertTrue(broker.retry(category, group, "b"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> handled.getOrDefault("b", List.of()).size() == 2);
+        assertEquals(List.of(0, 1), handled.get("b"));
+    }
+
+    @Test
+    void by_default_a_poison_message_is_dead_lettered_and_its_key_goes_on_in_order() {
+        RedisBroker broker = broker("d", 2, Map.of());
+        Map<String, List<Integer>> handled = new ConcurrentHashMap<>();
+        Map<Integer, Integer> attempts = new ConcurrentHashMap<>();
+        consume(broker, m -> {
+            int n = ((Number) m.payload().get("n")).intValue();
+            int attempt = attempts.merge(n, 1, Integer::sum);
+            assertEquals(attempt, m.deliveryCount());
+            return m.payload().containsKey("poison") || (n == 2 && attempt == 1);
+        }, handled);
+        broker.publish(category, Map.of("k", "a", "n", 0));
+        broker.publish(category, Map.of("k", "a", "n", 1, "poison", true));
+        broker.publish(category, Map.of("k", "a", "n", 2));
+        broker.publish(category, Map.of("k", "a", "n", 3));
+        await().atMost(Duration.ofSeconds(20)).until(() -> handled.getOrDefault("a", List.of()).size() == 3);
+        assertEquals(List.of(0, 2, 3), handled.get("a"));
+        assertEquals(3, attempts.get(1), "max-retries 2: three attempts");
+        assertEquals(2, attempts.get(2), "a transient failure is retried before the next message");
+        assertEquals(1L, broker.deadLetterDepth(category + ":a"));
+        assertEquals(1, ((Number) broker.deadLetters(category + ":a", 10).get(0).message().payload().get("n")).intValue());
+        assertEquals(List.of(), broker.halted(category, group));
+    }
+}

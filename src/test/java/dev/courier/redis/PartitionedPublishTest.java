@@ -1,0 +1,206 @@
+package dev.courier.redis;
+
+import dev.courier.Broker;
+import dev.courier.BrokerCapability;
+import dev.courier.CapabilityTier;
+import dev.courier.DomainEvent;
+import dev.courier.inline.InlineBrokerProvider;
+import dev.courier.se.CourierRunner;
+import dev.courier.spi.BrokerSettings;
+import dev.courier.spi.RetryPolicy;
+import dev.courier.testing.RedisServer;
+import dev.courier.testing.WithRedis;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static dev.courier.testing.Replies.list;
+import static dev.courier.testing.Replies.text;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Publishing to a partitioned stream: Protean's layout byte for byte, its key and its refusals. */
+@WithRedis
+class PartitionedPublishTest {
+
+    private static RedisServer redis;
+    private final List<Broker> brokers = new ArrayList<>();
+    private String category;
+
+    @BeforeAll
+    static void server(RedisServer server) {
+        redis = server;
+    }
+
+    @BeforeEach
+    void newCategory() {
+        category = "interop::order-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    @AfterEach
+    void close() {
+        brokers.forEach(Broker::close);
+    }
+
+    private RedisBroker broker(Map<String, String> options) {
+        RedisBroker broker = (RedisBroker) new RedisBrokerProvider()
+                .create("test", RedisBrokerContractTest.settings(redis.uri(), RetryPolicy.DEFAULT, options));
+        brokers.add(broker);
+        return broker;
+    }
+
+
+
+    private List<String> members(String key) {
+        return list(redis.command("SMEMBERS", key)).stream().map(dev.courier.testing.Replies::text).sorted().toList();
+    }
+
+    @Test
+    void a_configured_key_field_writes_protean_layout_byte_for_byte() {
+        RedisBroker broker = broker(Map.of("partition-key." + category, "order_id"));
+        String json = "{\"order_id\":\"o-42\",\"sku\":\"x\"}";
+        String id = broker.publish(category, json);
+
+        List<Object> entries = list(redis.command("XRANGE", category + ":o-42", "-", "+"));
+        assertEquals(1, entries.size());
+        List<Object> entry = list(entries.get(0));
+        assertEquals(id, text(entry.get(0)));
+        assertEquals(List.of("data", json), list(entry.get(1)).stream().map(dev.courier.testing.Replies::text).toList());
+        assertEquals(List.of("o-42"), members(category + ":__partitions__"));
+        assertEquals(0L, redis.command("EXISTS", category), "nothing goes to the base stream");
+        assertEquals("stream", text(redis.command("TYPE", category + ":o-42")));
+        assertEquals("set", text(redis.command("TYPE", category + ":__partitions__")));
+    }
+
+    @Test
+    void the_key_is_python_str_of_the_field_and_of_data_for_a_protean_event() {
+        RedisBroker broker = broker(Map.of());
+        broker.partitionBy(category, "k");
+        broker.publish(category, Map.of("k", 7));
+        broker.publish(category, Map.of("k", true));
+        broker.publish(category, Map.of("k", false));
+        broker.publish(category, Map.of("k", 1.0));
+        broker.publish(category, Map.of("k", 2.5e-5));
+        broker.publish(category, Map.of("k", 1e16));
+        broker.publish(category, Map.of("k", 12345678901234L));
+        broker.publish(category, DomainEvent.of("Shop.OrderPlaced.v1", Map.of("k", "from-data")));
+        assertEquals(List.of("1.0", "12345678901234", "1e+16", "2.5e-05", "7", "False", "True", "from-data"),
+                members(category + ":__partitions__"));
+        assertEquals(1L, redis.command("XLEN", category + ":from-data"));
+    }
+
+    @Test
+    void python_floats_print_as_python_prints_them() {
+        assertEquals("1.0", PartitionKey.pythonFloat(1.0));
+        assertEquals("0.1", PartitionKey.pythonFloat(0.1));
+        assertEquals("0.0001", PartitionKey.pythonFloat(0.0001));
+        assertEquals("1e-05", PartitionKey.pythonFloat(0.00001));
+        assertEquals("123456789012345.0", PartitionKey.pythonFloat(123456789012345.0));
+        assertEquals("1e+16", PartitionKey.pythonFloat(1e16));
+        assertEquals("-1.5e+20", PartitionKey.pythonFloat(-1.5e20));
+        assertEquals("-0.0", PartitionKey.pythonFloat(-0.0));
+        assertEquals("3.14", PartitionKey.pythonFloat(3.14));
+    }
+
+    @Test
+    void keys_protean_refuses_are_refused_naming_the_rule_stream_and_field_and_nothing_is_sent() {
+        RedisBroker broker = broker(Map.of("partition-key." + category, "k"));
+        Map<String, Object> nullKey = new LinkedHashMap<>();
+        nullKey.put("k", null);
+        nullKey.put("other", 1);
+        Map<Object, String> cases = new LinkedHashMap<>();
+        cases.put(Map.of("other", 1), "is null or empty");
+        cases.put(nullKey, "is null or empty");
+        cases.put(Map.of("k", ""), "is null or empty");
+        cases.put(Map.of("k", "x".repeat(256)), "longer than 255 characters (256)");
+        cases.put(Map.of("k", "a:b"), "contains ':'");
+        cases.put(Map.of("k", "dlq"), "reserved name 'dlq'");
+        cases.put(Map.of("k", "backfill"), "reserved name 'backfill'");
+        cases.put(Map.of("k", "__x__"), "reserved form __x__");
+        cases.put(Map.of("k", Map.of("a", 1)), "JSON object");
+        cases.forEach((message, rule) -> {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> broker.publish(category, message));
+            assertTrue(e.getMessage().contains(rule), e.getMessage());
+            assertTrue(e.getMessage().contains("'" + category + "'"), e.getMessage());
+            assertTrue(e.getMessage().contains("field 'k'"), e.getMessage());
+        });
+        assertEquals("x".repeat(255), PartitionKey.of(category, "k", Map.of("k", "x".repeat(255))));
+        assertEquals("___", PartitionKey.of(category, "k", Map.of("k", "___")));
+        assertEquals(0L, redis.command("EXISTS", category + ":__partitions__"));
+        assertEquals(List.of(), list(redis.command("KEYS", category + "*")));
+    }
+
+    @Test
+    void publish_all_checks_every_key_before_sending_any() {
+        RedisBroker broker = broker(Map.of("partition-key." + category, "k"));
+        assertThrows(IllegalArgumentException.class,
+                () -> broker.publishAll(category, List.of(Map.of("k", "a"), Map.of("k", "b:c"))));
+        assertEquals(List.of(), list(redis.command("KEYS", category + "*")));
+        List<String> ids = broker.publishAll(category, List.of(Map.of("k", "a"), Map.of("k", "b"), Map.of("k", "a")));
+        assertEquals(3, ids.size());
+        assertEquals(2L, redis.command("XLEN", category + ":a"));
+        assertEquals(List.of("a", "b"), members(category + ":__partitions__"));
+    }
+
+    @Test
+    void partition_options_are_read_by_their_full_names_from_configuration() {
+        try (CourierRunner courier = CourierRunner.builder().property("brokers.default.provider", "redis")
+                .property("brokers.default.uri", redis.uri())
+                .property("brokers.default.partition-key." + category, "order_id")
+                .property("brokers.default.partition-poison.billing", "halt")
+                .property(CourierRunner.HEALTH_PORT, "-1").build()) {
+            courier.brokers().publish(category, Map.of("order_id", 42));
+        }
+        assertEquals(List.of("42"), members(category + ":__partitions__"));
+    }
+
+    @Test
+    void a_misspelt_partition_option_and_a_bad_poison_policy_are_reported_by_property() {
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> CourierRunner.builder()
+                .property("brokers.default.provider", "redis").property("brokers.default.uri", redis.uri())
+                .property("brokers.default.partition-keys." + category, "order_id")
+                .property("brokers.default.partition-poison.billing", "stop")
+                .property(CourierRunner.HEALTH_PORT, "-1").build());
+        assertTrue(e.getMessage().contains("brokers.default.partition-keys." + category + ": is not an option"),
+                e.getMessage());
+        assertTrue(e.getMessage().contains("brokers.default.partition-poison.billing: 'stop' is not a poison "
+                + "policy: halt or dead-letter"), e.getMessage());
+    }
+
+    @Test
+    void a_stream_has_one_key_field() {
+        RedisBroker broker = broker(Map.of("partition-key." + category, "k"));
+        broker.partitionBy(category, "k");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> broker.partitionBy(category, "other"));
+        assertTrue(e.getMessage().contains("'k' already"), e.getMessage());
+    }
+
+    @Test
+    void redis_declares_stream_partitioning_and_reaches_enterprise_streaming() {
+        RedisBroker broker = broker(Map.of());
+        assertTrue(broker.hasCapability(BrokerCapability.STREAM_PARTITIONING));
+        assertEquals(CapabilityTier.ENTERPRISE_STREAMING, broker.tier());
+    }
+
+    @Test
+    void a_broker_without_stream_partitioning_refuses_clearly() {
+        Broker inline = new InlineBrokerProvider().create("mem", new BrokerSettings("mem", "inline", Map.of()));
+        brokers.add(inline);
+        assertFalse(inline.hasCapability(BrokerCapability.STREAM_PARTITIONING));
+        UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+                () -> inline.partitionBy("orders", "order_id"));
+        assertTrue(e.getMessage().contains("broker 'mem' (inline)"), e.getMessage());
+        assertTrue(e.getMessage().contains("STREAM_PARTITIONING"), e.getMessage());
+    }
+}
