@@ -99,9 +99,9 @@ abstract class RequestContexts {
             this.invalidate = lookup.unreflect(type.getMethod("invalidate")).asType(VOID);
             this.deactivate = lookup.unreflect(type.getMethod("deactivate")).asType(VOID);
             this.payload = payload;
-            this.initialized = observed(beanManager, Initialized.Literal.REQUEST);
-            this.beforeDestroyed = observed(beanManager, BeforeDestroyed.Literal.REQUEST);
-            this.destroyed = observed(beanManager, Destroyed.Literal.REQUEST);
+            this.initialized = observed(beanManager, payload, Initialized.Literal.REQUEST);
+            this.beforeDestroyed = observed(beanManager, payload, BeforeDestroyed.Literal.REQUEST);
+            this.destroyed = observed(beanManager, payload, Destroyed.Literal.REQUEST);
         }
 
         /** Weld's unbound request context seen through this bean manager, or null where it is not Weld's. */
@@ -141,8 +141,9 @@ abstract class RequestContexts {
             }
         }
 
-        private static Event<Object> observed(BeanManager beanManager, Annotation qualifier) {
-            return beanManager.resolveObserverMethods(new Object(), qualifier).isEmpty() ? null
+        /** Resolved for the payload itself: an observer of {@code String} (or {@code Object}) events gets them. */
+        private static Event<Object> observed(BeanManager beanManager, String payload, Annotation qualifier) {
+            return beanManager.resolveObserverMethods(payload, qualifier).isEmpty() ? null
                     : beanManager.getEvent().select(qualifier);
         }
 
