@@ -194,6 +194,7 @@ public final class BrokerConfig {
         Set<String> known = new TreeSet<>(provider.options());
         known.add(URI);
         Map<String, String> options = new LinkedHashMap<>();
+        Set<String> properties = null; // read once, and only where an option has a placeholder
         for (String option : known) {
             int placeholder = option.indexOf('<');
             if (placeholder < 0) {
@@ -201,7 +202,11 @@ public final class BrokerConfig {
             } else {
                 // partition-key.<stream>: every property under partition-key., by its full name.
                 String under = prefix + option.substring(0, placeholder);
-                for (String property : new TreeSet<>(config.propertyNames())) {
+                if (properties == null) {
+                    properties = new TreeSet<>();
+                    config.propertyNames().forEach(properties::add);
+                }
+                for (String property : properties) {
                     if (property.startsWith(under) && property.length() > under.length()) {
                         value(property).ifPresent(v -> options.put(property.substring(prefix.length()), v));
                     }

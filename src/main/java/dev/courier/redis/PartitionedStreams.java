@@ -1,7 +1,6 @@
 package dev.courier.redis;
 
 import dev.courier.internal.JsonCodec;
-import redis.clients.jedis.StreamEntryID;
 import redis.clients.jedis.Transaction;
 
 import java.util.List;
@@ -110,9 +109,5 @@ final class PartitionedStreams implements AutoCloseable {
     public void close() {
         groups.values().forEach(PartitionedGroup::close);
         groups.clear();
-    }
-
-    static StreamEntryID entryId(String id) {
-        return new StreamEntryID(id);
     }
 }
