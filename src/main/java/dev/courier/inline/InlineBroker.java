@@ -114,6 +114,25 @@ final class InlineBroker extends AbstractBroker implements Maintained {
         return entry.id;
     }
 
+    /** All of them under one lock, so that a reader sees all or none of them, as one batch. */
+    @Override
+    protected List<String> doPublishAll(String stream, List<Map<String, Object>> payloads) {
+        long now = clock.millis();
+        Map<String, String> context = traceContext();
+        List<String> ids = new ArrayList<>(payloads.size());
+        StreamLog log = log(stream);
+        synchronized (log) {
+            for (Map<String, Object> payload : payloads) {
+                Entry entry = new Entry(nextId(), payload, now, context);
+                log.entries.add(entry);
+                ids.add(entry.id);
+            }
+            retain(log, now);
+        }
+        published.add(payloads.size());
+        return ids;
+    }
+
     @Override
     protected List<Message> doRead(String stream, String group, int max) {
         StreamLog log = log(stream);

@@ -91,4 +91,28 @@ class InlineBrokerConcurrencyTest {
         assertEquals(0, broker.healthStats().messageCounts().inFlight());
         assertEquals(published, Set.copyOf(delivered.values()));
     }
+
+    @Test
+    void a_reader_racing_a_publish_all_gets_the_whole_batch_or_none_of_it() throws Exception {
+        InlineBroker broker = new InlineBroker("test", RetryPolicy.DEFAULT, InstantSource.system());
+        List<Map<String, Object>> batch = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            batch.add(Map.of("n", i));
+        }
+        for (int round = 0; round < 200; round++) {
+            String stream = "batch-" + round;
+            assertTrue(broker.read(stream, "g", 1).isEmpty());
+            ExecutorService reader = Executors.newSingleThreadExecutor();
+            Future<List<Message>> firstRead = reader.submit(() -> {
+                List<Message> read;
+                do {
+                    read = broker.read(stream, "g", batch.size());
+                } while (read.isEmpty());
+                return read;
+            });
+            broker.publishAll(stream, batch);
+            assertEquals(batch.size(), firstRead.get(30, TimeUnit.SECONDS).size(), "round " + round);
+            reader.shutdown();
+        }
+    }
 }
