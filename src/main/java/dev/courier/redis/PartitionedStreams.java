@@ -104,6 +104,15 @@ final class PartitionedStreams implements AutoCloseable {
         return groups.get(category + "\n" + group);
     }
 
+    /** How many keys the groups of this instance hold halted on a poison message. */
+    int haltedKeys() {
+        int halted = 0;
+        for (PartitionedGroup group : groups.values()) {
+            halted += group.halted().size();
+        }
+        return halted;
+    }
+
     /** Gives back every lease held (compare-and-delete), so that other instances take the keys at once. */
     @Override
     public void close() {

@@ -114,7 +114,7 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         this.deadLetters = new DeadLetterQueue(name, connection, policy, consumer, counters);
         this.trimmer = new Trimmer(name, connection, groups, retention, maintenance);
         this.health = new RedisHealth(name, RedisBrokerProvider.NAME, connection, policy, consumer, groups, counters,
-                retention, maintenance);
+                retention, maintenance, partitions::haltedKeys);
         Delivery delivery = new Delivery(name, maxMessageSize, deadLetters);
         this.recovery = new PendingRecovery(name, connection, policy, consumer, groups, delivery, deadLetters,
                 counters);
@@ -152,6 +152,11 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         return partitions.group(stream, group, (category, g) -> new PartitionedGroup(name(), category, g,
                 connection, deadLetters, groups, policy, partitioning.poison(g), partitioning.leaseTtlMs(),
                 partitioning.reapIdleMs(), consumer));
+    }
+
+    @Override
+    public boolean haltsOnPoison(String stream, String group) {
+        return partitions.isPartitioned(stream) && partitioning.poison(group) == PartitionedGroup.Poison.HALT;
     }
 
     @Override

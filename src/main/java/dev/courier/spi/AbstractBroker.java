@@ -493,6 +493,15 @@ public abstract class AbstractBroker implements Broker {
         return policy == null || policy.deadLetterEnabled();
     }
 
+    /**
+     * Whether a message of the group rejected past {@code max-retries} halts its key instead of being dead-lettered
+     * or discarded: it stays at the head, owned, until an operator acts (a partitioned stream under
+     * {@code partition-poison=halt}). {@code false} unless the adapter halts.
+     */
+    public boolean haltsOnPoison(String stream, String group) {
+        return false;
+    }
+
     /** The policy by which {@link #doNack} delivers again or dead-letters; {@code null} when it follows none. */
     protected RetryPolicy retryPolicy() {
         return null;
