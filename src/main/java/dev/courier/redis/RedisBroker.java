@@ -100,7 +100,7 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         this.partitioning = partitioning;
         if (connection.isCluster() && !partitioning.keyFields().isEmpty()) {
             throw new BrokerConfigurationException(BrokerConfigurationException.Code.INVALID_VALUE,
-                    "brokers." + name + ".partition-key." + partitioning.keyFields().keySet().iterator().next(),
+                    "brokers." + name + "." + partitioning.keyOptions().values().iterator().next(),
                     "partitioned streams do not run on a Redis Cluster (Protean's keys <stream>:<key>, "
                     + "<stream>:__partitions__ and the leases are in different slots)");
         }

@@ -9,6 +9,7 @@ import dev.courier.se.CourierRunner;
 import dev.courier.spi.BrokerSettings;
 import dev.courier.spi.RetryPolicy;
 import dev.courier.testing.RedisServer;
+import dev.courier.testing.TestConfig;
 import dev.courier.testing.WithRedis;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -175,6 +176,59 @@ class PartitionedPublishTest {
                 e.getMessage());
         assertTrue(e.getMessage().contains("brokers.default.partition-poison.billing: 'stop' is not a poison "
                 + "policy: halt or dead-letter"), e.getMessage());
+    }
+
+    @Test
+    void list_options_set_from_environment_variables_partition_streams_and_set_poison_policies() {
+        String payments = category + "-payments";
+        try (TestConfig ignored = TestConfig.of(Map.of(), Map.of(
+                "BROKERS_DEFAULT_PROVIDER", "redis",
+                "BROKERS_DEFAULT_URI", redis.uri(),
+                "BROKERS_DEFAULT_PARTITION_KEYS", category + "=order_id, " + payments + "=payment_id",
+                "BROKERS_DEFAULT_PARTITION_POISONS", "app.Billing=halt,app.Audit=dead-letter"));
+             CourierRunner courier = CourierRunner.builder().property(CourierRunner.HEALTH_PORT, "-1").build()) {
+            courier.brokers().publish(category, Map.of("order_id", 42));
+            courier.brokers().publish(payments, Map.of("payment_id", "p-1"));
+            RedisBroker broker = (RedisBroker) courier.brokers().get("default");
+            assertTrue(broker.haltsOnPoison(category, "app.Billing"));
+            assertFalse(broker.haltsOnPoison(category, "app.Audit"));
+        }
+        assertEquals(List.of("42"), members(category + ":__partitions__"));
+        assertEquals(List.of("p-1"), members(payments + ":__partitions__"));
+    }
+
+    @Test
+    void the_list_and_per_stream_forms_combine_and_disagreements_or_malformed_items_name_the_key() {
+        String other = category + "-b";
+        RedisBroker broker = broker(Map.of("partition-keys", category + "=k", "partition-key." + other, "id",
+                "partition-key." + category, "k"));
+        broker.publish(category, Map.of("k", "x"));
+        broker.publish(other, Map.of("id", "y"));
+        assertEquals(List.of("x"), members(category + ":__partitions__"));
+        assertEquals(List.of("y"), members(other + ":__partitions__"));
+
+        Map<Map<String, String>, String> cases = new LinkedHashMap<>();
+        cases.put(Map.of("partition-keys", "orders"),
+                "brokers.contract.partition-keys: 'orders' is not stream=field");
+        cases.put(Map.of("partition-keys", "orders=k,=id"), "brokers.contract.partition-keys: '=id' is not stream=field");
+        cases.put(Map.of("partition-keys", "orders="), "brokers.contract.partition-keys: 'orders=' is not stream=field");
+        cases.put(Map.of("partition-keys", "orders=k,orders=id"),
+                "brokers.contract.partition-keys: stream 'orders' is partitioned by field 'k' in "
+                        + "brokers.contract.partition-keys and 'id' here");
+        cases.put(Map.of("partition-key.orders", "k", "partition-keys", "orders=id"),
+                "brokers.contract.partition-keys: stream 'orders' is partitioned by field 'k' in "
+                        + "brokers.contract.partition-key.orders and 'id' here");
+        cases.put(Map.of("partition-keys", "orders:dlq=k"), "names a stream Courier keeps for its own");
+        cases.put(Map.of("partition-poisons", "app.Billing=stop"),
+                "brokers.contract.partition-poisons: 'stop' (group 'app.Billing') is not a poison policy");
+        cases.put(Map.of("partition-poison.app.Billing", "halt", "partition-poisons", "app.Billing=dead-letter"),
+                "brokers.contract.partition-poisons: group 'app.Billing' is given poison policy 'halt' in "
+                        + "brokers.contract.partition-poison.app.Billing and 'dead-letter' here");
+        cases.forEach((options, expected) -> {
+            dev.courier.BrokerConfigurationException e = assertThrows(dev.courier.BrokerConfigurationException.class,
+                    () -> broker(options));
+            assertTrue(e.getMessage().contains(expected), e.getMessage());
+        });
     }
 
     @Test
