@@ -4,6 +4,8 @@ import dev.courier.internal.ProteanEnvelope;
 
 import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.math.MathContext;
+import java.math.RoundingMode;
 import java.util.Map;
 
 /**
@@ -81,9 +83,12 @@ final class PartitionKey {
     }
 
     /**
-     * Python's {@code repr(float)}: the shortest digits (as Java's), positional for exponents -4 to 15
-     * ({@code 1.0}, {@code 0.0001}), else scientific with a signed two-digit-or-more exponent ({@code 1e+16},
-     * {@code 1.5e-05}).
+     * Python's {@code repr(float)} (its {@code str()}): the shortest digits that read back as {@code d}, the nearer
+     * to its exact value where two such strings are as short (ties to an even last digit, as Python's dtoa does);
+     * positional for exponents -4 to 15 ({@code 1.0}, {@code 0.0001}), else scientific with a signed
+     * two-digit-or-more exponent ({@code 1e+16}, {@code 1.5e-05}). The digits are searched here: Java 17's
+     * {@code Double.toString} is not always shortest ({@code 9.999999999999999E22} for 1e23, Python's {@code 1e+23})
+     * nor the nearer ({@code 1.9400994884341944E25}, Python's {@code 1.9400994884341945e+25}).
      */
     static String pythonFloat(double d) {
         if (Double.isNaN(d)) {
@@ -95,16 +100,40 @@ final class PartitionKey {
         if (d == 0) {
             return (1 / d < 0) ? "-0.0" : "0.0";
         }
-        BigDecimal exact = new BigDecimal(Double.toString(d)).stripTrailingZeros();
-        String digits = exact.unscaledValue().abs().toString();
-        int exponent = digits.length() - 1 - exact.scale(); // of the first digit
+        BigDecimal shortest = shortest(Math.abs(d)).stripTrailingZeros();
+        String digits = shortest.unscaledValue().toString();
+        int exponent = digits.length() - 1 - shortest.scale(); // of the first digit
         String sign = d < 0 ? "-" : "";
         if (exponent >= -4 && exponent < 16) {
-            String plain = exact.abs().toPlainString();
+            String plain = shortest.toPlainString();
             return sign + (plain.indexOf('.') < 0 ? plain + ".0" : plain);
         }
         String mantissa = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
         String exp = String.valueOf(Math.abs(exponent));
         return sign + mantissa + "e" + (exponent < 0 ? "-" : "+") + (exp.length() < 2 ? "0" + exp : exp);
+    }
+
+    /**
+     * The decimal of fewest significant digits that reads back as {@code d} (positive, finite): for each length,
+     * the two decimals of that length around the exact value, and the nearer of those that read back.
+     */
+    private static BigDecimal shortest(double d) {
+        BigDecimal exact = new BigDecimal(d);
+        for (int n = 1; ; n++) { // 17 digits always read back
+            BigDecimal down = exact.round(new MathContext(n, RoundingMode.DOWN));
+            BigDecimal up = exact.round(new MathContext(n, RoundingMode.UP));
+            boolean downReads = down.doubleValue() == d;
+            boolean upReads = up.doubleValue() == d;
+            if (downReads && upReads) {
+                int nearer = exact.subtract(down).compareTo(up.subtract(exact));
+                if (nearer != 0) {
+                    return nearer < 0 ? down : up;
+                }
+                return down.unscaledValue().testBit(0) ? up : down; // halfway: the even last digit
+            }
+            if (downReads || upReads) {
+                return downReads ? down : up;
+            }
+        }
     }
 }

@@ -112,6 +112,45 @@ class PartitionedPublishTest {
         assertEquals("3.14", PartitionKey.pythonFloat(3.14));
     }
 
+    /**
+     * Python's repr of 7,000-odd doubles (any bit pattern, every decade, decimals as written, whole numbers past
+     * 2^53, both sides of the exponent-form limits), made by the python3 script at the head of the resource.
+     */
+    @Test
+    void every_double_prints_as_python_3_prints_it() throws java.io.IOException {
+        List<String> wrong = new ArrayList<>();
+        int checked = 0;
+        try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(java.util.Objects.requireNonNull(
+                getClass().getResourceAsStream("python-float-repr.txt")), java.nio.charset.StandardCharsets.UTF_8))) {
+            for (String line = lines.readLine(); line != null; line = lines.readLine()) {
+                if (line.startsWith("#")) {
+                    continue;
+                }
+                String[] parts = line.split(" ");
+                double d = Double.longBitsToDouble(Long.parseUnsignedLong(parts[0], 16));
+                String key = PartitionKey.of(category, "k", Map.of("k", d));
+                if (!key.equals(parts[1])) {
+                    wrong.add(parts[1] + " printed as " + key);
+                }
+                checked++;
+            }
+        }
+        assertTrue(checked > 7000, "checked " + checked);
+        assertEquals(List.of(), wrong.subList(0, Math.min(10, wrong.size())), wrong.size() + " wrong");
+        assertEquals("nan", PartitionKey.pythonFloat(Double.NaN));
+        assertEquals("-inf", PartitionKey.pythonFloat(Double.NEGATIVE_INFINITY));
+    }
+
+    @Test
+    void a_float_key_that_java_17_prints_otherwise_is_published_under_pythons_text() {
+        RedisBroker broker = broker(Map.of("partition-key." + category, "k"));
+        broker.publish(category, Map.of("k", 1e23)); // Java 17's Double.toString: 9.999999999999999E22
+        broker.publish(category, "{\"k\":2.82879384806159E17}"); // a JSON text's float; Java: ...159008E17
+        broker.publish(category, Map.of("k", 1.9400994884341945E25)); // Java: ...944E25, as short but farther
+        assertEquals(List.of("1.9400994884341945e+25", "1e+23", "2.82879384806159e+17"),
+                members(category + ":__partitions__"));
+    }
+
     @Test
     void keys_protean_refuses_are_refused_naming_the_rule_stream_and_field_and_nothing_is_sent() {
         RedisBroker broker = broker(Map.of("partition-key." + category, "k"));
