@@ -1,5 +1,6 @@
 package dev.courier.redis;
 
+import dev.courier.internal.JsonCodec;
 import dev.courier.internal.ProteanEnvelope;
 
 import java.math.BigDecimal;
@@ -23,13 +24,15 @@ final class PartitionKey {
     }
 
     /**
-     * The key of {@code payload} for a category partitioned by {@code field}.
+     * The key of {@code payload} (a message's fields: a parsed or copied payload, or the caller's map as published)
+     * for a category partitioned by {@code field}.
      *
      * @throws IllegalArgumentException naming the rule, the category and the field, when Protean would refuse it
      */
     static String of(String category, String field, Map<String, ?> payload) {
-        Map<String, ?> data = ProteanEnvelope.read(payload) != null ? ProteanEnvelope.data(payload) : payload;
-        Object value = data == null ? null : data.get(field);
+        Map<String, ?> data = ProteanEnvelope.type(payload) != null ? ProteanEnvelope.data(payload) : payload;
+        // As the JSON holds it: the caller's map may hold an enum, a char, a float, a BigDecimal.
+        Object value = data == null || data.get(field) == null ? null : JsonCodec.jsonValue(data.get(field));
         String key = value == null ? null : pythonStr(value, category, field);
         String broken = rule(key);
         if (broken != null) {

@@ -192,6 +192,80 @@ class PartitionedPublishTest {
         assertEquals(List.of("a", "b"), members(category + ":__partitions__"));
     }
 
+    /** How many times the server ran the command, from INFO commandstats. */
+    private static long calls(String command) {
+        for (String line : text(redis.command("INFO", "commandstats")).split("\r?\n")) {
+            if (line.startsWith("cmdstat_" + command + ":calls=")) {
+                return Long.parseLong(line.substring(line.indexOf('=') + 1, line.indexOf(',')));
+            }
+        }
+        return 0;
+    }
+
+    @Test
+    void publish_all_sends_every_sadd_and_xadd_in_one_multi_exec() {
+        RedisBroker broker = broker(Map.of("partition-key." + category, "k"));
+        List<Map<String, Object>> messages = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            messages.add(Map.of("k", "key-" + (i % 7), "n", i));
+        }
+        long exec = calls("exec");
+        long xadd = calls("xadd");
+        List<String> ids = broker.publishAll(category, messages);
+        assertEquals(1, calls("exec") - exec, "one MULTI/EXEC for the batch");
+        assertEquals(50, calls("xadd") - xadd);
+        assertEquals(50, ids.size());
+        assertEquals(7, members(category + ":__partitions__").size());
+        for (int i = 0; i < 50; i++) { // in order: each id is its message's entry in its key's stream
+            List<Object> entry = list(list(redis.command("XRANGE", category + ":key-" + (i % 7), ids.get(i),
+                    ids.get(i))).get(0));
+            assertTrue(text(list(entry.get(1)).get(1)).contains("\"n\":" + i + "}"), text(list(entry.get(1)).get(1)));
+        }
+    }
+
+    @Test
+    void publish_all_that_redis_refuses_in_part_says_which_were_stored() {
+        RedisBroker broker = broker(Map.of("partition-key." + category, "k"));
+        redis.command("SET", category + ":b", "not a stream"); // XADD to it: WRONGTYPE
+        dev.courier.PartialPublishException e = assertThrows(dev.courier.PartialPublishException.class,
+                () -> broker.publishAll(category, List.of(Map.of("k", "a"), Map.of("k", "b"), Map.of("k", "c"))));
+        assertEquals(List.of(1), e.notStored());
+        assertEquals(List.of(0, 2), List.copyOf(e.storedIds().keySet()));
+        assertTrue(e.getMessage().contains("2 of 3 messages stored, 1 refused (indexes 1)"), e.getMessage());
+        assertTrue(e.getMessage().contains("WRONGTYPE"), e.getMessage());
+        assertEquals(e.storedIds().get(0), text(list(list(redis.command("XRANGE", category + ":a", "-", "+")).get(0))
+                .get(0)));
+        assertEquals(1L, redis.command("XLEN", category + ":c"));
+    }
+
+    /** A message as JSON-B maps it. */
+    public record Order(String orderId, int quantity) {
+    }
+
+    /** Event data as JSON-B maps it. */
+    public record Keyed(String k) {
+    }
+
+    enum Colour { RED }
+
+    @Test
+    void the_key_is_read_from_the_fields_published_as_their_json_holds_them() {
+        RedisBroker broker = broker(Map.of());
+        broker.partitionBy(category, "k");
+        broker.publish(category, Map.of("k", Colour.RED));
+        broker.publish(category, Map.of("k", 'c'));
+        broker.publish(category, Map.of("k", 1.5f));
+        broker.publish(category, Map.of("k", new java.math.BigDecimal("2.50")));
+        broker.publish(category, Map.of("k", (short) 3));
+        broker.publish(category, "{\"k\": \"text\"}");
+        broker.publishAll(category, List.of(DomainEvent.of("Shop.OrderPlaced.v1", new Keyed("pojo")),
+                Map.of("k", 4L)));
+        broker.partitionBy(category + "-orders", "orderId");
+        broker.publish(category + "-orders", new Order("o-2", 1));
+        assertEquals(List.of("1.5", "2.5", "3", "4", "RED", "c", "pojo", "text"), members(category + ":__partitions__"));
+        assertEquals(List.of("o-2"), members(category + "-orders:__partitions__"));
+    }
+
     @Test
     void partition_options_are_read_by_their_full_names_from_configuration() {
         try (CourierRunner courier = CourierRunner.builder().property("brokers.default.provider", "redis")
