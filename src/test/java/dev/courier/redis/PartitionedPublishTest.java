@@ -238,6 +238,21 @@ class PartitionedPublishTest {
         assertEquals(1L, redis.command("XLEN", category + ":c"));
     }
 
+    @Test
+    void publish_all_that_redis_refuses_whole_stores_nothing() {
+        RedisBroker broker = broker(Map.of("partition-key." + category, "k"));
+        redis.command("CONFIG", "SET", "maxmemory", "1"); // every write refused: OOM, when queued in the MULTI
+        try {
+            dev.courier.BrokerException e = assertThrows(dev.courier.BrokerException.class,
+                    () -> broker.publishAll(category, List.of(Map.of("k", "a"), Map.of("k", "b"))));
+            assertFalse(e instanceof dev.courier.PartialPublishException, e.toString());
+            assertTrue(e.getMessage().contains("OOM") || e.getMessage().contains("EXECABORT"), e.getMessage());
+        } finally {
+            redis.command("CONFIG", "SET", "maxmemory", "0");
+        }
+        assertEquals(List.of(), list(redis.command("KEYS", category + "*")));
+    }
+
     /** A message as JSON-B maps it. */
     public record Order(String orderId, int quantity) {
     }
