@@ -30,6 +30,14 @@ final class PartitionKey {
      * @throws IllegalArgumentException naming the rule, the category and the field, when Protean would refuse it
      */
     static String of(String category, String field, Map<String, ?> payload) {
+        Object given = payload.get("data");
+        if (given != null && !(given instanceof Map) && !(given instanceof String)
+                && payload.get("metadata") instanceof Map) {
+            // A caller's envelope holding an object as its data: read as its JSON holds it, a JSON object.
+            Map<String, Object> copy = new java.util.LinkedHashMap<>(payload);
+            copy.put("data", JsonCodec.jsonValue(given));
+            payload = copy;
+        }
         Map<String, ?> data = ProteanEnvelope.type(payload) != null ? ProteanEnvelope.data(payload) : payload;
         // As the JSON holds it: the caller's map may hold an enum, a char, a float, a BigDecimal.
         Object value = data == null || data.get(field) == null ? null : JsonCodec.jsonValue(data.get(field));
