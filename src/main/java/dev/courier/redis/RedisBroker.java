@@ -237,6 +237,12 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         return id;
     }
 
+    /** A partitioned stream's keys are read from the messages' fields. */
+    @Override
+    protected boolean readsFields(String stream) {
+        return partitions.isPartitioned(stream);
+    }
+
     @Override
     protected List<String> doPublishAllJson(String stream, List<String> texts, List<Map<String, ?>> fields) {
         Map<String, String> context = traceContext();
@@ -246,8 +252,9 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         }
         if (partitions.isPartitioned(stream)) {
             List<String> keys = new ArrayList<>(texts.size());
-            for (Map<String, ?> f : fields) {
-                keys.add(partitions.keyOf(stream, f)); // every key checked before any is sent
+            for (int i = 0; i < texts.size(); i++) {
+                // Every key checked before any is sent. No fields: partitioned (partitionBy) since the check.
+                keys.add(partitions.keyOf(stream, fields != null ? fields.get(i) : JsonCodec.parse(texts.get(i))));
             }
             // All the SADD and XADD pairs in one MULTI/EXEC, written at most once; never trimmed.
             return stored(stream, "SADD + XADD", partitions.publishAll(stream, keys, entries), false);

@@ -256,14 +256,17 @@ public abstract class AbstractBroker implements Broker {
         // Every message is checked before any is sent.
         if (sendsJson()) {
             List<String> texts = new java.util.ArrayList<>(messages.size());
-            List<Map<String, ?>> fields = new java.util.ArrayList<>(messages.size());
+            // Kept only where the adapter reads them: a batch's payloads would outweigh its texts.
+            List<Map<String, ?>> fields = readsFields(stream) ? new java.util.ArrayList<>(messages.size()) : null;
             for (Object message : messages) {
                 Object traced = traced(message, context);
                 Map<String, ?> f = fields(traced);
                 String json = f == traced ? JsonCodec.toJson(traced) : JsonCodec.write(f);
                 requireSize(json, which(texts.size(), messages.size()));
                 texts.add(json);
-                fields.add(f);
+                if (fields != null) {
+                    fields.add(f);
+                }
             }
             return doPublishAllJson(stream, texts, fields);
         }
@@ -490,9 +493,17 @@ public abstract class AbstractBroker implements Broker {
         return doPublishJson(stream, json);
     }
 
-    /** As {@link #doPublishAllJson(String, List)}, with each message's fields (see {@link #doPublishJson}). */
+    /**
+     * As {@link #doPublishAllJson(String, List)}, with each message's fields (see {@link #doPublishJson}) where
+     * {@link #readsFields} says the adapter reads them for the stream, else {@code null}.
+     */
     protected List<String> doPublishAllJson(String stream, List<String> texts, List<Map<String, ?>> fields) {
         return doPublishAllJson(stream, texts);
+    }
+
+    /** Whether {@link #doPublishAllJson(String, List, List)} is to be given the messages' fields for the stream. */
+    protected boolean readsFields(String stream) {
+        return false;
     }
 
     /** Publishes checked messages as their JSON texts, in order; called where {@link #sendsJson()}. */
