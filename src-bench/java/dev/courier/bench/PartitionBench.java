@@ -34,6 +34,13 @@ final class PartitionBench {
 
     static void run() throws Exception {
         long start = System.nanoTime();
+        int published = Bench.n(100_000);
+        double[][] p = Bench.rounds(() -> publishAll(published, false), () -> publishAll(published, true));
+        Bench.ratioRow(String.format(Locale.ROOT, "partitioned publishAll x%d, 1,000 keys", Bench.BATCH),
+                Bench.median(p[1]), Bench.median(p[0]), "publishAll to one stream", 0);
+        if (System.getProperty("bench.only", "").equals("partitioned-publish")) {
+            return;
+        }
         int n = Bench.n(100_000);
         double[][] r = Bench.rounds(() -> consume(n, false), () -> consume(n, true));
         Bench.ratioRow(String.format(Locale.ROOT, "partitioned consume, 1,000 keys, concurrency 8, %,d messages", n),
@@ -66,6 +73,53 @@ final class PartitionBench {
             broker.close();
             delete(s, partitioned);
         }
+    }
+
+    /**
+     * publishAll of {@value Bench#BATCH} messages at a time over 1,000 order ids, to a stream partitioned by them or
+     * to one stream, through a broker made for the round.
+     */
+    private static double publishAll(int n, boolean partitioned) {
+        String s = Bench.stream(partitioned ? "partitioned-publish-all" : "keyed-publish-all");
+        Broker broker = Bench.redisBroker(partitioned ? Map.of("partition-key." + s, "order_id") : Map.of(),
+                Bench.CONSUMER);
+        List<List<Map<String, Object>>> batches = new ArrayList<>();
+        for (int b = 0; b < 1000 / Bench.BATCH; b++) {
+            List<Map<String, Object>> batch = new ArrayList<>();
+            for (int j = 0; j < Bench.BATCH; j++) {
+                Map<String, Object> payload = new LinkedHashMap<>(Bench.PAYLOAD);
+                payload.put("order_id", b * Bench.BATCH + j);
+                batch.add(payload);
+            }
+            batches.add(batch);
+        }
+        try {
+            long t = System.nanoTime();
+            for (int sent = 0, b = 0; sent < n; sent += Bench.BATCH, b++) {
+                broker.publishAll(s, batches.get(b % batches.size()));
+            }
+            double rate = n / ((System.nanoTime() - t) / 1e9);
+            long stored = partitioned ? stored(s) : Bench.raw.xlen(s);
+            if (stored != n || partitioned && Bench.raw.scard(s + ":__partitions__") != 1000) {
+                throw new IllegalStateException(s + " holds " + stored + " entries, not " + n);
+            }
+            return rate;
+        } finally {
+            broker.close();
+            delete(s, partitioned);
+        }
+    }
+
+    /** The entries of the 1,000 partition streams of s. */
+    private static long stored(String s) {
+        List<redis.clients.jedis.Response<Long>> lengths = new ArrayList<>();
+        try (AbstractPipeline pipeline = Bench.raw.pipelined()) {
+            for (int k = 0; k < 1000; k++) {
+                lengths.add(pipeline.xlen(s + ":" + k));
+            }
+            pipeline.sync();
+        }
+        return lengths.stream().mapToLong(redis.clients.jedis.Response::get).sum();
     }
 
     /** n messages over 1,000 order ids; partitioned, in Protean's layout (as a publish writes it, pipelined). */

@@ -14,7 +14,10 @@ import java.util.Objects;
  * @param failed          handlings that threw (the message rejected, or held by an open circuit breaker)
  * @param deadLettered    messages this loop dead-lettered: payloads that cannot be bound, and rejections past
  *                        {@code max-retries}; not those dropped instead where {@code enable-dlq=false} (the
- *                        broker's health data counts them, {@code discarded})
+ *                        broker's health data counts them, {@code discarded}), nor those a key halted on
+ * @param halted          rejections past {@code max-retries} that halted their key instead (a partitioned stream
+ *                        under {@code partition-poison=halt}): the message stays at the key's head, neither
+ *                        delivered again nor dead-lettered, until an operator acts ({@code dev.courier.Partitions})
  * @param reconnects      how often the loop reached its broker again after failing to
  * @param handlings       handler runs timed (successes and failures)
  * @param handlerTime     their total time
@@ -27,8 +30,16 @@ import java.util.Objects;
  * @param consumers       consumers of the group, all instances together; {@code null} when the broker does not tell
  */
 public record GroupMetrics(String broker, String stream, String group, long handled, long failed, long deadLettered,
-                           long reconnects, long handlings, Duration handlerTime, Duration longestHandling, Long lag,
+                           long halted, long reconnects, long handlings, Duration handlerTime, Duration longestHandling, Long lag,
                            Long pending, Integer consumers) {
+
+    /** The figures of a loop that halted no key. */
+    public GroupMetrics(String broker, String stream, String group, long handled, long failed, long deadLettered,
+                        long reconnects, long handlings, Duration handlerTime, Duration longestHandling, Long lag,
+                        Long pending, Integer consumers) {
+        this(broker, stream, group, handled, failed, deadLettered, 0, reconnects, handlings, handlerTime,
+                longestHandling, lag, pending, consumers);
+    }
 
     public GroupMetrics {
         Objects.requireNonNull(broker, "broker");

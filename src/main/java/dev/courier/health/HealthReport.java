@@ -98,6 +98,9 @@ public record HealthReport(String name, boolean up, Map<String, Object> data) {
                 data.put(name + ".in_flight", counts.inFlight());
                 data.put(name + ".failed", counts.failed());
                 data.put(name + ".dead_lettered", counts.deadLettered());
+                if (probe.stats().details().get("halted_keys") instanceof Long halted) {
+                    data.put(name + ".halted_keys", halted);
+                }
                 if (probe.stats().details().get("failover_in_progress") instanceof Boolean failover) {
                     data.put(name + ".failover_in_progress", failover);
                 }

@@ -118,10 +118,16 @@ public final class CourierOptions {
             "partitions the stream by this payload field (of data for a Protean event): messages go to "
                     + "<stream>:<key>, each key owned by one instance of a group at a time (see Partitioned streams)")
             .takenBy(REDIS);
+    public static final Option PARTITION_KEYS = Option.text("partition-keys", null,
+            "partition-key.<stream> for several streams in one key, which an environment variable can set "
+                    + "(BROKERS_<NAME>_PARTITION_KEYS): orders=order_id,payments=payment_id").takenBy(REDIS);
     public static final Option PARTITION_POISON = Option.text("partition-poison.<group>", "dead-letter",
             "what a group does with a message of a partitioned stream rejected max-retries times: dead-letter "
                     + "(to <stream>:<key>:dlq, the key goes on) or halt (the key stops until an operator acts, as "
                     + "Protean does; use it in a group shared with Protean)").takenBy(REDIS);
+    public static final Option PARTITION_POISONS = Option.text("partition-poisons", null,
+            "partition-poison.<group> for several groups in one key, which an environment variable can set "
+                    + "(BROKERS_<NAME>_PARTITION_POISONS): app.Billing=halt,app.Audit=dead-letter").takenBy(REDIS);
     public static final Option PARTITION_LEASE_TTL = Option.duration("partition-lease-ttl", "15",
             "lease TTL of a partition key (Protean's lease_ttl_ms); leases are renewed every fifth of it")
             .atLeast("0.1").atMost("3600").takenBy(REDIS);
@@ -136,8 +142,8 @@ public final class CourierOptions {
             TLS_TRUSTSTORE_PASSWORD, TLS_TRUSTSTORE_TYPE, TLS_VERIFY, SENTINEL_USER, SENTINEL_PASSWORD, SENTINEL_TLS,
             SENTINEL_TLS_TRUSTSTORE, SENTINEL_TLS_TRUSTSTORE_PASSWORD, FAILOVER_TIMEOUT, MIN_REPLICAS_ACKED,
             CONSUMER_NAME, BLOCK_TIMEOUT, MAX_LENGTH, INLINE_MAX_LENGTH, RETENTION, DEAD_LETTER_RETENTION,
-            DEAD_LETTER_ALERT_DEPTH, MAINTENANCE_INTERVAL, PARTITION_KEY, PARTITION_POISON, PARTITION_LEASE_TTL,
-            PARTITION_REAP_IDLE);
+            DEAD_LETTER_ALERT_DEPTH, MAINTENANCE_INTERVAL, PARTITION_KEY, PARTITION_KEYS, PARTITION_POISON,
+            PARTITION_POISONS, PARTITION_LEASE_TTL, PARTITION_REAP_IDLE);
 
     // courier.<option>
 

@@ -151,6 +151,14 @@ public final class JsonCodec {
         }
     }
 
+    /**
+     * A value of a caller's map as its JSON holds it (an enum as its name, a float or BigDecimal as a double, a
+     * collection as a list, an object as JSON-B maps it), checked as {@link #toJson} checks it.
+     */
+    public static Object jsonValue(Object value) {
+        return copyValue(value, "value");
+    }
+
     /** Any JSON value as text (used for values inside a payload, such as a list). */
     public static Object parseValue(String json) {
         return new Parser(json).parseDocument();

@@ -1,9 +1,12 @@
 package dev.courier.redis;
 
+import dev.courier.internal.JsonCodec;
 import dev.courier.internal.ProteanEnvelope;
 
 import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.math.MathContext;
+import java.math.RoundingMode;
 import java.util.Map;
 
 /**
@@ -21,13 +24,23 @@ final class PartitionKey {
     }
 
     /**
-     * The key of {@code payload} for a category partitioned by {@code field}.
+     * The key of {@code payload} (a message's fields: a parsed or copied payload, or the caller's map as published)
+     * for a category partitioned by {@code field}.
      *
      * @throws IllegalArgumentException naming the rule, the category and the field, when Protean would refuse it
      */
     static String of(String category, String field, Map<String, ?> payload) {
-        Map<String, ?> data = ProteanEnvelope.read(payload) != null ? ProteanEnvelope.data(payload) : payload;
-        Object value = data == null ? null : data.get(field);
+        Object given = payload.get("data");
+        if (given != null && !(given instanceof Map) && !(given instanceof String)
+                && payload.get("metadata") instanceof Map) {
+            // A caller's envelope holding an object as its data: read as its JSON holds it, a JSON object.
+            Map<String, Object> copy = new java.util.LinkedHashMap<>(payload);
+            copy.put("data", JsonCodec.jsonValue(given));
+            payload = copy;
+        }
+        Map<String, ?> data = ProteanEnvelope.type(payload) != null ? ProteanEnvelope.data(payload) : payload;
+        // As the JSON holds it: the caller's map may hold an enum, a char, a float, a BigDecimal.
+        Object value = data == null || data.get(field) == null ? null : JsonCodec.jsonValue(data.get(field));
         String key = value == null ? null : pythonStr(value, category, field);
         String broken = rule(key);
         if (broken != null) {
@@ -81,9 +94,12 @@ final class PartitionKey {
     }
 
     /**
-     * Python's {@code repr(float)}: the shortest digits (as Java's), positional for exponents -4 to 15
-     * ({@code 1.0}, {@code 0.0001}), else scientific with a signed two-digit-or-more exponent ({@code 1e+16},
-     * {@code 1.5e-05}).
+     * Python's {@code repr(float)} (its {@code str()}): the shortest digits that read back as {@code d}, the nearer
+     * to its exact value where two such strings are as short (ties to an even last digit, as Python's dtoa does);
+     * positional for exponents -4 to 15 ({@code 1.0}, {@code 0.0001}), else scientific with a signed
+     * two-digit-or-more exponent ({@code 1e+16}, {@code 1.5e-05}). The digits are searched here: Java 17's
+     * {@code Double.toString} is not always shortest ({@code 9.999999999999999E22} for 1e23, Python's {@code 1e+23})
+     * nor the nearer ({@code 1.9400994884341944E25}, Python's {@code 1.9400994884341945e+25}).
      */
     static String pythonFloat(double d) {
         if (Double.isNaN(d)) {
@@ -95,16 +111,40 @@ final class PartitionKey {
         if (d == 0) {
             return (1 / d < 0) ? "-0.0" : "0.0";
         }
-        BigDecimal exact = new BigDecimal(Double.toString(d)).stripTrailingZeros();
-        String digits = exact.unscaledValue().abs().toString();
-        int exponent = digits.length() - 1 - exact.scale(); // of the first digit
+        BigDecimal shortest = shortest(Math.abs(d)).stripTrailingZeros();
+        String digits = shortest.unscaledValue().toString();
+        int exponent = digits.length() - 1 - shortest.scale(); // of the first digit
         String sign = d < 0 ? "-" : "";
         if (exponent >= -4 && exponent < 16) {
-            String plain = exact.abs().toPlainString();
+            String plain = shortest.toPlainString();
             return sign + (plain.indexOf('.') < 0 ? plain + ".0" : plain);
         }
         String mantissa = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
         String exp = String.valueOf(Math.abs(exponent));
         return sign + mantissa + "e" + (exponent < 0 ? "-" : "+") + (exp.length() < 2 ? "0" + exp : exp);
+    }
+
+    /**
+     * The decimal of fewest significant digits that reads back as {@code d} (positive, finite): for each length,
+     * the two decimals of that length around the exact value, and the nearer of those that read back.
+     */
+    private static BigDecimal shortest(double d) {
+        BigDecimal exact = new BigDecimal(d);
+        for (int n = 1; ; n++) { // 17 digits always read back
+            BigDecimal down = exact.round(new MathContext(n, RoundingMode.DOWN));
+            BigDecimal up = exact.round(new MathContext(n, RoundingMode.UP));
+            boolean downReads = down.doubleValue() == d;
+            boolean upReads = up.doubleValue() == d;
+            if (downReads && upReads) {
+                int nearer = exact.subtract(down).compareTo(up.subtract(exact));
+                if (nearer != 0) {
+                    return nearer < 0 ? down : up;
+                }
+                return down.unscaledValue().testBit(0) ? up : down; // halfway: the even last digit
+            }
+            if (downReads || upReads) {
+                return downReads ? down : up;
+            }
+        }
     }
 }

@@ -1,8 +1,12 @@
 package dev.courier.redis;
 
-import dev.courier.internal.JsonCodec;
+import redis.clients.jedis.Connection;
 import redis.clients.jedis.Transaction;
+import redis.clients.jedis.exceptions.JedisDataException;
+import redis.clients.jedis.exceptions.JedisException;
 
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -59,9 +63,12 @@ final class PartitionedStreams implements AutoCloseable {
         return keyFields.containsKey(category);
     }
 
-    /** The key of a message's JSON for a partitioned category; refused as {@link PartitionKey#of} says. */
-    String keyOf(String category, String json) {
-        return PartitionKey.of(category, keyFields.get(category), JsonCodec.parse(json));
+    /**
+     * The key of a message for a partitioned category, read from its fields (the map it was written from, so its
+     * JSON is not parsed again); refused as {@link PartitionKey#of} says.
+     */
+    String keyOf(String category, Map<String, ?> fields) {
+        return PartitionKey.of(category, keyFields.get(category), fields);
     }
 
     /**
@@ -72,25 +79,57 @@ final class PartitionedStreams implements AutoCloseable {
      * @return the entry's id
      */
     String publish(String category, String key, Map<byte[], byte[]> entry) {
-        String stream = stream(category, key);
-        return connection.write("SADD + XADD (partition)", List.of(stream, index(category)), c -> {
-            try (Transaction multi = new Transaction(c, true, false)) {
-                multi.sadd(index(category), key);
-                multi.xadd(stream.getBytes(java.nio.charset.StandardCharsets.UTF_8), StreamEntries.XADD, entry);
-                List<Object> replies = multi.exec();
-                if (replies == null) {
-                    throw new redis.clients.jedis.exceptions.JedisDataException("EXEC aborted");
-                }
-                for (Object reply : replies) {
-                    if (reply instanceof Exception refused) {
-                        throw refused instanceof redis.clients.jedis.exceptions.JedisException j ? j
-                                : new redis.clients.jedis.exceptions.JedisDataException(refused.getMessage());
-                    }
-                }
-                Object id = replies.get(1);
-                return id instanceof byte[] bytes ? StreamEntries.utf8(bytes) : String.valueOf(id);
+        return connection.write("SADD + XADD (partition)", List.of(stream(category, key), index(category)), c -> {
+            Object reply = transaction(c, category, List.of(key), List.of(entry)).get(0);
+            if (reply instanceof JedisException refused) {
+                throw refused; // inside the write, which turns it into Courier's exception
             }
+            return (String) reply;
         });
+    }
+
+    /**
+     * {@link #publish}'s SADD and XADD for each message, in order, all in one MULTI/EXEC: one round trip, and a
+     * reaper never sees one of the streams without its index entry.
+     *
+     * @return for each message its entry id, or the error reply ({@link JedisDataException}) that refused its XADD
+     *         or its SADD (then it counts as refused, as {@link #publish} reports it, though its entry may be stored)
+     */
+    List<Object> publishAll(String category, List<String> keys, List<Map<byte[], byte[]>> entries) {
+        return connection.write("SADD + XADD (partition, publishAll)",
+                List.of(stream(category, keys.get(0)), index(category)), c -> transaction(c, category, keys, entries));
+    }
+
+    private static List<Object> transaction(Connection c, String category, List<String> keys,
+                                            List<Map<byte[], byte[]>> entries) {
+        String index = index(category);
+        try (Transaction multi = new Transaction(c, true, false)) {
+            for (int i = 0; i < keys.size(); i++) {
+                multi.sadd(index, keys.get(i));
+                multi.xadd(stream(category, keys.get(i)).getBytes(StandardCharsets.UTF_8), StreamEntries.XADD,
+                        entries.get(i));
+            }
+            List<Object> replies = multi.exec();
+            if (replies == null) {
+                throw new JedisDataException("EXEC aborted");
+            }
+            List<Object> result = new ArrayList<>(keys.size());
+            for (int i = 0; i < replies.size(); i += 2) {
+                Object refused = refusal(replies.get(i));
+                refused = refused != null ? refused : refusal(replies.get(i + 1));
+                result.add(refused != null ? refused : replies.get(i + 1) instanceof byte[] id
+                        ? StreamEntries.utf8(id) : String.valueOf(replies.get(i + 1)));
+            }
+            return result;
+        }
+    }
+
+    /** The error a reply inside EXEC's answer is, as a JedisDataException; null when it is not one. */
+    private static JedisDataException refusal(Object reply) {
+        if (reply instanceof JedisDataException refused) {
+            return refused;
+        }
+        return reply instanceof Exception other ? new JedisDataException(other.getMessage(), other) : null;
     }
 
     /** The group's consumer on a partitioned category, made on its first use. */
@@ -102,6 +141,15 @@ final class PartitionedStreams implements AutoCloseable {
     /** The group's consumer if this instance made one (it reads the category), else null; never makes one. */
     PartitionedGroup existing(String category, String group) {
         return groups.get(category + "\n" + group);
+    }
+
+    /** How many keys the groups of this instance hold halted on a poison message. */
+    int haltedKeys() {
+        int halted = 0;
+        for (PartitionedGroup group : groups.values()) {
+            halted += group.halted().size();
+        }
+        return halted;
     }
 
     /** Gives back every lease held (compare-and-delete), so that other instances take the keys at once. */

@@ -100,7 +100,7 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         this.partitioning = partitioning;
         if (connection.isCluster() && !partitioning.keyFields().isEmpty()) {
             throw new BrokerConfigurationException(BrokerConfigurationException.Code.INVALID_VALUE,
-                    "brokers." + name + ".partition-key." + partitioning.keyFields().keySet().iterator().next(),
+                    "brokers." + name + "." + partitioning.keyOptions().values().iterator().next(),
                     "partitioned streams do not run on a Redis Cluster (Protean's keys <stream>:<key>, "
                     + "<stream>:__partitions__ and the leases are in different slots)");
         }
@@ -114,7 +114,7 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         this.deadLetters = new DeadLetterQueue(name, connection, policy, consumer, counters);
         this.trimmer = new Trimmer(name, connection, groups, retention, maintenance);
         this.health = new RedisHealth(name, RedisBrokerProvider.NAME, connection, policy, consumer, groups, counters,
-                retention, maintenance);
+                retention, maintenance, partitions::haltedKeys);
         Delivery delivery = new Delivery(name, maxMessageSize, deadLetters);
         this.recovery = new PendingRecovery(name, connection, policy, consumer, groups, delivery, deadLetters,
                 counters);
@@ -152,6 +152,11 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         return partitions.group(stream, group, (category, g) -> new PartitionedGroup(name(), category, g,
                 connection, deadLetters, groups, policy, partitioning.poison(g), partitioning.leaseTtlMs(),
                 partitioning.reapIdleMs(), consumer));
+    }
+
+    @Override
+    public boolean haltsOnPoison(String stream, String group) {
+        return partitions.isPartitioned(stream) && partitioning.poison(group) == PartitionedGroup.Poison.HALT;
     }
 
     @Override
@@ -209,14 +214,17 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
 
     @Override
     protected String doPublish(String stream, Map<String, Object> payload) {
-        return doPublishJson(stream, JsonCodec.write(payload));
+        return doPublishJson(stream, JsonCodec.write(payload), payload);
     }
 
-    /** Concurrent publishes share round trips (see {@link XaddCombiner}); a lone one is a plain XADD. */
+    /**
+     * Concurrent publishes share round trips (see {@link XaddCombiner}); a lone one is a plain XADD. To a partitioned
+     * stream, the key is read from the fields the JSON was written from.
+     */
     @Override
-    protected String doPublishJson(String stream, String json) {
+    protected String doPublishJson(String stream, String json, Map<String, ?> fields) {
         if (partitions.isPartitioned(stream)) {
-            String key = partitions.keyOf(stream, json);
+            String key = partitions.keyOf(stream, fields);
             String id = partitions.publish(stream, key, TraceFields.entry(StreamEntries.DATA_BYTES, json,
                     traceContext()));
             counters.published.increment(); // never trimmed: Protean's reaper alone removes partition streams
@@ -229,24 +237,29 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         return id;
     }
 
+    /** A partitioned stream's keys are read from the messages' fields. */
     @Override
-    protected List<String> doPublishAllJson(String stream, List<String> texts) {
-        if (partitions.isPartitioned(stream)) {
-            for (String json : texts) {
-                partitions.keyOf(stream, json); // every key checked before any is sent
-            }
-            List<String> ids = new ArrayList<>(texts.size());
-            for (String json : texts) {
-                ids.add(doPublishJson(stream, json));
-            }
-            return ids;
-        }
-        byte[] key = stream.getBytes(StandardCharsets.UTF_8);
-        List<Map<byte[], byte[]>> entries = new ArrayList<>(texts.size());
+    protected boolean readsFields(String stream) {
+        return partitions.isPartitioned(stream);
+    }
+
+    @Override
+    protected List<String> doPublishAllJson(String stream, List<String> texts, List<Map<String, ?>> fields) {
         Map<String, String> context = traceContext();
+        List<Map<byte[], byte[]>> entries = new ArrayList<>(texts.size());
         for (String json : texts) {
             entries.add(TraceFields.entry(StreamEntries.DATA_BYTES, json, context));
         }
+        if (partitions.isPartitioned(stream)) {
+            List<String> keys = new ArrayList<>(texts.size());
+            for (int i = 0; i < texts.size(); i++) {
+                // Every key checked before any is sent. No fields: partitioned (partitionBy) since the check.
+                keys.add(partitions.keyOf(stream, fields != null ? fields.get(i) : JsonCodec.parse(texts.get(i))));
+            }
+            // All the SADD and XADD pairs in one MULTI/EXEC, written at most once; never trimmed.
+            return stored(stream, "SADD + XADD", partitions.publishAll(stream, keys, entries), false);
+        }
+        byte[] key = stream.getBytes(StandardCharsets.UTF_8);
         // One round trip for the lot, written at most once (RedisConnection.write): after a timeout or a lost
         // connection, the outcome is unknown and the batch is not sent again.
         // Binary XADD: the ids come back as text, without being parsed into StreamEntryIDs and printed again.
@@ -269,6 +282,14 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
                 return result;
             }
         });
+        return stored(stream, "XADD", replies, true);
+    }
+
+    /**
+     * The ids of a publishAll's replies (an id, or the error that refused the message), counted as published (and
+     * for trimming, where {@code trimmed}); {@link PartialPublishException} when some were refused.
+     */
+    private List<String> stored(String stream, String operation, List<Object> replies, boolean trimmed) {
         Map<Integer, String> stored = new LinkedHashMap<>();
         List<Integer> notStored = new ArrayList<>();
         JedisDataException firstRefusal = null;
@@ -281,11 +302,11 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
             }
         }
         counters.published.add(stored.size());
-        if (!stored.isEmpty()) {
+        if (trimmed && !stored.isEmpty()) {
             afterPublish(stream, stored.size());
         }
         if (firstRefusal != null) {
-            BrokerException reason = connection.translate("XADD", firstRefusal);
+            BrokerException reason = connection.translate(operation, firstRefusal);
             throw new PartialPublishException("broker '" + name() + "': publishAll to stream '" + stream + "': "
                     + stored.size() + " of " + replies.size() + " messages stored, " + notStored.size()
                     + " refused (indexes " + indexes(notStored) + "): " + reason.getMessage(),

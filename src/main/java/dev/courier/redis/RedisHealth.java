@@ -36,9 +36,12 @@ final class RedisHealth {
     private final Retention retention;
     private final MaintenancePolicy maintenance;
     private final GroupLag lags;
+    /** Keys of partitioned streams halted on a poison message in this instance (partition-poison=halt). */
+    private final java.util.function.IntSupplier haltedKeys;
 
     RedisHealth(String name, String provider, RedisConnection connection, RetryPolicy policy, String consumer,
-                 ConsumerGroups groups, Counters counters, Retention retention, MaintenancePolicy maintenance) {
+                 ConsumerGroups groups, Counters counters, Retention retention, MaintenancePolicy maintenance,
+                 java.util.function.IntSupplier haltedKeys) {
         this.name = name;
         this.provider = provider;
         this.connection = connection;
@@ -49,6 +52,7 @@ final class RedisHealth {
         this.retention = retention;
         this.maintenance = maintenance;
         this.lags = new GroupLag(name, connection);
+        this.haltedKeys = haltedKeys;
     }
 
     /** The broker's health: the server's (PING, INFO) and what this broker object has done. */
@@ -82,6 +86,7 @@ final class RedisHealth {
         details.put("message_timeout_ms", policy.messageTimeout().toMillis());
         details.put("enable_dlq", policy.deadLetterEnabled());
         details.put("discarded", counters.discarded.sum());
+        details.put("halted_keys", (long) haltedKeys.getAsInt());
         details.put("max_length", retention.maxLength());
         details.put("retention_ms", retention.maxAge().toMillis());
         details.put("dead_letter_retention_ms", maintenance.deadLetterRetention().toMillis());

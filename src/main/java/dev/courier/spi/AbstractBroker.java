@@ -107,9 +107,10 @@ public abstract class AbstractBroker implements Broker {
         try {
             Object traced = traced(message, publish.context());
             if (sendsJson()) {
-                String json = JsonCodec.toJson(traced);
+                Map<String, ?> fields = fields(traced);
+                String json = fields == traced ? JsonCodec.toJson(traced) : JsonCodec.write(fields);
                 requireSize(json, "message");
-                id = doPublishJson(stream, json);
+                id = doPublishJson(stream, json, fields);
             } else {
                 Map<String, Object> payload = JsonCodec.toPayload(traced);
                 requireSize(payload, "message");
@@ -122,6 +123,16 @@ public abstract class AbstractBroker implements Broker {
         } finally {
             publish.end(id == null ? 0 : 1, id, error);
         }
+    }
+
+    /**
+     * The fields a message's JSON is written from: a map as given (written in one pass by {@link JsonCodec#toJson},
+     * which checks it), else its payload ({@link JsonCodec#toPayload}); what {@code toJson} does, split so that the
+     * adapter can read a field without parsing the JSON again.
+     */
+    @SuppressWarnings("unchecked")
+    private static Map<String, ?> fields(Object message) {
+        return message instanceof Map<?, ?> map ? (Map<String, ?>) map : JsonCodec.toPayload(message);
     }
 
     /** The traceparent a message carries itself: a Protean event's; {@code null} for any other, or untraced. */
@@ -245,12 +256,19 @@ public abstract class AbstractBroker implements Broker {
         // Every message is checked before any is sent.
         if (sendsJson()) {
             List<String> texts = new java.util.ArrayList<>(messages.size());
+            // Kept only where the adapter reads them: a batch's payloads would outweigh its texts.
+            List<Map<String, ?>> fields = readsFields(stream) ? new java.util.ArrayList<>(messages.size()) : null;
             for (Object message : messages) {
-                String json = JsonCodec.toJson(traced(message, context));
+                Object traced = traced(message, context);
+                Map<String, ?> f = fields(traced);
+                String json = f == traced ? JsonCodec.toJson(traced) : JsonCodec.write(f);
                 requireSize(json, which(texts.size(), messages.size()));
                 texts.add(json);
+                if (fields != null) {
+                    fields.add(f);
+                }
             }
-            return doPublishAllJson(stream, texts);
+            return doPublishAllJson(stream, texts, fields);
         }
         List<Map<String, Object>> payloads = new java.util.ArrayList<>(messages.size());
         for (Object message : messages) {
@@ -466,6 +484,28 @@ public abstract class AbstractBroker implements Broker {
         return doPublish(stream, JsonCodec.parse(json));
     }
 
+    /**
+     * As {@link #doPublishJson(String, String)}, with the fields the JSON was written from (the caller's map, or the
+     * payload made of the message), to read and neither change nor keep: an adapter that needs a field of the message
+     * (a partition key) reads it there rather than parsing the JSON again.
+     */
+    protected String doPublishJson(String stream, String json, Map<String, ?> fields) {
+        return doPublishJson(stream, json);
+    }
+
+    /**
+     * As {@link #doPublishAllJson(String, List)}, with each message's fields (see {@link #doPublishJson}) where
+     * {@link #readsFields} says the adapter reads them for the stream, else {@code null}.
+     */
+    protected List<String> doPublishAllJson(String stream, List<String> texts, List<Map<String, ?>> fields) {
+        return doPublishAllJson(stream, texts);
+    }
+
+    /** Whether {@link #doPublishAllJson(String, List, List)} is to be given the messages' fields for the stream. */
+    protected boolean readsFields(String stream) {
+        return false;
+    }
+
     /** Publishes checked messages as their JSON texts, in order; called where {@link #sendsJson()}. */
     protected List<String> doPublishAllJson(String stream, List<String> texts) {
         List<String> ids = new java.util.ArrayList<>(texts.size());
@@ -491,6 +531,15 @@ public abstract class AbstractBroker implements Broker {
     public final boolean keepsDeadLetters() {
         RetryPolicy policy = retryPolicy();
         return policy == null || policy.deadLetterEnabled();
+    }
+
+    /**
+     * Whether a message of the group rejected past {@code max-retries} halts its key instead of being dead-lettered
+     * or discarded: it stays at the head, owned, until an operator acts (a partitioned stream under
+     * {@code partition-poison=halt}). {@code false} unless the adapter halts.
+     */
+    public boolean haltsOnPoison(String stream, String group) {
+        return false;
     }
 
     /** The policy by which {@link #doNack} delivers again or dead-letters; {@code null} when it follows none. */

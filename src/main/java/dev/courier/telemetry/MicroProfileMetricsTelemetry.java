@@ -68,6 +68,8 @@ public final class MicroProfileMetricsTelemetry implements Telemetry {
         Counter handled = counter("courier.messages.handled", "Messages every matching handler processed", tags);
         Counter failed = counter("courier.messages.failed", "Handlings that threw", tags);
         Counter deadLettered = counter("courier.messages.dead_lettered", "Messages the consumer dead-lettered", tags);
+        Counter halted = counter("courier.messages.halted",
+                "Messages past max-retries that halted their key (partition-poison=halt), not dead-lettered", tags);
         Counter reconnects = counter("courier.reconnects", "Times the consumer reached its broker again", tags);
         Timer duration = registry.timer(Metadata.builder().withName("courier.handler.duration")
                 .withDescription("Duration of handling a message").withUnit(MetricUnits.SECONDS).build(), tags);
@@ -76,10 +78,16 @@ public final class MicroProfileMetricsTelemetry implements Telemetry {
                 deadLettered.inc();
             }
         };
+        Settle halt = error -> {
+            if (error == null) {
+                halted.inc();
+            }
+        };
         Process process = new Process() {
             @Override
             public Settle settle(Settlement settlement) {
-                return settlement == Settlement.DEAD_LETTER ? deadLetter : Settle.NONE;
+                return settlement == Settlement.DEAD_LETTER ? deadLetter
+                        : settlement == Settlement.HALT ? halt : Settle.NONE;
             }
 
             @Override

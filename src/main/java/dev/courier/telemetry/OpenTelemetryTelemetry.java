@@ -222,6 +222,9 @@ public final class OpenTelemetryTelemetry implements Telemetry {
                 .setDescription("Handlings that threw").buildObserver();
         ObservableLongMeasurement deadLettered = meter.counterBuilder("courier.messages.dead_lettered")
                 .setUnit("{message}").setDescription("Messages the consumer dead-lettered").buildObserver();
+        ObservableLongMeasurement halted = meter.counterBuilder("courier.messages.halted").setUnit("{message}")
+                .setDescription("Messages past max-retries that halted their key (partition-poison=halt), not "
+                        + "dead-lettered").buildObserver();
         ObservableLongMeasurement reconnects = meter.counterBuilder("courier.reconnects").setUnit("{reconnect}")
                 .setDescription("Times a consumer reached its broker again after failing to").buildObserver();
         ObservableLongMeasurement lag = meter.gaugeBuilder("courier.consumer_group.lag").ofLongs()
@@ -241,6 +244,7 @@ public final class OpenTelemetryTelemetry implements Telemetry {
                 handled.record(g.handled(), a);
                 failed.record(g.failed(), a);
                 deadLettered.record(g.deadLettered(), a);
+                halted.record(g.halted(), a);
                 reconnects.record(g.reconnects(), a);
                 if (g.lag() != null) {
                     lag.record(g.lag(), a);
@@ -252,7 +256,7 @@ public final class OpenTelemetryTelemetry implements Telemetry {
                     consumers.record(g.consumers(), a);
                 }
             }
-        }, handled, failed, deadLettered, reconnects, lag, pending, consumers));
+        }, handled, failed, deadLettered, halted, reconnects, lag, pending, consumers));
     }
 
     @Override

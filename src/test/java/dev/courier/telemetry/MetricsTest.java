@@ -164,6 +164,36 @@ class MetricsTest {
     }
 
     @Test
+    void under_partition_poison_halt_a_poison_message_counts_as_halted_not_dead_lettered() {
+        Broker broker = otel.closing(new RedisBrokerProvider().create("default", new BrokerSettings("default",
+                "redis", Map.of("uri", redis.uri(), RetryPolicy.MAX_RETRIES, "1", RetryPolicy.RETRY_DELAY, "PT0.01S",
+                "partition-key." + stream, "k", "partition-poison.billing", "halt", "partition-lease-ttl", "1"))));
+        CourierEngine engine = otel.started(otel.engine(broker, stream, "billing", MetricsTest::failOnFlag));
+        broker.publish(stream, Map.of("k", "a", "fail", true)); // rejected twice: the key halts on it
+        broker.publish(stream, Map.of("k", "b", "n", 1));
+        await().until(() -> only(engine).halted() == 1 && only(engine).handled() == 1);
+
+        GroupMetrics g = only(engine);
+        assertEquals(2, g.failed());
+        assertEquals(0, g.deadLettered(), "a halted message is not dead-lettered");
+        assertEquals(1, ((dev.courier.Partitions) broker).halted(stream, "billing").size());
+        assertEquals(0L, broker.deadLetterDepth(stream + ":a"));
+        assertEquals(0L, broker.healthStats().messageCounts().deadLettered());
+        assertEquals(1L, broker.healthStats().details().get("halted_keys"));
+        Map<String, Object> readiness = dev.courier.health.HealthReport.readiness(
+                new Brokers(Map.of("default", broker)), engine).data();
+        assertEquals(0L, readiness.get("default.dead_lettered"));
+        assertEquals(1L, readiness.get("default.halted_keys"));
+        Map<String, MetricData> metrics = otel.collect();
+        assertEquals(0, value(metrics.get("courier.messages.dead_lettered"), "messaging.consumer.group.name",
+                "billing"));
+        assertEquals(1, value(metrics.get("courier.messages.halted"), "messaging.consumer.group.name", "billing"));
+        assertEquals(List.of(), otel.spans("dead_letter " + stream));
+        assertEquals(1, otel.spans("nack " + stream).size(), "the first rejection: delivered again");
+        assertEquals("halt", OtelKit.attribute(otel.span("halt " + stream), "messaging.operation.name"));
+    }
+
+    @Test
     void engine_metrics_and_health_data_give_the_figures_without_opentelemetry() {
         Broker broker = otel.inline();
         EngineSettings settings = new EngineSettings(true, EngineMode.ASYNC, 10, Duration.ofMillis(100),

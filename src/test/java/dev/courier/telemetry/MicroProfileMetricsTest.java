@@ -34,6 +34,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
  * The MicroProfile Metrics adapter on a real implementation (SmallRye Metrics, as Open Liberty's mpMetrics has it):
  * the counters, timers and gauges after a known mix of successes, failures and dead letters.
  */
+@dev.courier.testing.WithRedis
 class MicroProfileMetricsTest {
 
     private final MetricRegistry registry = SharedMetricRegistries.getOrCreate(MetricRegistry.APPLICATION_SCOPE);
@@ -59,9 +60,18 @@ class MicroProfileMetricsTest {
 
     /** An inline broker that retries once after 10 ms, and an engine whose handler fails on {@code fail}. */
     private void start(boolean deadLetters) {
-        broker = new InlineBrokerProvider().create("default", new BrokerSettings("default", "inline", Map.of(
+        startEngine(new InlineBrokerProvider().create("default", new BrokerSettings("default", "inline", Map.of(
                 RetryPolicy.MAX_RETRIES, "1", RetryPolicy.RETRY_DELAY, "PT0.01S",
-                RetryPolicy.ENABLE_DLQ, Boolean.toString(deadLetters))));
+                RetryPolicy.ENABLE_DLQ, Boolean.toString(deadLetters)))));
+        // Three that succeed (two in one batch), one that fails twice and is then given up on (max-retries 1).
+        broker.publishAll(stream, List.of(Map.of("n", 1), Map.of("n", 2)));
+        broker.publish(stream, Map.of("fail", true));
+        broker.publish(stream, Map.of("n", 3));
+        await().until(() -> only().handled() == 3 && only().failed() == 2 && Long.valueOf(0).equals(only().pending()));
+    }
+
+    private void startEngine(Broker consumed) {
+        broker = consumed;
         EngineSettings settings = new EngineSettings(true, EngineMode.ASYNC, 10, Duration.ofMillis(100),
                 Duration.ofSeconds(5), "test-consumer");
         engine = CourierEngine.create(settings, new Brokers(Map.of("default", broker)), List.of(new Subscription(
@@ -71,11 +81,6 @@ class MicroProfileMetricsTest {
                     }
                 }, CircuitBreakerSettings.OFF, Concurrency.SEQUENTIAL)), telemetry);
         engine.start();
-        // Three that succeed (two in one batch), one that fails twice and is then given up on (max-retries 1).
-        broker.publishAll(stream, List.of(Map.of("n", 1), Map.of("n", 2)));
-        broker.publish(stream, Map.of("fail", true));
-        broker.publish(stream, Map.of("n", 3));
-        await().until(() -> only().handled() == 3 && only().failed() == 2 && Long.valueOf(0).equals(only().pending()));
     }
 
     /** Stops the engine: its loop has settled what it handled, and its gauges are removed. */
@@ -124,5 +129,19 @@ class MicroProfileMetricsTest {
         assertEquals(2, registry.getCounter(group("courier.messages.failed")).getCount());
         assertEquals(0, registry.getCounter(group("courier.messages.dead_lettered")).getCount());
         assertEquals(1L, broker.healthStats().details().get("discarded"));
+    }
+
+    @Test
+    void under_partition_poison_halt_the_message_is_counted_as_halted_not_dead_lettered(
+            dev.courier.testing.RedisServer redis) {
+        startEngine(new dev.courier.redis.RedisBrokerProvider().create("default", new BrokerSettings("default",
+                "redis", Map.of("uri", redis.uri(), RetryPolicy.MAX_RETRIES, "1", RetryPolicy.RETRY_DELAY, "PT0.01S",
+                "partition-key." + stream, "k", "partition-poison.billing", "halt", "partition-lease-ttl", "1"))));
+        broker.publish(stream, Map.of("k", "a", "fail", true));
+        await().until(() -> only().halted() == 1);
+        stop();
+        assertEquals(2, registry.getCounter(group("courier.messages.failed")).getCount());
+        assertEquals(1, registry.getCounter(group("courier.messages.halted")).getCount());
+        assertEquals(0, registry.getCounter(group("courier.messages.dead_lettered")).getCount());
     }
 }

@@ -112,6 +112,7 @@ final class ConsumptionLoop implements Runnable {
     private final LongAdder skipped = new LongAdder();
     private final LongAdder restarts = new LongAdder();
     private final LongAdder deadLettered = new LongAdder();
+    private final LongAdder halted = new LongAdder();
     private final LongAdder reconnects = new LongAdder();
     private final LongAdder handlings = new LongAdder();
     private final LongAdder handlerNanos = new LongAdder();
@@ -786,6 +787,11 @@ final class ConsumptionLoop implements Runnable {
                 ? Telemetry.Settlement.DISCARD : Telemetry.Settlement.DEAD_LETTER;
     }
 
+    /** Whether a rejection past max-retries halts the message's key (partition-poison=halt) instead of settling it. */
+    private boolean haltsOnPoison() {
+        return broker instanceof dev.courier.spi.AbstractBroker adapter && adapter.haltsOnPoison(stream, group);
+    }
+
     private void reject(Message message, Handler handler, Throwable error, Telemetry.Process observed) {
         failed.increment();
         nack(message, handler, error, observed);
@@ -797,7 +803,8 @@ final class ConsumptionLoop implements Runnable {
                     + "dead-letter: {4}",
                     this, handler.subscription().description(), id(message), message.deliveryCount(), error);
             LOG.log(Level.DEBUG, "stack trace", error);
-            Telemetry.Settlement settlement = redeliversAfterNack(message) ? Telemetry.Settlement.NACK : givenUp();
+            Telemetry.Settlement settlement = redeliversAfterNack(message) ? Telemetry.Settlement.NACK
+                    : haltsOnPoison() ? Telemetry.Settlement.HALT : givenUp();
             Telemetry.Settle settle = observed.settle(settlement);
             try {
                 broker.nack(stream, message.id(), group);
@@ -808,6 +815,8 @@ final class ConsumptionLoop implements Runnable {
             settle.end(null);
             if (settlement == Telemetry.Settlement.DEAD_LETTER) {
                 deadLettered.increment();
+            } else if (settlement == Telemetry.Settlement.HALT) {
+                halted.increment();
             }
         } else {
             LOG.log(Level.ERROR, "{0}: {1} failed on message {2}; broker ''{3}'' has no ACK_NACK, so the message is "
@@ -915,7 +924,7 @@ final class ConsumptionLoop implements Runnable {
     GroupMetrics metrics(Backlog backlog) {
         Backlog.Group g = backlog.group(stream, group);
         return new GroupMetrics(broker.name(), stream, group, handled.sum(), failed.sum(), deadLettered.sum(),
-                reconnects.sum(), handlings.sum(), Duration.ofNanos(handlerNanos.sum()),
+                halted.sum(), reconnects.sum(), handlings.sum(), Duration.ofNanos(handlerNanos.sum()),
                 Duration.ofNanos(longestHandling.get()), g.lag(), g.pending(), g.consumers());
     }
 

@@ -115,7 +115,12 @@ public interface Telemetry {
         /** Moved to the dead-letter queue: a payload that cannot be bound, or a rejection past max-retries. */
         DEAD_LETTER("dead_letter"),
         /** Given up on as for {@link #DEAD_LETTER}, where the broker keeps no dead letters (enable-dlq=false). */
-        DISCARD("discard");
+        DISCARD("discard"),
+        /**
+         * Rejected past max-retries on a partitioned stream under {@code partition-poison=halt}: not dead-lettered,
+         * the key stops on it until an operator acts.
+         */
+        HALT("halt");
 
         private final String operation;
 
