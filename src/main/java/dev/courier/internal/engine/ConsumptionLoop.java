@@ -481,12 +481,23 @@ final class ConsumptionLoop implements Runnable {
         lastCycle = Instant.now();
         lastError = null;
         window.add(batch);
+        runQuick();
         if (batch.isEmpty() && !idle) {
             // Nothing more for now: read again when all is done (then blocking), or in a moment with the acks.
             awaitRoom(Integer.MAX_VALUE);
             return 1;
         }
         return batch.size();
+    }
+
+    /** Runs ready messages in the reader's thread while their handlers are quick: no hand-over costs more. */
+    private void runQuick() {
+        long last = 0;
+        for (InFlight.Entry entry; !stopping && (entry = window.takeQuick(last)) != null; ) {
+            long started = System.nanoTime();
+            run(entry);
+            last = Math.max(1, System.nanoTime() - started);
+        }
     }
 
     private void awaitRoom(int room) {
@@ -511,27 +522,20 @@ final class ConsumptionLoop implements Runnable {
 
     /** A worker: takes ready messages from the window and runs their handlers, until the loop stops. */
     private void work() {
+        long last = 0;
         while (true) {
-            List<InFlight.Entry> taken;
+            InFlight.Entry entry;
             try {
-                taken = window.take();
+                entry = window.take(last);
             } catch (InterruptedException e) {
                 return;
             }
-            if (taken.isEmpty()) {
+            if (entry == null) {
                 return;
             }
-            try {
-                for (InFlight.Entry entry : taken) {
-                    if (entry != taken.get(0) && window.closed()) {
-                        window.done(entry, false); // the stop: not started, left for redelivery
-                    } else {
-                        run(entry);
-                    }
-                }
-            } finally {
-                window.idle();
-            }
+            long started = System.nanoTime();
+            run(entry);
+            last = Math.max(1, System.nanoTime() - started);
         }
     }
 
