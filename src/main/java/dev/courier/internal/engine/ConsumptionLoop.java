@@ -31,8 +31,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * held here, unacknowledged (so the broker spends no retry and counts no delivery), nothing is read while the
  * circuit is open, and once it is half-open the first held message is the probe.
  *
- * <p>With a {@link Concurrency} above one, the loop's thread only reads, into an {@link InFlight} window, and that
- * many workers (threads from the same factory) run the handlers; acks wait in the window and go with the next read.
+ * <p>With a {@link Concurrency} above one, the loop's thread reads into an {@link InFlight} window and runs quick
+ * handlers itself; up to that many workers (threads from the same factory) run the others, and the loop's thread
+ * counts among them. Acks wait in the window and go with the next read.
  * There the circuit breaker only stops reading while it is open: a failing message is rejected as usual.
  */
 final class ConsumptionLoop implements Runnable {
@@ -539,7 +540,10 @@ final class ConsumptionLoop implements Runnable {
         }
     }
 
-    /** Handles one message of a worker's; what escapes (an OutOfMemoryError, a bug) ends neither it nor the loop. */
+    /**
+     * Handles one message of the window's, in a worker or the loop's thread; what escapes (an OutOfMemoryError, a
+     * bug) ends neither it nor the loop.
+     */
     private void run(InFlight.Entry entry) {
         try {
             handle(entry);
