@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The demo's {@code ParallelSubscriber} (concurrency 4) on a server: handlers run at once, on managed threads, each
- * with a request context of its own and the application's naming context (a {@code java:comp} lookup).
+ * with a request context of its own, the application's naming context (a {@code java:comp} lookup), and the same
+ * security context as a loop's own thread (CDI's {@code Principal}, through the demo's {@code CallerCheck}).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @ExtendWith(Servers.class)
@@ -33,13 +34,21 @@ abstract class ConcurrentHandlersIT {
 
     protected abstract Servers.Kind kind();
 
+    /**
+     * Whether the server has a security context for CDI's {@code Principal} outside requests. Open Liberty has none
+     * without a security feature (server-config/server.xml has none): its {@code Principal} fails (WELD-000044) on
+     * the loop's thread, and must on the workers alike. (With appSecurity-5.0 both say UNAUTHENTICATED; Payara
+     * Micro's both ANONYMOUS.)
+     */
+    protected abstract boolean hasSecurity();
+
     @BeforeAll
     void startServer() {
         server = Servers.acquire(kind());
     }
 
     @Test
-    void handlers_run_at_once_each_in_its_own_request_context_with_the_naming_context() {
+    void handlers_run_at_once_each_in_its_own_request_context_with_the_naming_and_security_contexts() {
         String run = UUID.randomUUID().toString();
         for (int i = 0; i < 8; i++) {
             HttpResponse<String> response = server.send(HttpRequest.newBuilder(uri("api/streams/parallel-jobs"))
@@ -53,18 +62,42 @@ abstract class ConcurrentHandlersIT {
         Set<Object> requests = new HashSet<>();
         Set<Object> threads = new HashSet<>();
         Set<Object> naming = new HashSet<>();
+        Set<Object> callers = new HashSet<>();
         jobs.forEach(job -> {
             requests.add(job.get("request"));
             threads.add(job.get("thread"));
             naming.add(job.get("naming"));
+            callers.add(job.get("caller"));
         });
         assertEquals(Set.of("java:comp"), naming, "the application's naming context on every worker: " + jobs);
+        assertTrue(threads.stream().allMatch(t -> String.valueOf(t).contains("-worker-")), "on workers: " + threads);
+        Object loopCaller = loopThreadCaller();
+        if (hasSecurity()) {
+            assertTrue(!String.valueOf(loopCaller).startsWith("failed"), "the loop's thread has a security context: "
+                    + loopCaller);
+        }
+        assertEquals(Set.of(loopCaller), callers, "every worker has the loop thread's security context: " + jobs);
         assertEquals(8, requests.size(), "a request context per message: " + jobs);
         assertTrue(threads.size() >= 2, "several worker threads: " + threads);
         Map<?, ?> log = (Map<?, ?>) DemoJson.parse(
                 server.send(HttpRequest.newBuilder(uri("api/parallel")).GET()).body());
         assertTrue(((Number) log.get("most_at_once")).intValue() >= 2, "handlers at once: " + log);
         assertTrue(((Number) log.get("most_at_once")).intValue() <= 4, "at most the concurrency: " + log);
+    }
+
+    /** The caller that the demo's {@code ContextChecks} (concurrency 1: on its loop's thread) sees. */
+    private Object loopThreadCaller() {
+        String name = UUID.randomUUID().toString();
+        HttpResponse<String> published = server.send(HttpRequest.newBuilder(uri("api/streams/context-checks"))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"name\": \"" + name + "\"}")));
+        assertEquals(200, published.statusCode(), published::body);
+        Map<?, ?> call = await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).until(() ->
+                ((List<?>) ((Map<?, ?>) DemoJson.parse(server.send(HttpRequest.newBuilder(uri("api/context-checks"))
+                        .GET()).body())).get("calls")).stream().map(c -> (Map<?, ?>) c)
+                        .filter(c -> name.equals(c.get("name"))).findFirst().orElse(null), c -> c != null);
+        assertTrue(!String.valueOf(call.get("thread")).contains("-worker-"), "on the loop's thread: " + call);
+        return call.get("caller");
     }
 
     private List<Map<?, ?>> ours(String run) {

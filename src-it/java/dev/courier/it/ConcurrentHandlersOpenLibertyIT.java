@@ -7,4 +7,9 @@ class ConcurrentHandlersOpenLibertyIT extends ConcurrentHandlersIT {
     protected Servers.Kind kind() {
         return Servers.Kind.OPEN_LIBERTY;
     }
+
+    @Override
+    protected boolean hasSecurity() {
+        return false; // no security feature in server-config/server.xml
+    }
 }

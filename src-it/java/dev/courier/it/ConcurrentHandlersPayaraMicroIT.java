@@ -7,4 +7,9 @@ class ConcurrentHandlersPayaraMicroIT extends ConcurrentHandlersIT {
     protected Servers.Kind kind() {
         return Servers.Kind.PAYARA_MICRO;
     }
+
+    @Override
+    protected boolean hasSecurity() {
+        return true; // Jakarta Security is built in
+    }
 }

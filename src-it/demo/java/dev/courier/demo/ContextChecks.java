@@ -19,10 +19,11 @@ public class ContextChecks {
     static final int KEPT = 1000;
 
     /**
-     * One call: the request-scoped bean's and the {@code @Dependent} parameter's numbers, and how many
-     * {@code @Dependent} parameters had been destroyed when it began.
+     * One call: the request-scoped bean's and the {@code @Dependent} parameter's numbers, how many
+     * {@code @Dependent} parameters had been destroyed when it began, and its caller ({@link CallerCheck}).
      */
-    public record Call(String name, int requestBean, int dependent, int dependentsDestroyedBefore, String thread) {
+    public record Call(String name, int requestBean, int dependent, int dependentsDestroyedBefore, String thread,
+                       String caller) {
     }
 
     private final AtomicInteger requestBeans = new AtomicInteger();
@@ -32,9 +33,9 @@ public class ContextChecks {
     private final ArrayDeque<Integer> requestBeansDestroyed = new ArrayDeque<>();
 
     void check(@Subscribe(stream = "context-checks") Map<String, Object> message, ContextTrace trace,
-               CallScratch scratch) {
+               CallScratch scratch, CallerCheck caller) {
         add(calls, new Call(String.valueOf(message.get("name")), trace.number(), scratch.number(),
-                dependentsDestroyed.get(), Thread.currentThread().getName()));
+                dependentsDestroyed.get(), Thread.currentThread().getName(), caller.describe()));
         if (Boolean.TRUE.equals(message.get("fail"))) {
             throw new IllegalStateException("the check asked to fail");
         }

@@ -8,8 +8,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What {@link ParallelSubscriber} did: each job with its request context, thread and naming context, and the most at
- * once.
+ * What {@link ParallelSubscriber} did: each job with its request context, thread, naming and security context, and
+ * the most at once.
  */
 @ApplicationScoped
 public class ParallelLog {
@@ -23,13 +23,14 @@ public class ParallelLog {
         mostAtOnce = Math.max(mostAtOnce, running);
     }
 
-    synchronized void finished(Object job, String request, String thread, String naming) {
+    synchronized void finished(Object job, String request, String thread, String naming, String caller) {
         running--;
         Map<String, Object> entry = new LinkedHashMap<>();
         entry.put("job", job);
         entry.put("request", request);
         entry.put("thread", thread);
         entry.put("naming", naming);
+        entry.put("caller", caller);
         jobs.add(entry);
     }
 

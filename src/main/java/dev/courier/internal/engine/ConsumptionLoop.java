@@ -31,8 +31,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * held here, unacknowledged (so the broker spends no retry and counts no delivery), nothing is read while the
  * circuit is open, and once it is half-open the first held message is the probe.
  *
- * <p>With a {@link Concurrency} above one, the loop's thread only reads, into an {@link InFlight} window, and that
- * many workers (threads from the same factory) run the handlers; acks wait in the window and go with the next read.
+ * <p>With a {@link Concurrency} above one, the loop's thread reads into an {@link InFlight} window and runs quick
+ * handlers itself; up to that many workers (threads from the same factory) run the others, and the loop's thread
+ * counts among them. Acks wait in the window and go with the next read.
  * There the circuit breaker only stops reading while it is open: a failing message is rejected as usual.
  */
 final class ConsumptionLoop implements Runnable {
@@ -481,12 +482,23 @@ final class ConsumptionLoop implements Runnable {
         lastCycle = Instant.now();
         lastError = null;
         window.add(batch);
+        runQuick();
         if (batch.isEmpty() && !idle) {
             // Nothing more for now: read again when all is done (then blocking), or in a moment with the acks.
             awaitRoom(Integer.MAX_VALUE);
             return 1;
         }
         return batch.size();
+    }
+
+    /** Runs ready messages in the reader's thread while their handlers are quick: no hand-over costs more. */
+    private void runQuick() {
+        long last = 0;
+        for (InFlight.Entry entry; !stopping && (entry = window.takeQuick(last)) != null; ) {
+            long started = System.nanoTime();
+            run(entry);
+            last = Math.max(1, System.nanoTime() - started);
+        }
     }
 
     private void awaitRoom(int room) {
@@ -511,31 +523,27 @@ final class ConsumptionLoop implements Runnable {
 
     /** A worker: takes ready messages from the window and runs their handlers, until the loop stops. */
     private void work() {
+        long last = 0;
         while (true) {
-            List<InFlight.Entry> taken;
+            InFlight.Entry entry;
             try {
-                taken = window.take();
+                entry = window.take(last);
             } catch (InterruptedException e) {
                 return;
             }
-            if (taken.isEmpty()) {
+            if (entry == null) {
                 return;
             }
-            try {
-                for (InFlight.Entry entry : taken) {
-                    if (entry != taken.get(0) && window.closed()) {
-                        window.done(entry, false); // the stop: not started, left for redelivery
-                    } else {
-                        run(entry);
-                    }
-                }
-            } finally {
-                window.idle();
-            }
+            long started = System.nanoTime();
+            run(entry);
+            last = Math.max(1, System.nanoTime() - started);
         }
     }
 
-    /** Handles one message of a worker's; what escapes (an OutOfMemoryError, a bug) ends neither it nor the loop. */
+    /**
+     * Handles one message of the window's, in a worker or the loop's thread; what escapes (an OutOfMemoryError, a
+     * bug) ends neither it nor the loop.
+     */
     private void run(InFlight.Entry entry) {
         try {
             handle(entry);

@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -21,6 +22,15 @@ import java.util.concurrent.locks.ReentrantLock;
  * A head that failed and was rejected stays at its queue's head, awaiting its redelivery by the broker (it keeps its
  * place in the window, as it is coming back); the redelivered message takes its place and runs before the rest. A
  * message without a key is its own key: it waits for nothing.
+ *
+ * <p>Handing a message to another thread costs more than a quick handler (a wake-up, and the message's memory moving
+ * between cores). So while the ready work is short by the handlers' recent times (at most
+ * {@link #WAKE_BACKLOG_NANOS}), the reader runs it itself ({@link #takeQuick}), as a loop without workers would; and
+ * a parked worker is woken only when the ready messages are more work than the threads running handlers clear within
+ * that time: with slow handlers, every worker. At most {@code concurrency} messages run at once, the reader's
+ * included. Each thread takes one message at a time, so a ready message waits behind a handler that turns slow only
+ * until an idle worker sees the stall (see {@link #watch}); a handler that turns slow in the reader holds up the
+ * reading until it returns, and then the reader runs none of the next {@link #SLOW_MEMORY}.
  */
 final class InFlight {
 
@@ -31,6 +41,8 @@ final class InFlight {
     private final ReentrantLock lock = new ReentrantLock();
     /** Workers wait on it for a ready message. */
     private final Condition ready = lock.newCondition();
+    /** The watching worker waits on it. */
+    private final Condition watch = lock.newCondition();
     /** The reader waits on it for a message to finish. */
     private final Condition finished = lock.newCondition();
     private final int capacity;
@@ -43,16 +55,29 @@ final class InFlight {
     private final Map<String, Awaited> awaited = new HashMap<>();
     /** Handed to workers and not finished; by identity (a record's equals would compare payloads). */
     private final java.util.Set<Entry> running = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-    /** Workers with messages in hand. */
-    private int busy;
+    /** Messages handed out at once at most: the concurrency, the reader's quick ones included. */
     private final int workers;
+    /** Workers parked on {@link #ready}, and how many of those were woken and are not back yet. */
+    private int parked;
+    private int woken;
+    /** A worker watches; it sleeps until the next read (the loop was idle); the watch goes to a woken worker. */
+    private boolean watched;
+    private boolean watcherAsleep;
+    private boolean watchHandedOver;
+    private long lastAddAt;
+    /** Recent handling time per message (a moving average): the work that the ready messages stand for. */
+    private long handlingNanos = STALL_NANOS;
+    /** Until {@link #progress} reaches it, no message runs in the reader: a handler was slow. */
+    private long quickFrom;
+    /** Messages finished or rejected so far: the watcher's measure of progress. */
+    private long progress;
     private final List<String> acks = new ArrayList<>();
     private long oldestAckAt;
     private int held;
     /** The room the reader waits for; finishing messages wake it only once there is that much, or none is held. */
     private int wanted = 1;
-    /** No message is handed out any more: the loop stops. Set under the lock; volatile for {@link #closed()}. */
-    private volatile boolean closed;
+    /** No message is handed out any more: the loop stops. */
+    private boolean closed;
     /** The stop gave up: what finishes now is not acknowledged. */
     private boolean abandoned;
 
@@ -66,8 +91,29 @@ final class InFlight {
         this.workers = concurrency.workers();
     }
 
-    /** The most messages a worker takes at once, when many are ready: fewer hand-overs, as many workers busy. */
-    static final int MAX_TAKEN = 16;
+    /**
+     * Ready work per thread running handlers beyond which a worker is woken (and up to which the reader runs it
+     * itself): several times what a wake-up costs, and little beside a handler's own latency.
+     */
+    static final long WAKE_BACKLOG_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
+
+    /** No message finished this long while some are ready: the watching worker takes one. */
+    static final long STALL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+
+    /**
+     * A handler that took this long is slow: more than a thread descheduled on a busy machine, far more than a quick
+     * handler.
+     */
+    static final long SLOW_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+
+    /**
+     * After a handler took longer than {@link #SLOW_NANOS}, the reader runs none of the next this many messages: a
+     * handler that may turn slow in the reader holds up the reading, and does so at most once in this many.
+     */
+    static final int SLOW_MEMORY = 1000;
+
+    /** After the last read that gave messages, the watcher watches this long before it sleeps. */
+    static final long WATCH_LINGER_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
     /** How many more messages the loop may read now. */
     int room() {
@@ -98,10 +144,11 @@ final class InFlight {
         }
     }
 
+    /** Threads running a handler: workers, and the reader running quick ones. */
     int busy() {
         lock.lock();
         try {
-            return busy;
+            return running.size();
         } finally {
             lock.unlock();
         }
@@ -138,10 +185,12 @@ final class InFlight {
                     runnable.add(entry);
                 }
             }
-            // One worker is woken; each that takes some and leaves more wakes the next (see take): with quick
-            // handlers one or two workers clear a batch, instead of every worker waking (a futex each) for a few.
-            if (!runnable.isEmpty()) {
-                ready.signal();
+            lastAddAt = System.nanoTime();
+            if (watcherAsleep) {
+                watch.signal(); // the loop is busy again: the watch goes on
+            }
+            if (!quick()) {
+                wakeIfNeeded(); // else the reader runs them (takeQuick)
             }
         } finally {
             lock.unlock();
@@ -149,49 +198,160 @@ final class InFlight {
     }
 
     /**
-     * The next ready messages for a worker, waiting for one: its share of those ready (up to {@link #MAX_TAKEN}), at
-     * least one; empty once closed. The worker reports each ({@link #done}, {@link #rejected}), then calls
-     * {@link #idle}.
+     * The next ready message for the reader to run itself, while the ready work is short; {@code null} when it is not
+     * (the workers are woken for it), or none is ready. The reader reports it as a worker does ({@link #done},
+     * {@link #rejected}) before it takes the next.
+     *
+     * @param lastNanos how long its last message took, 0 for none
      */
-    List<Entry> take() throws InterruptedException {
+    Entry takeQuick(long lastNanos) {
         lock.lock();
         try {
-            while (runnable.isEmpty() && !closed) {
-                ready.await();
+            measured(lastNanos);
+            if (closed || !handable()) {
+                return null;
             }
-            if (closed) {
-                return List.of();
+            if (!quick()) {
+                wakeIfNeeded();
+                return null;
             }
-            int n = Math.max(1, Math.min(MAX_TAKEN, runnable.size() / workers));
-            List<Entry> taken = new ArrayList<>(n);
-            for (int i = 0; i < n; i++) {
-                Entry entry = runnable.pollFirst();
-                running.add(entry);
-                taken.add(entry);
-            }
-            busy++;
-            if (!runnable.isEmpty()) {
-                ready.signal(); // more are ready: another worker, if one waits
-            }
-            return taken;
+            return handOut();
         } finally {
             lock.unlock();
         }
     }
 
-    /** A worker is done with what it took. */
-    void idle() {
+    /**
+     * The next ready message for a worker, waiting for one; {@code null} once closed. The worker reports it
+     * ({@link #done}, {@link #rejected}) before it takes the next.
+     *
+     * @param lastNanos how long the worker's last message took, 0 for none
+     */
+    Entry take(long lastNanos) throws InterruptedException {
         lock.lock();
         try {
-            busy--;
+            measured(lastNanos);
+            while (!closed) {
+                if (watchHandedOver && !watched) {
+                    watchHandedOver = false;
+                } else if (handable()) {
+                    Entry entry = handOut();
+                    wakeIfNeeded();
+                    return entry;
+                }
+                if (!watched) {
+                    watched = true;
+                    try {
+                        watch();
+                    } finally {
+                        watched = false;
+                    }
+                    if (!closed && handable()) {
+                        if (parked > woken) {
+                            // The watch goes on in another worker while this one runs a message.
+                            watchHandedOver = true;
+                            woken++;
+                            ready.signal();
+                        }
+                        return handOut();
+                    }
+                    continue;
+                }
+                parked++;
+                try {
+                    ready.await();
+                } finally {
+                    parked--;
+                    if (woken > 0) {
+                        woken--;
+                    }
+                }
+            }
+            return null;
         } finally {
             lock.unlock();
         }
     }
 
-    /** Whether the loop stops: a worker leaves the rest of what it took. */
-    boolean closed() {
-        return closed; // read for each message a worker runs: no lock
+    /**
+     * The watching worker waits here until a message is for it: when the ready work wants one more thread, or no
+     * message was finished for {@link #STALL_NANOS} while some are ready (the threads running handlers are held up
+     * by slow ones), or the loop stops. While the loop reads messages it looks every {@link #STALL_NANOS}; a
+     * while after the last read that gave any, it sleeps until the next.
+     */
+    private void watch() throws InterruptedException {
+        long seen = progress;
+        long seenAt = System.nanoTime();
+        while (!closed && !(handable() && wantsWorker())) {
+            if (held == 0 && System.nanoTime() - lastAddAt >= WATCH_LINGER_NANOS) {
+                watcherAsleep = true;
+                try {
+                    watch.await();
+                } finally {
+                    watcherAsleep = false;
+                }
+                seen = progress;
+                seenAt = System.nanoTime();
+                continue;
+            }
+            watch.awaitNanos(STALL_NANOS);
+            long now = System.nanoTime();
+            if (progress != seen) {
+                seen = progress;
+                seenAt = now;
+            } else if (handable() && now - seenAt >= STALL_NANOS) {
+                return;
+            }
+        }
+    }
+
+    private void measured(long lastNanos) {
+        if (lastNanos > 0) {
+            handlingNanos += (lastNanos - handlingNanos) / 8;
+            if (lastNanos > SLOW_NANOS) {
+                quickFrom = progress + SLOW_MEMORY;
+            }
+        }
+    }
+
+    /** Whether a message is ready and may run now: fewer than the concurrency run. */
+    private boolean handable() {
+        return !runnable.isEmpty() && running.size() < workers;
+    }
+
+    private Entry handOut() {
+        Entry entry = runnable.pollFirst();
+        running.add(entry);
+        return entry;
+    }
+
+    /**
+     * Whether the ready work is short enough for the reader to run it itself, and no handler was slow or stalled of
+     * late.
+     */
+    private boolean quick() {
+        return progress >= quickFrom && (double) runnable.size() * handlingNanos <= WAKE_BACKLOG_NANOS;
+    }
+
+    /** Whether the ready messages are more work than the threads running handlers clear soon. */
+    private boolean wantsWorker() {
+        int awake = running.size() + woken;
+        return awake == 0 || (double) runnable.size() * handlingNanos > (double) awake * WAKE_BACKLOG_NANOS;
+    }
+
+    /**
+     * Wakes a worker if the ready messages want one. A woken worker that takes one and leaves more asks again, so
+     * slow handlers wake every worker, one after the other.
+     */
+    private void wakeIfNeeded() {
+        if (handable() && wantsWorker()) {
+            if (parked > woken) {
+                woken++;
+                ready.signal();
+            } else if (watched) {
+                watch.signal();
+            }
+        }
     }
 
     /** The handlers returned (or the message was skipped or dead-lettered): it is done and to be acknowledged. */
@@ -199,6 +359,7 @@ final class InFlight {
         lock.lock();
         try {
             running.remove(entry);
+            progress++;
             if (acknowledge && !abandoned) {
                 if (acks.isEmpty()) {
                     oldestAckAt = System.nanoTime();
@@ -219,6 +380,7 @@ final class InFlight {
         lock.lock();
         try {
             running.remove(entry);
+            progress++;
             if (entry.key() != null && redelivered && !closed) {
                 awaited.put(entry.message().id(), new Awaited(entry.key(), System.nanoTime()));
                 finished.signalAll();
@@ -277,8 +439,8 @@ final class InFlight {
             if (queue.isEmpty()) {
                 keys.remove(entry.key());
             } else {
+                // The thread that finished it takes it next, or wakes a worker for it (take, takeQuick).
                 runnable.add(queue.peekFirst());
-                ready.signal();
             }
         }
         if (held == 0 || capacity - held >= wanted) {
@@ -335,6 +497,7 @@ final class InFlight {
         try {
             closed = true;
             ready.signalAll();
+            watch.signalAll();
             finished.signalAll();
         } finally {
             lock.unlock();

@@ -169,6 +169,142 @@ class ConcurrentLoopTest {
         }
     }
 
+    /**
+     * Quick handlers run in the loop's thread; then one turns slow: the ready messages of other keys are handled
+     * meanwhile, the later one of its key waits (KEY order), and never more than the concurrency run at once. Once it
+     * returned (slow by the loop's measure), quick ones run in workers for a while, so that the next one that blocks
+     * holds up neither the reading nor other keys.
+     */
+    @Test
+    void a_handler_that_turns_slow_holds_back_only_its_key() throws Exception {
+        try (Broker broker = inline()) {
+            String stream = "slow-" + System.nanoTime();
+            broker.read(stream, GROUP, 1);
+            Map<String, CountDownLatch> blocks = Map.of("first", new CountDownLatch(1), "second",
+                    new CountDownLatch(1));
+            List<String> handled = new java.util.concurrent.CopyOnWriteArrayList<>();
+            Set<String> threads = ConcurrentHashMap.newKeySet();
+            AtomicInteger concurrent = new AtomicInteger();
+            AtomicInteger mostConcurrent = new AtomicInteger();
+            CourierEngine engine = engine(broker, stream, new Concurrency(4, Subscribe.Ordering.KEY, "order_id", 0),
+                    Duration.ofSeconds(5), argument -> {
+                        Map<String, Object> payload = ((Message) argument).payload();
+                        mostConcurrent.accumulateAndGet(concurrent.incrementAndGet(), Math::max);
+                        try {
+                            CountDownLatch block = blocks.get(String.valueOf(payload.get("block")));
+                            if (block != null) {
+                                block.await();
+                                // and slow by the loop's measure, however soon it was let go
+                                TimeUnit.NANOSECONDS.sleep(2 * InFlight.SLOW_NANOS);
+                            }
+                            threads.add(Thread.currentThread().getName());
+                            handled.add(payload.get("order_id") + "/" + payload.get("seq"));
+                        } finally {
+                            concurrent.decrementAndGet();
+                        }
+                    });
+            engine.start();
+            try {
+                // More than SLOW_MEMORY: the first calls may be slow (the JIT compiler, class loading).
+                broker.publishAll(stream, quick("warm", 2 * InFlight.SLOW_MEMORY));
+                await().atMost(Duration.ofSeconds(20)).until(() -> countStartingWith(handled, "warm") == 2
+                        * InFlight.SLOW_MEMORY);
+                assertTrue(threads.stream().anyMatch(t -> !t.contains("-worker-")),
+                        "quick handlers ran in the loop's thread: " + threads);
+
+                broker.publishAll(stream, slowOneAmongQuick("first", "a", "b", 8)); // one read (batch 10)
+                await().atMost(Duration.ofSeconds(10)).until(() -> countStartingWith(handled, "b") == 8);
+                assertTrue(!handled.contains("a/1"), "a/1 waits for a/0");
+                blocks.get("first").countDown();
+                await().atMost(Duration.ofSeconds(10)).until(() -> handled.contains("a/1"));
+                assertTrue(handled.indexOf("a/0") < handled.indexOf("a/1"), handled.toString());
+
+                broker.publishAll(stream, quick("again", 100)); // the handlers' average is quick again
+                await().atMost(Duration.ofSeconds(10)).until(() -> countStartingWith(handled, "again") == 100);
+                broker.publishAll(stream, slowOneAmongQuick("second", "c", "d", 30)); // four reads
+                await().atMost(Duration.ofSeconds(10)).until(() -> countStartingWith(handled, "d") == 30);
+                assertTrue(!handled.contains("c/1"), "c/1 waits for c/0");
+                blocks.get("second").countDown();
+                await().atMost(Duration.ofSeconds(10)).until(() -> handled.contains("c/1"));
+                assertTrue(handled.indexOf("c/0") < handled.indexOf("c/1"), handled.toString());
+            } finally {
+                blocks.values().forEach(CountDownLatch::countDown);
+                engine.stop();
+            }
+            assertTrue(mostConcurrent.get() <= 4, "never more than the concurrency at once: " + mostConcurrent);
+        }
+    }
+
+    /**
+     * Two workers; quick handlers run in the loop's thread, until one there blocks and a worker takes the next, which
+     * blocks too: the rest wait for one of them, as the loop's thread counts among the concurrency.
+     */
+    @Test
+    void the_loop_s_thread_counts_among_the_concurrency() throws Exception {
+        try (Broker broker = inline()) {
+            String stream = "bound-" + System.nanoTime();
+            broker.read(stream, GROUP, 1);
+            CountDownLatch release = new CountDownLatch(1);
+            Set<String> handled = ConcurrentHashMap.newKeySet();
+            AtomicInteger concurrent = new AtomicInteger();
+            AtomicInteger mostConcurrent = new AtomicInteger();
+            CourierEngine engine = engine(broker, stream, new Concurrency(2, Subscribe.Ordering.NONE, "", 0),
+                    Duration.ofSeconds(5), argument -> {
+                        Map<String, Object> payload = ((Message) argument).payload();
+                        mostConcurrent.accumulateAndGet(concurrent.incrementAndGet(), Math::max);
+                        try {
+                            if (payload.containsKey("block")) {
+                                release.await();
+                            }
+                            handled.add(payload.get("order_id") + "/" + payload.get("seq"));
+                        } finally {
+                            concurrent.decrementAndGet();
+                        }
+                    });
+            engine.start();
+            try {
+                broker.publishAll(stream, quick("warm", 2 * InFlight.SLOW_MEMORY));
+                await().atMost(Duration.ofSeconds(20)).until(() -> handled.size() == 2 * InFlight.SLOW_MEMORY);
+                List<Map<String, Object>> batch = new ArrayList<>(slowOneAmongQuick("x", "x", "q", 8));
+                batch.set(1, Map.of("order_id", "y", "seq", 0, "block", "y"));
+                broker.publishAll(stream, batch);
+                await().atMost(Duration.ofSeconds(10)).until(() -> concurrent.get() == 2);
+                await().during(Duration.ofMillis(200)).atMost(Duration.ofSeconds(2))
+                        .until(() -> handled.stream().noneMatch(h -> h.startsWith("q")));
+                release.countDown();
+                await().atMost(Duration.ofSeconds(10)).until(() -> handled.stream().filter(h -> h.startsWith("q"))
+                        .count() == 8);
+            } finally {
+                release.countDown();
+                engine.stop();
+            }
+            assertEquals(2, mostConcurrent.get(), "never more than the concurrency at once");
+        }
+    }
+
+    private static List<Map<String, Object>> quick(String keys, int n) {
+        List<Map<String, Object>> messages = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            messages.add(Map.of("order_id", keys + "-" + i % 20, "seq", i));
+        }
+        return messages;
+    }
+
+    /** A message of {@code key} that blocks on {@code block}, the next of its key, then quick ones of other keys. */
+    private static List<Map<String, Object>> slowOneAmongQuick(String block, String key, String others, int n) {
+        List<Map<String, Object>> messages = new ArrayList<>();
+        messages.add(Map.of("order_id", key, "seq", 0, "block", block));
+        messages.add(Map.of("order_id", key, "seq", 1));
+        for (int i = 0; i < n; i++) {
+            messages.add(Map.of("order_id", others + i, "seq", 0));
+        }
+        return messages;
+    }
+
+    private static long countStartingWith(List<String> handled, String prefix) {
+        return handled.stream().filter(h -> h.startsWith(prefix)).count();
+    }
+
     @Test
     void the_window_bounds_what_is_read_and_running_on_inline() throws Exception {
         try (Broker broker = inline()) {
