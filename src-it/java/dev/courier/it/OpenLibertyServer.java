@@ -20,16 +20,31 @@ final class OpenLibertyServer extends AppServer {
     private final Path wlp = existing(property("courier.it.liberty.home"));
     private final Path serverConfig = existing(property("courier.it.server-config"));
 
-    /** With server-config/telemetry.xml included, the WAR in apps/ (its classloader sees the OpenTelemetry API). */
-    private final boolean telemetry;
+    /** What is added to server-config/server.xml. */
+    enum Variant {
+        /** server-config/server.xml as it is. */
+        PLAIN("liberty"),
+        /** With server-config/telemetry.xml included, the WAR in apps/ (its classloader sees the OpenTelemetry API). */
+        TELEMETRY("liberty-telemetry"),
+        /** With appSecurity-5.0: a security context on every thread, as an application with a login has. */
+        APP_SECURITY("liberty-security");
 
-    OpenLibertyServer() {
-        this(false);
+        private final String directory;
+
+        Variant(String directory) {
+            this.directory = directory;
+        }
     }
 
-    OpenLibertyServer(boolean telemetry) {
-        super(telemetry ? "liberty-telemetry" : "liberty");
-        this.telemetry = telemetry;
+    private final Variant variant;
+
+    OpenLibertyServer() {
+        this(Variant.PLAIN);
+    }
+
+    OpenLibertyServer(Variant variant) {
+        super(variant.directory);
+        this.variant = variant;
     }
 
     @Override
@@ -53,13 +68,16 @@ final class OpenLibertyServer extends AppServer {
     protected List<String> command() throws IOException {
         Path userDir = workDir.resolve("usr");
         Path server = userDir.resolve("servers").resolve(SERVER);
-        Path apps = server.resolve(telemetry ? "apps" : "dropins");
+        Path apps = server.resolve(variant == Variant.TELEMETRY ? "apps" : "dropins");
         Files.createDirectories(apps);
         String config = Files.readString(serverConfig.resolve("server.xml"));
-        if (telemetry) {
+        if (variant == Variant.TELEMETRY) {
             Files.copy(serverConfig.resolve("telemetry.xml"), server.resolve("telemetry.xml"),
                     StandardCopyOption.REPLACE_EXISTING);
             config = config.replace("</server>", "    <include location=\"telemetry.xml\"/>\n</server>");
+        } else if (variant == Variant.APP_SECURITY) {
+            config = config.replace("</server>",
+                    "    <featureManager>\n        <feature>appSecurity-5.0</feature>\n    </featureManager>\n</server>");
         }
         Files.writeString(server.resolve("server.xml"), config);
         Files.copy(war, apps.resolve(war.getFileName()), StandardCopyOption.REPLACE_EXISTING);

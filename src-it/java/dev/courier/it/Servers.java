@@ -19,7 +19,9 @@ public final class Servers implements BeforeAllCallback {
     public enum Kind {
         OPEN_LIBERTY(OpenLibertyServer::new),
         /** With MicroProfile Telemetry 2.0 (server-config/telemetry.xml). */
-        OPEN_LIBERTY_TELEMETRY(() -> new OpenLibertyServer(true)),
+        OPEN_LIBERTY_TELEMETRY(() -> new OpenLibertyServer(OpenLibertyServer.Variant.TELEMETRY)),
+        /** With appSecurity-5.0, so that every thread has a security context. */
+        OPEN_LIBERTY_SECURITY(() -> new OpenLibertyServer(OpenLibertyServer.Variant.APP_SECURITY)),
         PAYARA_MICRO(PayaraMicroServer::new);
 
         private final Supplier<AppServer> factory;
