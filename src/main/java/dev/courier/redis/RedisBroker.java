@@ -168,20 +168,20 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
 
     @Override
     public boolean skip(String category, String group, String key) {
-        return resolve(category, group, key, PartitionedGroup.Resolution.SKIP);
+        return resolve(category, group, key, HaltedKeys.Resolution.SKIP);
     }
 
     @Override
     public boolean deadLetter(String category, String group, String key) {
-        return resolve(category, group, key, PartitionedGroup.Resolution.DEAD_LETTER);
+        return resolve(category, group, key, HaltedKeys.Resolution.DEAD_LETTER);
     }
 
     @Override
     public boolean retry(String category, String group, String key) {
-        return resolve(category, group, key, PartitionedGroup.Resolution.RETRY);
+        return resolve(category, group, key, HaltedKeys.Resolution.RETRY);
     }
 
-    private boolean resolve(String category, String group, String key, PartitionedGroup.Resolution resolution) {
+    private boolean resolve(String category, String group, String key, HaltedKeys.Resolution resolution) {
         PartitionedGroup partitioned = partitions.existing(category, group);
         return partitioned != null && partitioned.resolve(key, resolution);
     }

@@ -1,0 +1,266 @@
+package dev.courier.redis;
+
+import dev.courier.DeadLetter;
+import dev.courier.Message;
+import dev.courier.internal.JsonCodec;
+import redis.clients.jedis.StreamEntryID;
+import redis.clients.jedis.params.XReadParams;
+import redis.clients.jedis.resps.StreamEntry;
+
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * Reads the owned keys into their buffers and hands messages out, at most one per key in flight: one fenced-read
+ * script takes entries under each key's token (own pending ones first after an acquisition), and one blocking XREAD
+ * over the idle owned streams wakes on new entries, so that idle keys cost no polling.
+ */
+final class PartitionReader {
+
+    private static final System.Logger LOG = System.getLogger("dev.courier.redis");
+    /** Entries read per key at once; handed out one at a time, so the key's order holds. */
+    private static final int PREFETCH = 16;
+
+    private final String brokerName;
+    private final String category;
+    private final String group;
+    private final RedisConnection connection;
+    private final PartitionLeases leases;
+    private final OwnedKeys owned;
+    private final KeyDiscovery discovery;
+    private final DeadLetterQueue deadLetters;
+    private final ConsumerGroups groups;
+
+    PartitionReader(String brokerName, String category, String group, RedisConnection connection,
+                    PartitionLeases leases, OwnedKeys owned, KeyDiscovery discovery, DeadLetterQueue deadLetters,
+                    ConsumerGroups groups) {
+        this.brokerName = brokerName;
+        this.category = category;
+        this.group = group;
+        this.connection = connection;
+        this.leases = leases;
+        this.owned = owned;
+        this.discovery = discovery;
+        this.deadLetters = deadLetters;
+        this.groups = groups;
+    }
+
+    /** A message's id: the key and the entry id (a key has no colon, an entry id neither). */
+    static String messageId(String key, String entryId) {
+        return key + ":" + entryId;
+    }
+
+    /** Hands out up to {@code max} messages, reading more where a key's buffer is empty, waiting up to blockMs. */
+    List<Message> read(int max, long blockMs) {
+        List<Message> out = handOut(max);
+        if (!out.isEmpty()) {
+            return out;
+        }
+        List<String> pending = keys(o -> o.pendingNext, max);
+        if (!pending.isEmpty()) {
+            fencedRead(pending, true);
+        }
+        // Keys known to have entries are read at once: a busy partition costs one script per batch, no XREAD.
+        List<String> ready = keys(o -> o.ready && !o.pendingNext, max);
+        if (!ready.isEmpty()) {
+            fencedRead(ready, false);
+        }
+        out = handOut(max);
+        if (!out.isEmpty() || !pending.isEmpty()) {
+            return out;
+        }
+        Map<String, StreamEntryID> idle = idleStreams();
+        if (idle.isEmpty()) {
+            if (blockMs > 0) {
+                owned.await(blockMs);
+            }
+            return handOut(max);
+        }
+        XReadParams params = XReadParams.xReadParams().count(1);
+        if (blockMs > 0) {
+            params.block((int) Math.min(Integer.MAX_VALUE, blockMs));
+        }
+        List<Map.Entry<String, List<StreamEntry>>> woken = blockMs > 0
+                ? connection.executeBlocking("XREAD (partitions)", j -> j.xread(params, idle))
+                : connection.execute("XREAD (partitions)", j -> j.xread(params, idle));
+        if (woken == null || woken.isEmpty()) {
+            return handOut(max);
+        }
+        List<String> keys = new ArrayList<>(woken.size());
+        int prefix = category.length() + 1;
+        synchronized (owned) {
+            for (Map.Entry<String, List<StreamEntry>> stream : woken) {
+                String key = stream.getKey().substring(prefix);
+                OwnedKey o = owned.get(key);
+                if (o != null) {
+                    o.ready = true; // those beyond max are read next time, without waiting
+                    if (keys.size() < max) {
+                        keys.add(key);
+                    }
+                }
+            }
+        }
+        fencedRead(keys, false);
+        return handOut(max);
+    }
+
+    /** Up to max owned keys, not halted, with an empty buffer, that {@code which} picks. */
+    private List<String> keys(Predicate<OwnedKey> which, int max) {
+        List<String> keys = new ArrayList<>();
+        synchronized (owned) {
+            for (OwnedKey o : owned.values()) {
+                if (keys.size() == max) {
+                    break;
+                }
+                if (!o.halted && o.buffer.isEmpty() && which.test(o)) {
+                    keys.add(o.key);
+                }
+            }
+        }
+        return keys;
+    }
+
+    /**
+     * The next message of each key with none in flight, while its lease is surely this instance's: a retry whose
+     * delay is over, else the head of its buffer.
+     */
+    private List<Message> handOut(int max) {
+        List<Message> out = new ArrayList<>();
+        long nanos = System.nanoTime();
+        long millis = System.currentTimeMillis();
+        synchronized (owned) {
+            for (OwnedKey o : owned.values()) {
+                if (out.size() == max) {
+                    break;
+                }
+                if (o.inFlight != null || o.halted || nanos - o.validUntil >= 0) {
+                    continue;
+                }
+                if (o.current == null) {
+                    o.current = o.buffer.poll();
+                } else if (o.retryAt > millis) {
+                    continue;
+                }
+                if (o.current != null) {
+                    Message m = o.current;
+                    if (m.deliveryCount() != o.attempts + 1) {
+                        m = new Message(m.id(), m.stream(), m.payload(), o.attempts + 1, m.traceContext());
+                        o.current = m;
+                    }
+                    o.inFlight = m.id().substring(o.key.length() + 1);
+                    o.lastActive = nanos;
+                    out.add(m);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Owned keys with an empty buffer and nothing waiting, for the blocking XREAD. */
+    private Map<String, StreamEntryID> idleStreams() {
+        Map<String, StreamEntryID> idle = new LinkedHashMap<>();
+        synchronized (owned) {
+            for (OwnedKey o : owned.values()) {
+                if (!o.halted && !o.pendingNext && o.buffer.isEmpty()) {
+                    idle.put(PartitionedStreams.stream(category, o.key), new StreamEntryID(o.lastId));
+                }
+            }
+        }
+        return idle;
+    }
+
+    /**
+     * One fenced read of the keys still owned: their own pending entries after the cursor, or new ones, up to
+     * {@value #PREFETCH} each, into their buffers.
+     */
+    private void fencedRead(List<String> candidates, boolean pending) {
+        List<OwnedKey> keys = new ArrayList<>();
+        List<String> ids = new ArrayList<>();
+        synchronized (owned) {
+            for (String key : candidates) {
+                OwnedKey o = owned.get(key);
+                if (o != null && !o.halted && o.buffer.isEmpty()) {
+                    keys.add(o);
+                    ids.add(pending ? o.pendingCursor : ">");
+                }
+            }
+        }
+        if (keys.isEmpty()) {
+            return;
+        }
+        List<Object> replies = leases.read(category, OwnedKeys.keys(keys), OwnedKeys.tokens(keys), ids, PREFETCH);
+        List<String> vanished = new ArrayList<>();
+        synchronized (owned) {
+            for (int i = 0; i < replies.size(); i++) {
+                List<Object> reply = PartitionLeases.list(replies.get(i));
+                OwnedKey o = keys.get(i);
+                if (!owned.isCurrent(o)) {
+                    continue;
+                }
+                long kind = ((Number) reply.get(0)).longValue();
+                if (kind == 0) {
+                    owned.drop(o.key);
+                } else if (kind == 1) {
+                    if (pending) {
+                        o.pendingNext = false;
+                    } else {
+                        o.lastId = text(reply.get(1));
+                        o.ready = false;
+                    }
+                } else if (kind == 3) {
+                    vanished.add(o.key);
+                } else {
+                    String last = null;
+                    for (Object raw : PartitionLeases.list(reply.get(1))) {
+                        List<Object> entry = PartitionLeases.list(raw);
+                        last = text(entry.get(0));
+                        Message message = message(o, last, PartitionLeases.list(entry.get(1)));
+                        if (message != null) {
+                            o.buffer.add(message);
+                        }
+                    }
+                    if (pending) {
+                        o.pendingCursor = last;
+                    } else {
+                        o.lastId = last;
+                        o.ready = true;
+                    }
+                    o.lastActive = System.nanoTime();
+                }
+            }
+        }
+        if (!vanished.isEmpty()) {
+            discovery.rediscover(vanished);
+        }
+    }
+
+    private Message message(OwnedKey o, String entryId, List<Object> fields) {
+        String data = null;
+        for (int i = 0; i + 1 < fields.size(); i += 2) {
+            if (RedisBroker.DATA.equals(text(fields.get(i)))) {
+                data = text(fields.get(i + 1));
+            }
+        }
+        String stream = PartitionedStreams.stream(category, o.key);
+        try {
+            Map<String, Object> payload = data == null ? Map.of() : JsonCodec.parse(data);
+            if (!payload.isEmpty()) {
+                return new Message(messageId(o.key, entryId), stream, payload, 1);
+            }
+        } catch (IllegalArgumentException e) {
+            // dead-lettered below
+        }
+        LOG.log(Level.WARNING, "broker ''{0}'': entry {1} of stream ''{2}'' is not a message; dead-lettering it",
+                brokerName, entryId, stream);
+        deadLetters.writeQuietly(groups.state(stream, group), entryId, null, 1, DeadLetter.MALFORMED);
+        return null;
+    }
+
+    private static String text(Object value) {
+        return value instanceof byte[] bytes ? StreamEntries.utf8(bytes) : String.valueOf(value);
+    }
+}
