@@ -47,7 +47,7 @@ final class FairShare {
                     if (o.halted) {
                         continue; // a halted key waits for its operator here
                     }
-                    if (o.current == null) {
+                    if (o.settled()) {
                         surplus.add(o); // no message handed out: a message boundary (buffered ones stay pending)
                     } else {
                         o.releaseWhenSettled = true;

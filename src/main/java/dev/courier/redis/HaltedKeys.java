@@ -37,7 +37,7 @@ final class HaltedKeys {
         synchronized (owned) {
             for (OwnedKey o : owned.values()) {
                 if (o.halted) {
-                    out.add(new Partitions.HaltedKey(category, group, o.key, o.current.id(), o.attempts));
+                    out.add(new Partitions.HaltedKey(category, group, o.key, o.failing.id(), o.attempts));
                 }
             }
         }
@@ -52,7 +52,7 @@ final class HaltedKeys {
                 return false;
             }
         }
-        String entryId = o.inFlight;
+        String entryId = o.failing.id().substring(key.length() + 1);
         switch (resolution) {
             case SKIP -> {
                 if (leases.ack(category, key, o.token, entryId) < 0) {
@@ -74,7 +74,7 @@ final class HaltedKeys {
                 synchronized (owned) {
                     o.halted = false;
                     o.attempts = 0;
-                    o.inFlight = null;
+                    o.retrying = true; // handed out again at once
                     o.retryAt = 0;
                     owned.wake();
                 }

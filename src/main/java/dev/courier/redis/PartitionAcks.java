@@ -1,10 +1,13 @@
 package dev.courier.redis;
 
+import dev.courier.Message;
 import dev.courier.spi.RetryPolicy;
 
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Settles the messages handed out: fenced acknowledgements (a key whose lease moved acknowledges nothing), rejections
@@ -39,10 +42,12 @@ final class PartitionAcks {
         this.poison = poison;
     }
 
-    /** Fenced XACK of each message's key, in one script: a key whose lease moved acknowledges nothing. */
+    /**
+     * Fenced XACK of the messages, in one script, with one XACK per key for all of its ids: a key whose lease moved
+     * acknowledges nothing.
+     */
     int ackAll(List<String> messageIds) {
-        List<OwnedKey> keys = new ArrayList<>(messageIds.size());
-        List<String> entryIds = new ArrayList<>(messageIds.size());
+        Map<OwnedKey, List<String>> byKey = new LinkedHashMap<>();
         synchronized (owned) {
             for (String id : messageIds) {
                 int colon = id.lastIndexOf(':');
@@ -52,51 +57,65 @@ final class PartitionAcks {
                             + "this instance no longer owns its key of stream ''{3}''", brokerName, id, group,
                             category);
                 } else {
-                    keys.add(o);
-                    entryIds.add(id.substring(colon + 1));
+                    byKey.computeIfAbsent(o, k -> new ArrayList<>()).add(id.substring(colon + 1));
                 }
             }
         }
-        if (keys.isEmpty()) {
+        if (byKey.isEmpty()) {
             return 0;
         }
-        long[] acked = leases.ack(category, OwnedKeys.keys(keys), OwnedKeys.tokens(keys), entryIds);
+        List<OwnedKey> keys = new ArrayList<>(byKey.keySet());
+        long[] acked = leases.ack(category, OwnedKeys.keys(keys), OwnedKeys.tokens(keys),
+                new ArrayList<>(byKey.values()));
         int acknowledged = 0;
         synchronized (owned) {
             for (int i = 0; i < acked.length; i++) {
                 OwnedKey o = keys.get(i);
+                List<String> entryIds = byKey.get(o);
                 if (acked[i] < 0) {
-                    LOG.log(Level.WARNING, "broker ''{0}'': message {1} of group ''{2}'' fenced: the lease of key "
-                            + "''{3}'' moved, so it was not acknowledged", brokerName,
-                            PartitionReader.messageId(o.key, entryIds.get(i)), group, o.key);
+                    LOG.log(Level.WARNING, "broker ''{0}'': {1} message(s) of group ''{2}'' fenced, from {3}: the "
+                            + "lease of key ''{4}'' moved, so they were not acknowledged", brokerName,
+                            entryIds.size(), group, PartitionReader.messageId(o.key, entryIds.get(0)), o.key);
                     if (owned.isCurrent(o)) {
                         owned.drop(o.key);
                     }
                     continue;
                 }
                 acknowledged += (int) acked[i];
-                settled(o, entryIds.get(i));
+                for (String entryId : entryIds) {
+                    settled(o, entryId);
+                }
             }
         }
         return acknowledged;
     }
 
     /**
-     * A message of the key is done with: the key reads new entries again, or is released if it was surplus. Called
-     * holding the monitor.
+     * A message of the key is done with: the key reads new entries again, or is released if it was surplus and
+     * nothing of it is out. Called holding the monitor.
      */
     void settled(OwnedKey o, String entryId) {
-        if (!entryId.equals(o.inFlight)) {
+        Message m = o.out(entryId);
+        if (m == null) {
             return;
         }
-        o.inFlight = null;
-        o.current = null;
-        o.attempts = 0;
-        o.retryAt = 0;
-        if (o.releaseWhenSettled) {
+        o.out.remove(m);
+        if (m == o.failing) {
+            o.failing = null;
+            o.attempts = 0;
+            o.retrying = false;
+            o.retryAt = 0;
+        }
+        if (o.releaseWhenSettled && o.settled()) {
             owned.release(List.of(o));
         }
         owned.wake();
+    }
+
+    /** The message out with the entry id, with the loop (not waiting for its retry); null when none. */
+    private static Message running(OwnedKey o, String entryId) {
+        Message m = o.out(entryId);
+        return m == null || (m == o.failing && o.retrying) ? null : m;
     }
 
     /**
@@ -109,13 +128,18 @@ final class PartitionAcks {
         String entryId = colon < 0 ? "" : messageId.substring(colon + 1);
         synchronized (owned) {
             OwnedKey o = owned.get(key);
-            if (o == null || !entryId.equals(o.inFlight)) {
+            Message m = o == null ? null : running(o, entryId);
+            if (m == null) {
                 return false;
+            }
+            if (m != o.failing) {
+                o.failing = m; // the key's earlier messages out are done: their acks come with the next read
+                o.attempts = 0;
             }
             o.attempts++;
             if (!policy.exhausted(o.attempts)) {
                 o.retryAt = System.currentTimeMillis() + policy.delayBeforeRetry(o.attempts).toMillis();
-                o.inFlight = null; // the message stays current: handed out again, before the key's next one
+                o.retrying = true; // it keeps its place: handed out again, before the key's next one
                 return true;
             }
             if (poison == PartitionedGroup.Poison.HALT) {
@@ -137,7 +161,7 @@ final class PartitionAcks {
         OwnedKey o;
         synchronized (owned) {
             o = owned.get(key);
-            if (o == null || !entryId.equals(o.inFlight)) {
+            if (o == null || running(o, entryId) == null) {
                 return false;
             }
         }

@@ -34,6 +34,7 @@ final class PartitionReader {
     private final KeyDiscovery discovery;
     private final DeadLetterQueue deadLetters;
     private final ConsumerGroups groups;
+    private volatile boolean several;
 
     PartitionReader(String brokerName, String category, String group, RedisConnection connection,
                     PartitionLeases leases, OwnedKeys owned, KeyDiscovery discovery, DeadLetterQueue deadLetters,
@@ -125,39 +126,91 @@ final class PartitionReader {
     }
 
     /**
-     * The next message of each key with none in flight, while its lease is surely this instance's: a retry whose
-     * delay is over, else the head of its buffer.
+     * The next messages of the keys, while each key's lease is surely this instance's: a head whose retry delay is
+     * over, then the buffered ones, one per key with none out or, where the loop keeps a key's messages in order
+     * ({@link #handOutSeveral}), all of them.
      */
     private List<Message> handOut(int max) {
         List<Message> out = new ArrayList<>();
         long nanos = System.nanoTime();
         long millis = System.currentTimeMillis();
+        boolean several = this.several;
         synchronized (owned) {
+            // Heads due for their retry first: the loop may be waiting for them, its window full behind them. A
+            // loop that keeps order takes them back in their places, not as new ones: beyond max.
             for (OwnedKey o : owned.values()) {
-                if (out.size() == max) {
+                if (out.size() == max && !several) {
+                    return out;
+                }
+                if (o.retrying && o.retryAt <= millis && !o.halted && nanos - o.validUntil < 0) {
+                    Message failed = o.failing;
+                    Message again = new Message(failed.id(), failed.stream(), failed.payload(), o.attempts + 1,
+                            failed.traceContext());
+                    o.replace(failed, again);
+                    o.failing = again;
+                    o.retrying = false;
+                    o.lastActive = nanos;
+                    out.add(again);
+                }
+            }
+            int limit = several ? out.size() + max : max;
+            // A quarter of a read per key at most, so that the loop holds several keys, not one key's backlog.
+            int perKey = several ? Math.max(1, max / 4) : 1;
+            for (OwnedKey o : owned.values()) {
+                if (out.size() >= limit) {
                     break;
                 }
-                if (o.inFlight != null || o.halted || nanos - o.validUntil >= 0) {
+                if (o.halted || o.buffer.isEmpty() || nanos - o.validUntil >= 0) {
                     continue;
                 }
-                if (o.current == null) {
-                    o.current = o.buffer.poll();
-                } else if (o.retryAt > millis) {
-                    continue;
-                }
-                if (o.current != null) {
-                    Message m = o.current;
-                    if (m.deliveryCount() != o.attempts + 1) {
-                        m = new Message(m.id(), m.stream(), m.payload(), o.attempts + 1, m.traceContext());
-                        o.current = m;
-                    }
-                    o.inFlight = m.id().substring(o.key.length() + 1);
+                // One at a time: only when nothing of the key is out (a retry waits here, first).
+                int given = 0;
+                while (out.size() < limit && given++ < perKey && !o.buffer.isEmpty()
+                        && (several || o.out.isEmpty())) {
+                    Message m = o.buffer.poll();
+                    o.out.add(m);
                     o.lastActive = nanos;
                     out.add(m);
                 }
             }
         }
         return out;
+    }
+
+    /**
+     * The loop keeps each key's messages in order through retries (by their stream, the key's): from now on, a
+     * key's buffered messages are handed out together, so that their acks share one fenced XACK; a handler may start
+     * on one only while {@link #mayStart} says so. Not under {@code halt}: a halted key's later messages must not
+     * run, and Protean's rule for a shared group is one message in flight.
+     */
+    void handOutSeveral() {
+        several = true;
+    }
+
+    /**
+     * Whether a handler may start on a message handed out: it is still out on the key's current lease, and the lease
+     * is surely still this instance's (four fifths of a TTL after the last renewal sent). If not, the key is dropped
+     * (its lease may have moved or be lapsing): the loop leaves this message and the key's later ones, and the next
+     * owner, which reclaims them, hands them out again.
+     */
+    boolean mayStart(Message message) {
+        String key = message.stream().substring(category.length() + 1);
+        synchronized (owned) {
+            OwnedKey o = owned.get(key);
+            if (o == null) {
+                return false;
+            }
+            if (!o.isOut(message)) {
+                return false;
+            }
+            if (System.nanoTime() - o.validUntil < 0) {
+                return true;
+            }
+            LOG.log(Level.WARNING, "broker ''{0}'': key ''{1}'' of stream ''{2}'' dropped by group ''{3}'': its lease "
+                    + "was not renewed in time, so no handler starts on it here", brokerName, key, category, group);
+            owned.drop(key);
+            return false;
+        }
     }
 
     /** Owned keys with an empty buffer and nothing waiting, for the blocking XREAD. */

@@ -41,7 +41,7 @@ final class PartitionReaper {
         List<OwnedKey> cold = new ArrayList<>();
         synchronized (owned) {
             for (OwnedKey o : owned.values()) {
-                if (cold.size() < CHUNK && o.current == null && o.buffer.isEmpty() && !o.halted
+                if (cold.size() < CHUNK && o.settled() && o.buffer.isEmpty() && !o.halted
                         && now - o.lastActive >= TimeUnit.MILLISECONDS.toNanos(reapIdleMs)) {
                     cold.add(o);
                 }

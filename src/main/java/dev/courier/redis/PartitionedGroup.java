@@ -30,6 +30,7 @@ final class PartitionedGroup implements AutoCloseable {
     private final String category;
     private final String group;
     private final String owner;
+    private final Poison poison;
     private final OwnedKeys owned;
     private final PartitionReader reader;
     private final PartitionAcks acks;
@@ -41,6 +42,7 @@ final class PartitionedGroup implements AutoCloseable {
                      long ttlMs, long reapIdleMs, String consumer) {
         this.category = category;
         this.group = group;
+        this.poison = poison;
         this.owner = consumer.replace(':', '-') + "-"
                 + String.format("%06x", ThreadLocalRandom.current().nextInt(0x1000000));
         PartitionLeases leases = new PartitionLeases(connection, group);
@@ -83,6 +85,22 @@ final class PartitionedGroup implements AutoCloseable {
             this.acks.ackAll(acks);
         }
         return reader.read(max, blockMs);
+    }
+
+    /**
+     * A loop with workers keeps each key's messages in order (see {@link PartitionReader#handOutSeveral}): under
+     * {@code dead-letter} the reader hands out several of a key at once from now on. Whether the loop must key by
+     * stream: always, the key's order being the broker's promise.
+     */
+    boolean keepsOrderPerStream() {
+        if (poison == Poison.DEAD_LETTER) {
+            reader.handOutSeveral();
+        }
+        return true;
+    }
+
+    boolean mayStart(Message message) {
+        return reader.mayStart(message);
     }
 
     int ackAll(List<String> messageIds) {

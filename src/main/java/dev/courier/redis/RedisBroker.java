@@ -186,6 +186,19 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         return partitioned != null && partitioned.resolve(key, resolution);
     }
 
+    /** A partitioned stream's loop keys by the message's stream, its partition, and may be given several of one. */
+    @Override
+    public boolean keepsOrderPerStream(String stream, String group) {
+        PartitionedGroup partitioned = partitioned(stream, group);
+        return partitioned != null && partitioned.keepsOrderPerStream();
+    }
+
+    @Override
+    public boolean mayStart(String stream, String group, Message message) {
+        PartitionedGroup partitioned = partitions.existing(stream, group);
+        return partitioned == null || partitioned.mayStart(message);
+    }
+
     /** The group's partitioned consumer, for tests: null until the group has read here. */
     PartitionedGroup partitionedGroup(String stream, String group) {
         return partitions.existing(stream, group);

@@ -88,6 +88,8 @@ final class ConsumptionLoop implements Runnable {
     final Concurrency concurrency;
     /** With workers: what is read and not finished; {@code null} for one handler at a time. */
     private final InFlight window;
+    /** The broker asked that messages be kept in order per stream (a partition), and be checked before each start. */
+    private final boolean byStream;
     private final List<Thread> workers = new java.util.concurrent.CopyOnWriteArrayList<>();
     private long nextStuckRead;
     private volatile long stopRequestedAt;
@@ -139,8 +141,12 @@ final class ConsumptionLoop implements Runnable {
                     EngineSettings settings, Concurrency concurrency) {
         this.order = order;
         this.concurrency = concurrency;
-        this.window = concurrency.parallel() ? new InFlight(concurrency) : null;
         this.broker = broker;
+        // A partitioned stream's broker hands out several messages of a partition at once when the loop keeps
+        // them in order: workers do, by the message's stream; one message at a time does without.
+        this.byStream = concurrency.parallel() && broker instanceof dev.courier.spi.AbstractBroker adapter
+                && adapter.keepsOrderPerStream(stream, group);
+        this.window = concurrency.parallel() ? new InFlight(concurrency, byStream) : null;
         this.stream = stream;
         this.group = group;
         this.handlers = List.copyOf(handlers);
@@ -564,6 +570,10 @@ final class ConsumptionLoop implements Runnable {
     /** What {@link #process} does, for a worker: the outcome goes to the window. */
     private void handle(InFlight.Entry entry) {
         Message message = entry.message();
+        if (byStream && !((dev.courier.spi.AbstractBroker) broker).mayStart(stream, group, message)) {
+            window.done(entry, false); // its partition may have moved: left for the broker to deliver again
+            return;
+        }
         List<Handler> matching = matching(message);
         if (matching.isEmpty()) {
             skipped.increment();

@@ -21,7 +21,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Under {@link Subscribe.Ordering#KEY} each key has a queue in stream order whose head alone is ready or running.
  * A head that failed and was rejected stays at its queue's head, awaiting its redelivery by the broker (it keeps its
  * place in the window, as it is coming back); the redelivered message takes its place and runs before the rest. A
- * message without a key is its own key: it waits for nothing.
+ * message without a key is its own key: it waits for nothing. A partitioned stream's broker may ask that every
+ * message be keyed by its stream, its partition ({@code byStream}), whatever the ordering.
  *
  * <p>Handing a message to another thread costs more than a quick handler (a wake-up, and the message's memory moving
  * between cores). So while the ready work is short by the handlers' recent times (at most
@@ -84,9 +85,18 @@ final class InFlight {
     private record Awaited(String key, long since) {
     }
 
+    /** Every message keyed by its stream (a partition's), whatever the ordering: the broker asked for it. */
+    private final boolean byStream;
+
     InFlight(Concurrency concurrency) {
+        this(concurrency, false);
+    }
+
+    /** @param byStream key every message by {@link Message#stream()} (a partitioned stream's broker needs it) */
+    InFlight(Concurrency concurrency, boolean byStream) {
         this.capacity = concurrency.maxInFlight();
-        this.byKey = concurrency.ordering() == Subscribe.Ordering.KEY;
+        this.byStream = byStream;
+        this.byKey = byStream || concurrency.ordering() == Subscribe.Ordering.KEY;
         this.keyField = concurrency.key();
         this.workers = concurrency.workers();
     }
@@ -534,6 +544,9 @@ final class InFlight {
 
     /** The key of a message under KEY: the named payload field (or a Protean message's data field), else its stream. */
     String keyOf(Message message) {
+        if (byStream) {
+            return message.stream();
+        }
         Map<String, Object> payload = message.payload();
         if (keyField.isEmpty()) {
             return ProteanEnvelope.stream(payload);
