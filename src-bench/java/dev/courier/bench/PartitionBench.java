@@ -215,7 +215,7 @@ final class PartitionBench {
         for (String line : Bench.raw.info("commandstats").split("\r?\n")) {
             if (line.startsWith("cmdstat_")) {
                 String name = line.substring(8, line.indexOf(':'));
-                String calls = line.replaceAll(".*calls=(\\d+).*", "$1");
+                String calls = line.replaceAll(".*:calls=(\\d+).*", "$1");
                 String usec = line.replaceAll(".*usec=(\\d+),.*", "$1");
                 stats.add(new String[] {name, calls, usec});
             }
