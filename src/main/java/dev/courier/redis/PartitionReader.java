@@ -160,8 +160,8 @@ final class PartitionReader {
                 if (out.size() >= limit) {
                     break;
                 }
-                if (o.halted || o.buffer.isEmpty() || nanos - o.validUntil >= 0) {
-                    continue;
+                if (o.halted || o.buffer.isEmpty() || o.releaseWhenSettled || nanos - o.validUntil >= 0) {
+                    continue; // a surplus key hands out nothing more, so that it reaches a boundary and goes
                 }
                 // One at a time: only when nothing of the key is out (a retry waits here, first).
                 int given = 0;

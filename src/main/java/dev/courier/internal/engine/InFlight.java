@@ -47,7 +47,7 @@ final class InFlight {
     /** The reader waits on it for a message to finish. */
     private final Condition finished = lock.newCondition();
     private final int capacity;
-    private final boolean byKey;
+    private boolean byKey;
     private final String keyField;
     private final ArrayDeque<Entry> runnable = new ArrayDeque<>();
     /** Under KEY: each key's held messages in stream order; the head is running, ready or awaited. */
@@ -86,19 +86,27 @@ final class InFlight {
     }
 
     /** Every message keyed by its stream (a partition's), whatever the ordering: the broker asked for it. */
-    private final boolean byStream;
+    private boolean byStream;
 
     InFlight(Concurrency concurrency) {
-        this(concurrency, false);
-    }
-
-    /** @param byStream key every message by {@link Message#stream()} (a partitioned stream's broker needs it) */
-    InFlight(Concurrency concurrency, boolean byStream) {
         this.capacity = concurrency.maxInFlight();
-        this.byStream = byStream;
-        this.byKey = byStream || concurrency.ordering() == Subscribe.Ordering.KEY;
+        this.byKey = concurrency.ordering() == Subscribe.Ordering.KEY;
         this.keyField = concurrency.key();
         this.workers = concurrency.workers();
+    }
+
+    /**
+     * From now on every message is keyed by {@link Message#stream()} (a partitioned stream's broker needs it);
+     * before the first {@link #add}.
+     */
+    void keyByStream() {
+        lock.lock();
+        try {
+            byStream = true;
+            byKey = true;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
