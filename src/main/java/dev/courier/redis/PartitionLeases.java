@@ -176,6 +176,8 @@ final class PartitionLeases {
 
     private final RedisConnection connection;
     private final String group;
+    /** WATCH, MGET or MULTI was refused (an ACL): reads go through {@link #READ}. */
+    private volatile boolean scriptOnly;
 
     /** @param group the consumer group, also the leases' namespace; Protean's FQN when sharing a Protean group */
     PartitionLeases(RedisConnection connection, String group) {
@@ -229,11 +231,12 @@ final class PartitionLeases {
      * The fenced read, replied as {@link #READ} does; {@code ids} per key {@code 0} or {@code >}. Without a script,
      * whose replies Redis would convert to Lua and back for every entry: WATCH the leases and GET them, then read
      * only the keys still the token's in one MULTI/EXEC, which Redis aborts if any of those leases changed or
-     * expired meanwhile: as atomic as the script. After a few aborts (renewals landing between), the script.
+     * expired meanwhile: as atomic as the script. After a few aborts (renewals landing between), or where an ACL
+     * refuses WATCH, MGET or MULTI, the script.
      */
     List<Object> read(String category, List<String> keys, List<String> tokens, List<String> ids, int count) {
         List<String> leases = leaseKeys(keys);
-        for (int attempt = 0; attempt < 3; attempt++) {
+        for (int attempt = 0; attempt < 3 && !scriptOnly; attempt++) {
             List<Object> replies = connection.executeOn("fenced XREADGROUP", leases.get(0).getBytes(
                     java.nio.charset.StandardCharsets.UTF_8), false, c -> watchedRead(c, category, keys, tokens, ids,
                     count, leases));
@@ -249,7 +252,17 @@ final class PartitionLeases {
                                      List<String> tokens, List<String> ids, int count, List<String> leases) {
         c.sendCommand(Protocol.Command.WATCH, leases.toArray(String[]::new));
         c.sendCommand(Protocol.Command.MGET, leases.toArray(String[]::new));
-        List<Object> held = list(c.getMany(2).get(1));
+        c.sendCommand(Protocol.Command.MULTI);
+        List<Object> first = c.getMany(3);
+        if (first.get(0) instanceof Exception || first.get(1) instanceof Exception
+                || first.get(2) instanceof Exception) {
+            // Refused (an ACL without WATCH, MGET or MULTI): nothing was read; the script from now on.
+            c.sendCommand(first.get(2) instanceof Exception ? Protocol.Command.UNWATCH : Protocol.Command.DISCARD);
+            c.getOne();
+            scriptOnly = true;
+            return null;
+        }
+        List<Object> held = list(first.get(1));
         List<Object> out = new ArrayList<>(keys.size());
         List<Integer> reading = new ArrayList<>();
         for (int i = 0; i < keys.size(); i++) {
@@ -261,11 +274,10 @@ final class PartitionLeases {
             }
         }
         if (reading.isEmpty()) {
-            c.sendCommand(Protocol.Command.UNWATCH);
+            c.sendCommand(Protocol.Command.DISCARD); // and unwatches
             c.getOne();
             return out;
         }
-        c.sendCommand(Protocol.Command.MULTI);
         int queued = 0;
         for (int i : reading) {
             String stream = PartitionedStreams.stream(category, keys.get(i));
@@ -278,7 +290,7 @@ final class PartitionLeases {
             }
         }
         c.sendCommand(Protocol.Command.EXEC);
-        List<Object> replies = c.getMany(queued + 2);
+        List<Object> replies = c.getMany(queued + 1);
         Object exec = replies.get(replies.size() - 1);
         if (exec == null) {
             return null; // a lease changed between WATCH and EXEC

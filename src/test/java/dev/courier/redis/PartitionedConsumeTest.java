@@ -349,4 +349,21 @@ class PartitionedConsumeTest {
         assertTrue(!broker.mayStart(category, group, batch.get(2)));
         assertEquals(0, broker.ackAll(category, List.of(batch.get(0).id()), group), "fenced");
     }
+
+    @Test
+    void where_an_acl_refuses_watch_the_fenced_read_goes_through_the_script() {
+        redis.command("ACL", "SETUSER", "no-watch-" + group, "on", ">pw", "~*", "&*", "+@all", "-watch");
+        RedisBroker broker = (RedisBroker) new RedisBrokerProvider().create("acl", RedisBrokerContractTest.settings(
+                redis.uri("no-watch-" + group, "pw"), new RetryPolicy(3, Duration.ofMillis(20), 1.0,
+                        Duration.ofSeconds(30), true), Map.of("partition-key." + category, "k",
+                        "partition-lease-ttl", "1")));
+        brokers.add(broker);
+        for (int n = 0; n < 3; n++) {
+            broker.publish(category, Map.of("k", "a", "n", n));
+        }
+        broker.keepsOrderPerStream(category, group);
+        List<Message> batch = readSome(broker);
+        assertEquals(List.of(0, 1, 2), numbers(batch));
+        assertEquals(3, broker.ackAll(category, batch.stream().map(Message::id).toList(), group));
+    }
 }
