@@ -56,6 +56,7 @@ final class PartitionBench {
                 Bench.CONSUMER);
         LongAdder handled = new LongAdder();
         CourierEngine engine = Bench.engine(broker, s, Bench.BATCH, argument -> handled.increment(), EIGHT);
+        Bench.raw.sendCommand(redis.clients.jedis.Protocol.Command.CONFIG, "RESETSTAT");
         double server = redisCpu();
         long cpu = OS.getProcessCpuTime();
         long t = System.nanoTime();
@@ -67,6 +68,7 @@ final class PartitionBench {
             System.err.printf(Locale.ROOT, "    %s: %,.0f msg/s, redis-server %.2f us/msg, JVM %.2f us/msg%n",
                     partitioned ? "partitioned" : "one stream", rate, (redisCpu() - server) * 1e6 / n,
                     (OS.getProcessCpuTime() - cpu) / 1e3 / n);
+            System.err.println("      " + commands(n));
             return rate;
         } finally {
             engine.stop();
@@ -205,6 +207,26 @@ final class PartitionBench {
             all.add(s + ":__partitions__");
             Bench.raw.del(all.toArray(String[]::new));
         }
+    }
+
+    /** The commands redis-server spent most on since the reset (INFO commandstats): calls and us per message. */
+    private static String commands(int n) {
+        List<String[]> stats = new ArrayList<>();
+        for (String line : Bench.raw.info("commandstats").split("\r?\n")) {
+            if (line.startsWith("cmdstat_")) {
+                String name = line.substring(8, line.indexOf(':'));
+                String calls = line.replaceAll(".*:calls=(\\d+).*", "$1");
+                String usec = line.replaceAll(".*usec=(\\d+),.*", "$1");
+                stats.add(new String[] {name, calls, usec});
+            }
+        }
+        stats.sort((a, b) -> Long.compare(Long.parseLong(b[2]), Long.parseLong(a[2])));
+        StringBuilder out = new StringBuilder();
+        for (String[] s : stats.subList(0, Math.min(6, stats.size()))) {
+            out.append(String.format(Locale.ROOT, "%s %,d calls %.2f us/msg; ", s[0], Long.parseLong(s[1]),
+                    Long.parseLong(s[2]) / (double) n));
+        }
+        return out.toString();
     }
 
     /** redis-server's CPU seconds so far (INFO cpu). */

@@ -1,5 +1,7 @@
 package dev.courier.redis;
 
+import redis.clients.jedis.Protocol;
+
 import java.util.ArrayList;
 import java.util.List;
 
@@ -83,17 +85,20 @@ final class PartitionLeases {
             """);
 
     /**
-     * KEYS: lease, stream, per key. ARGV: group, then token and entry id per key. Per key: -1 fenced (nothing
-     * acknowledged), else what XACK acknowledged.
+     * KEYS: lease, stream, per key. ARGV: group, then per key its token, how many entry ids, and the ids. Per key: -1
+     * fenced (nothing acknowledged), else what XACK acknowledged. With one id per key, Protean's fenced ack.
      */
     static final RedisConnection.LuaScript ACK = RedisConnection.LuaScript.of("""
             local out = {}
+            local a = 2
             for i = 1, #KEYS, 2 do
-              if redis.call('GET', KEYS[i]) ~= ARGV[i + 1] then
+              local n = tonumber(ARGV[a + 1])
+              if redis.call('GET', KEYS[i]) ~= ARGV[a] then
                 out[#out + 1] = -1
               else
-                out[#out + 1] = redis.call('XACK', KEYS[i + 1], ARGV[1], ARGV[i + 2])
+                out[#out + 1] = redis.call('XACK', KEYS[i + 1], ARGV[1], unpack(ARGV, a + 2, a + 1 + n))
               end
+              a = a + 2 + n
             end
             return out
             """);
@@ -171,6 +176,8 @@ final class PartitionLeases {
 
     private final RedisConnection connection;
     private final String group;
+    /** WATCH, MGET or MULTI was refused (an ACL): reads go through {@link #READ}. */
+    private volatile boolean scriptOnly;
 
     /** @param group the consumer group, also the leases' namespace; Protean's FQN when sharing a Protean group */
     PartitionLeases(RedisConnection connection, String group) {
@@ -220,8 +227,106 @@ final class PartitionLeases {
         return flags(connection.eval("release leases", RELEASE, leaseKeys(keys), tokens));
     }
 
-    /** The fenced read's raw reply (see {@link #READ}); {@code ids} per key {@code 0} or {@code >}. */
+    /**
+     * The fenced read, replied as {@link #READ} does; {@code ids} per key {@code 0} or {@code >}. Without a script,
+     * whose replies Redis would convert to Lua and back for every entry: WATCH the leases and GET them, then read
+     * only the keys still the token's in one MULTI/EXEC, which Redis aborts if any of those leases changed or
+     * expired meanwhile: as atomic as the script. After a few aborts (renewals landing between), or where an ACL
+     * refuses WATCH, MGET or MULTI, the script.
+     */
     List<Object> read(String category, List<String> keys, List<String> tokens, List<String> ids, int count) {
+        List<String> leases = leaseKeys(keys);
+        for (int attempt = 0; attempt < 3 && !scriptOnly; attempt++) {
+            List<Object> replies = connection.executeOn("fenced XREADGROUP", leases.get(0).getBytes(
+                    java.nio.charset.StandardCharsets.UTF_8), false, c -> watchedRead(c, category, keys, tokens, ids,
+                    count, leases));
+            if (replies != null) {
+                return replies;
+            }
+        }
+        return readByScript(category, keys, tokens, ids, count);
+    }
+
+    /** One WATCH, GET, MULTI/EXEC pass; null when EXEC was aborted. */
+    private List<Object> watchedRead(redis.clients.jedis.Connection c, String category, List<String> keys,
+                                     List<String> tokens, List<String> ids, int count, List<String> leases) {
+        c.sendCommand(Protocol.Command.WATCH, leases.toArray(String[]::new));
+        c.sendCommand(Protocol.Command.MGET, leases.toArray(String[]::new));
+        c.sendCommand(Protocol.Command.MULTI);
+        List<Object> first = c.getMany(3);
+        if (first.get(0) instanceof Exception || first.get(1) instanceof Exception
+                || first.get(2) instanceof Exception) {
+            // Refused (an ACL without WATCH, MGET or MULTI): nothing was read; the script from now on.
+            c.sendCommand(first.get(2) instanceof Exception ? Protocol.Command.UNWATCH : Protocol.Command.DISCARD);
+            c.getOne();
+            scriptOnly = true;
+            return null;
+        }
+        List<Object> held = list(first.get(1));
+        List<Object> out = new ArrayList<>(keys.size());
+        List<Integer> reading = new ArrayList<>();
+        for (int i = 0; i < keys.size(); i++) {
+            Object lease = held.get(i);
+            boolean ours = lease instanceof byte[] b && tokens.get(i).equals(StreamEntries.utf8(b));
+            out.add(ours ? null : List.of(0L));
+            if (ours) {
+                reading.add(i);
+            }
+        }
+        if (reading.isEmpty()) {
+            c.sendCommand(Protocol.Command.DISCARD); // and unwatches
+            c.getOne();
+            return out;
+        }
+        int queued = 0;
+        for (int i : reading) {
+            String stream = PartitionedStreams.stream(category, keys.get(i));
+            c.sendCommand(Protocol.Command.XREADGROUP, "GROUP", group, tokens.get(i), "COUNT",
+                    Integer.toString(count), "STREAMS", stream, ids.get(i));
+            queued++;
+            if (">".equals(ids.get(i))) {
+                c.sendCommand(Protocol.Command.XREVRANGE, stream, "+", "-", "COUNT", "1");
+                queued++;
+            }
+        }
+        c.sendCommand(Protocol.Command.EXEC);
+        List<Object> replies = c.getMany(queued + 1);
+        Object exec = replies.get(replies.size() - 1);
+        if (exec == null) {
+            return null; // a lease changed between WATCH and EXEC
+        }
+        if (exec instanceof RuntimeException refused) {
+            throw refused; // EXECABORT: nothing ran
+        }
+        List<Object> results = list(exec);
+        int r = 0;
+        for (int i : reading) {
+            Object read = results.get(r++);
+            Object last = ">".equals(ids.get(i)) ? results.get(r++) : null;
+            out.set(i, readReply(read, last));
+        }
+        return out;
+    }
+
+    /** One key's reply as {@link #READ} gives it, from its XREADGROUP reply and (for new entries) XREVRANGE's. */
+    private static List<Object> readReply(Object read, Object last) {
+        if (read instanceof Exception) {
+            return List.of(3L); // NOGROUP: the stream was reaped
+        }
+        List<Object> streams = list(read);
+        if (!streams.isEmpty()) {
+            List<Object> entries = list(list(streams.get(0)).get(1));
+            if (!entries.isEmpty()) {
+                return List.of(2L, entries);
+            }
+        }
+        List<Object> lastEntry = last instanceof List<?> ? list(last) : List.of();
+        return List.of(1L, lastEntry.isEmpty() ? StreamEntries.ZERO : list(lastEntry.get(0)).get(0));
+    }
+
+    /** The fenced read by {@link #READ}. */
+    List<Object> readByScript(String category, List<String> keys, List<String> tokens, List<String> ids,
+                              int count) {
         List<String> redisKeys = new ArrayList<>(keys.size() * 2);
         List<String> args = new ArrayList<>(keys.size() * 2 + 2);
         args.add(group);
@@ -237,19 +342,20 @@ final class PartitionLeases {
 
     /** Fenced XACK of one entry: -1 when the lease is no longer the token's (nothing acknowledged), else 0 or 1. */
     long ack(String category, String key, String token, String entryId) {
-        return ack(category, List.of(key), List.of(token), List.of(entryId))[0];
+        return ack(category, List.of(key), List.of(token), List.of(List.of(entryId)))[0];
     }
 
-    /** Fenced XACK of one entry per key, in one script: per key -1 (fenced), 0 or 1. */
-    long[] ack(String category, List<String> keys, List<String> tokens, List<String> entryIds) {
+    /** Fenced XACK of entries of each key, one XACK per key, in one script: per key -1 (fenced), else how many. */
+    long[] ack(String category, List<String> keys, List<String> tokens, List<List<String>> entryIds) {
         List<String> redisKeys = new ArrayList<>(keys.size() * 2);
-        List<String> args = new ArrayList<>(keys.size() * 2 + 1);
+        List<String> args = new ArrayList<>(keys.size() * 3 + 1);
         args.add(group);
         for (int i = 0; i < keys.size(); i++) {
             redisKeys.add(lease(group, keys.get(i)));
             redisKeys.add(PartitionedStreams.stream(category, keys.get(i)));
             args.add(tokens.get(i));
-            args.add(entryIds.get(i));
+            args.add(Integer.toString(entryIds.get(i).size()));
+            args.addAll(entryIds.get(i));
         }
         List<Object> replies = list(connection.eval("fenced XACK", ACK, redisKeys, args));
         long[] acked = new long[replies.size()];

@@ -168,22 +168,35 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
 
     @Override
     public boolean skip(String category, String group, String key) {
-        return resolve(category, group, key, PartitionedGroup.Resolution.SKIP);
+        return resolve(category, group, key, HaltedKeys.Resolution.SKIP);
     }
 
     @Override
     public boolean deadLetter(String category, String group, String key) {
-        return resolve(category, group, key, PartitionedGroup.Resolution.DEAD_LETTER);
+        return resolve(category, group, key, HaltedKeys.Resolution.DEAD_LETTER);
     }
 
     @Override
     public boolean retry(String category, String group, String key) {
-        return resolve(category, group, key, PartitionedGroup.Resolution.RETRY);
+        return resolve(category, group, key, HaltedKeys.Resolution.RETRY);
     }
 
-    private boolean resolve(String category, String group, String key, PartitionedGroup.Resolution resolution) {
+    private boolean resolve(String category, String group, String key, HaltedKeys.Resolution resolution) {
         PartitionedGroup partitioned = partitions.existing(category, group);
         return partitioned != null && partitioned.resolve(key, resolution);
+    }
+
+    /** A partitioned stream's loop keys by the message's stream, its partition, and may be given several of one. */
+    @Override
+    public boolean keepsOrderPerStream(String stream, String group) {
+        PartitionedGroup partitioned = partitioned(stream, group);
+        return partitioned != null && partitioned.keepsOrderPerStream();
+    }
+
+    @Override
+    public boolean mayStart(String stream, String group, Message message) {
+        PartitionedGroup partitioned = partitions.existing(stream, group);
+        return partitioned == null || partitioned.mayStart(message);
     }
 
     /** The group's partitioned consumer, for tests: null until the group has read here. */

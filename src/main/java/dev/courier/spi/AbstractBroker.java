@@ -542,6 +542,25 @@ public abstract class AbstractBroker implements Broker {
         return false;
     }
 
+    /**
+     * Called once by a loop with workers before it reads, which keeps the messages of each {@link Message#stream()}
+     * in order through retries: whether it must. An adapter that answers {@code true} (a partitioned stream's, whose
+     * messages name their partition as their stream) may then hand out several messages of one partition at once,
+     * and the loop asks {@link #mayStart} before each handler. {@code false} by default.
+     */
+    public boolean keepsOrderPerStream(String stream, String group) {
+        return false;
+    }
+
+    /**
+     * Where {@link #keepsOrderPerStream} said so, before a handler starts on a message handed out: whether it may
+     * (the partition is surely still this consumer's). If not, the loop leaves the message unacknowledged and the
+     * adapter sees to its redelivery. {@code true} by default.
+     */
+    public boolean mayStart(String stream, String group, Message message) {
+        return true;
+    }
+
     /** The policy by which {@link #doNack} delivers again or dead-letters; {@code null} when it follows none. */
     protected RetryPolicy retryPolicy() {
         return null;

@@ -299,4 +299,71 @@ class PartitionedConsumeTest {
         assertEquals(1, ((Number) broker.deadLetters(category + ":a", 10).get(0).message().payload().get("n")).intValue());
         assertEquals(List.of(), broker.halted(category, group));
     }
+
+    private List<Message> readSome(RedisBroker broker) {
+        return await().atMost(Duration.ofSeconds(10)).until(() -> broker.read(category, group, 50,
+                Duration.ofMillis(100)), batch -> !batch.isEmpty());
+    }
+
+    private static List<Integer> numbers(List<Message> messages) {
+        return messages.stream().map(m -> ((Number) m.payload().get("n")).intValue()).toList();
+    }
+
+    @Test
+    void a_loop_that_keeps_order_is_given_a_keys_messages_together_and_acks_them_in_one_fenced_xack() {
+        RedisBroker broker = broker("c0", 3, Map.of());
+        for (int n = 0; n < 5; n++) {
+            broker.publish(category, Map.of("k", "a", "n", n));
+        }
+        assertTrue(broker.keepsOrderPerStream(category, group));
+        List<Message> batch = readSome(broker);
+        assertEquals(List.of(0, 1, 2, 3, 4), numbers(batch), "the key's buffered messages at once, in order");
+
+        // The head fails: it alone comes again, the others being out with the loop behind it.
+        assertTrue(broker.nack(category, batch.get(0).id(), group));
+        List<Message> again = readSome(broker);
+        assertEquals(List.of(0), numbers(again));
+        assertEquals(2, again.get(0).deliveryCount());
+
+        redis.command("CONFIG", "RESETSTAT");
+        assertEquals(5, broker.ackAll(category, batch.stream().map(Message::id).toList(), group));
+        assertTrue(text(redis.command("INFO", "commandstats")).contains("cmdstat_xack:calls=1,"),
+                "one XACK for the key's five ids");
+        assertEquals(0L, ((Number) list(redis.command("XPENDING", category + ":a", group)).get(0)).longValue());
+    }
+
+    @Test
+    void no_handler_starts_on_a_message_handed_out_with_others_once_its_keys_lease_moved() {
+        RedisBroker broker = broker("c0", 3, Map.of());
+        for (int n = 0; n < 3; n++) {
+            broker.publish(category, Map.of("k", "a", "n", n));
+        }
+        broker.keepsOrderPerStream(category, group);
+        List<Message> batch = readSome(broker);
+        assertEquals(3, batch.size());
+        assertTrue(broker.mayStart(category, group, batch.get(0)));
+
+        // Another owner has the lease now (as after a stall past the TTL): the next renewal fails.
+        redis.command("SET", PartitionLeases.lease(group, "a"), "other-owner:99", "PX", "60000");
+        await().atMost(Duration.ofSeconds(5)).until(() -> !broker.mayStart(category, group, batch.get(1)));
+        assertTrue(!broker.mayStart(category, group, batch.get(2)));
+        assertEquals(0, broker.ackAll(category, List.of(batch.get(0).id()), group), "fenced");
+    }
+
+    @Test
+    void where_an_acl_refuses_watch_the_fenced_read_goes_through_the_script() {
+        redis.command("ACL", "SETUSER", "no-watch-" + group, "on", ">pw", "~*", "&*", "+@all", "-watch");
+        RedisBroker broker = (RedisBroker) new RedisBrokerProvider().create("acl", RedisBrokerContractTest.settings(
+                redis.uri("no-watch-" + group, "pw"), new RetryPolicy(3, Duration.ofMillis(20), 1.0,
+                        Duration.ofSeconds(30), true), Map.of("partition-key." + category, "k",
+                        "partition-lease-ttl", "1")));
+        brokers.add(broker);
+        for (int n = 0; n < 3; n++) {
+            broker.publish(category, Map.of("k", "a", "n", n));
+        }
+        broker.keepsOrderPerStream(category, group);
+        List<Message> batch = readSome(broker);
+        assertEquals(List.of(0, 1, 2), numbers(batch));
+        assertEquals(3, broker.ackAll(category, batch.stream().map(Message::id).toList(), group));
+    }
 }

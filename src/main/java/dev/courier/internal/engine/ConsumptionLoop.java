@@ -88,6 +88,11 @@ final class ConsumptionLoop implements Runnable {
     final Concurrency concurrency;
     /** With workers: what is read and not finished; {@code null} for one handler at a time. */
     private final InFlight window;
+    /**
+     * The broker asked that messages be kept in order per stream (a partition's), and be checked before each start;
+     * set at the start, before the workers run.
+     */
+    private boolean byStream;
     private final List<Thread> workers = new java.util.concurrent.CopyOnWriteArrayList<>();
     private long nextStuckRead;
     private volatile long stopRequestedAt;
@@ -179,6 +184,13 @@ final class ConsumptionLoop implements Runnable {
             // A managed thread may refuse a new name; the default name will do.
         }
         thread = t;
+        // A partitioned stream's broker hands out several messages of a partition at once when the loop keeps
+        // them in order: workers do, by the message's stream; one message at a time does without.
+        if (window != null && broker instanceof dev.courier.spi.AbstractBroker adapter
+                && adapter.keepsOrderPerStream(stream, group)) {
+            byStream = true;
+            window.keyByStream();
+        }
         if (window != null) {
             for (int i = 1; i <= concurrency.workers(); i++) {
                 Thread w = threads.newThread(this::work);
@@ -564,6 +576,10 @@ final class ConsumptionLoop implements Runnable {
     /** What {@link #process} does, for a worker: the outcome goes to the window. */
     private void handle(InFlight.Entry entry) {
         Message message = entry.message();
+        if (byStream && !((dev.courier.spi.AbstractBroker) broker).mayStart(stream, group, message)) {
+            window.done(entry, false); // its partition may have moved: left for the broker to deliver again
+            return;
+        }
         List<Handler> matching = matching(message);
         if (matching.isEmpty()) {
             skipped.increment();

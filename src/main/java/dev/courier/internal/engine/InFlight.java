@@ -21,7 +21,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Under {@link Subscribe.Ordering#KEY} each key has a queue in stream order whose head alone is ready or running.
  * A head that failed and was rejected stays at its queue's head, awaiting its redelivery by the broker (it keeps its
  * place in the window, as it is coming back); the redelivered message takes its place and runs before the rest. A
- * message without a key is its own key: it waits for nothing.
+ * message without a key is its own key: it waits for nothing. A partitioned stream's broker may ask that every
+ * message be keyed by its stream, its partition ({@code byStream}), whatever the ordering.
  *
  * <p>Handing a message to another thread costs more than a quick handler (a wake-up, and the message's memory moving
  * between cores). So while the ready work is short by the handlers' recent times (at most
@@ -46,7 +47,7 @@ final class InFlight {
     /** The reader waits on it for a message to finish. */
     private final Condition finished = lock.newCondition();
     private final int capacity;
-    private final boolean byKey;
+    private boolean byKey;
     private final String keyField;
     private final ArrayDeque<Entry> runnable = new ArrayDeque<>();
     /** Under KEY: each key's held messages in stream order; the head is running, ready or awaited. */
@@ -84,11 +85,28 @@ final class InFlight {
     private record Awaited(String key, long since) {
     }
 
+    /** Every message keyed by its stream (a partition's), whatever the ordering: the broker asked for it. */
+    private boolean byStream;
+
     InFlight(Concurrency concurrency) {
         this.capacity = concurrency.maxInFlight();
         this.byKey = concurrency.ordering() == Subscribe.Ordering.KEY;
         this.keyField = concurrency.key();
         this.workers = concurrency.workers();
+    }
+
+    /**
+     * From now on every message is keyed by {@link Message#stream()} (a partitioned stream's broker needs it);
+     * before the first {@link #add}.
+     */
+    void keyByStream() {
+        lock.lock();
+        try {
+            byStream = true;
+            byKey = true;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
@@ -534,6 +552,9 @@ final class InFlight {
 
     /** The key of a message under KEY: the named payload field (or a Protean message's data field), else its stream. */
     String keyOf(Message message) {
+        if (byStream) {
+            return message.stream();
+        }
         Map<String, Object> payload = message.payload();
         if (keyField.isEmpty()) {
             return ProteanEnvelope.stream(payload);

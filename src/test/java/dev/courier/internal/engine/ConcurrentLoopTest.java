@@ -76,13 +76,33 @@ class ConcurrentLoopTest {
     }
 
     /**
+     * A partitioned stream under Ordering.NONE: the broker hands out several messages of a partition at once, and the
+     * loop keeps them in order by their stream (the partition's) through retries.
+     */
+    @Test
+    void redis_partitioned_keeps_the_order_of_each_key_through_retries_with_several_handed_out(RedisServer server)
+            throws Exception {
+        try (Broker broker = redis(server, "test-consumer")) {
+            keyOrderThroughRetries(broker, Subscribe.Ordering.NONE, true);
+        }
+    }
+
+    private static void keyOrderThroughRetries(Broker broker) throws Exception {
+        keyOrderThroughRetries(broker, Subscribe.Ordering.KEY, false);
+    }
+
+    /**
      * 20,000 messages over 500 keys, 16 workers, random handler delays; every 20th message fails once, every 40th
      * twice, before it succeeds. Each attempt must be of its key's earliest message not yet handled.
      */
-    private static void keyOrderThroughRetries(Broker broker) throws Exception {
+    private static void keyOrderThroughRetries(Broker broker, Subscribe.Ordering ordering, boolean partitioned)
+            throws Exception {
         int n = 20_000;
         int keys = 500;
         String stream = "orders-" + System.nanoTime();
+        if (partitioned) {
+            broker.partitionBy(stream, "order_id");
+        }
         broker.read(stream, GROUP, 1); // the group exists before the messages
         List<Map<String, Object>> messages = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
@@ -98,7 +118,7 @@ class ConcurrentLoopTest {
         LongAdder handled = new LongAdder();
         AtomicInteger concurrent = new AtomicInteger();
         AtomicInteger mostConcurrent = new AtomicInteger();
-        CourierEngine engine = engine(broker, stream, new Concurrency(16, Subscribe.Ordering.KEY, "order_id", 0),
+        CourierEngine engine = engine(broker, stream, new Concurrency(16, ordering, "order_id", 0),
                 Duration.ofSeconds(5), argument -> {
                     Message m = (Message) argument;
                     String key = (String) m.payload().get("order_id");

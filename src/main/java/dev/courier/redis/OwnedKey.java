@@ -1,0 +1,87 @@
+package dev.courier.redis;
+
+import dev.courier.Message;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+
+/** What this instance knows of a partition key it owns; guarded by its {@link OwnedKeys}' monitor. */
+final class OwnedKey {
+    final String key;
+    final String token;
+    /** The last entry id the group was given for the key: the blocking XREAD wakes after it. */
+    String lastId = StreamEntries.ZERO;
+    /** Entries read under the token (pending on it) and not handed out yet, in order. */
+    final ArrayDeque<Message> buffer = new ArrayDeque<>();
+    /**
+     * The messages handed out and not settled, in order (a retry waiting among them). One at most, unless the loop
+     * keeps them in order (see {@link PartitionReader}): then the loop runs them one after the other, and may have
+     * finished the first ones, their acks coming with its next read, when a later one fails.
+     */
+    final List<Message> out = new ArrayList<>();
+    /** Read own pending entries next, from {@link #pendingCursor}: after acquisition, until none is left. */
+    boolean pendingNext = true;
+    String pendingCursor = "0";
+    /** The one message of the key that failed and is not settled (retried, or halted on); null when none. */
+    Message failing;
+    /** {@link #failing} waits, not handed out, for {@link #retryAt}. */
+    boolean retrying;
+    long retryAt;
+    /** The rejections of {@link #failing} so far. */
+    int attempts;
+    boolean halted;
+    boolean releaseWhenSettled;
+    /** Its last read gave an entry, or XREAD woke on it: read it again before waiting on all of them. */
+    boolean ready;
+    /** When it was acquired or last gave a message (System.nanoTime): a reap waits for reap-idle after it. */
+    long lastActive = System.nanoTime();
+    /**
+     * Until when (System.nanoTime) the lease is surely still this token's: four fifths of a TTL after the last
+     * acquire or renew was sent. Buffered messages are handed out only before it, so that no handler starts
+     * on a key whose lease may have moved.
+     */
+    long validUntil;
+
+    /** The message out with this entry id, or null. */
+    Message out(String entryId) {
+        for (Message m : out) {
+            String id = m.id();
+            if (id.length() == key.length() + 1 + entryId.length() && id.endsWith(entryId)) {
+                return m;
+            }
+        }
+        return null;
+    }
+
+    /** Whether this very message (not an equal one) is out. */
+    boolean isOut(Message message) {
+        for (Message m : out) {
+            if (m == message) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Puts {@code again} in the place of {@code before}, out. */
+    void replace(Message before, Message again) {
+        for (int i = 0; i < out.size(); i++) {
+            if (out.get(i) == before) {
+                out.set(i, again);
+                return;
+            }
+        }
+    }
+
+    /** Nothing handed out and unsettled: a message boundary, where the key may be released or reaped. */
+    boolean settled() {
+        return out.isEmpty();
+    }
+
+    OwnedKey(String key, String token, long validUntil) {
+        this.key = key;
+        this.token = token;
+        this.validUntil = validUntil;
+    }
+}

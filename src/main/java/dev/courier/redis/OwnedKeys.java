@@ -1,0 +1,138 @@
+package dev.courier.redis;
+
+import dev.courier.BrokerException;
+
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The keys a group owns in this instance, and the monitor that guards them and every {@link OwnedKey}: readers wait
+ * on it for keys or settled messages, and are woken when either comes.
+ */
+final class OwnedKeys {
+
+    private static final System.Logger LOG = System.getLogger("dev.courier.redis");
+
+    private final Map<String, OwnedKey> owned = new LinkedHashMap<>();
+    private final PartitionLeases leases;
+    private final long ttlMs;
+
+    OwnedKeys(PartitionLeases leases, long ttlMs) {
+        this.leases = leases;
+        this.ttlMs = ttlMs;
+    }
+
+    long ttlMs() {
+        return ttlMs;
+    }
+
+    synchronized OwnedKey get(String key) {
+        return owned.get(key);
+    }
+
+    synchronized boolean contains(String key) {
+        return owned.containsKey(key);
+    }
+
+    /** Whether {@code o} is still the key's owned state (not dropped, nor acquired again since). */
+    synchronized boolean isCurrent(OwnedKey o) {
+        return owned.get(o.key) == o;
+    }
+
+    synchronized int size() {
+        return owned.size();
+    }
+
+    /** The live view, in acquisition order; iterate it holding the monitor. */
+    Collection<OwnedKey> values() {
+        return owned.values();
+    }
+
+    synchronized List<OwnedKey> snapshot() {
+        return new ArrayList<>(owned.values());
+    }
+
+    synchronized Set<String> keys() {
+        return Set.copyOf(owned.keySet());
+    }
+
+    /** A key just acquired: readers waiting for keys wake. */
+    synchronized void add(OwnedKey o) {
+        owned.put(o.key, o);
+        notifyAll();
+    }
+
+    /** Stops handling a key without releasing it (its lease is gone or going): Protean's drop. */
+    synchronized void drop(String key) {
+        owned.remove(key);
+    }
+
+    /** Compare-and-delete of the keys' leases; they are no longer owned here. */
+    synchronized void release(List<OwnedKey> keys) {
+        if (keys.isEmpty()) {
+            return;
+        }
+        for (OwnedKey o : keys) {
+            owned.remove(o.key);
+        }
+        try {
+            leases.release(keys(keys), tokens(keys));
+        } catch (BrokerException e) {
+            LOG.log(Level.DEBUG, () -> "releasing leases failed (they lapse within their TTL): " + e.getMessage());
+        }
+    }
+
+    /** Wakes readers waiting for keys or for a settled message. */
+    synchronized void wake() {
+        notifyAll();
+    }
+
+    /** Waits up to {@code ms} for {@link #wake}. */
+    synchronized void await(long ms) {
+        try {
+            wait(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Four fifths of a TTL after {@code sent}: the lease cannot have lapsed before, whatever Redis's clock. */
+    long validUntil(long sent) {
+        return sent + TimeUnit.MILLISECONDS.toNanos(ttlMs * 4 / 5);
+    }
+
+    /**
+     * Renews one key's lease now (before an irreversible step such as a dead letter): whether it is still the
+     * token's; dropped if not.
+     */
+    boolean stillOwned(OwnedKey o) {
+        long sent = System.nanoTime();
+        boolean[] renewed = leases.renew(List.of(o.key), List.of(o.token), ttlMs);
+        synchronized (this) {
+            if (renewed[0]) {
+                o.validUntil = validUntil(sent);
+            } else {
+                drop(o.key);
+            }
+        }
+        return renewed[0];
+    }
+
+    static List<String> keys(List<OwnedKey> owned) {
+        List<String> keys = new ArrayList<>(owned.size());
+        owned.forEach(o -> keys.add(o.key));
+        return keys;
+    }
+
+    static List<String> tokens(List<OwnedKey> owned) {
+        List<String> tokens = new ArrayList<>(owned.size());
+        owned.forEach(o -> tokens.add(o.token));
+        return tokens;
+    }
+}

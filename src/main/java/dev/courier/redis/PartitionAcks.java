@@ -1,0 +1,179 @@
+package dev.courier.redis;
+
+import dev.courier.Message;
+import dev.courier.spi.RetryPolicy;
+
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Settles the messages handed out: fenced acknowledgements (a key whose lease moved acknowledges nothing), rejections
+ * (the head again after the retry delay, before the key's next message) and, past {@code max-retries}, the poison
+ * rule: halt the key, or dead-letter the head and go on.
+ */
+final class PartitionAcks {
+
+    private static final System.Logger LOG = System.getLogger("dev.courier.redis");
+
+    private final String brokerName;
+    private final String category;
+    private final String group;
+    private final PartitionLeases leases;
+    private final OwnedKeys owned;
+    private final DeadLetterQueue deadLetters;
+    private final ConsumerGroups groups;
+    private final RetryPolicy policy;
+    private final PartitionedGroup.Poison poison;
+
+    PartitionAcks(String brokerName, String category, String group, PartitionLeases leases, OwnedKeys owned,
+                  DeadLetterQueue deadLetters, ConsumerGroups groups, RetryPolicy policy,
+                  PartitionedGroup.Poison poison) {
+        this.brokerName = brokerName;
+        this.category = category;
+        this.group = group;
+        this.leases = leases;
+        this.owned = owned;
+        this.deadLetters = deadLetters;
+        this.groups = groups;
+        this.policy = policy;
+        this.poison = poison;
+    }
+
+    /**
+     * Fenced XACK of the messages, in one script, with one XACK per key for all of its ids: a key whose lease moved
+     * acknowledges nothing.
+     */
+    int ackAll(List<String> messageIds) {
+        Map<OwnedKey, List<String>> byKey = new LinkedHashMap<>();
+        synchronized (owned) {
+            for (String id : messageIds) {
+                int colon = id.lastIndexOf(':');
+                OwnedKey o = colon < 0 ? null : owned.get(id.substring(0, colon));
+                if (o == null) {
+                    LOG.log(Level.WARNING, "broker ''{0}'': message {1} of group ''{2}'' fenced, not acknowledged: "
+                            + "this instance no longer owns its key of stream ''{3}''", brokerName, id, group,
+                            category);
+                } else {
+                    byKey.computeIfAbsent(o, k -> new ArrayList<>()).add(id.substring(colon + 1));
+                }
+            }
+        }
+        if (byKey.isEmpty()) {
+            return 0;
+        }
+        List<OwnedKey> keys = new ArrayList<>(byKey.keySet());
+        long[] acked = leases.ack(category, OwnedKeys.keys(keys), OwnedKeys.tokens(keys),
+                new ArrayList<>(byKey.values()));
+        int acknowledged = 0;
+        synchronized (owned) {
+            for (int i = 0; i < acked.length; i++) {
+                OwnedKey o = keys.get(i);
+                List<String> entryIds = byKey.get(o);
+                if (acked[i] < 0) {
+                    LOG.log(Level.WARNING, "broker ''{0}'': {1} message(s) of group ''{2}'' fenced, from {3}: the "
+                            + "lease of key ''{4}'' moved, so they were not acknowledged", brokerName,
+                            entryIds.size(), group, PartitionReader.messageId(o.key, entryIds.get(0)), o.key);
+                    if (owned.isCurrent(o)) {
+                        owned.drop(o.key);
+                    }
+                    continue;
+                }
+                acknowledged += (int) acked[i];
+                for (String entryId : entryIds) {
+                    settled(o, entryId);
+                }
+            }
+        }
+        return acknowledged;
+    }
+
+    /**
+     * A message of the key is done with: the key reads new entries again, or is released if it was surplus and
+     * nothing of it is out. Called holding the monitor.
+     */
+    void settled(OwnedKey o, String entryId) {
+        Message m = o.out(entryId);
+        if (m == null) {
+            return;
+        }
+        o.out.remove(m);
+        if (m == o.failing) {
+            o.failing = null;
+            o.attempts = 0;
+            o.retrying = false;
+            o.retryAt = 0;
+        }
+        if (o.releaseWhenSettled && o.settled()) {
+            owned.release(List.of(o));
+        }
+        owned.wake();
+    }
+
+    /** The message out with the entry id, with the loop (not waiting for its retry); null when none. */
+    private static Message running(OwnedKey o, String entryId) {
+        Message m = o.out(entryId);
+        return m == null || (m == o.failing && o.retrying) ? null : m;
+    }
+
+    /**
+     * A rejection: the head is read again (pending first) after the retry delay, the key's later messages waiting;
+     * past {@code max-retries} the key halts or the head is dead-lettered.
+     */
+    boolean nack(String messageId) {
+        int colon = messageId.lastIndexOf(':');
+        String key = colon < 0 ? "" : messageId.substring(0, colon);
+        String entryId = colon < 0 ? "" : messageId.substring(colon + 1);
+        synchronized (owned) {
+            OwnedKey o = owned.get(key);
+            Message m = o == null ? null : running(o, entryId);
+            if (m == null) {
+                return false;
+            }
+            if (m != o.failing) {
+                o.failing = m; // the key's earlier messages out are done: their acks come with the next read
+                o.attempts = 0;
+            }
+            o.attempts++;
+            if (!policy.exhausted(o.attempts)) {
+                o.retryAt = System.currentTimeMillis() + policy.delayBeforeRetry(o.attempts).toMillis();
+                o.retrying = true; // it keeps its place: handed out again, before the key's next one
+                return true;
+            }
+            if (poison == PartitionedGroup.Poison.HALT) {
+                o.halted = true;
+                LOG.log(Level.ERROR, "broker ''{0}'': key ''{1}'' of stream ''{2}'' halted for group ''{3}'' on "
+                        + "poison message {4} after {5} attempts; it stays owned until an operator skips, "
+                        + "dead-letters or retries it", brokerName, key, category, group, entryId, o.attempts);
+                return true;
+            }
+        }
+        return moveToDeadLetters(messageId, "max_retries_exceeded");
+    }
+
+    /** Dead-letters the key's message in flight (or halted head) if the lease is still this instance's. */
+    boolean moveToDeadLetters(String messageId, String reason) {
+        int colon = messageId.lastIndexOf(':');
+        String key = colon < 0 ? "" : messageId.substring(0, colon);
+        String entryId = colon < 0 ? "" : messageId.substring(colon + 1);
+        OwnedKey o;
+        synchronized (owned) {
+            o = owned.get(key);
+            if (o == null || running(o, entryId) == null) {
+                return false;
+            }
+        }
+        if (!owned.stillOwned(o)) {
+            return false;
+        }
+        String stream = PartitionedStreams.stream(category, key);
+        deadLetters.write(groups.state(stream, group), entryId, null, Math.max(1, o.attempts), reason, o.token);
+        synchronized (owned) {
+            o.halted = false;
+            settled(o, entryId);
+        }
+        return true;
+    }
+}
