@@ -115,8 +115,7 @@ final class ConsumptionLoop implements Runnable {
     /** The wait before the next restart after the loop ended on an error; only the loop's thread touches it. */
     private long restartPauseMillis = MIN_RECONNECT_PAUSE.toMillis();
     /** Handled messages whose ack is not sent yet; only the thread in a cycle (holding cycleLock) touches it. */
-    private final List<String> toAck = new ArrayList<>();
-    private long oldestUnackedAt;
+    private final Acks toAck = new Acks();
 
     ConsumptionLoop(int order, Broker broker, String stream, String group, List<Handler> handlers,
                     EngineSettings settings) {
@@ -253,12 +252,8 @@ final class ConsumptionLoop implements Runnable {
                             + "interrupted; their messages (such as {2}) are left unacknowledged, to be delivered "
                             + "again", this, settings.shutdownTimeout().toMillis(), left == null ? "-" : id(left));
                 }
-                List<String> ids = window.takeAcks();
-                if (!ids.isEmpty()) {
-                    broker.ackAll(stream, ids, group);
-                }
             }
-            sendAcks();
+            flushAcks();
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "{0}: the last acknowledgements failed ({1}); those messages come again", this,
                     BrokerSettings.maskUserInfo(String.valueOf(e)));
@@ -385,7 +380,7 @@ final class ConsumptionLoop implements Runnable {
             }
         } else {
             // The last batch's acks ride with this read.
-            batch = broker.read(stream, group, max, blocking ? settings.blockTimeout() : Duration.ZERO, takeAcks());
+            batch = broker.read(stream, group, max, blocking ? settings.blockTimeout() : Duration.ZERO, toAck.take());
         }
         batchLeft = batch.size();
         state = probe ? LoopStatus.State.HALF_OPEN : LoopStatus.State.RUNNING;
@@ -411,7 +406,7 @@ final class ConsumptionLoop implements Runnable {
                     state = LoopStatus.State.OPEN;
                     break;
                 }
-                if (!toAck.isEmpty() && System.nanoTime() - oldestUnackedAt >= MAX_ACK_DELAY_NANOS) {
+                if (toAck.olderThan(MAX_ACK_DELAY_NANOS)) {
                     sendAcks();
                 }
             }
@@ -601,31 +596,15 @@ final class ConsumptionLoop implements Runnable {
     /** Queues the ack of a message whose handling is done; {@link #sendAcks} sends it. */
     private void acknowledge(Message message) {
         if (acknowledges) {
-            if (toAck.isEmpty()) {
-                oldestUnackedAt = System.nanoTime();
-            }
             toAck.add(message.id());
         }
     }
 
-    /** The acks waiting, taken to go with the next read. */
-    private List<String> takeAcks() {
-        if (toAck.isEmpty()) {
-            return List.of();
-        }
-        List<String> ids = List.copyOf(toAck);
-        toAck.clear();
-        return ids;
-    }
-
     private void sendAcks() {
-        if (toAck.isEmpty()) {
-            return;
+        List<String> ids = toAck.take();
+        if (!ids.isEmpty()) {
+            broker.ackAll(stream, ids, group);
         }
-        List<String> ids = List.copyOf(toAck);
-        // Cleared first: if the broker fails, these stay pending there and are delivered again.
-        toAck.clear();
-        broker.ackAll(stream, ids, group);
     }
 
     /** Runs a message's handlers in the cycle's thread; the ack waits in {@link #toAck}, a failure may hold it. */
