@@ -5,7 +5,6 @@ import dev.courier.Broker;
 import dev.courier.BrokerCapability;
 import dev.courier.Message;
 import dev.courier.engine.GroupMetrics;
-import dev.courier.internal.CurrentMessage;
 import dev.courier.internal.telemetry.Telemetry;
 import dev.courier.spi.BrokerSettings;
 
@@ -68,9 +67,6 @@ final class ConsumptionLoop implements Runnable {
     /** While the window is full of messages waiting for rejected heads: one read of one message this often at most. */
     static final long STUCK_READ_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
-    /** How many types of skipped messages are logged, each once. */
-    static final int MAX_SKIPPED_TYPES = 1000;
-
     /** Message ids in the log are cut to this length: a broker may let a stream use long ids. */
     private static final int LOGGED_ID_LENGTH = 100;
 
@@ -78,9 +74,8 @@ final class ConsumptionLoop implements Runnable {
     final Broker broker;
     final String stream;
     final String group;
-    private final List<Handler> handlers;
-    /** Whether every handler takes messages of any type. */
-    private final boolean anyType;
+    private final Rejections rejections;
+    private final Handlers handlers;
     private final EngineSettings settings;
     private final boolean blocking;
     private final boolean acknowledges;
@@ -113,26 +108,14 @@ final class ConsumptionLoop implements Runnable {
     private volatile Instant lastCycle;
     private volatile String lastError;
     private final LongAdder handled = new LongAdder();
-    private final LongAdder failed = new LongAdder();
-    private final LongAdder unbindable = new LongAdder();
-    private final LongAdder skipped = new LongAdder();
     private final LongAdder restarts = new LongAdder();
-    private final LongAdder deadLettered = new LongAdder();
-    private final LongAdder halted = new LongAdder();
     private final LongAdder reconnects = new LongAdder();
-    private final LongAdder handlings = new LongAdder();
-    private final LongAdder handlerNanos = new LongAdder();
-    private final java.util.concurrent.atomic.LongAccumulator longestHandling =
-            new java.util.concurrent.atomic.LongAccumulator(Math::max, 0);
-    /** Told of each handling; set before the loop starts. */
+    /** Told of reconnections (and, through {@link #handlers}, of each handling); set before the loop starts. */
     private Telemetry.Processing observer = Telemetry.Processing.NONE;
     /** The wait before the next restart after the loop ended on an error; only the loop's thread touches it. */
     private long restartPauseMillis = MIN_RECONNECT_PAUSE.toMillis();
-    /** The types of skipped messages logged so far; bounded, as the types come from the stream. */
-    private final java.util.Set<String> skippedTypes = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Handled messages whose ack is not sent yet; only the thread in a cycle (holding cycleLock) touches it. */
-    private final List<String> toAck = new ArrayList<>();
-    private long oldestUnackedAt;
+    private final Acks toAck = new Acks();
 
     ConsumptionLoop(int order, Broker broker, String stream, String group, List<Handler> handlers,
                     EngineSettings settings) {
@@ -148,12 +131,12 @@ final class ConsumptionLoop implements Runnable {
         this.broker = broker;
         this.stream = stream;
         this.group = group;
-        this.handlers = List.copyOf(handlers);
-        this.anyType = this.handlers.stream().allMatch(h -> h.subscription().type().isEmpty());
+        this.rejections = new Rejections(broker, stream, group, this);
+        this.handlers = new Handlers(handlers, rejections, this);
         this.settings = settings;
         this.blocking = broker.hasCapability(BrokerCapability.BLOCKING_READ);
         this.acknowledges = broker.hasCapability(BrokerCapability.ACK_NACK);
-        this.breaker = new CircuitBreaker(this.handlers.get(0).subscription().circuitBreaker(),
+        this.breaker = new CircuitBreaker(this.handlers.first().subscription().circuitBreaker(),
                 InstantSource.system());
     }
 
@@ -167,10 +150,11 @@ final class ConsumptionLoop implements Runnable {
     /** Reports the handlings to {@code telemetry}; before {@link #start}. */
     void useTelemetry(Telemetry telemetry) {
         observer = telemetry.processing(broker.name(), broker.provider(), stream, group);
+        handlers.observe(observer);
     }
 
     boolean usesJsonb() {
-        return handlers.stream().anyMatch(h -> h.binder().usesJsonb());
+        return handlers.usesJsonb();
     }
 
     void start(java.util.concurrent.ThreadFactory threads) {
@@ -268,12 +252,8 @@ final class ConsumptionLoop implements Runnable {
                             + "interrupted; their messages (such as {2}) are left unacknowledged, to be delivered "
                             + "again", this, settings.shutdownTimeout().toMillis(), left == null ? "-" : id(left));
                 }
-                List<String> ids = window.takeAcks();
-                if (!ids.isEmpty()) {
-                    broker.ackAll(stream, ids, group);
-                }
             }
-            sendAcks();
+            flushAcks();
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "{0}: the last acknowledgements failed ({1}); those messages come again", this,
                     BrokerSettings.maskUserInfo(String.valueOf(e)));
@@ -400,7 +380,7 @@ final class ConsumptionLoop implements Runnable {
             }
         } else {
             // The last batch's acks ride with this read.
-            batch = broker.read(stream, group, max, blocking ? settings.blockTimeout() : Duration.ZERO, takeAcks());
+            batch = broker.read(stream, group, max, blocking ? settings.blockTimeout() : Duration.ZERO, toAck.take());
         }
         batchLeft = batch.size();
         state = probe ? LoopStatus.State.HALF_OPEN : LoopStatus.State.RUNNING;
@@ -426,7 +406,7 @@ final class ConsumptionLoop implements Runnable {
                     state = LoopStatus.State.OPEN;
                     break;
                 }
-                if (!toAck.isEmpty() && System.nanoTime() - oldestUnackedAt >= MAX_ACK_DELAY_NANOS) {
+                if (toAck.olderThan(MAX_ACK_DELAY_NANOS)) {
                     sendAcks();
                 }
             }
@@ -573,180 +553,92 @@ final class ConsumptionLoop implements Runnable {
         }
     }
 
-    /** What {@link #process} does, for a worker: the outcome goes to the window. */
+    /** Runs a message's handlers in a worker (or the loop's thread): the outcome goes to the window. */
     private void handle(InFlight.Entry entry) {
         Message message = entry.message();
         if (byStream && !((dev.courier.spi.AbstractBroker) broker).mayStart(stream, group, message)) {
             window.done(entry, false); // its partition may have moved: left for the broker to deliver again
             return;
         }
-        List<Handler> matching = matching(message);
-        if (matching.isEmpty()) {
-            skipped.increment();
-            logSkipped(message);
-            window.done(entry, acknowledges);
-            return;
-        }
-        Telemetry.Process observed = observer.start(message);
-        long started = System.nanoTime();
-        Throwable failure = null;
-        Message outer = CurrentMessage.set(message);
-        try {
-            Object[] arguments;
-            try {
-                arguments = bind(message, matching, observed);
-            } catch (PayloadBinder.BindingException e) {
-                failure = e;
-                window.done(entry, false);
+        Handlers.Outcome outcome = handlers.run(message, (handler, error, observed) -> {
+            if (window.abandoned()) {
+                window.done(entry, false); // the stop gave up on it: left pending, to be delivered again
                 return;
             }
-            Handler running = null;
+            breaker.failed(error);
+            // Awaited before the broker is told: the redelivery may be read as soon as the nack is done.
+            window.rejected(entry, acknowledges && rejections.redeliversAfterNack(message));
             try {
-                for (int i = 0; i < arguments.length; i++) {
-                    running = matching.get(i);
-                    running.subscription().invoker().invoke(arguments[i]);
-                }
-            } catch (OutOfMemoryError e) {
-                failure = e;
-                throw e;
-            } catch (Throwable e) {
-                // A StackOverflowError included (its stack is unwound by now): a failed handling.
-                failure = e;
-                if (window.abandoned()) {
-                    window.done(entry, false); // the stop gave up on it: left pending, to be delivered again
-                    return;
-                }
-                breaker.failed(e);
-                // Awaited before the broker is told: the redelivery may be read as soon as the nack is done.
-                window.rejected(entry, acknowledges && redeliversAfterNack(message));
-                try {
-                    reject(message, running, e, observed);
-                } catch (RuntimeException notRejected) {
-                    // Not rejected: it comes again after message-timeout, or at this consumer's next start.
-                    window.notComing(message);
-                    LOG.log(Level.WARNING, "{0}: rejecting message {1} failed ({2}); it stays pending", this,
-                            id(message), BrokerSettings.maskUserInfo(String.valueOf(notRejected)));
-                }
-                return;
+                rejections.reject(message, handler, error, observed);
+            } catch (RuntimeException notRejected) {
+                // Not rejected: it comes again after message-timeout, or at this consumer's next start.
+                window.notComing(message);
+                LOG.log(Level.WARNING, "{0}: rejecting message {1} failed ({2}); it stays pending", this,
+                        id(message), BrokerSettings.maskUserInfo(String.valueOf(notRejected)));
             }
-        } finally {
-            CurrentMessage.set(outer);
-            timed(observed, started, failure);
-        }
-        handled.increment();
-        if (breaker.succeeded()) {
-            LOG.log(Level.INFO, "{0}: the probe succeeded; circuit closed, consuming again", this);
-        }
-        window.done(entry, acknowledges);
-    }
-
-    /** The handlers that want the message: all of them, without a list per message, when none names a type. */
-    private List<Handler> matching(Message message) {
-        if (anyType) {
-            return handlers;
-        }
-        List<Handler> matching = new ArrayList<>(handlers.size());
-        for (Handler handler : handlers) {
-            if (handler.wants(message)) {
-                matching.add(handler);
+        });
+        switch (outcome) {
+            case SKIPPED -> window.done(entry, acknowledges);
+            case UNBINDABLE -> window.done(entry, false);
+            case HANDLED -> {
+                handled.increment();
+                if (breaker.succeeded()) {
+                    LOG.log(Level.INFO, "{0}: the probe succeeded; circuit closed, consuming again", this);
+                }
+                window.done(entry, acknowledges);
+            }
+            case FAILED -> {
+                // settled during the run
             }
         }
-        return matching;
     }
 
     /** Queues the ack of a message whose handling is done; {@link #sendAcks} sends it. */
     private void acknowledge(Message message) {
         if (acknowledges) {
-            if (toAck.isEmpty()) {
-                oldestUnackedAt = System.nanoTime();
-            }
             toAck.add(message.id());
         }
     }
 
-    /** The acks waiting, taken to go with the next read. */
-    private List<String> takeAcks() {
-        if (toAck.isEmpty()) {
-            return List.of();
-        }
-        List<String> ids = List.copyOf(toAck);
-        toAck.clear();
-        return ids;
-    }
-
     private void sendAcks() {
-        if (toAck.isEmpty()) {
-            return;
+        List<String> ids = toAck.take();
+        if (!ids.isEmpty()) {
+            broker.ackAll(stream, ids, group);
         }
-        List<String> ids = List.copyOf(toAck);
-        // Cleared first: if the broker fails, these stay pending there and are delivered again.
-        toAck.clear();
-        broker.ackAll(stream, ids, group);
     }
 
+    /** Runs a message's handlers in the cycle's thread; the ack waits in {@link #toAck}, a failure may hold it. */
     private void process(Message message) {
-        List<Handler> matching = matching(message);
-        if (matching.isEmpty()) {
-            acknowledge(message);
-            skipped.increment();
-            logSkipped(message);
+        inHand.set(message);
+        Handlers.Outcome outcome = handlers.run(message, (handler, error, observed) -> {
+            if (inHand.compareAndSet(message, null)) {
+                if (breaker.failed(error)) {
+                    hold(message, handler, error);
+                } else {
+                    rejections.reject(message, handler, error, observed);
+                }
+            }
+        });
+        if (outcome == Handlers.Outcome.UNBINDABLE || outcome == Handlers.Outcome.FAILED) {
+            inHand.compareAndSet(message, null);
             return;
         }
-        Telemetry.Process observed = observer.start(message);
-        long started = System.nanoTime();
-        Throwable failure = null;
-        // What the handlers publish meanwhile is linked to this message (DomainEvent.of).
-        Message outer = CurrentMessage.set(message);
-        try {
-            Object[] arguments;
-            try {
-                arguments = bind(message, matching, observed);
-            } catch (PayloadBinder.BindingException e) {
-                failure = e;
-                return;
-            }
-            inHand.set(message);
-            Handler running = null;
-            try {
-                for (int i = 0; i < arguments.length; i++) {
-                    running = matching.get(i);
-                    running.subscription().invoker().invoke(arguments[i]);
-                }
-            } catch (OutOfMemoryError e) {
-                // Not the message's failure, and too little memory may be left to reject it: the loop restarts.
-                failure = e;
-                throw e;
-            } catch (Throwable e) {
-                // Any other error of a handler, a StackOverflowError included (its stack is unwound by now), is a
-                // failed handling: the message is rejected and the loop goes on.
-                failure = e;
-                if (inHand.compareAndSet(message, null)) {
-                    if (breaker.failed(e)) {
-                        hold(message, running, e);
-                    } else {
-                        reject(message, running, e, observed);
-                    }
-                }
-                return;
-            }
-        } finally {
-            CurrentMessage.set(outer);
-            timed(observed, started, failure);
+        if (!inHand.compareAndSet(message, null)) {
+            return; // the stop gave up on this message; it stays unacknowledged, to be delivered again
         }
-        if (inHand.compareAndSet(message, null)) {
-            acknowledge(message);
+        acknowledge(message);
+        if (outcome == Handlers.Outcome.HANDLED) {
             handled.increment();
-        }
-        // else: the stop gave up on this message; it stays unacknowledged, to be delivered again.
-        if (breaker.succeeded()) {
-            LOG.log(Level.INFO, "{0}: the probe succeeded; circuit closed, consuming again ({1} held message(s) "
-                    + "first)", this, held.size());
+            if (breaker.succeeded()) {
+                LOG.log(Level.INFO, "{0}: the probe succeeded; circuit closed, consuming again ({1} held message(s) "
+                        + "first)", this, held.size());
+            }
         }
     }
 
     /** Keeps a message whose failure opened the circuit, first in line for the probe; the broker is not told. */
     private void hold(Message message, Handler handler, Throwable error) {
-        failed.increment();
+        rejections.failed.increment();
         held.addFirst(message);
         LOG.log(Level.WARNING, "{0}: {1} failed on message {2} (delivery {3}): {4}; circuit open for {5} ms after {6} "
                 + "consecutive failure(s): the message and the rest of its batch are held unacknowledged, nothing is "
@@ -756,127 +648,8 @@ final class ConsumptionLoop implements Runnable {
         LOG.log(Level.DEBUG, "stack trace", error);
     }
 
-    /** Once per type (up to {@link #MAX_SKIPPED_TYPES}), so that a typo in a type can be found. */
-    private void logSkipped(Message message) {
-        if (!LOG.isLoggable(Level.DEBUG) || skippedTypes.size() >= MAX_SKIPPED_TYPES) {
-            return;
-        }
-        String type = message.type();
-        if (skippedTypes.add(type == null ? "" : type)) {
-            LOG.log(Level.DEBUG, "{0}: no method wants messages of type {1} (message {2}); acknowledged and skipped. "
-                    + "Types wanted: {3}. Further messages of this type are only counted (skipped){4}", this,
-                    type == null ? "(none: no metadata.headers.type, event_type or type)" : "'" + type + "'",
-                    id(message), handlers.stream().map(h -> h.subscription().type().isEmpty() ? "(any)"
-                            : "'" + h.subscription().type() + "'").distinct().toList(),
-                    skippedTypes.size() == MAX_SKIPPED_TYPES ? "; no further types are logged" : "");
-        }
-    }
-
-    /** The handlers' arguments; a payload one of them cannot take is dead-lettered, and the exception thrown on. */
-    private Object[] bind(Message message, List<Handler> matching, Telemetry.Process observed) {
-        Object[] arguments = new Object[matching.size()];
-        for (int i = 0; i < arguments.length; i++) {
-            try {
-                arguments[i] = matching.get(i).binder().bind(message);
-            } catch (PayloadBinder.BindingException e) {
-                deadLetter(message, matching.get(i), e.getMessage(), observed);
-                throw e;
-            }
-        }
-        return arguments;
-    }
-
-    /** Counts a handling's time, and tells the observer it ended; what fails in the observer stays there. */
-    private void timed(Telemetry.Process observed, long started, Throwable failure) {
-        long nanos = System.nanoTime() - started;
-        handlings.increment();
-        handlerNanos.add(nanos);
-        longestHandling.accumulate(nanos);
-        try {
-            observed.end(nanos, failure);
-        } catch (RuntimeException e) {
-            LOG.log(Level.DEBUG, "telemetry failed", e);
-        }
-    }
-
-    /** Whether a rejection now delivers the message again (else the broker dead-letters or discards it). */
-    private boolean redeliversAfterNack(Message message) {
-        return !(broker instanceof dev.courier.spi.AbstractBroker adapter)
-                || adapter.redeliversAfterNack(message.deliveryCount());
-    }
-
-    /** How a message given up on is settled: dead-lettered, or discarded where the broker keeps no dead letters. */
-    private Telemetry.Settlement givenUp() {
-        return broker instanceof dev.courier.spi.AbstractBroker adapter && !adapter.keepsDeadLetters()
-                ? Telemetry.Settlement.DISCARD : Telemetry.Settlement.DEAD_LETTER;
-    }
-
-    /** Whether a rejection past max-retries halts the message's key (partition-poison=halt) instead of settling it. */
-    private boolean haltsOnPoison() {
-        return broker instanceof dev.courier.spi.AbstractBroker adapter && adapter.haltsOnPoison(stream, group);
-    }
-
-    private void reject(Message message, Handler handler, Throwable error, Telemetry.Process observed) {
-        failed.increment();
-        nack(message, handler, error, observed);
-    }
-
-    private void nack(Message message, Handler handler, Throwable error, Telemetry.Process observed) {
-        if (acknowledges) {
-            LOG.log(Level.WARNING, "{0}: {1} failed on message {2} (delivery {3}); rejected, for the broker to deliver again or "
-                    + "dead-letter: {4}",
-                    this, handler.subscription().description(), id(message), message.deliveryCount(), error);
-            LOG.log(Level.DEBUG, "stack trace", error);
-            Telemetry.Settlement settlement = redeliversAfterNack(message) ? Telemetry.Settlement.NACK
-                    : haltsOnPoison() ? Telemetry.Settlement.HALT : givenUp();
-            Telemetry.Settle settle = observed.settle(settlement);
-            try {
-                broker.nack(stream, message.id(), group);
-            } catch (RuntimeException e) {
-                settle.end(e);
-                throw e;
-            }
-            settle.end(null);
-            if (settlement == Telemetry.Settlement.DEAD_LETTER) {
-                deadLettered.increment();
-            } else if (settlement == Telemetry.Settlement.HALT) {
-                halted.increment();
-            }
-        } else {
-            LOG.log(Level.ERROR, "{0}: {1} failed on message {2}; broker ''{3}'' has no ACK_NACK, so the message is "
-                    + "not delivered again", this, handler.subscription().description(), id(message), broker.name());
-            LOG.log(Level.ERROR, "the handler's error", error);
-        }
-    }
-
-    private void deadLetter(Message message, Handler handler, String reason, Telemetry.Process observed) {
-        unbindable.increment();
-        Telemetry.Settlement settlement = givenUp();
-        Telemetry.Settle settle = broker.hasCapability(BrokerCapability.DEAD_LETTER_QUEUE)
-                ? observed.settle(settlement) : Telemetry.Settle.NONE;
-        boolean moved;
-        try {
-            moved = broker.moveToDeadLetters(stream, message.id(), group, reason);
-        } catch (RuntimeException e) {
-            settle.end(e);
-            throw e;
-        }
-        settle.end(null);
-        if (moved) {
-            if (settlement == Telemetry.Settlement.DEAD_LETTER) {
-                deadLettered.increment();
-            }
-            String what = settlement == Telemetry.Settlement.DEAD_LETTER ? "dead-lettered"
-                    : "discarded (enable-dlq is false)";
-            LOG.log(Level.WARNING, "{0}: message {1} {2}: {3} cannot take it: {4}", this, id(message), what,
-                    handler.subscription().description(), reason);
-            return;
-        }
-        // No dead-letter queue: the broker's own policy decides, as for a failing handler.
-        nack(message, handler, new IllegalArgumentException(reason), observed);
-    }
-
-    private static String id(Message message) {
+    /** A message's id as the log shows it: cut, as a broker may let a stream use long ids. */
+    static String id(Message message) {
         String id = message.id();
         return id.length() <= LOGGED_ID_LENGTH ? id : id.substring(0, LOGGED_ID_LENGTH) + "...";
     }
@@ -939,17 +712,18 @@ final class ConsumptionLoop implements Runnable {
                 : state;
         int inFlight = window != null ? window.held() : batchLeft + held.size();
         int busy = window != null ? window.busy() : inHand.get() != null ? 1 : 0;
-        return new LoopStatus(broker.name(), stream, group, now, lastCycle, handled.sum(), failed.sum(),
-                unbindable.sum(), skipped.sum(), restarts.sum(), lastError, openUntil, inFlight, busy,
+        return new LoopStatus(broker.name(), stream, group, now, lastCycle, handled.sum(), rejections.failed.sum(),
+                rejections.unbindable.sum(), handlers.skipped.sum(), restarts.sum(), lastError, openUntil, inFlight, busy,
                 concurrency.workers());
     }
 
     /** This loop's figures, with the group's lag, pending entries and consumers as {@code backlog} gives them. */
     GroupMetrics metrics(Backlog backlog) {
         Backlog.Group g = backlog.group(stream, group);
-        return new GroupMetrics(broker.name(), stream, group, handled.sum(), failed.sum(), deadLettered.sum(),
-                halted.sum(), reconnects.sum(), handlings.sum(), Duration.ofNanos(handlerNanos.sum()),
-                Duration.ofNanos(longestHandling.get()), g.lag(), g.pending(), g.consumers());
+        return new GroupMetrics(broker.name(), stream, group, handled.sum(), rejections.failed.sum(),
+                rejections.deadLettered.sum(), rejections.halted.sum(), reconnects.sum(), handlers.handlings.sum(),
+                Duration.ofNanos(handlers.handlerNanos.sum()), Duration.ofNanos(handlers.longestHandling.get()),
+                g.lag(), g.pending(), g.consumers());
     }
 
     private static Duration min(Duration a, Duration b) {

@@ -5,7 +5,6 @@ import dev.courier.Subscribe;
 import dev.courier.internal.ProteanEnvelope;
 
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
@@ -72,8 +71,7 @@ final class InFlight {
     private long quickFrom;
     /** Messages finished or rejected so far: the watcher's measure of progress. */
     private long progress;
-    private final List<String> acks = new ArrayList<>();
-    private long oldestAckAt;
+    private final Acks acks = new Acks();
     private int held;
     /** The room the reader waits for; finishing messages wake it only once there is that much, or none is held. */
     private int wanted = 1;
@@ -379,9 +377,6 @@ final class InFlight {
             running.remove(entry);
             progress++;
             if (acknowledge && !abandoned) {
-                if (acks.isEmpty()) {
-                    oldestAckAt = System.nanoTime();
-                }
                 acks.add(entry.message().id());
             }
             finish(entry);
@@ -470,12 +465,7 @@ final class InFlight {
     List<String> takeAcks() {
         lock.lock();
         try {
-            if (acks.isEmpty()) {
-                return List.of();
-            }
-            List<String> taken = List.copyOf(acks);
-            acks.clear();
-            return taken;
+            return acks.take();
         } finally {
             lock.unlock();
         }
@@ -485,7 +475,7 @@ final class InFlight {
     boolean acksOlderThan(long nanos) {
         lock.lock();
         try {
-            return !acks.isEmpty() && System.nanoTime() - oldestAckAt >= nanos;
+            return acks.olderThan(nanos);
         } finally {
             lock.unlock();
         }
