@@ -24,6 +24,8 @@ final class PartitionReader {
     private static final System.Logger LOG = System.getLogger("dev.courier.redis");
     /** Entries read per key at once; handed out one at a time, so the key's order holds. */
     private static final int PREFETCH = 16;
+    /** Keys read per fenced read at most, whatever the loop asks for: one round trip serves many. */
+    private static final int READ_BATCH = 64;
 
     private final String brokerName;
     private final String category;
@@ -64,9 +66,16 @@ final class PartitionReader {
      * costs what it reads or hands out, not a pass over every owned key.
      */
     List<Message> read(int max, long blockMs) {
-        // Keys waiting for a read go first, whatever is buffered: the key read longest ago is read next.
-        boolean read = readInTurn(max);
         List<Message> out = handOut(max);
+        // Keys to read are read together: when the buffered ones fall short, or enough of them wait (one in 16 owned
+        // keys, as many as drain their buffers while each other key hands out about one message, up to a batch).
+        boolean read = false;
+        if (out.size() < max || readsDue()) {
+            read = readInTurn();
+            if (read && out.size() < max) {
+                out.addAll(handOut(max - out.size()));
+            }
+        }
         if (!out.isEmpty() || read) {
             return out;
         }
@@ -97,16 +106,22 @@ final class PartitionReader {
                 }
             }
         }
-        readInTurn(max);
+        readInTurn();
         return handOut(max);
     }
 
-    /** Reads the next keys in turn (up to max), own pending entries and new ones; whether it read any. */
-    private boolean readInTurn(int max) {
+    private boolean readsDue() {
+        synchronized (owned) {
+            return owned.toRead.size() >= Math.min(READ_BATCH, Math.max(1, owned.size() / PREFETCH));
+        }
+    }
+
+    /** Reads the next keys in turn ({@value #READ_BATCH} at most), own pending entries and new ones; whether any. */
+    private boolean readInTurn() {
         List<OwnedKey> pending = new ArrayList<>();
         List<OwnedKey> fresh = new ArrayList<>();
         synchronized (owned) {
-            while (pending.size() + fresh.size() < max && !owned.toRead.isEmpty()) {
+            while (pending.size() + fresh.size() < READ_BATCH && !owned.toRead.isEmpty()) {
                 OwnedKey o = owned.toRead.poll();
                 o.toRead = false;
                 if (owned.isCurrent(o) && !o.halted && o.buffer.isEmpty()) {
