@@ -310,8 +310,15 @@ final class PartitionReader {
         if (keys.isEmpty()) {
             return;
         }
-        List<Object> replies = leases.read(category, OwnedKeys.keys(keys), OwnedKeys.tokens(keys), ids, askLast,
-                PREFETCH);
+        List<Object> replies;
+        try {
+            replies = leases.read(category, OwnedKeys.keys(keys), OwnedKeys.tokens(keys), ids, askLast, PREFETCH);
+        } catch (RuntimeException e) {
+            synchronized (owned) {
+                keys.forEach(this::queueRead); // their turn stays: read again at the next read
+            }
+            throw e;
+        }
         List<String> vanished = new ArrayList<>();
         synchronized (owned) {
             for (int i = 0; i < replies.size(); i++) {
@@ -338,6 +345,7 @@ final class PartitionReader {
                     }
                 } else if (kind == 3) {
                     vanished.add(o.key);
+                    queueRead(o); // read again once its group is back, unless it is given up
                 } else {
                     List<Object> entries = PartitionLeases.list(reply.get(1));
                     String last = null;
