@@ -32,8 +32,14 @@ final class OwnedKey {
     int attempts;
     boolean halted;
     boolean releaseWhenSettled;
-    /** Its last read gave an entry, or XREAD woke on it: read it again before waiting on all of them. */
+    /** Its last read gave a full batch, or XREAD woke on it: read it again before waiting on all of them. */
     boolean ready;
+    /** The stream's last entry id is unknown (none read yet, or a read found nothing): the next read asks. */
+    boolean lastUnknown = true;
+    /** In its {@link OwnedKeys#toRead}, or in the reader's queues of keys to hand out and keys with messages out. */
+    boolean toRead;
+    boolean toHand;
+    boolean withOut;
     /** When it was acquired or last gave a message (System.nanoTime): a reap waits for reap-idle after it. */
     long lastActive = System.nanoTime();
     /**

@@ -3,6 +3,7 @@ package dev.courier.redis;
 import dev.courier.BrokerException;
 
 import java.lang.System.Logger.Level;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -20,6 +21,8 @@ final class OwnedKeys {
     private static final System.Logger LOG = System.getLogger("dev.courier.redis");
 
     private final Map<String, OwnedKey> owned = new LinkedHashMap<>();
+    /** Keys to read next (acquired ones, then those the reader queues), in turn; for {@link PartitionReader}. */
+    final ArrayDeque<OwnedKey> toRead = new ArrayDeque<>();
     private final PartitionLeases leases;
     private final long ttlMs;
 
@@ -65,6 +68,8 @@ final class OwnedKeys {
     /** A key just acquired: readers waiting for keys wake. */
     synchronized void add(OwnedKey o) {
         owned.put(o.key, o);
+        o.toRead = true;
+        toRead.add(o);
         notifyAll();
     }
 

@@ -228,18 +228,21 @@ final class PartitionLeases {
     }
 
     /**
-     * The fenced read, replied as {@link #READ} does; {@code ids} per key {@code 0} or {@code >}. Without a script,
+     * The fenced read, replied as {@link #READ} does; {@code ids} per key {@code 0} or {@code >}, and for {@code >}
+     * whether to ask for the stream's last entry id where nothing is read ({@code askLast}): if not, such a key's
+     * reply is {@code {1}}, without an id (a key whose last read gave entries rarely needs it). Without a script,
      * whose replies Redis would convert to Lua and back for every entry: WATCH the leases and GET them, then read
      * only the keys still the token's in one MULTI/EXEC, which Redis aborts if any of those leases changed or
      * expired meanwhile: as atomic as the script. After a few aborts (renewals landing between), or where an ACL
      * refuses WATCH, MGET or MULTI, the script.
      */
-    List<Object> read(String category, List<String> keys, List<String> tokens, List<String> ids, int count) {
+    List<Object> read(String category, List<String> keys, List<String> tokens, List<String> ids, boolean[] askLast,
+                      int count) {
         List<String> leases = leaseKeys(keys);
         for (int attempt = 0; attempt < 3 && !scriptOnly; attempt++) {
             List<Object> replies = connection.executeOn("fenced XREADGROUP", leases.get(0).getBytes(
                     java.nio.charset.StandardCharsets.UTF_8), false, c -> watchedRead(c, category, keys, tokens, ids,
-                    count, leases));
+                    askLast, count, leases));
             if (replies != null) {
                 return replies;
             }
@@ -249,7 +252,8 @@ final class PartitionLeases {
 
     /** One WATCH, GET, MULTI/EXEC pass; null when EXEC was aborted. */
     private List<Object> watchedRead(redis.clients.jedis.Connection c, String category, List<String> keys,
-                                     List<String> tokens, List<String> ids, int count, List<String> leases) {
+                                     List<String> tokens, List<String> ids, boolean[] askLast, int count,
+                                     List<String> leases) {
         c.sendCommand(Protocol.Command.WATCH, leases.toArray(String[]::new));
         c.sendCommand(Protocol.Command.MGET, leases.toArray(String[]::new));
         c.sendCommand(Protocol.Command.MULTI);
@@ -284,7 +288,7 @@ final class PartitionLeases {
             c.sendCommand(Protocol.Command.XREADGROUP, "GROUP", group, tokens.get(i), "COUNT",
                     Integer.toString(count), "STREAMS", stream, ids.get(i));
             queued++;
-            if (">".equals(ids.get(i))) {
+            if (askLast[i] && ">".equals(ids.get(i))) {
                 c.sendCommand(Protocol.Command.XREVRANGE, stream, "+", "-", "COUNT", "1");
                 queued++;
             }
@@ -302,14 +306,14 @@ final class PartitionLeases {
         int r = 0;
         for (int i : reading) {
             Object read = results.get(r++);
-            Object last = ">".equals(ids.get(i)) ? results.get(r++) : null;
-            out.set(i, readReply(read, last));
+            boolean asked = askLast[i] && ">".equals(ids.get(i));
+            out.set(i, readReply(read, asked ? results.get(r++) : null, asked));
         }
         return out;
     }
 
-    /** One key's reply as {@link #READ} gives it, from its XREADGROUP reply and (for new entries) XREVRANGE's. */
-    private static List<Object> readReply(Object read, Object last) {
+    /** One key's reply as {@link #READ} gives it, from its XREADGROUP reply and XREVRANGE's if it was asked. */
+    private static List<Object> readReply(Object read, Object last, boolean asked) {
         if (read instanceof Exception) {
             return List.of(3L); // NOGROUP: the stream was reaped
         }
@@ -319,6 +323,9 @@ final class PartitionLeases {
             if (!entries.isEmpty()) {
                 return List.of(2L, entries);
             }
+        }
+        if (!asked) {
+            return List.of(1L);
         }
         List<Object> lastEntry = last instanceof List<?> ? list(last) : List.of();
         return List.of(1L, lastEntry.isEmpty() ? StreamEntries.ZERO : list(lastEntry.get(0)).get(0));

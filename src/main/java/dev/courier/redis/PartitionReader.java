@@ -8,11 +8,11 @@ import redis.clients.jedis.params.XReadParams;
 import redis.clients.jedis.resps.StreamEntry;
 
 import java.lang.System.Logger.Level;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Predicate;
 
 /**
  * Reads the owned keys into their buffers and hands messages out, at most one per key in flight: one fenced-read
@@ -24,6 +24,8 @@ final class PartitionReader {
     private static final System.Logger LOG = System.getLogger("dev.courier.redis");
     /** Entries read per key at once; handed out one at a time, so the key's order holds. */
     private static final int PREFETCH = 16;
+    /** Keys read per fenced read at most, whatever the loop asks for: one round trip serves many. */
+    private static final int READ_BATCH = 64;
 
     private final String brokerName;
     private final String category;
@@ -35,6 +37,9 @@ final class PartitionReader {
     private final DeadLetterQueue deadLetters;
     private final ConsumerGroups groups;
     private volatile boolean several;
+    /** Keys with buffered messages, in turn; and keys with messages out (a retry among them). Under the monitor. */
+    private final ArrayDeque<OwnedKey> toHand = new ArrayDeque<>();
+    private final ArrayDeque<OwnedKey> withOut = new ArrayDeque<>();
 
     PartitionReader(String brokerName, String category, String group, RedisConnection connection,
                     PartitionLeases leases, OwnedKeys owned, KeyDiscovery discovery, DeadLetterQueue deadLetters,
@@ -55,23 +60,23 @@ final class PartitionReader {
         return key + ":" + entryId;
     }
 
-    /** Hands out up to {@code max} messages, reading more where a key's buffer is empty, waiting up to blockMs. */
+    /**
+     * Hands out up to {@code max} messages, reading more where a key's buffer is empty, waiting up to blockMs. Keys
+     * are read and handed out in turn (round-robin), so that under a backlog every owned key progresses; each step
+     * costs what it reads or hands out, not a pass over every owned key.
+     */
     List<Message> read(int max, long blockMs) {
         List<Message> out = handOut(max);
-        if (!out.isEmpty()) {
-            return out;
+        // Keys to read are read together: when the buffered ones fall short, or enough of them wait (one in 16 owned
+        // keys, as many as drain their buffers while each other key hands out about one message, up to a batch).
+        boolean read = false;
+        if (out.size() < max || readsDue()) {
+            read = readInTurn();
+            if (read && out.size() < max) {
+                out.addAll(handOut(max - out.size()));
+            }
         }
-        List<String> pending = keys(o -> o.pendingNext, max);
-        if (!pending.isEmpty()) {
-            fencedRead(pending, true);
-        }
-        // Keys known to have entries are read at once: a busy partition costs one script per batch, no XREAD.
-        List<String> ready = keys(o -> o.ready && !o.pendingNext, max);
-        if (!ready.isEmpty()) {
-            fencedRead(ready, false);
-        }
-        out = handOut(max);
-        if (!out.isEmpty() || !pending.isEmpty()) {
+        if (!out.isEmpty() || read) {
             return out;
         }
         Map<String, StreamEntryID> idle = idleStreams();
@@ -91,44 +96,72 @@ final class PartitionReader {
         if (woken == null || woken.isEmpty()) {
             return handOut(max);
         }
-        List<String> keys = new ArrayList<>(woken.size());
         int prefix = category.length() + 1;
         synchronized (owned) {
             for (Map.Entry<String, List<StreamEntry>> stream : woken) {
-                String key = stream.getKey().substring(prefix);
-                OwnedKey o = owned.get(key);
+                OwnedKey o = owned.get(stream.getKey().substring(prefix));
                 if (o != null) {
                     o.ready = true; // those beyond max are read next time, without waiting
-                    if (keys.size() < max) {
-                        keys.add(key);
+                    queueRead(o);
+                }
+            }
+        }
+        readInTurn();
+        return handOut(max);
+    }
+
+    private boolean readsDue() {
+        synchronized (owned) {
+            return owned.toRead.size() >= Math.min(READ_BATCH, Math.max(1, owned.size() / PREFETCH));
+        }
+    }
+
+    /** Reads the next keys in turn ({@value #READ_BATCH} at most), own pending entries and new ones; whether any. */
+    private boolean readInTurn() {
+        List<OwnedKey> pending = new ArrayList<>();
+        List<OwnedKey> fresh = new ArrayList<>();
+        synchronized (owned) {
+            while (pending.size() + fresh.size() < READ_BATCH && !owned.toRead.isEmpty()) {
+                OwnedKey o = owned.toRead.poll();
+                o.toRead = false;
+                if (owned.isCurrent(o) && !o.halted && o.buffer.isEmpty()) {
+                    if (o.pendingNext) {
+                        pending.add(o);
+                    } else if (o.ready) {
+                        fresh.add(o);
                     }
                 }
             }
         }
-        fencedRead(keys, false);
-        return handOut(max);
+        if (!pending.isEmpty()) {
+            fencedRead(pending, true);
+        }
+        if (!fresh.isEmpty()) {
+            fencedRead(fresh, false);
+        }
+        return !pending.isEmpty() || !fresh.isEmpty();
     }
 
-    /** Up to max owned keys, not halted, with an empty buffer, that {@code which} picks. */
-    private List<String> keys(Predicate<OwnedKey> which, int max) {
-        List<String> keys = new ArrayList<>();
-        synchronized (owned) {
-            for (OwnedKey o : owned.values()) {
-                if (keys.size() == max) {
-                    break;
-                }
-                if (!o.halted && o.buffer.isEmpty() && which.test(o)) {
-                    keys.add(o.key);
-                }
-            }
+    /** Queues a key for a read, once. Called holding the monitor. */
+    private void queueRead(OwnedKey o) {
+        if (!o.toRead) {
+            o.toRead = true;
+            owned.toRead.add(o);
         }
-        return keys;
+    }
+
+    /** Queues a key with buffered messages for the hand-out, once. Called holding the monitor. */
+    private void queueHandOut(OwnedKey o) {
+        if (!o.toHand) {
+            o.toHand = true;
+            toHand.add(o);
+        }
     }
 
     /**
-     * The next messages of the keys, while each key's lease is surely this instance's: a head whose retry delay is
-     * over, then the buffered ones, one per key with none out or, where the loop keeps a key's messages in order
-     * ({@link #handOutSeveral}), all of them.
+     * The next messages of the keys, in turn, while each key's lease is surely this instance's: a head whose retry
+     * delay is over, then the buffered ones, one per key with none out or, where the loop keeps a key's messages in
+     * order ({@link #handOutSeveral}), several.
      */
     private List<Message> handOut(int max) {
         List<Message> out = new ArrayList<>();
@@ -136,13 +169,27 @@ final class PartitionReader {
         long millis = System.currentTimeMillis();
         boolean several = this.several;
         synchronized (owned) {
-            // Heads due for their retry first: the loop may be waiting for them, its window full behind them. A
-            // loop that keeps order takes them back in their places, not as new ones: beyond max.
-            for (OwnedKey o : owned.values()) {
-                if (out.size() == max && !several) {
-                    return out;
+            // Keys with messages out: heads due for their retry first (the loop may be waiting for them, its window
+            // full behind them; a loop that keeps order takes them back in their places: beyond max); a key whose
+            // messages are all settled takes its turn again (to hand out or to read).
+            for (int n = withOut.size(); n > 0; n--) {
+                OwnedKey o = withOut.poll();
+                if (!owned.isCurrent(o)) {
+                    o.withOut = false;
+                    continue;
                 }
-                if (o.retrying && o.retryAt <= millis && !o.halted && nanos - o.validUntil < 0) {
+                if (o.out.isEmpty()) {
+                    o.withOut = false;
+                    if (!o.buffer.isEmpty()) {
+                        queueHandOut(o);
+                    } else if (o.pendingNext || o.ready) {
+                        queueRead(o);
+                    }
+                    continue;
+                }
+                withOut.add(o);
+                if ((out.size() < max || several) && o.retrying && o.retryAt <= millis && !o.halted
+                        && nanos - o.validUntil < 0) {
                     Message failed = o.failing;
                     Message again = new Message(failed.id(), failed.stream(), failed.payload(), o.attempts + 1,
                             failed.traceContext());
@@ -156,21 +203,36 @@ final class PartitionReader {
             int limit = several ? out.size() + max : max;
             // A quarter of a read per key at most, so that the loop holds several keys, not one key's backlog.
             int perKey = several ? Math.max(1, max / 4) : 1;
-            for (OwnedKey o : owned.values()) {
-                if (out.size() >= limit) {
-                    break;
+            for (int n = toHand.size(); n > 0 && out.size() < limit; n--) {
+                OwnedKey o = toHand.poll();
+                if (!owned.isCurrent(o) || o.buffer.isEmpty() || o.halted || o.releaseWhenSettled
+                        || (!several && !o.out.isEmpty())) {
+                    // Its turn comes again once its messages out are settled (a halted key's too), if it stays.
+                    o.toHand = false;
+                    continue;
                 }
-                if (o.halted || o.buffer.isEmpty() || o.releaseWhenSettled || nanos - o.validUntil >= 0) {
-                    continue; // a surplus key hands out nothing more, so that it reaches a boundary and goes
+                if (nanos - o.validUntil >= 0) {
+                    toHand.add(o); // its lease is being renewed: not now
+                    continue;
                 }
-                // One at a time: only when nothing of the key is out (a retry waits here, first).
                 int given = 0;
-                while (out.size() < limit && given++ < perKey && !o.buffer.isEmpty()
-                        && (several || o.out.isEmpty())) {
+                while (out.size() < limit && given++ < perKey && !o.buffer.isEmpty()) {
                     Message m = o.buffer.poll();
                     o.out.add(m);
-                    o.lastActive = nanos;
                     out.add(m);
+                }
+                o.lastActive = nanos;
+                if (!o.withOut) {
+                    o.withOut = true;
+                    withOut.add(o);
+                }
+                if (!o.buffer.isEmpty()) {
+                    toHand.add(o); // after the others
+                } else {
+                    o.toHand = false;
+                    if (o.pendingNext || o.ready) {
+                        queueRead(o);
+                    }
                 }
             }
         }
@@ -228,15 +290,18 @@ final class PartitionReader {
 
     /**
      * One fenced read of the keys still owned: their own pending entries after the cursor, or new ones, up to
-     * {@value #PREFETCH} each, into their buffers.
+     * {@value #PREFETCH} each, into their buffers. A new-entries read that gives fewer than that has reached the
+     * stream's end, whose id the blocking XREAD then waits after; only a key whose end is unknown asks for it
+     * (XREVRANGE).
      */
-    private void fencedRead(List<String> candidates, boolean pending) {
-        List<OwnedKey> keys = new ArrayList<>();
-        List<String> ids = new ArrayList<>();
+    private void fencedRead(List<OwnedKey> candidates, boolean pending) {
+        List<OwnedKey> keys = new ArrayList<>(candidates.size());
+        List<String> ids = new ArrayList<>(candidates.size());
+        boolean[] askLast = new boolean[candidates.size()];
         synchronized (owned) {
-            for (String key : candidates) {
-                OwnedKey o = owned.get(key);
-                if (o != null && !o.halted && o.buffer.isEmpty()) {
+            for (OwnedKey o : candidates) {
+                if (owned.isCurrent(o) && !o.halted && o.buffer.isEmpty()) {
+                    askLast[keys.size()] = !pending && o.lastUnknown;
                     keys.add(o);
                     ids.add(pending ? o.pendingCursor : ">");
                 }
@@ -245,7 +310,15 @@ final class PartitionReader {
         if (keys.isEmpty()) {
             return;
         }
-        List<Object> replies = leases.read(category, OwnedKeys.keys(keys), OwnedKeys.tokens(keys), ids, PREFETCH);
+        List<Object> replies;
+        try {
+            replies = leases.read(category, OwnedKeys.keys(keys), OwnedKeys.tokens(keys), ids, askLast, PREFETCH);
+        } catch (RuntimeException e) {
+            synchronized (owned) {
+                keys.forEach(this::queueRead); // their turn stays: read again at the next read
+            }
+            throw e;
+        }
         List<String> vanished = new ArrayList<>();
         synchronized (owned) {
             for (int i = 0; i < replies.size(); i++) {
@@ -259,16 +332,24 @@ final class PartitionReader {
                     owned.drop(o.key);
                 } else if (kind == 1) {
                     if (pending) {
-                        o.pendingNext = false;
-                    } else {
+                        o.pendingNext = false; // new entries next, at once
+                        o.ready = true;
+                        queueRead(o);
+                    } else if (reply.size() > 1) {
                         o.lastId = text(reply.get(1));
+                        o.lastUnknown = false;
                         o.ready = false;
+                    } else {
+                        o.lastUnknown = true; // another reader took them (a lapsed lease): ask again, at once
+                        queueRead(o);
                     }
                 } else if (kind == 3) {
                     vanished.add(o.key);
+                    queueRead(o); // read again once its group is back, unless it is given up
                 } else {
+                    List<Object> entries = PartitionLeases.list(reply.get(1));
                     String last = null;
-                    for (Object raw : PartitionLeases.list(reply.get(1))) {
+                    for (Object raw : entries) {
                         List<Object> entry = PartitionLeases.list(raw);
                         last = text(entry.get(0));
                         Message message = message(o, last, PartitionLeases.list(entry.get(1)));
@@ -280,9 +361,15 @@ final class PartitionReader {
                         o.pendingCursor = last;
                     } else {
                         o.lastId = last;
-                        o.ready = true;
+                        o.lastUnknown = false;
+                        o.ready = entries.size() >= PREFETCH; // fewer: the stream's end, the XREAD waits after it
                     }
                     o.lastActive = System.nanoTime();
+                    if (!o.buffer.isEmpty()) {
+                        queueHandOut(o);
+                    } else {
+                        queueRead(o); // all malformed, dead-lettered: read on
+                    }
                 }
             }
         }

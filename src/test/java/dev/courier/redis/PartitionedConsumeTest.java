@@ -300,6 +300,56 @@ class PartitionedConsumeTest {
         assertEquals(List.of(), broker.halted(category, group));
     }
 
+    @Test
+    void under_a_backlog_every_owned_key_is_handed_out_within_a_few_reads_one_at_a_time() {
+        everyKeyProgresses(false);
+    }
+
+    @Test
+    void under_a_backlog_every_owned_key_is_handed_out_within_a_few_reads_several_at_a_time() {
+        everyKeyProgresses(true);
+    }
+
+    /**
+     * 40 keys of 20 messages each, read 8 at a time and acked at once: whatever the hand-out mode, each key gets a
+     * message within 3 x 40 / 8 reads of its last one (round-robin), not only the keys acquired first.
+     */
+    private void everyKeyProgresses(boolean several) {
+        int keys = 40;
+        int max = 8;
+        RedisBroker broker = broker("c0", 3, Map.of());
+        List<Map<String, Object>> batch = new ArrayList<>();
+        for (int n = 0; n < 20; n++) {
+            for (int k = 0; k < keys; k++) {
+                batch.add(Map.of("k", "key-" + k, "n", n));
+            }
+        }
+        broker.publishAll(category, batch);
+        if (several) {
+            assertTrue(broker.keepsOrderPerStream(category, group));
+        }
+        List<Message> first = readSome(broker);
+        await().atMost(Duration.ofSeconds(10)).until(() -> broker.partitionedGroup(category, group).ownedKeys()
+                .size() == keys);
+        Map<String, Integer> lastRead = new HashMap<>();
+        List<String> acks = first.stream().map(Message::id).toList();
+        int handled = first.size();
+        int bound = 3 * keys / max;
+        for (int reads = 1; handled < keys * 20 && reads < 1000; reads++) {
+            broker.ackAll(category, acks, group);
+            List<Message> got = broker.read(category, group, max, Duration.ofMillis(100));
+            for (Message m : got) {
+                String key = (String) m.payload().get("k");
+                Integer before = lastRead.put(key, reads);
+                assertTrue(reads - (before == null ? 0 : before) <= bound, key + " handed out at read " + reads
+                        + ", before at " + before);
+            }
+            handled += got.size();
+            acks = got.stream().map(Message::id).toList();
+        }
+        assertEquals(keys, lastRead.size(), "every key handed out");
+    }
+
     private List<Message> readSome(RedisBroker broker) {
         return await().atMost(Duration.ofSeconds(10)).until(() -> broker.read(category, group, 50,
                 Duration.ofMillis(100)), batch -> !batch.isEmpty());
