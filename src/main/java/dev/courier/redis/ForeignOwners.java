@@ -2,28 +2,34 @@ package dev.courier.redis;
 
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
  * The owners of a group's leases that are not in Courier's owner set (Protean instances sharing the group, which
  * write none), so that the fair share counts them: each heartbeat reads the lease values ({@code <ownerId>:<gen>})
- * of the next few known keys, one MGET, going round all of them; an owner counts while the round under way or the
- * last one saw it, so that one gone is forgotten after a round.
+ * of the next few known keys in one MGET, going round all of them. An owner counts until a round, and at least two
+ * lease TTLs, passed without seeing it. An id seen in Courier's owner set as lately is never counted: a crashed
+ * Courier instance leaves that set while its leases lapse, and must not then count twice.
  */
 final class ForeignOwners {
 
     /** Leases read per heartbeat: a round over 10,000 keys takes 40 heartbeats. */
     static final int SAMPLE = 250;
+    /** Heartbeats (a fifth of a TTL each) an owner is remembered at least. */
+    private static final int MEMORY = 10;
 
     private final RedisConnection connection;
     private final String group;
     private final Set<String> known;
+    /** Owner id to the heartbeat it was last seen at, in a lease or in Courier's owner set. */
+    private final Map<String, Long> inLeases = new HashMap<>();
+    private final Map<String, Long> courier = new HashMap<>();
     private Iterator<String> round;
-    private Set<String> seen = new HashSet<>();
-    private Set<String> lastRound = Set.of();
+    private long beat;
 
     ForeignOwners(RedisConnection connection, String group, Set<String> known) {
         this.connection = connection;
@@ -31,9 +37,11 @@ final class ForeignOwners {
         this.known = known;
     }
 
-    /** Reads the next sample of leases; at the end of a round, what it saw replaces the last round's. */
-    void sample() {
-        if (round == null) {
+    /** One heartbeat: the live Courier owners, and the owners of the next sample of leases. */
+    void sample(Collection<String> courierOwners) {
+        beat++;
+        courierOwners.forEach(o -> courier.put(o, beat));
+        if (round == null || !round.hasNext()) {
             round = known.iterator(); // weakly consistent: it goes on across heartbeats as keys come and go
         }
         List<String> leases = new ArrayList<>(SAMPLE);
@@ -45,22 +53,23 @@ final class ForeignOwners {
             for (String token : tokens) {
                 int colon = token == null ? -1 : token.lastIndexOf(':');
                 if (colon > 0) {
-                    seen.add(token.substring(0, colon));
+                    inLeases.put(token.substring(0, colon), beat);
                 }
             }
         }
-        if (!round.hasNext()) {
-            lastRound = seen;
-            seen = new HashSet<>();
-            round = null;
-        }
+        long memory = Math.max(MEMORY, (known.size() + SAMPLE - 1) / SAMPLE + 1);
+        inLeases.values().removeIf(seen -> beat - seen > memory);
+        courier.values().removeIf(seen -> beat - seen > memory);
     }
 
-    /** The owners seen in this round or the last that are not among {@code courierOwners}. */
-    int count(Collection<String> courierOwners) {
-        Set<String> foreign = new HashSet<>(lastRound);
-        foreign.addAll(seen);
-        foreign.removeAll(courierOwners);
-        return foreign.size();
+    /** The owners seen lately in the leases that are not Courier's. */
+    int count() {
+        int foreign = 0;
+        for (String owner : inLeases.keySet()) {
+            if (!courier.containsKey(owner)) {
+                foreign++;
+            }
+        }
+        return foreign;
     }
 }

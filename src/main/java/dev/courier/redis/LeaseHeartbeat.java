@@ -107,8 +107,8 @@ final class LeaseHeartbeat implements AutoCloseable {
         renewAll();
         halts.beat();
         discovery.discover();
-        foreign.sample();
-        liveOwners = Math.max(1, couriers.size() + foreign.count(couriers));
+        foreign.sample(couriers);
+        liveOwners = Math.max(1, couriers.size() + foreign.count());
         share.balance(liveOwners);
         reaper.reap();
     }
