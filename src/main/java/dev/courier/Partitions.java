@@ -7,8 +7,9 @@ import java.util.List;
  * and what to do with each head. Implemented by brokers with {@link BrokerCapability#STREAM_PARTITIONING}
  * ({@code broker instanceof Partitions partitions}).
  *
- * <p>A halted key is owned, and acted on, by one instance: call these on every instance (or the one whose
- * {@link #halted} lists the key); elsewhere they answer {@code false}.
+ * <p>A halted key is owned, and acted on, by one instance, but these work from any instance of the broker: the owner
+ * records its halts in Redis ({@code <group>:__halted__}), and carries out a resolution asked for elsewhere at its
+ * next heartbeat (a fifth of the lease TTL).
  */
 public interface Partitions {
 
@@ -21,10 +22,13 @@ public interface Partitions {
     record HaltedKey(String category, String group, String key, String messageId, int attempts) {
     }
 
-    /** The keys of the category halted for the group in this instance. */
+    /** The keys of the category halted for the group, in every instance. */
     List<HaltedKey> halted(String category, String group);
 
-    /** Acknowledges the halted head without handling it; the key goes on with its next message. */
+    /**
+     * Acknowledges the halted head without handling it; the key goes on with its next message. Like the others: true
+     * when done here or asked of the key's owner, false when the key is not halted.
+     */
     boolean skip(String category, String group, String key);
 
     /** Moves the halted head to {@code <category>:<key>:dlq}; the key goes on with its next message. */

@@ -8,8 +8,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A group's heartbeat, on a thread of its own apart from handlers, every fifth of the lease TTL: marks this owner
- * live, renews every lease in one script per chunk (so a slow handler never lets a lease lapse), then discovers
- * keys, balances toward the fair share and reaps cold keys.
+ * live, renews every lease in one script per chunk (so a slow handler never lets a lease lapse), records this
+ * instance's halts and carries out operators' requests, then discovers keys, balances toward the fair share (of the
+ * live Courier owners and the other owners seen in the leases) and reaps cold keys.
  */
 final class LeaseHeartbeat implements AutoCloseable {
 
@@ -17,7 +18,7 @@ final class LeaseHeartbeat implements AutoCloseable {
     /** Leases per renew script, so that no call holds Redis for long. */
     private static final int CHUNK = 1000;
 
-    /** KEYS: the group's owner set. ARGV: owner, ttl ms. Marks the owner live now; how many are. */
+    /** KEYS: the group's owner set. ARGV: owner, ttl ms. Marks the owner live now; the live ones. */
     static final RedisConnection.LuaScript OWNERS = RedisConnection.LuaScript.of("""
             redis.replicate_commands()
             local t = redis.call('TIME')
@@ -25,7 +26,7 @@ final class LeaseHeartbeat implements AutoCloseable {
             redis.call('ZADD', KEYS[1], now, ARGV[1])
             redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
             redis.call('PEXPIRE', KEYS[1], ARGV[2] * 4)
-            return redis.call('ZCARD', KEYS[1])
+            return redis.call('ZRANGE', KEYS[1], 0, -1)
             """);
 
     private final String brokerName;
@@ -38,6 +39,8 @@ final class LeaseHeartbeat implements AutoCloseable {
     private final KeyDiscovery discovery;
     private final FairShare share;
     private final PartitionReaper reaper;
+    private final ForeignOwners foreign;
+    private final HaltedKeys halts;
     private final ScheduledExecutorService thread;
     private boolean joined;
     private volatile int liveOwners = 1;
@@ -45,7 +48,7 @@ final class LeaseHeartbeat implements AutoCloseable {
 
     LeaseHeartbeat(String brokerName, String category, String group, String owner, RedisConnection connection,
                    PartitionLeases leases, OwnedKeys owned, KeyDiscovery discovery, FairShare share,
-                   PartitionReaper reaper) {
+                   ForeignOwners foreign, HaltedKeys halts, PartitionReaper reaper) {
         this.brokerName = brokerName;
         this.category = category;
         this.group = group;
@@ -56,6 +59,8 @@ final class LeaseHeartbeat implements AutoCloseable {
         this.discovery = discovery;
         this.share = share;
         this.reaper = reaper;
+        this.foreign = foreign;
+        this.halts = halts;
         this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "courier-partitions-" + brokerName + "-" + group);
             t.setDaemon(true);
@@ -72,7 +77,7 @@ final class LeaseHeartbeat implements AutoCloseable {
         thread.scheduleWithFixedDelay(this::beatQuietly, 0, Math.max(1, owned.ttlMs() / 5), TimeUnit.MILLISECONDS);
     }
 
-    /** The live owners seen at the last heartbeat. */
+    /** The live owners seen at the last heartbeat: Courier's, and the others (Protean's) seen in the leases. */
     int liveOwners() {
         return liveOwners;
     }
@@ -96,10 +101,14 @@ final class LeaseHeartbeat implements AutoCloseable {
             connection.execute("SADD", j -> j.sadd(PartitionedStreams.courierGroups(category), group));
             joined = true;
         }
-        liveOwners = (int) Math.max(1, ((Number) connection.eval("partition owners", OWNERS,
-                List.of(owners(group)), List.of(owner, Long.toString(owned.ttlMs())))).longValue());
+        List<String> couriers = PartitionLeases.list(connection.eval("partition owners", OWNERS,
+                List.of(owners(group)), List.of(owner, Long.toString(owned.ttlMs())))).stream()
+                .map(o -> o instanceof byte[] b ? StreamEntries.utf8(b) : String.valueOf(o)).toList();
         renewAll();
+        halts.beat();
         discovery.discover();
+        foreign.sample(couriers);
+        liveOwners = Math.max(1, couriers.size() + foreign.count());
         share.balance(liveOwners);
         reaper.reap();
     }

@@ -16,8 +16,9 @@ import java.util.concurrent.ThreadLocalRandom;
  *   <li>{@link PartitionReader}: the per-key buffers, read for all owned keys at once, and the hand-out;</li>
  *   <li>{@link PartitionAcks}: fenced acks, retries, and the poison rule ({@code halt} or {@code dead-letter});</li>
  *   <li>{@link LeaseHeartbeat}: renews every lease apart from handlers, then runs {@link KeyDiscovery},
- *       {@link FairShare} (ceil(keys / live owners)) and {@link PartitionReaper};</li>
- *   <li>{@link HaltedKeys}: the operator's side.</li>
+ *       {@link FairShare} (ceil(keys / live owners), Protean's owners counted by {@link ForeignOwners}),
+ *       {@link PartitionReaper} and the {@link HaltedKeys}' records;</li>
+ *   <li>{@link HaltedKeys}: the operator's side, shared with other instances through {@link SharedHalts}.</li>
  * </ul>
  */
 final class PartitionedGroup implements AutoCloseable {
@@ -52,9 +53,11 @@ final class PartitionedGroup implements AutoCloseable {
                 deadLetters, groups);
         this.acks = new PartitionAcks(brokerName, category, group, leases, owned, deadLetters, groups, policy,
                 poison);
-        this.halted = new HaltedKeys(brokerName, category, group, leases, owned, acks);
+        this.halted = new HaltedKeys(brokerName, category, group, leases, owned, acks,
+                new SharedHalts(connection, group));
         this.heartbeat = new LeaseHeartbeat(brokerName, category, group, owner, connection, leases, owned, discovery,
                 new FairShare(category, owner, leases, owned, discovery.known()),
+                new ForeignOwners(connection, group, discovery.known()), halted,
                 new PartitionReaper(brokerName, category, group, leases, owned, discovery, reapIdleMs));
         heartbeat.start();
     }

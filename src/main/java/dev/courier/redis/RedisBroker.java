@@ -163,7 +163,8 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
     public List<HaltedKey> halted(String category, String group) {
         // Looked up, never made: an instance that does not consume the category must not take its keys.
         PartitionedGroup partitioned = partitions.existing(category, group);
-        return partitioned == null ? List.of() : partitioned.halted();
+        List<HaltedKey> local = partitioned == null ? List.of() : partitioned.halted();
+        return partitionable(group) ? new SharedHalts(connection, group).list(category, local) : local;
     }
 
     @Override
@@ -181,9 +182,19 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         return resolve(category, group, key, HaltedKeys.Resolution.RETRY);
     }
 
+    /** Here when this instance owns the key; else asked of its owner, which carries it out at its next heartbeat. */
     private boolean resolve(String category, String group, String key, HaltedKeys.Resolution resolution) {
         PartitionedGroup partitioned = partitions.existing(category, group);
-        return partitioned != null && partitioned.resolve(key, resolution);
+        if (partitioned != null && partitioned.resolve(key, resolution)) {
+            return true;
+        }
+        return partitionable(group) && PartitionKey.rule(key) == null
+                && new SharedHalts(connection, group).request(key, resolution);
+    }
+
+    /** Whether the group can have leases ({@code <group>:<key>:__lease__} holds no other colon). */
+    private boolean partitionable(String group) {
+        return hasCapability(BrokerCapability.STREAM_PARTITIONING) && group.indexOf(':') < 0;
     }
 
     /** A partitioned stream's loop keys by the message's stream, its partition, and may be given several of one. */

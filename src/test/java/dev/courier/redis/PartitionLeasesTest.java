@@ -33,7 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class PartitionLeasesTest {
 
     /** Protean's acquire, as the reference describes it. */
-    private static final String PROTEAN_ACQUIRE = """
+    static final String PROTEAN_ACQUIRE = """
             if redis.call('GET', KEYS[1]) then return nil end
             local g = redis.call('INCR', KEYS[2])
             redis.call('SET', KEYS[1], ARGV[1] .. ':' .. g, 'PX', ARGV[2])

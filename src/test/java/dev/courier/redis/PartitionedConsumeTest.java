@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -232,7 +233,7 @@ class PartitionedConsumeTest {
         broker.publish(category, Map.of("k", "b", "n", 0));
 
         await().atMost(Duration.ofSeconds(20)).until(() -> !broker.halted(category, group).isEmpty()
-                && handled.containsKey("b"));
+                && handled.containsKey("b") && !operator.halted(category, group).isEmpty());
         Partitions.HaltedKey halted = broker.halted(category, group).get(0);
         assertEquals("a", halted.key());
         assertEquals(2, halted.attempts(), "max-retries 1: two attempts");
@@ -242,9 +243,8 @@ class PartitionedConsumeTest {
         List<Object> pending = list(redis.command("XPENDING", category + ":a", group, "-", "+", "10"));
         assertEquals(halted.messageId().substring(2), text(list(pending.get(0)).get(0)), "the head stays pending");
 
-        // An instance that does not consume the stream sees no halted key and takes no key by asking.
-        assertEquals(List.of(), operator.halted(category, group));
-        assertTrue(!operator.skip(category, group, "a"));
+        // An instance that does not consume the stream sees the halt (from Redis) and takes no key by asking.
+        assertEquals(List.of(halted), operator.halted(category, group));
         assertEquals(null, operator.partitionedGroup(category, group));
         assertTrue(broker.skip(category, group, "a"));
         await().atMost(Duration.ofSeconds(20)).until(() -> handled.containsKey("a"));
@@ -416,4 +416,146 @@ class PartitionedConsumeTest {
         assertEquals(List.of(0, 1, 2), numbers(batch));
         assertEquals(3, broker.ackAll(category, batch.stream().map(Message::id).toList(), group));
     }
+
+    /** Each broker's handled messages, to tell which instance handled a key. */
+    private Map<String, List<Integer>> consumeApart(RedisBroker broker, Predicate<Message> fails) {
+        Map<String, List<Integer>> handled = new ConcurrentHashMap<>();
+        consume(broker, fails, handled);
+        return handled;
+    }
+
+    @Test
+    void an_operator_on_another_instance_lists_skips_dead_letters_and_retries_a_halted_key_which_goes_on_in_order() {
+        RedisBroker a = broker("a", 0, Map.of("partition-poison." + group, "halt"));
+        RedisBroker b = broker("b", 0, Map.of("partition-poison." + group, "halt"));
+        AtomicBoolean healed = new AtomicBoolean();
+        Predicate<Message> poison = m -> m.payload().containsKey("poison") && !healed.get();
+        Map<RedisBroker, Map<String, List<Integer>>> handled = Map.of(a, consumeApart(a, poison),
+                b, consumeApart(b, poison));
+        await().atMost(Duration.ofSeconds(20)).until(() -> List.of(a, b).stream().allMatch(x ->
+                x.partitionedGroup(category, group) != null && x.partitionedGroup(category, group).liveOwners() == 2));
+        for (String key : List.of("s", "d", "r")) {
+            a.publish(category, Map.of("k", key, "n", 0, "poison", true));
+        }
+        for (int n = 1; n <= 2; n++) {
+            for (String key : List.of("s", "d", "r")) {
+                a.publish(category, Map.of("k", key, "n", n));
+            }
+        }
+        // Every halt is listed by both instances, from the records its owner keeps in Redis.
+        await().atMost(Duration.ofSeconds(20)).until(() -> a.halted(category, group).size() == 3
+                && b.halted(category, group).size() == 3);
+        assertEquals(Set.copyOf(a.halted(category, group)), Set.copyOf(b.halted(category, group)));
+        Map<String, RedisBroker> owners = new HashMap<>();
+        for (String key : List.of("s", "d", "r")) {
+            owners.put(key, a.partitionedGroup(category, group).ownedKeys().contains(key) ? a : b);
+        }
+        RedisBroker other = owners.get("s") == a ? b : a;
+        assertTrue(!other.partitionedGroup(category, group).ownedKeys().contains("s"));
+
+        // Each asked of the instance that does not own the key; its owner carries it out, and the key goes on there.
+        assertTrue(operatorOf(owners, "s", a, b).skip(category, group, "s"));
+        assertTrue(operatorOf(owners, "d", a, b).deadLetter(category, group, "d"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> handled.get(owners.get("s")).containsKey("s")
+                && handled.get(owners.get("d")).getOrDefault("d", List.of()).size() == 2);
+        healed.set(true);
+        assertTrue(operatorOf(owners, "r", a, b).retry(category, group, "r"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> handled.get(owners.get("r")).getOrDefault("r", List.of())
+                .size() == 3);
+        await().atMost(Duration.ofSeconds(20)).until(() -> handled.get(owners.get("s")).get("s").size() == 2);
+
+        assertEquals(List.of(1, 2), handled.get(owners.get("s")).get("s"));
+        assertEquals(List.of(1, 2), handled.get(owners.get("d")).get("d"));
+        assertEquals(List.of(0, 1, 2), handled.get(owners.get("r")).get("r"));
+        for (String key : List.of("s", "d", "r")) {
+            assertTrue(!handled.get(operatorOf(owners, key, a, b)).containsKey(key), "handled by its owner only");
+        }
+        assertEquals(0L, a.deadLetterDepth(category + ":s"), "skipped, not dead-lettered");
+        assertEquals(1L, a.deadLetterDepth(category + ":d"));
+        assertEquals(List.of(), b.halted(category, group));
+        assertEquals(0L, redis.command("EXISTS", SharedHalts.hash(group)), "the records go when the halts end");
+        assertTrue(!operatorOf(owners, "s", a, b).skip(category, group, "s"), "not halted");
+    }
+
+    private static RedisBroker operatorOf(Map<String, RedisBroker> owners, String key, RedisBroker a, RedisBroker b) {
+        return owners.get(key) == a ? b : a;
+    }
+
+    @Test
+    void proteans_manual_way_still_unwedges_a_halted_key_and_its_record_is_dropped() {
+        RedisBroker broker = broker("h", 0, Map.of("partition-poison." + group, "halt"));
+        Map<String, List<Integer>> handled = consumeApart(broker, m -> m.payload().containsKey("poison"));
+        broker.publish(category, Map.of("k", "a", "n", 0, "poison", true));
+        broker.publish(category, Map.of("k", "a", "n", 1));
+        await().atMost(Duration.ofSeconds(20)).until(() -> redis.command("HGET", SharedHalts.hash(group), "a")
+                != null);
+        String head = broker.halted(category, group).get(0).messageId().substring(2);
+
+        redis.command("XACK", category + ":a", group, head);
+        redis.command("DEL", PartitionLeases.lease(group, "a"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> handled.containsKey("a"));
+        assertEquals(List.of(1), handled.get("a"));
+        assertEquals(List.of(), broker.halted(category, group));
+        assertEquals(0L, redis.command("EXISTS", SharedHalts.hash(group)), "the stale record is removed");
+    }
+
+    @Test
+    void a_protean_owner_in_the_group_counts_in_the_fair_share() throws InterruptedException {
+        String owner = "ProteanHandler-host-1-abcdef";
+        RedisBroker publisher = broker("publisher", 3, Map.of());
+        for (int k = 0; k < 10; k++) {
+            publisher.publish(category, Map.of("k", "key-" + k, "n", 0));
+        }
+        // A Protean owner by its rules (renew what it holds, then acquire every free key), with its own connection.
+        Map<String, String> held = new ConcurrentHashMap<>();
+        AtomicBoolean acquiring = new AtomicBoolean(true);
+        Thread protean = new Thread(() -> {
+            try (redis.clients.jedis.Jedis j = new redis.clients.jedis.Jedis(redis.host(), redis.port())) {
+                while (!stop.get()) {
+                    held.entrySet().removeIf(e -> ((Number) j.eval(PROTEAN_RENEW, 1,
+                            PartitionLeases.lease(group, e.getKey()), e.getValue(), "1000")).longValue() == 0);
+                    if (acquiring.get()) {
+                        for (String key : j.smembers(PartitionedStreams.index(category))) {
+                            if (!held.containsKey(key)) {
+                                Object g = j.eval(PartitionLeasesTest.PROTEAN_ACQUIRE, 2,
+                                        PartitionLeases.lease(group, key), PartitionLeases.generation(group, key),
+                                        owner, "1000");
+                                if (g != null) {
+                                    held.put(key, owner + ":" + g);
+                                }
+                            }
+                        }
+                    }
+                    Thread.sleep(200);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "protean-owner");
+        protean.setDaemon(true);
+        protean.start();
+        consumers.add(protean);
+        await().atMost(Duration.ofSeconds(10)).until(() -> held.size() == 10);
+
+        // Its pass does not see the next keys yet: the Courier instance could take them all, but, the Protean owner
+        // being seen in the leases, it takes its share, ceil(100 / 2), and leaves the rest free.
+        acquiring.set(false);
+        RedisBroker courier = broker("c", 3, Map.of());
+        Map<String, List<Integer>> handled = consumeApart(courier, m -> false);
+        for (int k = 10; k < 100; k++) {
+            publisher.publish(category, Map.of("k", "key-" + k, "n", 0));
+        }
+        await().atMost(Duration.ofSeconds(20)).until(() -> total(handled) >= 50);
+        await().atMost(Duration.ofSeconds(20)).until(() -> courier.partitionedGroup(category, group).liveOwners()
+                == 2 && owned(courier) == 50);
+        acquiring.set(true);
+        await().atMost(Duration.ofSeconds(30)).until(() -> held.size() == 50);
+        assertEquals(50, owned(courier));
+        assertEquals(2, courier.partitionedGroup(category, group).liveOwners());
+    }
+
+    private static final String PROTEAN_RENEW = """
+            if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+            return 0
+            """;
 }
