@@ -496,7 +496,7 @@ class ConcurrentLoopTest {
         assertEquals(read, pending.getAsLong());
         Thread stopper = new Thread(engine::stop);
         stopper.start();
-        await().atMost(Duration.ofSeconds(1)).until(() -> engine.status().loops().get(0).state()
+        await().atMost(Duration.ofSeconds(10)).until(() -> engine.status().loops().get(0).state()
                 != LoopStatus.State.RUNNING || !engine.status().started());
         quickOnes.countDown();
         stopper.join(10_000);
