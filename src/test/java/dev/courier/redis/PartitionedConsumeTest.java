@@ -526,7 +526,7 @@ class PartitionedConsumeTest {
                             }
                         }
                     }
-                    Thread.sleep(200);
+                    Thread.sleep(200); // its heartbeat cadence, as Protean passes: not a wait for a condition
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
