@@ -14,9 +14,12 @@ import jakarta.json.JsonObject;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Collectors;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -93,16 +96,22 @@ class DeadLetterAlertTest {
 
     @Test
     void the_maintenance_thread_ends_with_the_application() {
-        long before = maintenanceThreads();
+        // By identity, not by count: another test's maintenance thread may still be ending when this one begins.
+        Set<Thread> before = maintenanceThreads();
+        Set<Thread> ours = new HashSet<>();
         try (Deployment app = Deployment.of(Deployment.inline("brokers.default.maintenance-interval", "0.02"))) {
-            await().atMost(WAIT).until(() -> maintenanceThreads() == before + 1);
+            await().atMost(WAIT).until(() -> {
+                ours.addAll(maintenanceThreads());
+                ours.removeAll(before);
+                return ours.size() == 1;
+            });
         }
-        await().atMost(WAIT).until(() -> maintenanceThreads() == before);
+        await().atMost(WAIT).until(() -> ours.stream().noneMatch(Thread::isAlive));
     }
 
-    static long maintenanceThreads() {
+    static Set<Thread> maintenanceThreads() {
         return Thread.getAllStackTraces().keySet().stream()
-                .filter(t -> t.isAlive() && t.getName().equals("courier-maintenance")).count();
+                .filter(t -> t.isAlive() && t.getName().equals("courier-maintenance")).collect(Collectors.toSet());
     }
 
     @Test

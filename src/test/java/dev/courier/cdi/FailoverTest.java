@@ -41,10 +41,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A failover under load, as {@link ClusterFailoverTest} and {@link SentinelFailoverTest} run it: an application whose
  * engine consumes {@value #STREAM} while a thread publishes to it (batches of {@value #BATCH}, one a millisecond),
  * then the master holding the stream is killed with SIGKILL. It measures when the first publish begun after the kill
- * returns, watches readiness go DOWN and come UP, then stops publishing and waits until every entry that survived
- * in the stream is handled and acknowledged. Two tests: with {@code min-replicas-acked=1} none that publishAll
- * returned is lost; without it the loss is counted and printed. The killed master is restarted after each (it comes
- * back as a replica), so that the next test starts on a whole set.
+ * returns, and when the set promoted another master, watches readiness go DOWN and come UP, then stops publishing and
+ * waits until every entry that survived in the stream is handled and acknowledged. Publishing must resume within 5 s
+ * of the kill; where the set itself took longer than 4 s to promote (a loaded machine slows its failure detection,
+ * which Courier does not control), within 1 s of the promotion. Two tests: with {@code min-replicas-acked=1} none
+ * that publishAll returned is lost; without it the loss is counted and printed. The killed master is restarted after
+ * each (it comes back as a replica), so that the next test starts on a whole set.
  */
 abstract class FailoverTest {
 
@@ -68,6 +70,7 @@ abstract class FailoverTest {
 
     /**
      * @param resumedMillis      kill to the return of the first publish begun after it
+     * @param promotedMillis     kill to the moment the set names another master for the stream
      * @param published          ids that publishAll returned
      * @param lost               of those, the ones not in the stream after the failover
      * @param failedPublishes    publishAll calls that threw (refused, or outcome unknown)
@@ -79,14 +82,15 @@ abstract class FailoverTest {
      * @param during             its health just after the kill
      * @param after              its health once readiness is UP again (the old master still down)
      */
-    record Figures(long resumedMillis, int published, int lost, int failedPublishes, int notHandled, long duplicates,
-                   long readinessDownMillis, long readinessUpMillis, HealthStats before, HealthStats during,
-                   HealthStats after) {
+    record Figures(long resumedMillis, long promotedMillis, int published, int lost, int failedPublishes,
+                   int notHandled, long duplicates, long readinessDownMillis, long readinessUpMillis,
+                   HealthStats before, HealthStats during, HealthStats after) {
 
         String describe(String what) {
-            return String.format("%s: first publish %d ms after kill -9; published=%d, lost=%d, failed publishAll "
-                            + "calls=%d, not handled=%d, duplicates=%d; readiness DOWN after %d ms, UP after %d ms",
-                    what, resumedMillis, published, lost, failedPublishes, notHandled, duplicates,
+            return String.format("%s: first publish %d ms after kill -9 (new master %d ms after it); published=%d, "
+                            + "lost=%d, failed publishAll calls=%d, not handled=%d, duplicates=%d; readiness DOWN "
+                            + "after %d ms, UP after %d ms",
+                    what, resumedMillis, promotedMillis, published, lost, failedPublishes, notHandled, duplicates,
                     readinessDownMillis, readinessUpMillis);
         }
     }
@@ -143,7 +147,8 @@ abstract class FailoverTest {
     private Figures failover(int minReplicasAcked) {
         Figures figures = run(minReplicasAcked);
         System.out.println(figures.describe(what() + " failover, min-replicas-acked=" + minReplicasAcked));
-        assertTrue(figures.resumedMillis() <= 5_000, figures.describe("resumed too late"));
+        long allowed = Math.max(5_000, figures.promotedMillis() + 1_000);
+        assertTrue(figures.resumedMillis() <= allowed, figures.describe("resumed later than " + allowed + " ms"));
         assertEquals(0, figures.notHandled(), figures.describe("not handled"));
         assertHealthFollows(figures);
         return figures;
@@ -198,15 +203,19 @@ abstract class FailoverTest {
                         () -> HealthReport.readiness(brokers, engine).up(), state);
 
                 HealthStats before = broker.healthStats();
-                killed = master();
+                RedisServer old = master();
+                killed = old;
                 killed.kill(); // returns once the process is gone: the time counts from its death
                 killedAt.set(System.nanoTime());
+                AtomicLong promotedAt = new AtomicLong();
+                Thread promotion = watchPromotion(old, promotedAt);
                 awaitOr("readiness DOWN after the kill", Duration.ofSeconds(5),
                         () -> !HealthReport.readiness(brokers, engine).up(), state);
                 long downAt = System.nanoTime();
                 HealthStats during = broker.healthStats();
                 awaitOr("a publish begun after the kill returns", Duration.ofSeconds(20),
                         () -> resumedAt.get() != 0, state);
+                promotion.join(20_000);
                 awaitOr("readiness UP after the failover", Duration.ofSeconds(20),
                         () -> HealthReport.readiness(brokers, engine).up(), state);
                 long upAt = System.nanoTime();
@@ -225,7 +234,8 @@ abstract class FailoverTest {
                 Set<String> notHandled = new HashSet<>(survived);
                 notHandled.removeAll(handled.keySet());
                 long duplicates = handled.values().stream().mapToInt(AtomicInteger::get).sum() - handled.size();
-                return new Figures((resumedAt.get() - killedAt.get()) / 1_000_000, published.size(), lost.size(),
+                return new Figures((resumedAt.get() - killedAt.get()) / 1_000_000,
+                        (promotedAt.get() - killedAt.get()) / 1_000_000, published.size(), lost.size(),
                         failures.get(), notHandled.size(), duplicates, (downAt - killedAt.get()) / 1_000_000,
                         (upAt - killedAt.get()) / 1_000_000, before, during, after);
             } catch (InterruptedException e) {
@@ -235,6 +245,29 @@ abstract class FailoverTest {
                 publisher.interrupt();
             }
         }
+    }
+
+    /**
+     * A thread that sets {@code promotedAt} once the set names a master other than {@code old} for the stream,
+     * looking every 10 ms (a node may refuse while the set fails over); it gives up after 20 s.
+     */
+    private Thread watchPromotion(RedisServer old, AtomicLong promotedAt) {
+        Thread watcher = new Thread(() -> {
+            long giveUp = System.nanoTime() + 20_000_000_000L;
+            while (promotedAt.get() == 0 && System.nanoTime() < giveUp) {
+                try {
+                    if (master() != old) {
+                        promotedAt.set(System.nanoTime());
+                    }
+                } catch (RuntimeException e) {
+                    // refused or reset during the failover: look again
+                }
+                LockSupport.parkNanos(10_000_000);
+            }
+        }, "failover-promotion-watch");
+        watcher.setDaemon(true);
+        watcher.start();
+        return watcher;
     }
 
     /** Awaits the condition, polling every 20 ms; if it does not come, fails saying what and the state. */
