@@ -156,7 +156,7 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         }
         return partitions.group(stream, group, (category, g) -> new PartitionedGroup(name(), category, g,
                 connection, deadLetters, groups, policy, partitioning.poison(g), partitioning.leaseTtlMs(),
-                partitioning.reapIdleMs(), consumer));
+                partitioning.reapIdleMs(), consumer, lanes));
     }
 
     @Override
@@ -193,7 +193,11 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         if (partitioned != null && partitioned.resolve(key, resolution)) {
             return true;
         }
-        return partitionable(group) && PartitionKey.rule(key) == null
+        // A halt on a key's backfill lane is named <key>:<suffix>.
+        String laneEnd = ":" + lanes.suffix();
+        String base = lanes.enabled() && key.endsWith(laneEnd) ? key.substring(0, key.length() - laneEnd.length())
+                : key;
+        return partitionable(group) && PartitionKey.rule(base) == null
                 && new SharedHalts(connection, group).request(key, resolution);
     }
 

@@ -257,6 +257,142 @@ class PriorityLanesTest {
         assertThrows(IllegalArgumentException.class, () -> broker.publish(stream, protean(envelope("backfill", 0))));
     }
 
+    /** Reads (and acknowledges) until {@code n} messages came or 20 s passed. */
+    private List<Message> consume(RedisBroker broker, String from, int n, boolean acknowledge) {
+        List<Message> got = new ArrayList<>();
+        await().atMost(Duration.ofSeconds(20)).until(() -> {
+            List<Message> batch = broker.read(from, "g", 10, Duration.ofMillis(100));
+            got.addAll(batch);
+            if (acknowledge && !batch.isEmpty()) {
+                broker.ackAll(from, batch.stream().map(Message::id).toList(), "g");
+            }
+            return got.size() >= n;
+        });
+        return got;
+    }
+
+    private Map<String, String> partitioned(String... more) {
+        Map<String, String> options = new HashMap<>(Map.of("partition-key." + stream, "order_id",
+                "partition-lease-ttl", "1"));
+        for (int i = 0; i < more.length; i += 2) {
+            options.put(more[i], more[i + 1]);
+        }
+        return options;
+    }
+
+    /** A Protean publisher's partitioned write: SADD to the index, XADD to the key's stream or its lane. */
+    private void proteanPartitioned(String key, boolean toLane, String orderId) {
+        protean.sadd(stream + ":__partitions__", key);
+        proteanXadd(stream + ":" + key + (toLane ? ":backfill" : ""), orderId, toLane ? -50 : 0);
+    }
+
+    @Test
+    void a_partitioned_keys_lane_is_read_under_the_keys_lease_once_its_stream_has_nothing(RedisServer redis) {
+        proteanPartitioned("7", true, "l1");
+        proteanPartitioned("7", true, "l2");
+        proteanPartitioned("7", false, "p1");
+        proteanPartitioned("7", false, "p2");
+        RedisBroker broker = broker(redis, "c1", partitioned());
+
+        List<Message> got = consume(broker, stream, 4, true);
+        assertEquals(List.of("p1", "p2", "l1", "l2"), orderIds(got), "the key's stream first, then its lane");
+        String laneStream = stream + ":7:backfill";
+        assertEquals(List.of(stream + ":7", stream + ":7", laneStream, laneStream),
+                got.stream().map(Message::stream).toList());
+        assertTrue(got.get(2).id().startsWith("7:backfill:"), got.get(2).id());
+        assertEquals(0, pending(laneStream, "g"), "acknowledged on the lane, fenced by the key's lease");
+        assertEquals(0, pending(stream + ":7", "g"));
+        String token = protean.get("g:7:__lease__");
+        assertTrue(protean.xinfoConsumers2(laneStream, "g").stream().anyMatch(c -> c.getName().equals(token)),
+                "read under the key's token: " + token);
+
+        // A key found later gets its group on the lane as on its stream, before anything is read there.
+        proteanPartitioned("8", false, "p3");
+        consume(broker, stream, 1, true);
+        assertTrue(protean.xinfoGroups(stream + ":8:backfill").stream().anyMatch(g -> g.getName().equals("g")));
+    }
+
+    @Test
+    void a_lane_entry_read_by_an_owner_that_went_away_is_reclaimed_by_the_next_owner(RedisServer redis) {
+        proteanPartitioned("7", true, "l1");
+        RedisBroker first = broker(redis, "c1", partitioned());
+        assertEquals(List.of("l1"), orderIds(consume(first, stream, 1, false)));
+        String laneStream = stream + ":7:backfill";
+        assertEquals(1, pending(laneStream, "g"));
+        first.close(); // gives the lease back; the entry stays pending under its token, never acknowledged
+
+        RedisBroker next = broker(redis, "c2", partitioned());
+        List<Message> again = consume(next, stream, 1, true);
+        assertEquals(List.of("l1"), orderIds(again));
+        assertEquals(0, pending(laneStream, "g"));
+    }
+
+    @Test
+    void a_key_is_not_reaped_while_its_lane_holds_entries_not_handled(RedisServer redis) {
+        // This instance has lanes off: Protean wrote to key 7's lane, which nobody here reads.
+        proteanPartitioned("7", false, "p1");
+        proteanPartitioned("7", true, "l1");
+        proteanPartitioned("8", false, "p2");
+        RedisBroker broker = broker(redis, "c1", partitioned("priority-lanes", "false", "partition-reap-idle", "1"));
+        assertEquals(java.util.Set.of("p1", "p2"), java.util.Set.copyOf(orderIds(consume(broker, stream, 2, true))));
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> !protean.exists(stream + ":8"));
+        await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5)).until(() ->
+                protean.sismember(stream + ":__partitions__", "7") && protean.exists(stream + ":7:backfill"));
+        assertEquals(1, entries(stream + ":7:backfill").size());
+    }
+
+    @Test
+    void a_key_and_its_lane_are_reaped_together_once_both_are_handled(RedisServer redis) {
+        proteanPartitioned("7", false, "p1");
+        proteanPartitioned("7", true, "l1");
+        RedisBroker broker = broker(redis, "c1", partitioned("partition-reap-idle", "1"));
+        assertEquals(List.of("p1", "l1"), orderIds(consume(broker, stream, 2, true)));
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> !protean.exists(stream + ":7")
+                && !protean.exists(stream + ":7:backfill"));
+        assertFalse(protean.sismember(stream + ":__partitions__", "7"));
+        assertTrue(protean.exists("g:7:__generation__"), "the generation stays, as Protean keeps it");
+    }
+
+    /** A subscriber of the stream the engine test uses, recording the order ids it handled, in order. */
+    @jakarta.enterprise.context.ApplicationScoped
+    static class LaneSubscriber {
+        static final String STREAM = "lanes-engine-orders";
+        final List<String> handled = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        /** Through the bean's client proxy, which has no fields of its own. */
+        List<String> handled() {
+            return handled;
+        }
+
+        void on(@dev.courier.Subscribe(stream = STREAM) Message message) {
+            handled.add(String.valueOf(((Map<?, ?>) message.event().orElseThrow().data()).get("order_id")));
+        }
+    }
+
+    @Test
+    void the_engine_handles_the_lane_after_the_stream_and_acknowledges_on_the_lane(RedisServer redis) {
+        String laneStream = LaneSubscriber.STREAM + ":backfill";
+        proteanXadd(laneStream, "l1", -50);
+        proteanXadd(laneStream, "l2", -50);
+        proteanXadd(LaneSubscriber.STREAM, "p1", 0);
+        String group = LaneSubscriber.class.getName();
+        try (dev.courier.testing.Deployment app = dev.courier.testing.Deployment.of(Map.of(
+                "brokers.default.provider", "redis", "brokers.default.uri", redis.uri(),
+                "brokers.default.priority-lanes", "true"), LaneSubscriber.class)) {
+            LaneSubscriber subscriber = app.bean(LaneSubscriber.class);
+            await().atMost(Duration.ofSeconds(20)).until(() -> subscriber.handled().size() >= 3);
+            assertEquals(List.of("p1", "l1", "l2"), subscriber.handled());
+            await().atMost(Duration.ofSeconds(10)).until(() -> pending(laneStream, group) == 0
+                    && pending(LaneSubscriber.STREAM, group) == 0);
+            // An entry written to the lane while the loop waits on the stream is read at its next read.
+            proteanXadd(laneStream, "l3", -50);
+            await().atMost(Duration.ofSeconds(20)).until(() -> subscriber.handled().size() >= 4);
+            assertEquals("l3", subscriber.handled().get(3));
+        }
+    }
+
     @Test
     void a_bad_lane_option_is_refused_naming_the_property(RedisServer redis) {
         for (Map.Entry<String, String> bad : List.of(Map.entry("backfill-suffix", "a:b"),
