@@ -355,6 +355,34 @@ class PriorityLanesTest {
         assertTrue(protean.exists("g:7:__generation__"), "the generation stays, as Protean keeps it");
     }
 
+    @Test
+    void a_halt_on_a_keys_lane_stops_the_lane_only_until_an_operator_skips_its_head(RedisServer redis) {
+        proteanPartitioned("7", true, "bad");
+        proteanPartitioned("7", true, "l2");
+        RedisBroker broker = broker(redis, "c1", partitioned("partition-poison.g", "halt"));
+        List<String> handled = new ArrayList<>();
+        await().atMost(Duration.ofSeconds(20)).until(() -> {
+            for (Message m : broker.read(stream, "g", 10, Duration.ofMillis(100))) {
+                if (orderIds(List.of(m)).get(0).equals("bad")) {
+                    broker.nack(stream, m.id(), "g");
+                } else {
+                    handled.add(orderIds(List.of(m)).get(0));
+                    broker.ack(stream, m.id(), "g");
+                }
+            }
+            return !broker.halted(stream, "g").isEmpty();
+        });
+        assertEquals("7:backfill", broker.halted(stream, "g").get(0).key());
+        assertEquals(List.of(), handled, "the lane's next message waits behind its halted head");
+
+        proteanPartitioned("7", false, "p1");
+        assertEquals(List.of("p1"), orderIds(consume(broker, stream, 1, true)), "the key's stream goes on");
+
+        assertTrue(broker.skip(stream, "g", "7:backfill"));
+        assertEquals(List.of("l2"), orderIds(consume(broker, stream, 1, true)));
+        assertEquals(0, pending(stream + ":7:backfill", "g"), "the head skipped (acknowledged), l2 handled");
+    }
+
     /** A subscriber of the stream the engine test uses, recording the order ids it handled, in order. */
     @jakarta.enterprise.context.ApplicationScoped
     static class LaneSubscriber {
