@@ -20,6 +20,8 @@ import java.util.concurrent.ThreadLocalRandom;
  *       {@link PartitionReaper} and the {@link HaltedKeys}' records;</li>
  *   <li>{@link HaltedKeys}: the operator's side, shared with other instances through {@link SharedHalts}.</li>
  * </ul>
+ * With priority lanes, each owned key carries its backfill lane ({@link OwnedKey#lane}), read under the same lease
+ * once the key's stream has nothing.
  */
 final class PartitionedGroup implements AutoCloseable {
 
