@@ -136,6 +136,19 @@ public final class CourierOptions {
                     + "(SREM, DEL of its stream), only when every group, Courier's known ones included, has "
                     + "finished it; 0 never reaps").takenBy(REDIS);
 
+    public static final Option PRIORITY_LANES = Option.bool("priority-lanes", "false",
+            "Protean's priority lanes ([server.priority_lanes] enabled): a message whose metadata.domain.priority is "
+                    + "below priority-lanes-threshold goes to <stream>:<backfill-suffix>, read only when <stream> "
+                    + "gives nothing; set alike on every Courier and Protean instance of the streams")
+            .takenBy(REDIS);
+    public static final Option PRIORITY_LANES_THRESHOLD = Option.integer("priority-lanes-threshold", "0",
+            "with priority-lanes, a message of a lower priority goes to the backfill lane (Protean's threshold; "
+                    + "its levels: BULK -100, LOW -50, NORMAL 0, HIGH 50, CRITICAL 100; no priority is 0)")
+            .takenBy(REDIS);
+    public static final Option BACKFILL_SUFFIX = Option.text("backfill-suffix", "backfill",
+            "with priority-lanes, the backfill lane of <stream> is <stream>:<backfill-suffix> (Protean's "
+                    + "backfill_suffix)").takenBy(REDIS);
+
     /** Every broker option, {@code brokers.<name>.} and the name. */
     public static final List<Option> BROKER = List.of(PROVIDER, URI, MAX_RETRIES, RETRY_DELAY, BACKOFF_MULTIPLIER,
             MESSAGE_TIMEOUT, ENABLE_DLQ, MAX_MESSAGE_SIZE, POOL_SIZE, CONNECT_TIMEOUT, SOCKET_TIMEOUT, TLS_TRUSTSTORE,
@@ -143,7 +156,8 @@ public final class CourierOptions {
             SENTINEL_TLS_TRUSTSTORE, SENTINEL_TLS_TRUSTSTORE_PASSWORD, FAILOVER_TIMEOUT, MIN_REPLICAS_ACKED,
             CONSUMER_NAME, BLOCK_TIMEOUT, MAX_LENGTH, INLINE_MAX_LENGTH, RETENTION, DEAD_LETTER_RETENTION,
             DEAD_LETTER_ALERT_DEPTH, MAINTENANCE_INTERVAL, PARTITION_KEY, PARTITION_KEYS, PARTITION_POISON,
-            PARTITION_POISONS, PARTITION_LEASE_TTL, PARTITION_REAP_IDLE);
+            PARTITION_POISONS, PARTITION_LEASE_TTL, PARTITION_REAP_IDLE, PRIORITY_LANES, PRIORITY_LANES_THRESHOLD,
+            BACKFILL_SUFFIX);
 
     // courier.<option>
 

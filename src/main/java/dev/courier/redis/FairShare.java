@@ -92,6 +92,9 @@ final class FairShare {
                 String key = chunk.get(i);
                 // Earlier generations' pending entries move to this token before the first read.
                 leases.reclaim(category, key, token);
+                if (owned.laneSuffix() != null) {
+                    leases.reclaim(category, owned.lane(key), token); // the lane's too, as Protean's worker does
+                }
                 won++;
                 owned.add(new OwnedKey(key, token, owned.validUntil(sent)));
                 if (won >= wanted) {

@@ -43,7 +43,7 @@ final class HaltedKeys {
     void beat() {
         List<SharedHalts.Halt> mine = new ArrayList<>();
         synchronized (owned) {
-            for (OwnedKey o : owned.values()) {
+            for (OwnedKey o : owned.withLanes()) {
                 if (o.halted) {
                     mine.add(new SharedHalts.Halt(o.key, entryId(o), o.attempts, SharedHalts.NO_REQUEST, o.token));
                 }
@@ -86,7 +86,7 @@ final class HaltedKeys {
     List<Partitions.HaltedKey> halted() {
         List<Partitions.HaltedKey> out = new ArrayList<>();
         synchronized (owned) {
-            for (OwnedKey o : owned.values()) {
+            for (OwnedKey o : owned.withLanes()) {
                 if (o.halted) {
                     out.add(new Partitions.HaltedKey(category, group, o.key, o.failing.id(), o.attempts));
                 }

@@ -96,6 +96,12 @@ final class KeyDiscovery {
     void rediscover(List<String> keys) {
         List<OwnedKey> gone = new ArrayList<>();
         for (String key : keys) {
+            if (key.indexOf(':') >= 0) {
+                // A lane (<key>:<suffix>): its group again, the stream made if need be; its key's own read tells
+                // whether the key was reaped.
+                createGroups(List.of(key));
+                continue;
+            }
             String stream = PartitionedStreams.stream(category, key);
             boolean exists = connection.execute("EXISTS", j -> j.exists(stream));
             if (exists) {
@@ -111,13 +117,21 @@ final class KeyDiscovery {
         owned.release(gone);
     }
 
-    /** XGROUP CREATE ... 0 MKSTREAM on each new key at once, so that Protean's reaper sees the group. */
+    /**
+     * XGROUP CREATE ... 0 MKSTREAM on each new key at once (and on its backfill lane with lanes on), so that
+     * Protean's reaper sees the group.
+     */
     private void createGroups(List<String> keys) {
+        String suffix = owned.laneSuffix();
         connection.execute("XGROUP CREATE (partitions)", j -> {
             try (redis.clients.jedis.AbstractPipeline pipeline = j.pipelined()) {
                 for (String key : keys) {
                     pipeline.xgroupCreate(PartitionedStreams.stream(category, key), group, new StreamEntryID(0, 0),
                             true);
+                    if (suffix != null && key.indexOf(':') < 0) {
+                        pipeline.xgroupCreate(PartitionedStreams.stream(category, owned.lane(key)), group,
+                                new StreamEntryID(0, 0), true);
+                    }
                 }
                 pipeline.sync(); // BUSYGROUP replies are expected: the group exists already
             }

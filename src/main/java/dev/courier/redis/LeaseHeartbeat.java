@@ -123,7 +123,7 @@ final class LeaseHeartbeat implements AutoCloseable {
                 for (int i = 0; i < renewed.length; i++) {
                     OwnedKey o = chunk.get(i);
                     if (renewed[i]) {
-                        o.validUntil = owned.validUntil(sent);
+                        o.renewedUntil(owned.validUntil(sent));
                     } else if (owned.isCurrent(o)) {
                         LOG.log(Level.WARNING, "broker ''{0}'': lease of key ''{1}'' of stream ''{2}'' for group "
                                 + "''{3}'' was lost; dropping the key", brokerName, o.key, category, group);

@@ -48,6 +48,13 @@ final class OwnedKey {
      * on a key whose lease may have moved.
      */
     long validUntil;
+    /**
+     * With priority lanes: the key's backfill lane {@code <key>:<suffix>}, read under the same lease and token, only
+     * while the key's own stream has nothing; not in {@link OwnedKeys}' map, which holds keys. Null without lanes.
+     */
+    OwnedKey lane;
+    /** For a lane: the key it is the lane of; null for a key. */
+    OwnedKey parent;
 
     /** The message out with this entry id, or null. */
     Message out(String entryId) {
@@ -80,9 +87,23 @@ final class OwnedKey {
         }
     }
 
-    /** Nothing handed out and unsettled: a message boundary, where the key may be released or reaped. */
+    /** Nothing handed out and unsettled (nor of its lane): a message boundary, where it may be released or reaped. */
     boolean settled() {
-        return out.isEmpty();
+        return out.isEmpty() && (lane == null || lane.out.isEmpty());
+    }
+
+    /** The key this is the state of: itself, or for a lane its key. */
+    OwnedKey unit() {
+        return parent != null ? parent : this;
+    }
+
+    /** The lease (shared by a key and its lane) is surely this token's until then. */
+    void renewedUntil(long until) {
+        OwnedKey unit = unit();
+        unit.validUntil = until;
+        if (unit.lane != null) {
+            unit.lane.validUntil = until;
+        }
     }
 
     OwnedKey(String key, String token, long validUntil) {

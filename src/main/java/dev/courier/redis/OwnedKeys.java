@@ -25,18 +25,42 @@ final class OwnedKeys {
     final ArrayDeque<OwnedKey> toRead = new ArrayDeque<>();
     private final PartitionLeases leases;
     private final long ttlMs;
+    /** With priority lanes, the backfill suffix: each key owned has its lane ({@link OwnedKey#lane}); else null. */
+    private final String laneSuffix;
 
-    OwnedKeys(PartitionLeases leases, long ttlMs) {
+    OwnedKeys(PartitionLeases leases, long ttlMs, String laneSuffix) {
         this.leases = leases;
         this.ttlMs = ttlMs;
+        this.laneSuffix = laneSuffix;
+    }
+
+    String laneSuffix() {
+        return laneSuffix;
+    }
+
+    /** The lane of a key, {@code <key>:<suffix>}, as {@link #get} and the streams name it. */
+    String lane(String key) {
+        return key + ":" + laneSuffix;
+    }
+
+    /** The key a name stands for: the key itself, or the key of a lane {@code <key>:<suffix>}. */
+    private static String base(String name) {
+        int colon = name.indexOf(':');
+        return colon < 0 ? name : name.substring(0, colon);
     }
 
     long ttlMs() {
         return ttlMs;
     }
 
+    /** The key's state, or with lanes on a lane's ({@code <key>:<suffix>}); null when not owned. */
     synchronized OwnedKey get(String key) {
-        return owned.get(key);
+        OwnedKey o = owned.get(key);
+        if (o == null && laneSuffix != null && key.endsWith(":" + laneSuffix)) {
+            OwnedKey unit = owned.get(base(key));
+            return unit == null || !key.equals(unit.lane.key) ? null : unit.lane;
+        }
+        return o;
     }
 
     synchronized boolean contains(String key) {
@@ -45,7 +69,20 @@ final class OwnedKeys {
 
     /** Whether {@code o} is still the key's owned state (not dropped, nor acquired again since). */
     synchronized boolean isCurrent(OwnedKey o) {
-        return owned.get(o.key) == o;
+        OwnedKey unit = o.unit();
+        return owned.get(unit.key) == unit;
+    }
+
+    /** The keys owned and their lanes; call it holding the monitor. */
+    List<OwnedKey> withLanes() {
+        List<OwnedKey> all = new ArrayList<>(laneSuffix == null ? owned.size() : owned.size() * 2);
+        for (OwnedKey o : owned.values()) {
+            all.add(o);
+            if (o.lane != null) {
+                all.add(o.lane);
+            }
+        }
+        return all;
     }
 
     synchronized int size() {
@@ -67,6 +104,11 @@ final class OwnedKeys {
 
     /** A key just acquired: readers waiting for keys wake. */
     synchronized void add(OwnedKey o) {
+        if (laneSuffix != null) {
+            // Read once the key's stream has nothing (PartitionReader), its own pending entries first.
+            o.lane = new OwnedKey(lane(o.key), o.token, o.validUntil);
+            o.lane.parent = o;
+        }
         owned.put(o.key, o);
         o.toRead = true;
         toRead.add(o);
@@ -75,7 +117,7 @@ final class OwnedKeys {
 
     /** Stops handling a key without releasing it (its lease is gone or going): Protean's drop. */
     synchronized void drop(String key) {
-        owned.remove(key);
+        owned.remove(base(key)); // a lane's lease is its key's: both go
     }
 
     /** Compare-and-delete of the keys' leases; they are no longer owned here. */
@@ -84,7 +126,7 @@ final class OwnedKeys {
             return;
         }
         for (OwnedKey o : keys) {
-            owned.remove(o.key);
+            owned.remove(o.unit().key);
         }
         try {
             leases.release(keys(keys), tokens(keys));
@@ -121,7 +163,7 @@ final class OwnedKeys {
         boolean[] renewed = leases.renew(List.of(o.key), List.of(o.token), ttlMs);
         synchronized (this) {
             if (renewed[0]) {
-                o.validUntil = validUntil(sent);
+                o.renewedUntil(validUntil(sent));
             } else {
                 drop(o.key);
             }

@@ -106,8 +106,9 @@ final class PartitionAcks {
             o.retrying = false;
             o.retryAt = 0;
         }
-        if (o.releaseWhenSettled && o.settled()) {
-            owned.release(List.of(o));
+        OwnedKey unit = o.unit(); // a lane is released with its key, once both are settled
+        if (unit.releaseWhenSettled && unit.settled()) {
+            owned.release(List.of(unit));
         }
         owned.wake();
     }

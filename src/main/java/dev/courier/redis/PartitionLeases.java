@@ -124,11 +124,13 @@ final class PartitionLeases {
             """);
 
     /**
-     * KEYS: stream, index, lease, Courier's group set. ARGV: key, idle ms, token. Protean's reap, by the owner only:
-     * a stream with entries qualifies when its last entry is at least idle ms older than Redis TIME, it has at least
-     * one group, every group has nothing pending and has been given the last entry, and (Courier's own rule) every
-     * Courier group known for the category has a group there. Then SREM, DEL of the stream and of the lease; the
-     * generation stays. -1 fenced, 0 refused, 1 reaped.
+     * KEYS: stream, index, lease, Courier's group set, the stream's backfill lane. ARGV: key, idle ms, token.
+     * Protean's reap, by the owner only: a stream with entries qualifies when its last entry is at least idle ms older
+     * than Redis TIME, it has at least one group, every group has nothing pending and has been given the last entry,
+     * and (Courier's own rule) every Courier group known for the category has a group there. The stream and its lane
+     * must both qualify (Protean checks the lane only with lanes on; Courier always, so that a lane written by
+     * Protean is never lost to a Courier reap). Then SREM, DEL of the stream, its lane and the lease; the generation
+     * stays. -1 fenced, 0 refused, 1 reaped.
      */
     static final RedisConnection.LuaScript REAP = RedisConnection.LuaScript.of("""
             redis.replicate_commands()
@@ -141,16 +143,19 @@ final class PartitionLeases {
               am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
               return am < bm or (am == bm and as < bs)
             end
-            local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-            if last then
+            local function cold(stream)
+              local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+              if not last then
+                return true
+              end
               local t = redis.call('TIME')
               local now = t[1] * 1000 + math.floor(t[2] / 1000)
               if now - tonumber(string.match(last[1], '^(%d+)')) < tonumber(ARGV[2]) then
-                return 0
+                return false
               end
-              local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
+              local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', stream)
               if not ok or #groups == 0 then
-                return 0
+                return false
               end
               local names = {}
               for _, g in ipairs(groups) do
@@ -159,18 +164,22 @@ final class PartitionLeases {
                   info[g[i]] = g[i + 1]
                 end
                 if info['pending'] ~= 0 or before(info['last-delivered-id'], last[1]) then
-                  return 0
+                  return false
                 end
                 names[info['name']] = true
               end
               for _, courier in ipairs(redis.call('SMEMBERS', KEYS[4])) do
                 if not names[courier] then
-                  return 0
+                  return false
                 end
               end
+              return true
+            end
+            if not cold(KEYS[1]) or not cold(KEYS[5]) then
+              return 0
             end
             redis.call('SREM', KEYS[2], ARGV[1])
-            redis.call('DEL', KEYS[1], KEYS[3])
+            redis.call('DEL', KEYS[1], KEYS[5], KEYS[3])
             return 1
             """);
 
@@ -189,8 +198,10 @@ final class PartitionLeases {
         this.group = group;
     }
 
+    /** The lease of a key, which its backfill lane ({@code <key>:<suffix>}, read as a key here) shares. */
     static String lease(String group, String key) {
-        return group + ":" + key + ":__lease__";
+        int colon = key.indexOf(':');
+        return group + ":" + (colon < 0 ? key : key.substring(0, colon)) + ":__lease__";
     }
 
     static String generation(String group, String key) {
@@ -379,10 +390,11 @@ final class PartitionLeases {
     }
 
     /** {@link #REAP}: -1 fenced, 0 refused (not cold, or a group has not finished it), 1 reaped. */
-    long reap(String category, String key, String token, long idleMs) {
-        return ((Number) connection.eval("reap partition", REAP, List.of(PartitionedStreams.stream(category, key),
-                PartitionedStreams.index(category), lease(group, key), PartitionedStreams.courierGroups(category)),
-                List.of(key, Long.toString(idleMs), token))).longValue();
+    long reap(String category, String key, String token, long idleMs, String laneSuffix) {
+        String stream = PartitionedStreams.stream(category, key);
+        return ((Number) connection.eval("reap partition", REAP, List.of(stream,
+                PartitionedStreams.index(category), lease(group, key), PartitionedStreams.courierGroups(category),
+                stream + ":" + laneSuffix), List.of(key, Long.toString(idleMs), token))).longValue();
     }
 
     private List<String> leaseKeys(List<String> keys) {

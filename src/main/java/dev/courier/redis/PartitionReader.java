@@ -124,6 +124,9 @@ final class PartitionReader {
             while (pending.size() + fresh.size() < READ_BATCH && !owned.toRead.isEmpty()) {
                 OwnedKey o = owned.toRead.poll();
                 o.toRead = false;
+                if (o.parent != null && !idle(o.parent)) {
+                    continue; // a lane waits while its key's stream has something: laneTurn queues it then
+                }
                 if (owned.isCurrent(o) && !o.halted && o.buffer.isEmpty()) {
                     if (o.pendingNext) {
                         pending.add(o);
@@ -147,6 +150,22 @@ final class PartitionReader {
         if (!o.toRead) {
             o.toRead = true;
             owned.toRead.add(o);
+        }
+    }
+
+    /**
+     * Priority lanes: whether a key's own stream has nothing for now (nothing buffered, none of its own pending
+     * entries left to read, its stream's end reached) and it is not halted, so that its lane may be read.
+     */
+    private static boolean idle(OwnedKey o) {
+        return !o.halted && !o.pendingNext && !o.ready && o.buffer.isEmpty();
+    }
+
+    /** Priority lanes: the key's lane is read once its stream has nothing, if it may have entries. Holding the monitor. */
+    private void laneTurn(OwnedKey o) {
+        OwnedKey lane = o.lane;
+        if (lane != null && idle(o) && !lane.halted && lane.buffer.isEmpty() && (lane.pendingNext || lane.ready)) {
+            queueRead(lane);
         }
     }
 
@@ -184,6 +203,8 @@ final class PartitionReader {
                         queueHandOut(o);
                     } else if (o.pendingNext || o.ready) {
                         queueRead(o);
+                    } else {
+                        laneTurn(o);
                     }
                     continue;
                 }
@@ -205,7 +226,7 @@ final class PartitionReader {
             int perKey = several ? Math.max(1, max / 4) : 1;
             for (int n = toHand.size(); n > 0 && out.size() < limit; n--) {
                 OwnedKey o = toHand.poll();
-                if (!owned.isCurrent(o) || o.buffer.isEmpty() || o.halted || o.releaseWhenSettled
+                if (!owned.isCurrent(o) || o.buffer.isEmpty() || o.halted || o.unit().releaseWhenSettled
                         || (!several && !o.out.isEmpty())) {
                     // Its turn comes again once its messages out are settled (a halted key's too), if it stays.
                     o.toHand = false;
@@ -232,6 +253,8 @@ final class PartitionReader {
                     o.toHand = false;
                     if (o.pendingNext || o.ready) {
                         queueRead(o);
+                    } else {
+                        laneTurn(o);
                     }
                 }
             }
@@ -282,6 +305,12 @@ final class PartitionReader {
             for (OwnedKey o : owned.values()) {
                 if (!o.halted && !o.pendingNext && o.buffer.isEmpty()) {
                     idle.put(PartitionedStreams.stream(category, o.key), new StreamEntryID(o.lastId));
+                    OwnedKey lane = o.lane;
+                    // The lane is waited on with its key's stream once that has nothing; one with its own pending
+                    // entries left is read, not waited on (laneTurn queued it).
+                    if (lane != null && idle(o) && !lane.halted && !lane.pendingNext && lane.buffer.isEmpty()) {
+                        idle.put(PartitionedStreams.stream(category, lane.key), new StreamEntryID(lane.lastId));
+                    }
                 }
             }
         }
@@ -339,6 +368,7 @@ final class PartitionReader {
                         o.lastId = text(reply.get(1));
                         o.lastUnknown = false;
                         o.ready = false;
+                        laneTurn(o);
                     } else {
                         o.lastUnknown = true; // another reader took them (a lapsed lease): ask again, at once
                         queueRead(o);

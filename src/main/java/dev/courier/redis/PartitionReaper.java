@@ -20,9 +20,12 @@ final class PartitionReaper {
     private final KeyDiscovery discovery;
     /** 0: never reaps. */
     private final long reapIdleMs;
+    /** The backfill lane's suffix: the lane is checked (and deleted with the key) whether lanes are on or not. */
+    private final String laneSuffix;
 
     PartitionReaper(String brokerName, String category, String group, PartitionLeases leases, OwnedKeys owned,
-                    KeyDiscovery discovery, long reapIdleMs) {
+                    KeyDiscovery discovery, long reapIdleMs, String laneSuffix) {
+        this.laneSuffix = laneSuffix;
         this.brokerName = brokerName;
         this.category = category;
         this.group = group;
@@ -41,14 +44,13 @@ final class PartitionReaper {
         List<OwnedKey> cold = new ArrayList<>();
         synchronized (owned) {
             for (OwnedKey o : owned.values()) {
-                if (cold.size() < CHUNK && o.settled() && o.buffer.isEmpty() && !o.halted
-                        && now - o.lastActive >= TimeUnit.MILLISECONDS.toNanos(reapIdleMs)) {
+                if (cold.size() < CHUNK && o.settled() && cold(o, now) && (o.lane == null || cold(o.lane, now))) {
                     cold.add(o);
                 }
             }
         }
         for (OwnedKey o : cold) {
-            long reaped = leases.reap(category, o.key, o.token, reapIdleMs);
+            long reaped = leases.reap(category, o.key, o.token, reapIdleMs, laneSuffix);
             synchronized (owned) {
                 if (reaped == 1) {
                     LOG.log(Level.DEBUG, "broker ''{0}'': partition ''{1}'' of stream ''{2}'' reaped by group "
@@ -59,8 +61,16 @@ final class PartitionReaper {
                     owned.drop(o.key);
                 } else {
                     o.lastActive = now; // refused: tried again after another reap-idle
+                    if (o.lane != null) {
+                        o.lane.lastActive = now;
+                    }
                 }
             }
         }
+    }
+
+    /** Nothing buffered, not halted, and nothing given for reap-idle. Holding the monitor. */
+    private boolean cold(OwnedKey o, long now) {
+        return o.buffer.isEmpty() && !o.halted && now - o.lastActive >= TimeUnit.MILLISECONDS.toNanos(reapIdleMs);
     }
 }

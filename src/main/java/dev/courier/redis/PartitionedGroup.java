@@ -20,6 +20,8 @@ import java.util.concurrent.ThreadLocalRandom;
  *       {@link PartitionReaper} and the {@link HaltedKeys}' records;</li>
  *   <li>{@link HaltedKeys}: the operator's side, shared with other instances through {@link SharedHalts}.</li>
  * </ul>
+ * With priority lanes, each owned key carries its backfill lane ({@link OwnedKey#lane}), read under the same lease
+ * once the key's stream has nothing.
  */
 final class PartitionedGroup implements AutoCloseable {
 
@@ -40,14 +42,14 @@ final class PartitionedGroup implements AutoCloseable {
 
     PartitionedGroup(String brokerName, String category, String group, RedisConnection connection,
                      DeadLetterQueue deadLetters, ConsumerGroups groups, RetryPolicy policy, Poison poison,
-                     long ttlMs, long reapIdleMs, String consumer) {
+                     long ttlMs, long reapIdleMs, String consumer, LaneSettings lanes) {
         this.category = category;
         this.group = group;
         this.poison = poison;
         this.owner = consumer.replace(':', '-') + "-"
                 + String.format("%06x", ThreadLocalRandom.current().nextInt(0x1000000));
         PartitionLeases leases = new PartitionLeases(connection, group);
-        this.owned = new OwnedKeys(leases, ttlMs);
+        this.owned = new OwnedKeys(leases, ttlMs, lanes.enabled() ? lanes.suffix() : null);
         KeyDiscovery discovery = new KeyDiscovery(connection, category, group, owned);
         this.reader = new PartitionReader(brokerName, category, group, connection, leases, owned, discovery,
                 deadLetters, groups);
@@ -58,7 +60,8 @@ final class PartitionedGroup implements AutoCloseable {
         this.heartbeat = new LeaseHeartbeat(brokerName, category, group, owner, connection, leases, owned, discovery,
                 new FairShare(category, owner, leases, owned, discovery.known()),
                 new ForeignOwners(connection, group, discovery.known()), halted,
-                new PartitionReaper(brokerName, category, group, leases, owned, discovery, reapIdleMs));
+                new PartitionReaper(brokerName, category, group, leases, owned, discovery, reapIdleMs,
+                        lanes.suffix()));
         heartbeat.start();
     }
 

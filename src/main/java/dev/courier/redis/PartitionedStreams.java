@@ -72,15 +72,16 @@ final class PartitionedStreams implements AutoCloseable {
     }
 
     /**
-     * {@code SADD <category>:__partitions__ <key>} and {@code XADD <category>:<key> * data <json>} in one MULTI/EXEC,
+     * {@code SADD <category>:__partitions__ <key>} and {@code XADD <stream> * data <json>} in one MULTI/EXEC, the
+     * stream being {@code <category>:<key>} or its backfill lane {@code <category>:<key>:<suffix>},
      * written at most once ({@link RedisConnection#write}). On a Redis Cluster the two keys are in different slots
      * (Protean's names have no hash tag) and a transaction cannot span them: see README, Partitioned streams.
      *
      * @return the entry's id
      */
-    String publish(String category, String key, Map<byte[], byte[]> entry) {
-        return connection.write("SADD + XADD (partition)", List.of(stream(category, key), index(category)), c -> {
-            Object reply = transaction(c, category, List.of(key), List.of(entry)).get(0);
+    String publish(String category, String key, String stream, Map<byte[], byte[]> entry) {
+        return connection.write("SADD + XADD (partition)", List.of(stream, index(category)), c -> {
+            Object reply = transaction(c, category, List.of(key), List.of(stream), List.of(entry)).get(0);
             if (reply instanceof JedisException refused) {
                 throw refused; // inside the write, which turns it into Courier's exception
             }
@@ -95,18 +96,20 @@ final class PartitionedStreams implements AutoCloseable {
      * @return for each message its entry id, or the error reply ({@link JedisDataException}) that refused its XADD
      *         or its SADD (then it counts as refused, as {@link #publish} reports it, though its entry may be stored)
      */
-    List<Object> publishAll(String category, List<String> keys, List<Map<byte[], byte[]>> entries) {
+    List<Object> publishAll(String category, List<String> keys, List<String> streams,
+                            List<Map<byte[], byte[]>> entries) {
         return connection.write("SADD + XADD (partition, publishAll)",
-                List.of(stream(category, keys.get(0)), index(category)), c -> transaction(c, category, keys, entries));
+                List.of(streams.get(0), index(category)), c -> transaction(c, category, keys, streams, entries));
     }
 
-    private static List<Object> transaction(Connection c, String category, List<String> keys,
+    /** @param streams each message's stream: its key's, {@code <category>:<key>}, or that stream's backfill lane */
+    private static List<Object> transaction(Connection c, String category, List<String> keys, List<String> streams,
                                             List<Map<byte[], byte[]>> entries) {
         String index = index(category);
         try (Transaction multi = new Transaction(c, true, false)) {
             for (int i = 0; i < keys.size(); i++) {
                 multi.sadd(index, keys.get(i));
-                multi.xadd(stream(category, keys.get(i)).getBytes(StandardCharsets.UTF_8), StreamEntries.XADD,
+                multi.xadd(streams.get(i).getBytes(StandardCharsets.UTF_8), StreamEntries.XADD,
                         entries.get(i));
             }
             List<Object> replies = multi.exec();

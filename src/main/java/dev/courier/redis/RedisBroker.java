@@ -58,7 +58,8 @@ import java.util.stream.Collectors;
  * <p>This class publishes and wires the parts that do the rest, each a job of its own: {@link GroupReader} reads a
  * group and acknowledges, {@link PendingRecovery} claims back retries, left-over entries and those of crashed
  * consumers, {@link Delivery} turns entries into messages, {@link DeadLetterQueue} writes and reads the dead letters,
- * {@link Trimmer} trims, {@link RedisHealth} reports; {@link ConsumerGroups} knows the groups they share. All of them
+ * {@link Trimmer} trims, {@link RedisHealth} reports, {@link PriorityLanes} reads a stream with its backfill lane
+ * ({@link LaneSettings}); {@link ConsumerGroups} knows the groups they share. All of them
  * talk to Redis through one {@link RedisConnection}.
  */
 final class RedisBroker extends AbstractBroker implements Maintained, Partitions {
@@ -91,10 +92,13 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
     private final GroupReader reader;
     private final PartitionedStreams partitions;
     private final PartitionSettings partitioning;
+    private final LaneSettings lanes;
+    /** Reads a plain stream with its backfill lane, with lanes on. */
+    private final PriorityLanes laneReader;
 
     RedisBroker(String name, RedisConnection connection, RetryPolicy policy, String consumer, Retention retention,
                 MaintenancePolicy maintenance, Duration blockTimeout, long maxMessageSize,
-                PartitionSettings partitioning) {
+                PartitionSettings partitioning, LaneSettings lanes) {
         super(name, RedisBrokerProvider.NAME, connection.isCluster() ? capabilitiesOnCluster() : CAPABILITIES,
                 maxMessageSize);
         this.partitioning = partitioning;
@@ -119,6 +123,8 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         this.recovery = new PendingRecovery(name, connection, policy, consumer, groups, delivery, deadLetters,
                 counters);
         this.reader = new GroupReader(name, connection, consumer, groups, recovery, delivery);
+        this.lanes = lanes;
+        this.laneReader = new PriorityLanes(lanes, reader, groups);
     }
 
     /** On a Redis Cluster: no partitioning (Protean's keys span slots; see README, Partitioned streams). */
@@ -151,7 +157,7 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         }
         return partitions.group(stream, group, (category, g) -> new PartitionedGroup(name(), category, g,
                 connection, deadLetters, groups, policy, partitioning.poison(g), partitioning.leaseTtlMs(),
-                partitioning.reapIdleMs(), consumer));
+                partitioning.reapIdleMs(), consumer, lanes));
     }
 
     @Override
@@ -188,7 +194,11 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         if (partitioned != null && partitioned.resolve(key, resolution)) {
             return true;
         }
-        return partitionable(group) && PartitionKey.rule(key) == null
+        // A halt on a key's backfill lane is named <key>:<suffix>.
+        String laneEnd = ":" + lanes.suffix();
+        String base = lanes.enabled() && key.endsWith(laneEnd) ? key.substring(0, key.length() - laneEnd.length())
+                : key;
+        return partitionable(group) && PartitionKey.rule(base) == null
                 && new SharedHalts(connection, group).request(key, resolution);
     }
 
@@ -248,23 +258,40 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
     @Override
     protected String doPublishJson(String stream, String json, Map<String, ?> fields) {
         if (partitions.isPartitioned(stream)) {
-            String key = partitions.keyOf(stream, fields);
-            String id = partitions.publish(stream, key, TraceFields.entry(StreamEntries.DATA_BYTES, json,
-                    traceContext()));
+            String key = partitionKey(stream, fields);
+            String id = partitions.publish(stream, key, partitionStream(stream, key, fields),
+                    TraceFields.entry(StreamEntries.DATA_BYTES, json, traceContext()));
             counters.published.increment(); // never trimmed: Protean's reaper alone removes partition streams
             return id;
         }
-        String id = combiners.computeIfAbsent(connection.nodeOf(stream), node -> new XaddCombiner(connection))
-                .xadd(stream, json, traceContext());
+        String target = lanes.laned(stream) && lanes.toLane(fields) ? lanes.lane(stream) : stream;
+        String id = combiners.computeIfAbsent(connection.nodeOf(target), node -> new XaddCombiner(connection))
+                .xadd(target, json, traceContext());
         counters.published.increment();
-        afterPublish(stream, 1);
+        afterPublish(target, 1);
         return id;
     }
 
-    /** A partitioned stream's keys are read from the messages' fields. */
+    /** A partitioned stream's keys are read from the messages' fields, and with lanes on their priorities. */
     @Override
     protected boolean readsFields(String stream) {
-        return partitions.isPartitioned(stream);
+        return partitions.isPartitioned(stream) || lanes.laned(stream);
+    }
+
+    /** The message's key; one that is the backfill suffix is refused, as Protean refuses it. */
+    private String partitionKey(String category, Map<String, ?> fields) {
+        String key = partitions.keyOf(category, fields);
+        if (lanes.enabled() && key.equals(lanes.suffix())) {
+            throw new IllegalArgumentException("partition key of stream '" + category + "': is the reserved name '"
+                    + key + "' (backfill-suffix); nothing was sent");
+        }
+        return key;
+    }
+
+    /** The stream a partitioned message goes to: its key's, or with lanes on and a low priority, its key's lane. */
+    private String partitionStream(String category, String key, Map<String, ?> fields) {
+        String stream = PartitionedStreams.stream(category, key);
+        return lanes.enabled() && lanes.toLane(fields) ? lanes.lane(stream) : stream;
     }
 
     @Override
@@ -276,18 +303,86 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         }
         if (partitions.isPartitioned(stream)) {
             List<String> keys = new ArrayList<>(texts.size());
+            List<String> streams = new ArrayList<>(texts.size());
             for (int i = 0; i < texts.size(); i++) {
                 // Every key checked before any is sent. No fields: partitioned (partitionBy) since the check.
-                keys.add(partitions.keyOf(stream, fields != null ? fields.get(i) : JsonCodec.parse(texts.get(i))));
+                Map<String, ?> f = fields != null ? fields.get(i) : JsonCodec.parse(texts.get(i));
+                String key = partitionKey(stream, f);
+                keys.add(key);
+                streams.add(partitionStream(stream, key, f));
             }
             // All the SADD and XADD pairs in one MULTI/EXEC, written at most once; never trimmed.
-            return stored(stream, "SADD + XADD", partitions.publishAll(stream, keys, entries), false);
+            return stored(stream, "SADD + XADD", partitions.publishAll(stream, keys, streams, entries), false);
         }
+        if (lanes.laned(stream)) {
+            return publishAllLaned(stream, texts, fields, entries);
+        }
+        return stored(stream, "XADD", xaddAll(stream, entries), true);
+    }
+
+    /**
+     * A batch with lanes on: each message to the stream or, below the threshold, to its lane; one pipeline per
+     * stream (on a cluster the two may be on different masters), the stream's first.
+     */
+    private List<String> publishAllLaned(String stream, List<String> texts, List<Map<String, ?>> fields,
+                                         List<Map<byte[], byte[]>> entries) {
+        List<Integer> low = new ArrayList<>();
+        for (int i = 0; i < entries.size(); i++) {
+            if (lanes.toLane(fields != null ? fields.get(i) : JsonCodec.parse(texts.get(i)))) {
+                low.add(i);
+            }
+        }
+        String lane = lanes.lane(stream);
+        if (low.isEmpty() || low.size() == entries.size()) {
+            String target = low.isEmpty() ? stream : lane;
+            return stored(target, "XADD", xaddAll(target, entries), true);
+        }
+        List<Map<byte[], byte[]>> high = new ArrayList<>(entries.size() - low.size());
+        List<Map<byte[], byte[]>> lows = new ArrayList<>(low.size());
+        boolean[] toLane = new boolean[entries.size()];
+        low.forEach(i -> toLane[i] = true);
+        for (int i = 0; i < entries.size(); i++) {
+            (toLane[i] ? lows : high).add(entries.get(i));
+        }
+        List<Object> highReplies = xaddAll(stream, high);
+        List<Object> lowReplies;
+        try {
+            lowReplies = xaddAll(lane, lows);
+        } catch (BrokerException e) {
+            // The stream's part is stored (as far as its replies say), the lane's is not known to be.
+            Map<Integer, String> stored = new LinkedHashMap<>();
+            List<Integer> notStored = new ArrayList<>();
+            for (int i = 0, h = 0; i < entries.size(); i++) {
+                if (!toLane[i] && highReplies.get(h++) instanceof String id) {
+                    stored.put(i, id);
+                } else {
+                    notStored.add(i);
+                }
+            }
+            counters.published.add(stored.size());
+            afterPublish(stream, stored.size());
+            throw new PartialPublishException("broker '" + name() + "': publishAll to stream '" + stream + "': "
+                    + stored.size() + " of " + entries.size() + " messages stored, " + notStored.size()
+                    + " not (indexes " + indexes(notStored) + "; those to its lane '" + lane + "' failed): "
+                    + e.getMessage(), stored, notStored, e);
+        }
+        afterPublish(lane, (int) lowReplies.stream().filter(String.class::isInstance).count());
+        List<Object> replies = new ArrayList<>(entries.size());
+        for (int i = 0, h = 0, l = 0; i < entries.size(); i++) {
+            replies.add(toLane[i] ? lowReplies.get(l++) : highReplies.get(h++));
+        }
+        // Counted as published and trimmed per stream: the lane's above, the stream's in stored.
+        return stored(stream, "XADD", replies, true, (int) highReplies.stream().filter(String.class::isInstance)
+                .count());
+    }
+
+    /** The entries XADDed to one stream in one pipeline: each one's id, or the error that refused it. */
+    private List<Object> xaddAll(String stream, List<Map<byte[], byte[]>> entries) {
         byte[] key = stream.getBytes(StandardCharsets.UTF_8);
         // One round trip for the lot, written at most once (RedisConnection.write): after a timeout or a lost
         // connection, the outcome is unknown and the batch is not sent again.
         // Binary XADD: the ids come back as text, without being parsed into StreamEntryIDs and printed again.
-        List<Object> replies = connection.write("XADD (pipelined)", List.of(stream), c -> {
+        return connection.write("XADD (pipelined)", List.of(stream), c -> {
             try (Pipeline pipeline = new Pipeline(c)) {
                 List<Response<byte[]>> responses = new ArrayList<>(entries.size());
                 for (Map<byte[], byte[]> entry : entries) {
@@ -306,7 +401,6 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
                 return result;
             }
         });
-        return stored(stream, "XADD", replies, true);
     }
 
     /**
@@ -314,6 +408,12 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
      * for trimming, where {@code trimmed}); {@link PartialPublishException} when some were refused.
      */
     private List<String> stored(String stream, String operation, List<Object> replies, boolean trimmed) {
+        return stored(stream, operation, replies, trimmed, -1);
+    }
+
+    /** As above, {@code trimmedCount} (when not negative) of the stored ones being the stream's, for trimming. */
+    private List<String> stored(String stream, String operation, List<Object> replies, boolean trimmed,
+                                int trimmedCount) {
         Map<Integer, String> stored = new LinkedHashMap<>();
         List<Integer> notStored = new ArrayList<>();
         JedisDataException firstRefusal = null;
@@ -326,8 +426,9 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
             }
         }
         counters.published.add(stored.size());
-        if (trimmed && !stored.isEmpty()) {
-            afterPublish(stream, stored.size());
+        int streamStored = trimmedCount < 0 ? stored.size() : trimmedCount;
+        if (trimmed && streamStored > 0) {
+            afterPublish(stream, streamStored);
         }
         if (firstRefusal != null) {
             BrokerException reason = connection.translate(operation, firstRefusal);
@@ -358,6 +459,9 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         if (partitioned != null) {
             return partitioned.read(max, 0L, List.of());
         }
+        if (lanes.laned(stream)) {
+            return laneReader.read(stream, group, max, 0L, List.of());
+        }
         return reader.read(stream, group, max, 0L);
     }
 
@@ -366,6 +470,10 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         PartitionedGroup partitioned = partitioned(stream, group);
         if (partitioned != null) {
             return partitioned.read(max, Math.min(block.toMillis(), blockTimeout.toMillis()), List.of());
+        }
+        if (lanes.laned(stream)) {
+            return laneReader.read(stream, group, max, Math.min(block.toMillis(), blockTimeout.toMillis()),
+                    List.of());
         }
         return reader.read(stream, group, max, Math.min(block.toMillis(), blockTimeout.toMillis()));
     }
@@ -377,6 +485,10 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         if (partitioned != null) {
             return partitioned.read(max, block.isZero() ? 0L : Math.min(block.toMillis(), blockTimeout.toMillis()),
                     ids);
+        }
+        if (lanes.laned(stream)) {
+            return laneReader.read(stream, group, max,
+                    block.isZero() ? 0L : Math.min(block.toMillis(), blockTimeout.toMillis()), ids);
         }
         return reader.read(stream, group, max,
                 block.isZero() ? 0L : Math.min(block.toMillis(), blockTimeout.toMillis()), ids);
@@ -390,6 +502,10 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         if (partitioned != null) {
             return partitioned.ack(id);
         }
+        if (lanes.laned(stream)) {
+            PriorityLanes.Entry entry = laneReader.resolve(stream, id);
+            return reader.ack(entry.stream(), entry.id(), group);
+        }
         return reader.ack(stream, id, group);
     }
 
@@ -398,6 +514,9 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         PartitionedGroup partitioned = partitioned(stream, group);
         if (partitioned != null) {
             return partitioned.ackAll(ids);
+        }
+        if (lanes.laned(stream)) {
+            return laneReader.ackAll(stream, ids, group);
         }
         return reader.ackAll(stream, ids, group);
     }
@@ -428,12 +547,17 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         if (partitioned != null) {
             return partitioned.nack(id);
         }
+        if (lanes.laned(stream)) {
+            PriorityLanes.Entry entry = laneReader.resolve(stream, id);
+            return recovery.nack(entry.stream(), entry.id(), group);
+        }
         return recovery.nack(stream, id, group);
     }
 
     @Override
     protected int doHandOver(String stream, String group, String to) {
-        return recovery.handOver(stream, group, to);
+        int moved = recovery.handOver(stream, group, to);
+        return lanes.laned(stream) ? moved + recovery.handOver(lanes.lane(stream), group, to) : moved;
     }
 
     // Dead letters
@@ -443,6 +567,12 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         PartitionedGroup partitioned = partitioned(stream, group);
         if (partitioned != null) {
             return partitioned.moveToDeadLetters(id, reason);
+        }
+        if (lanes.laned(stream)) {
+            // A lane's entry goes to the lane's dead letters, <stream>:<suffix>:dlq, as Protean writes them.
+            PriorityLanes.Entry lane = laneReader.resolve(stream, id);
+            stream = lane.stream();
+            id = lane.id();
         }
         StreamEntryID entryId = StreamEntries.parseId(id);
         StreamPendingEntry entry = entryId == null ? null : recovery.heldEntry(stream, group, entryId);

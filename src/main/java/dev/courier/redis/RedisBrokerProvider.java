@@ -65,6 +65,6 @@ public final class RedisBrokerProvider implements BrokerProvider {
         RedisConnection connection = new RedisConnection(RedisConnection.Config.from(settings), block);
         PartitionSettings partitioning = PartitionSettings.from(settings);
         return new RedisBroker(brokerName, connection, policy, consumer, retention, maintenance, block,
-                maxMessageSize, partitioning);
+                maxMessageSize, partitioning, LaneSettings.from(settings));
     }
 }

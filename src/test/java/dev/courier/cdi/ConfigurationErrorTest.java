@@ -135,6 +135,22 @@ class ConfigurationErrorTest {
     }
 
     @Test
+    void a_bad_priority_lane_setting_names_the_property() {
+        Map<String, String> redis = Map.of("brokers.default.provider", "redis", "brokers.default.uri",
+                "redis://localhost:1");
+        Map<String, String> suffix = new HashMap<>(redis);
+        suffix.put("brokers.default.backfill-suffix", "back:fill");
+        assertContains(deploymentFailure(suffix).assertProblem(Code.INVALID_VALUE, "brokers.default.backfill-suffix"),
+                "'back:fill' contains ':'");
+        Map<String, String> threshold = new HashMap<>(redis);
+        threshold.put("brokers.default.priority-lanes-threshold", "LOW");
+        deploymentFailure(threshold).assertProblem(Code.INVALID_VALUE, "brokers.default.priority-lanes-threshold");
+        Map<String, String> enabled = new HashMap<>(redis);
+        enabled.put("brokers.default.priority-lanes", "yes please");
+        deploymentFailure(enabled).assertProblem(Code.INVALID_VALUE, "brokers.default.priority-lanes");
+    }
+
+    @Test
     void a_malformed_duration_names_the_property() {
         deploymentFailure(valid("brokers.default.retry-delay", "5 seconds"))
                 .assertProblem(Code.INVALID_VALUE, "brokers.default.retry-delay");

@@ -278,6 +278,31 @@ class RedisClusterTest {
     }
 
     @Test
+    @Order(8)
+    void priority_lanes_work_where_the_stream_and_its_lane_are_on_different_masters() {
+        Broker broker = broker(RedisBrokerProvider.NAME, Map.of("priority-lanes", "true"));
+        String stream;
+        do {
+            stream = "laned-" + UUID.randomUUID();
+        } while (cluster.masterOf(stream).port() == cluster.masterOf(stream + ":backfill").port());
+        Map<String, Object> low = Map.of("data", Map.of("n", 1), "metadata", Map.of("headers",
+                Map.of("type", "T.Low.v1"), "domain", Map.of("priority", -50)));
+        Map<String, Object> high = Map.of("data", Map.of("n", 2), "metadata", Map.of("headers",
+                Map.of("type", "T.High.v1"), "domain", Map.of("priority", 0)));
+        List<String> ids = broker.publishAll(stream, List.of(low, high, low));
+        assertEquals(3, ids.size());
+        assertEquals(1, xlen(stream));
+        assertEquals(2, xlen(stream + ":backfill"));
+
+        List<Message> first = broker.read(stream, "g", 10);
+        assertEquals(List.of("T.High.v1"), first.stream().map(Message::type).toList());
+        assertEquals(1, broker.ackAll(stream, first.stream().map(Message::id).toList(), "g"));
+        List<Message> lane = broker.read(stream, "g", 10);
+        assertEquals(List.of("T.Low.v1", "T.Low.v1"), lane.stream().map(Message::type).toList());
+        assertEquals(2, broker.ackAll(stream, lane.stream().map(Message::id).toList(), "g"));
+    }
+
+    @Test
     @Order(100)
     void a_publish_refused_by_a_killed_master_is_retried_until_its_replica_takes_over_and_a_blocked_read_resumes()
             throws Exception {
