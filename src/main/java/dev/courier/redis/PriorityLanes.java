@@ -48,19 +48,9 @@ final class PriorityLanes {
         // The lane's group exists from the first read on, as the stream's: Protean's publishers may write to it
         // at any time, and a stream that grows without a group is one that Protean's reaper does not protect.
         groups.ensure(groups.state(lane, group));
-        List<String> streamAcks = acks;
-        List<String> laneAcks = List.of();
-        if (!acks.isEmpty()) {
-            streamAcks = new ArrayList<>(acks.size());
-            laneAcks = new ArrayList<>();
-            for (String id : acks) {
-                if (id.startsWith(prefix)) {
-                    laneAcks.add(id.substring(prefix.length()));
-                } else {
-                    streamAcks.add(id);
-                }
-            }
-        }
+        Split split = split(acks);
+        List<String> streamAcks = split.stream();
+        List<String> laneAcks = split.lane();
         List<Message> out = reader.read(stream, group, max, 0L, streamAcks);
         if (!out.isEmpty()) {
             if (!laneAcks.isEmpty()) {
@@ -82,6 +72,19 @@ final class PriorityLanes {
 
     /** One XACK per lane for the ids of it. */
     int ackAll(String stream, List<String> ids, String group) {
+        Split split = split(ids);
+        int acked = split.stream().isEmpty() ? 0 : reader.ackAll(stream, split.stream(), group);
+        return split.lane().isEmpty() ? acked : acked + reader.ackAll(lanes.lane(stream), split.lane(), group);
+    }
+
+    /** Message ids parted into the stream's entry ids and the lane's (without their prefix). */
+    private record Split(List<String> stream, List<String> lane) {
+    }
+
+    private Split split(List<String> ids) {
+        if (ids.isEmpty()) {
+            return new Split(ids, List.of());
+        }
         List<String> streamIds = new ArrayList<>(ids.size());
         List<String> laneIds = new ArrayList<>();
         for (String id : ids) {
@@ -91,7 +94,6 @@ final class PriorityLanes {
                 streamIds.add(id);
             }
         }
-        int acked = streamIds.isEmpty() ? 0 : reader.ackAll(stream, streamIds, group);
-        return laneIds.isEmpty() ? acked : acked + reader.ackAll(lanes.lane(stream), laneIds, group);
+        return new Split(streamIds, laneIds);
     }
 }
