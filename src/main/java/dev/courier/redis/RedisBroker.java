@@ -210,6 +210,17 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         return partitioned == null || partitioned.mayStart(message);
     }
 
+    /**
+     * Under a backlog, the loop's next XREADGROUP goes out before it is given the last batch (see {@link ReadAhead}):
+     * Redis prepares one while the loop handles the other. Not on a partitioned stream, whose reads are its own.
+     */
+    @Override
+    public void readAhead(String stream, String group, int max) {
+        if (!partitions.isPartitioned(stream)) {
+            reader.readAhead(stream, group, Math.max(0, max));
+        }
+    }
+
     /** The group's partitioned consumer, for tests: null until the group has read here. */
     PartitionedGroup partitionedGroup(String stream, String group) {
         return partitions.existing(stream, group);
@@ -556,6 +567,7 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
     @Override
     public void close() {
         partitions.close();
+        reader.close();
         connection.close();
     }
 }
