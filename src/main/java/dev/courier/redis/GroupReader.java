@@ -49,9 +49,12 @@ final class GroupReader {
         this.ahead = new ReadAhead(connection, consumerKey, delivery, this);
     }
 
-    /** Lets the group's reads go ahead by up to {@code most} messages under a backlog; 0 ends it (see ReadAhead). */
-    void readAhead(String stream, String group, int most) {
-        ahead.allow(groups.state(stream, group), most);
+    /**
+     * Lets the group's reads go ahead by up to {@code most} messages under a backlog, handing out nothing that was
+     * in flight for longer than {@code stale}; 0 ends it (see ReadAhead).
+     */
+    void readAhead(String stream, String group, int most, java.time.Duration stale) {
+        ahead.allow(groups.state(stream, group), most, stale);
     }
 
     /** Whether the group's next read is a plain XREADGROUP: no failure to recover from, nothing of the PEL due. */

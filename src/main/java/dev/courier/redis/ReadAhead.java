@@ -10,6 +10,7 @@ import redis.clients.jedis.params.XReadGroupParams;
 import redis.clients.jedis.util.SafeEncoder;
 
 import java.lang.System.Logger.Level;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -19,7 +20,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * the next XREADGROUP (never with BLOCK) goes out at once, with the XACK of the batch before, on a connection the
  * group's reader holds until the backlog ends; the next read takes its reply. So Redis prepares batch N+1 while the
  * JVM parses and handles batch N, with no second thread. Only for groups whose loop allowed it ({@link #allow}), as
- * many as it allowed: one that handles each batch before it reads again, with room for one more.
+ * many as it allowed: one that handles each batch before it reads again, with room for one more. Only while the loop
+ * handles a batch in half the time a batch may wait read ahead: a read ahead makes a batch wait pending for the one
+ * before it, which with slow handlers would eat into {@code message-timeout} for a gain of nothing.
  *
  * <p>The at-least-once rule it keeps: the XACK carries only the ids the loop gave as handled, sent once. What was
  * read ahead and not handed out (the loop stopped first, or asked for fewer) stays pending for this consumer, and
@@ -51,6 +54,12 @@ final class ReadAhead implements AutoCloseable {
         /** The read in flight (its COUNT is {@link #count}). */
         CommandObject<List<Object>> read;
         int count;
+        /** When the commands in flight were sent (System.nanoTime). */
+        long sentAt;
+        /** When the group's last read returned, or 0. */
+        long returnedAt;
+        /** Past this in flight, what was read ahead is left pending rather than handed out. */
+        long staleNanos;
     }
 
     ReadAhead(RedisConnection connection, byte[] consumerKey, Delivery delivery, GroupReader reader) {
@@ -62,13 +71,16 @@ final class ReadAhead implements AutoCloseable {
 
     /**
      * Lets reads of the group go ahead by up to {@code most} messages; 0 ends it (the loop stopped): what is in
-     * flight is read, and what it gave is left pending, to be delivered again.
+     * flight is read, and what it gave is left pending, to be delivered again. What was in flight for longer than
+     * {@code stale} (well inside {@code message-timeout}, after which another consumer may claim it) is not handed
+     * out: it is delivered again by the left-over scan, whose XCLAIM min-idle leaves what was claimed since.
      */
-    void allow(GroupState g, int most) {
+    void allow(GroupState g, int most, Duration stale) {
         if (most > 0) {
             Ahead a = groups.computeIfAbsent(g, k -> new Ahead());
             synchronized (a) {
                 a.most = most;
+                a.staleNanos = stale.toNanos();
             }
             return;
         }
@@ -91,7 +103,11 @@ final class ReadAhead implements AutoCloseable {
             return;
         }
         synchronized (a) {
-            if (a.most > 0 && a.held == null && reader.quiet(g)) {
+            long now = System.nanoTime();
+            // The first read of a backlog goes ahead: a slow first batch leaves the next one stale, not handed out.
+            boolean quick = a.returnedAt == 0 || now - a.returnedAt < a.staleNanos / 2;
+            a.returnedAt = now;
+            if (quick && a.most > 0 && a.held == null && reader.quiet(g)) {
                 send(g, a, null, Math.min(max, a.most));
             }
         }
@@ -114,6 +130,14 @@ final class ReadAhead implements AutoCloseable {
             if (a.held == null) {
                 return false;
             }
+            long now = System.nanoTime();
+            if (now - a.sentAt > a.staleNanos) {
+                // The loop was held up (a slow batch): what was read ahead waited too long to be handed out now.
+                drop(g, a);
+                a.returnedAt = 0;
+                return false;
+            }
+            boolean quick = now - a.returnedAt < a.staleNanos / 2; // its last batch took so long
             int asked = a.count;
             List<Object> entries = entries(collect(g, a));
             if (entries.isEmpty() || connection.failures() != g.seenFailures) {
@@ -129,7 +153,7 @@ final class ReadAhead implements AutoCloseable {
                 redeliverHeld(g);
             }
             byte[][] ids = acks.isEmpty() ? null : GroupReader.entryIds(acks);
-            if (!full || a.most == 0 || !reader.quiet(g) || !send(g, a, ids, Math.min(max, a.most))) {
+            if (!full || !quick || a.most == 0 || !reader.quiet(g) || !send(g, a, ids, Math.min(max, a.most))) {
                 release(a); // the backlog ended: the next read blocks again, on the reader's own pool
                 if (ids != null) {
                     reader.ackAll(g.stream, acks, g.group);
@@ -138,6 +162,7 @@ final class ReadAhead implements AutoCloseable {
             for (Object item : entries) {
                 delivery.first(g, StreamEntries.castList(item), out);
             }
+            a.returnedAt = System.nanoTime();
             return true;
         }
     }
@@ -159,6 +184,7 @@ final class ReadAhead implements AutoCloseable {
         a.held = c;
         a.acking = ids != null;
         a.count = count;
+        a.sentAt = System.nanoTime();
         a.read = COMMANDS.xreadGroup(g.groupKey, consumerKey, XReadGroupParams.xReadGroupParams().count(count),
                 Map.entry(g.streamKey, UNDELIVERED));
         try {

@@ -74,6 +74,8 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
     static final String DLQ_SUFFIX = ":dlq";
     /** The consumer that holds rejected entries while they wait for their retry. */
     static final String RETRY_CONSUMER = "courier-retry";
+    /** The longest a batch read ahead may wait for its loop and still be handed out (see {@link ReadAhead}). */
+    static final Duration MAX_READ_AHEAD_WAIT = Duration.ofSeconds(1);
 
     private final RedisConnection connection;
     /** One combiner per master (one on a single node or Sentinel), so that publishers to several masters overlap. */
@@ -217,7 +219,10 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
     @Override
     public void readAhead(String stream, String group, int max) {
         if (!partitions.isPartitioned(stream)) {
-            reader.readAhead(stream, group, Math.max(0, max));
+            // Handed out well before message-timeout, after which another consumer may claim it.
+            Duration stale = policy.messageTimeout().dividedBy(2);
+            reader.readAhead(stream, group, Math.max(0, max), stale.compareTo(MAX_READ_AHEAD_WAIT) < 0 ? stale
+                    : MAX_READ_AHEAD_WAIT);
         }
     }
 

@@ -98,6 +98,30 @@ class RedisReadAheadTest {
     }
 
     /**
+     * A loop held up past half the message-timeout (here 0.5 s of 1 s): the batch read ahead is not handed out as it
+     * was read, but claimed again by the left-over scan (XCLAIM's min-idle would leave it to a consumer that claimed
+     * it meanwhile), and comes in order.
+     */
+    @Test
+    void a_batch_read_ahead_that_waited_too_long_is_claimed_again_before_it_is_handed_out(RedisServer redis) {
+        String stream = "ahead-stale-" + System.nanoTime();
+        RetryPolicy shortTimeout = new RetryPolicy(3, Duration.ofMillis(100), 2.0, Duration.ofSeconds(1), true);
+        try (RedisBroker broker = (RedisBroker) new RedisBrokerProvider().create("stale", RedisBrokerContractTest
+                .settings(redis.uri(), shortTimeout, Map.of("consumer-name", "stale")))) {
+            List<String> published = publish(broker, stream, 30);
+            broker.readAhead(stream, "g", 10);
+            List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
+            assertEquals(20L, pendingOf(redis, stream));
+            await().atMost(Duration.ofSeconds(10)).until(() -> idleOfNewest(redis, stream) > 600);
+
+            List<Message> second = broker.read(stream, "g", 10, BLOCK, ids(first));
+            assertEquals(published.subList(10, 20), ids(second));
+            assertEquals(2, second.get(0).deliveryCount(), "claimed again, not handed out as read");
+            assertEquals(10L, pendingOf(redis, stream), "the first batch acknowledged, nothing read ahead now");
+        }
+    }
+
+    /**
      * Redis holds the XACK and the XREADGROUP sent ahead (CLIENT PAUSE WRITE) while the connection is killed: neither
      * runs. The read that finds the connection broken fails, and the next one delivers again what this consumer
      * holds: the batch whose ack was lost and the one handed out since, then the rest. Nothing is lost.
@@ -267,6 +291,12 @@ class RedisReadAheadTest {
 
     private static long pendingOf(RedisServer redis, String stream) {
         return (Long) ((List<?>) redis.command("XPENDING", stream, "g")).get(0);
+    }
+
+    /** How long (ms) the newest pending entry of the group has been idle. */
+    private static long idleOfNewest(RedisServer redis, String stream) {
+        List<?> entries = (List<?>) redis.command("XPENDING", stream, "g", "-", "+", "100");
+        return (Long) ((List<?>) entries.get(entries.size() - 1)).get(2);
     }
 
     /** The id of the broker's connection of the readers' pool (its settings name it "contract"). */
