@@ -314,7 +314,8 @@ final class RedisConnection implements AutoCloseable {
         connection.close();
         reset(true, key);
         countFailure();
-        return translate(operation, e);
+        return new BrokerConnectionException("broker '" + config.brokerName + "': " + operation + " on Redis at "
+                + describe() + " failed, the connection broke with commands in flight: " + safe(rootMessage(e)), e);
     }
 
     /** How long to wait before asking a loading Redis again. */

@@ -46,27 +46,35 @@ class RedisReadAheadTest {
 
     @Test
     void a_full_batch_sends_the_next_read_whose_messages_come_next_in_order(RedisServer redis) {
-        String stream = "ahead-" + System.nanoTime();
-        try (RedisBroker broker = broker(redis, "ahead")) {
+        readsABacklogAhead(redis.uri(), "ahead-" + System.nanoTime(), stream -> pendingOf(redis, stream));
+    }
+
+    /**
+     * 25 messages read 10 at a time, reading ahead: the full first batch sends the next read, whose messages come
+     * next, in order; the short third batch ends it, and the reads after go back to blocking.
+     */
+    static void readsABacklogAhead(String uri, String stream, java.util.function.ToLongFunction<String> pending) {
+        try (RedisBroker broker = (RedisBroker) new RedisBrokerProvider().create("ahead", RedisBrokerContractTest
+                .settings(uri, POLICY, Map.of("consumer-name", "ahead")))) {
             List<String> published = publish(broker, stream, 25);
             broker.readAhead(stream, "g", 10);
 
             List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
             assertEquals(published.subList(0, 10), ids(first));
-            assertEquals(20L, pendingOf(redis, stream), "the next 10 were read ahead with the full batch");
+            assertEquals(20L, pending.applyAsLong(stream), "the next 10 were read ahead with the full batch");
 
             List<Message> second = broker.read(stream, "g", 10, BLOCK, ids(first));
             assertEquals(published.subList(10, 20), ids(second));
             assertEquals(1, second.get(0).deliveryCount());
             // The first batch's XACK went ahead with the read of the last 5, which came back short.
-            await().atMost(Duration.ofSeconds(10)).until(() -> pendingOf(redis, stream) == 15L);
+            await().atMost(Duration.ofSeconds(10)).until(() -> pending.applyAsLong(stream) == 15L);
 
             List<Message> third = broker.read(stream, "g", 10, BLOCK, ids(second));
             assertEquals(published.subList(20, 25), ids(third));
-            assertEquals(5L, pendingOf(redis, stream), "a short batch ends the read ahead; its acks went alone");
+            assertEquals(5L, pending.applyAsLong(stream), "a short batch ends the read ahead; its acks went alone");
 
             assertEquals(List.of(), broker.read(stream, "g", 10, BLOCK, ids(third)));
-            assertEquals(0L, pendingOf(redis, stream));
+            assertEquals(0L, pending.applyAsLong(stream));
         }
     }
 
