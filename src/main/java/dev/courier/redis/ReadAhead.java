@@ -156,7 +156,12 @@ final class ReadAhead implements AutoCloseable {
             if (!full || !quick || a.most == 0 || !reader.quiet(g) || !send(g, a, ids, Math.min(max, a.most))) {
                 release(a); // the backlog ended: the next read blocks again, on the reader's own pool
                 if (ids != null) {
-                    reader.ackAll(g.stream, acks, g.group);
+                    try {
+                        reader.ackAll(g.stream, acks, g.group);
+                    } catch (RuntimeException e) {
+                        redeliverHeld(g); // what was read ahead is not handed out now: it comes with the next read
+                        throw e;
+                    }
                 }
             }
             for (Object item : entries) {
