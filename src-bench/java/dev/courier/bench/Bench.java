@@ -151,7 +151,7 @@ public final class Bench {
         Broker courier = redisBroker();
         Peer peer = new Peer(RedisProcess.HOST, redis.port());
         try {
-            // -Dbench.only=publishing,consuming,concurrency,latency,inline,codec,heap,soak,telemetry,cluster runs some
+            // -Dbench.only=publishing,consuming,readahead,concurrency,latency,inline,codec,heap,soak,telemetry,cluster runs some
             // sections only (while profiling).
             String only = System.getProperty("bench.only", "");
             java.util.function.Predicate<String> on = section -> only.isBlank() || only.contains(section);
@@ -163,6 +163,9 @@ public final class Bench {
             }
             if (on.test("consuming")) {
                 consuming(peer);
+            }
+            if (on.test("readahead")) {
+                readAhead();
             }
             if (on.test("concurrency")) {
                 concurrency();
@@ -380,6 +383,23 @@ public final class Bench {
         progress("consuming", start);
     }
 
+    /**
+     * The sequential loop with and without its read ahead, in alternating rounds: max-in-flight at the batch size
+     * leaves the window no room for one. Both sides are Courier's, so the ratio is the read ahead's own.
+     */
+    private static void readAhead() throws Exception {
+        long start = System.nanoTime();
+        int n = n(200_000);
+        Concurrency noRoom = new Concurrency(1, dev.courier.Subscribe.Ordering.STREAM, "", BATCH);
+        double[][] r = rounds(() -> engineConsume(n, BATCH, noRoom, "no read ahead"), () -> engineConsume(n, BATCH,
+                Concurrency.SEQUENTIAL, "reading ahead"));
+        double without = median(r[0]);
+        row("Courier engine, no-op handler, no read ahead (max-in-flight " + BATCH + ")", rate(without), "", "", "");
+        ratioRow("Courier engine, no-op handler, reading ahead (default max-in-flight " + 2 * BATCH + ")",
+                median(r[1]), without, "no read ahead", 0);
+        progress("readahead", start);
+    }
+
     static String backlog(int n) {
         String s = stream("consume");
         fill(s, n);
@@ -428,17 +448,22 @@ public final class Bench {
     }
 
     static double engineConsume(int n, int batch) throws InterruptedException {
+        return engineConsume(n, batch, Concurrency.SEQUENTIAL, "courier");
+    }
+
+    /** @param side the name the round's CPU time is printed under */
+    static double engineConsume(int n, int batch, Concurrency concurrency, String side) throws InterruptedException {
         String s = backlog(n);
         LongAdder handled = new LongAdder();
         Broker broker = redisBroker();
-        CourierEngine engine = engine(broker, s, batch, argument -> handled.increment());
+        CourierEngine engine = engine(broker, s, batch, argument -> handled.increment(), concurrency);
         Cpu cpu = Cpu.start("courier-default-" + s + "-");
         long t = System.nanoTime();
         engine.start();
         try {
             awaitDrained(handled::sum, n, s, t);
             double rate = n / ((System.nanoTime() - t) / 1e9);
-            cpu.end("courier", n);
+            cpu.end(side, n);
             return rate;
         } finally {
             engine.stop();

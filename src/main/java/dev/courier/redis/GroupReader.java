@@ -36,6 +36,7 @@ final class GroupReader {
     private final ConsumerGroups groups;
     private final PendingRecovery recovery;
     private final Delivery delivery;
+    private final ReadAhead ahead;
 
     GroupReader(String name, RedisConnection connection, String consumer, ConsumerGroups groups,
                 PendingRecovery recovery, Delivery delivery) {
@@ -45,6 +46,27 @@ final class GroupReader {
         this.groups = groups;
         this.recovery = recovery;
         this.delivery = delivery;
+        this.ahead = new ReadAhead(connection, consumerKey, delivery, this);
+    }
+
+    /**
+     * Lets the group's reads go ahead by up to {@code most} messages under a backlog, handing out nothing that was
+     * in flight for longer than {@code stale}; 0 ends it (see ReadAhead).
+     */
+    void readAhead(String stream, String group, int most, java.time.Duration stale) {
+        ahead.allow(groups.state(stream, group), most, stale);
+    }
+
+    /** Whether the group's next read is a plain XREADGROUP: no failure to recover from, nothing of the PEL due. */
+    boolean quiet(GroupState g) {
+        long now = System.currentTimeMillis();
+        return connection.failures() == g.seenFailures && g.leftoverCursor == null && !recovery.reclaimDue(g, now)
+                && now < g.nextRetryCheckAt();
+    }
+
+    /** Reads what is in flight, leaving it pending; before the connection closes. */
+    void close() {
+        ahead.close();
     }
 
     List<Message> read(String stream, String group, int max, long blockMs) {
@@ -59,6 +81,10 @@ final class GroupReader {
         GroupState g = groups.state(stream, group);
         groups.ensure(g);
         List<Message> out = new ArrayList<>(Math.min(max, 16));
+        // What was read ahead comes first: Redis delivered it before anything this read could ask for.
+        if (ahead.deliver(g, max, acks, out)) {
+            return out;
+        }
         long now = System.currentTimeMillis();
         long failures = connection.failures();
         if (failures != g.seenFailures) {
@@ -121,6 +147,7 @@ final class GroupReader {
         if (result == null) {
             return;
         }
+        ahead.afterRead(g, result, count, count + out.size());
         // [[stream, [[id, [field, value, ...]], ...]]]
         for (Object streamReply : result) {
             for (Object item : StreamEntries.castList(StreamEntries.castList(streamReply).get(1))) {
@@ -152,7 +179,7 @@ final class GroupReader {
     }
 
     /** The ids that are stream entry ids, as bytes; {@code null} when none is. */
-    private static byte[][] entryIds(List<String> ids) {
+    static byte[][] entryIds(List<String> ids) {
         List<byte[]> entryIds = new ArrayList<>(ids.size());
         for (String id : ids) {
             // One malformed id would fail the whole command: it cannot be pending anyway.

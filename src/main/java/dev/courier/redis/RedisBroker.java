@@ -56,7 +56,7 @@ import java.util.stream.Collectors;
  * acknowledged; both for the streams this broker object has published to or read.
  *
  * <p>This class publishes and wires the parts that do the rest, each a job of its own: {@link GroupReader} reads a
- * group and acknowledges, {@link PendingRecovery} claims back retries, left-over entries and those of crashed
+ * group and acknowledges ({@link ReadAhead} sends its next read early under a backlog), {@link PendingRecovery} claims back retries, left-over entries and those of crashed
  * consumers, {@link Delivery} turns entries into messages, {@link DeadLetterQueue} writes and reads the dead letters,
  * {@link Trimmer} trims, {@link RedisHealth} reports, {@link PriorityLanes} reads a stream with its backfill lane
  * ({@link LaneSettings}); {@link ConsumerGroups} knows the groups they share. All of them
@@ -75,6 +75,8 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
     static final String DLQ_SUFFIX = ":dlq";
     /** The consumer that holds rejected entries while they wait for their retry. */
     static final String RETRY_CONSUMER = "courier-retry";
+    /** The longest a batch read ahead may wait for its loop and still be handed out (see {@link ReadAhead}). */
+    static final Duration MAX_READ_AHEAD_WAIT = Duration.ofSeconds(1);
 
     private final RedisConnection connection;
     /** One combiner per master (one on a single node or Sentinel), so that publishers to several masters overlap. */
@@ -218,6 +220,20 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
     public boolean mayStart(String stream, String group, Message message) {
         PartitionedGroup partitioned = partitions.existing(stream, group);
         return partitioned == null || partitioned.mayStart(message);
+    }
+
+    /**
+     * Under a backlog, the loop's next XREADGROUP goes out before it is given the last batch (see {@link ReadAhead}):
+     * Redis prepares one while the loop handles the other. Not on a partitioned stream, whose reads are its own.
+     */
+    @Override
+    public void readAhead(String stream, String group, int max) {
+        if (!partitions.isPartitioned(stream)) {
+            // Handed out well before message-timeout, after which another consumer may claim it.
+            Duration stale = policy.messageTimeout().dividedBy(2);
+            reader.readAhead(stream, group, Math.max(0, max), stale.compareTo(MAX_READ_AHEAD_WAIT) < 0 ? stale
+                    : MAX_READ_AHEAD_WAIT);
+        }
     }
 
     /** The group's partitioned consumer, for tests: null until the group has read here. */
@@ -686,6 +702,7 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
     @Override
     public void close() {
         partitions.close();
+        reader.close();
         connection.close();
     }
 }

@@ -292,6 +292,32 @@ final class RedisConnection implements AutoCloseable {
         }, blocking, true);
     }
 
+    /**
+     * A connection of the blocking pool (the readers') to the master that holds {@code key}, for commands whose
+     * replies are read by a later call (a read ahead); the caller gives it back with {@code close()} once it has read
+     * them, or to {@link #lost} if it broke. Asked once: without a connection, nothing is sent.
+     */
+    Connection borrow(byte[] key) {
+        try {
+            return clients(true).connectionFor(key);
+        } catch (JedisException e) {
+            throw translate("connecting", e);
+        }
+    }
+
+    /**
+     * A borrowed connection broke with commands in flight: it is dropped, not pooled, and the failure is counted, so
+     * that readers deliver again what a read Redis may have served (or an ack that may not have run) left behind.
+     */
+    BrokerException lost(String operation, Connection connection, byte[] key, JedisException e) {
+        connection.setBroken();
+        connection.close();
+        reset(true, key);
+        countFailure();
+        return new BrokerConnectionException("broker '" + config.brokerName + "': " + operation + " on Redis at "
+                + describe() + " failed, the connection broke with commands in flight: " + safe(rootMessage(e)), e);
+    }
+
     /** How long to wait before asking a loading Redis again. */
     static final long LOADING_PAUSE_MS = 50;
 

@@ -561,6 +561,17 @@ public abstract class AbstractBroker implements Broker {
         return true;
     }
 
+    /**
+     * Called by a loop that handles each read's messages before it reads again (one handler at a time): before its
+     * first read of the group, with the messages it may hold beside a batch ({@code max}, a batch by default), and
+     * with 0 after its last read, at its stop. While a backlog lasts the adapter may then send the group's next read
+     * (of at most {@code max}, never waiting for messages) before it returns the one asked for, so that the broker
+     * prepares it while the loop handles these. What was read ahead and not returned when the loop stops must stay
+     * unacknowledged, to be delivered again. Does nothing by default: no read ahead.
+     */
+    public void readAhead(String stream, String group, int max) {
+    }
+
     /** The policy by which {@link #doNack} delivers again or dead-letters; {@code null} when it follows none. */
     protected RetryPolicy retryPolicy() {
         return null;

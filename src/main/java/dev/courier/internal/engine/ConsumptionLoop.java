@@ -175,6 +175,13 @@ final class ConsumptionLoop implements Runnable {
             byStream = true;
             window.keyByStream();
         }
+        if (window == null && broker instanceof dev.courier.spi.AbstractBroker adapter) {
+            // One batch at a time: what the window holds beside it may be read ahead while it is handled.
+            int ahead = concurrency.maxInFlight() - batchMax();
+            if (ahead > 0) {
+                adapter.readAhead(stream, group, ahead);
+            }
+        }
         if (window != null) {
             for (int i = 1; i <= concurrency.workers(); i++) {
                 Thread w = threads.newThread(this::work);
@@ -257,6 +264,13 @@ final class ConsumptionLoop implements Runnable {
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "{0}: the last acknowledgements failed ({1}); those messages come again", this,
                     BrokerSettings.maskUserInfo(String.valueOf(e)));
+        }
+        if (window == null && broker instanceof dev.courier.spi.AbstractBroker adapter) {
+            try {
+                adapter.readAhead(stream, group, 0); // what was read ahead stays pending, to be delivered again
+            } catch (RuntimeException e) {
+                LOG.log(Level.DEBUG, () -> this + ": ending the read ahead failed: " + e.getClass().getName());
+            }
         }
     }
 
@@ -370,7 +384,7 @@ final class ConsumptionLoop implements Runnable {
             return 0;
         }
         boolean probe = circuit == CircuitBreaker.State.HALF_OPEN;
-        int max = probe ? 1 : Math.min(settings.batchSize(), concurrency.maxInFlight());
+        int max = probe ? 1 : batchMax();
         List<Message> batch;
         if (!held.isEmpty()) {
             sendAcks();
@@ -426,6 +440,11 @@ final class ConsumptionLoop implements Runnable {
             // else the acks go with the next read
         }
         return batch.size();
+    }
+
+    /** The most messages a read of one handler at a time asks for. */
+    private int batchMax() {
+        return Math.min(settings.batchSize(), concurrency.maxInFlight());
     }
 
     /**
