@@ -56,11 +56,11 @@ import java.util.stream.Collectors;
  * acknowledged; both for the streams this broker object has published to or read.
  *
  * <p>This class publishes and wires the parts that do the rest, each a job of its own: {@link GroupReader} reads a
- * group and acknowledges ({@link ReadAhead} sends its next read early under a backlog), {@link PendingRecovery} claims back retries, left-over entries and those of crashed
- * consumers, {@link Delivery} turns entries into messages, {@link DeadLetterQueue} writes and reads the dead letters,
- * {@link Trimmer} trims, {@link RedisHealth} reports, {@link PriorityLanes} reads a stream with its backfill lane
- * ({@link LaneSettings}); {@link ConsumerGroups} knows the groups they share. All of them
- * talk to Redis through one {@link RedisConnection}.
+ * group and acknowledges ({@link ReadAhead} sends its next read early under a backlog), {@link PendingRecovery}
+ * claims back retries, left-over entries and those of crashed consumers, {@link Delivery} turns entries into
+ * messages, {@link DeadLetterQueue} writes and reads the dead letters, {@link Trimmer} trims, {@link RedisHealth}
+ * reports, {@link PriorityLanes} reads a stream with its backfill lane ({@link LaneSettings}); {@link ConsumerGroups}
+ * knows the groups they share. All of them talk to Redis through one {@link RedisConnection}.
  */
 final class RedisBroker extends AbstractBroker implements Maintained, Partitions {
 

@@ -6,6 +6,7 @@ import dev.courier.BrokerCapability;
 import dev.courier.Message;
 import dev.courier.engine.GroupMetrics;
 import dev.courier.internal.telemetry.Telemetry;
+import dev.courier.spi.AbstractBroker;
 import dev.courier.spi.BrokerSettings;
 
 import java.lang.System.Logger.Level;
@@ -170,12 +171,12 @@ final class ConsumptionLoop implements Runnable {
         thread = t;
         // A partitioned stream's broker hands out several messages of a partition at once when the loop keeps
         // them in order: workers do, by the message's stream; one message at a time does without.
-        if (window != null && broker instanceof dev.courier.spi.AbstractBroker adapter
+        if (window != null && broker instanceof AbstractBroker adapter
                 && adapter.keepsOrderPerStream(stream, group)) {
             byStream = true;
             window.keyByStream();
         }
-        if (window == null && broker instanceof dev.courier.spi.AbstractBroker adapter) {
+        if (window == null && broker instanceof AbstractBroker adapter) {
             // One batch at a time: what the window holds beside it may be read ahead while it is handled.
             int ahead = concurrency.maxInFlight() - batchMax();
             if (ahead > 0) {
@@ -265,7 +266,7 @@ final class ConsumptionLoop implements Runnable {
             LOG.log(Level.WARNING, "{0}: the last acknowledgements failed ({1}); those messages come again", this,
                     BrokerSettings.maskUserInfo(String.valueOf(e)));
         }
-        if (window == null && broker instanceof dev.courier.spi.AbstractBroker adapter) {
+        if (window == null && broker instanceof AbstractBroker adapter) {
             try {
                 adapter.readAhead(stream, group, 0); // what was read ahead stays pending, to be delivered again
             } catch (RuntimeException e) {
@@ -575,7 +576,7 @@ final class ConsumptionLoop implements Runnable {
     /** Runs a message's handlers in a worker (or the loop's thread): the outcome goes to the window. */
     private void handle(InFlight.Entry entry) {
         Message message = entry.message();
-        if (byStream && !((dev.courier.spi.AbstractBroker) broker).mayStart(stream, group, message)) {
+        if (byStream && !((AbstractBroker) broker).mayStart(stream, group, message)) {
             window.done(entry, false); // its partition may have moved: left for the broker to deliver again
             return;
         }
