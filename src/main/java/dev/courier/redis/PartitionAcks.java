@@ -22,7 +22,7 @@ final class PartitionAcks {
      * a backlog over many keys would otherwise cost a round trip per read, whose other work is mostly the buffered
      * messages' hand-out (no Redis call). Far inside any message-timeout and the lease TTL.
      */
-    private static final int DEFER_MAX = 300;
+    private static final int DEFER_MAX = 1000;
     private static final long DEFER_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(20);
 
     private final String brokerName;

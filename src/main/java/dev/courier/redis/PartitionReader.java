@@ -121,7 +121,10 @@ final class PartitionReader {
 
     private boolean readsDue() {
         synchronized (owned) {
-            return owned.toRead.size() >= Math.min(READ_BATCH, Math.max(1, owned.size() / PREFETCH));
+            // Not ahead of the hand-out by more than two reads' keys: what is buffered stays bounded whatever the
+            // number of keys with a backlog (each key's buffer up to BACKLOG_PREFETCH).
+            return owned.toRead.size() >= Math.min(READ_BATCH, Math.max(1, owned.size() / PREFETCH))
+                    && toHand.size() < 2 * READ_BATCH;
         }
     }
 
