@@ -131,17 +131,22 @@ final class PartitionedGroup implements AutoCloseable {
         return halted.resolve(key, resolution);
     }
 
+    /** Sends the acks held back (see {@link PartitionAcks#defer}); a failure is logged, those messages come again. */
+    void flushAcks() {
+        try {
+            acks.flush();
+        } catch (RuntimeException e) {
+            System.getLogger("dev.courier.redis").log(System.Logger.Level.WARNING, "group ''{0}'' of stream ''{1}'': "
+                    + "the acknowledgements held back failed ({2}); those messages come again", group, category,
+                    e.getClass().getSimpleName());
+        }
+    }
+
     /** Stops the heartbeat and gives back every lease, so that other instances take the keys on their next beat. */
     @Override
     public void close() {
         heartbeat.close();
-        try {
-            acks.flush(); // what the loop handled is acknowledged before the leases go
-        } catch (RuntimeException e) {
-            System.getLogger("dev.courier.redis").log(System.Logger.Level.WARNING, "group ''{0}'' of stream ''{1}'': "
-                    + "the last acknowledgements failed ({2}); those messages come again", group, category,
-                    e.getClass().getSimpleName());
-        }
+        flushAcks(); // what the loop handled is acknowledged before the leases go
         synchronized (owned) {
             List<OwnedKey> all = owned.snapshot();
             for (int from = 0; from < all.size(); from += CHUNK) {

@@ -221,9 +221,16 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         }
     }
 
+    /** The loop stopped: the acks its reads handed in and the reader held back go now, not at the next heartbeat. */
     @Override
     public void releaseLoop(String stream, String group, Object loop) {
-        partitionedLoops.remove(List.of(stream, group), loop);
+        if (!partitionedLoops.remove(List.of(stream, group), loop)) {
+            return;
+        }
+        PartitionedGroup partitioned = partitions.existing(stream, group);
+        if (partitioned != null) {
+            partitioned.flushAcks();
+        }
     }
 
     @Override
