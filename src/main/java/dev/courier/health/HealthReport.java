@@ -101,6 +101,9 @@ public record HealthReport(String name, boolean up, Map<String, Object> data) {
                 if (probe.stats().details().get("halted_keys") instanceof Long halted) {
                     data.put(name + ".halted_keys", halted);
                 }
+                if (probe.stats().details().get("group_halted_keys") instanceof Long halted) {
+                    data.put(name + ".group_halted_keys", halted);
+                }
                 if (probe.stats().details().get("failover_in_progress") instanceof Boolean failover) {
                     data.put(name + ".failover_in_progress", failover);
                 }

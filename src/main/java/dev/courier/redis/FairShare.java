@@ -13,6 +13,8 @@ final class FairShare {
 
     /** Keys per acquire script at most, so that no call holds Redis for long. */
     private static final int CHUNK = 1000;
+    /** Keys per reclaim script: one round trip for many, the first ones read while the next are reclaimed. */
+    private static final int RECLAIM_CHUNK = 64;
 
     private final String category;
     private final String owner;
@@ -84,33 +86,40 @@ final class FairShare {
             from += chunk.size();
             long sent = System.nanoTime();
             List<String> tokens = leases.acquire(owner, chunk, owned.ttlMs());
+            List<String> keys = new ArrayList<>();
+            List<String> keyTokens = new ArrayList<>();
+            List<String> extra = new ArrayList<>();
+            List<String> extraTokens = new ArrayList<>();
             for (int i = 0; i < chunk.size(); i++) {
-                String token = tokens.get(i);
-                if (token == null) {
+                if (tokens.get(i) == null) {
                     continue;
                 }
-                String key = chunk.get(i);
-                // Earlier generations' pending entries move to this token before the first read.
-                leases.reclaim(category, key, token);
-                if (owned.laneSuffix() != null) {
-                    leases.reclaim(category, owned.lane(key), token); // the lane's too, as Protean's worker does
+                if (won < wanted) {
+                    keys.add(chunk.get(i));
+                    keyTokens.add(tokens.get(i));
+                    won++;
+                } else {
+                    // What this chunk won beyond the share is given back at once.
+                    extra.add(chunk.get(i));
+                    extraTokens.add(tokens.get(i));
                 }
-                won++;
-                owned.add(new OwnedKey(key, token, owned.validUntil(sent)));
-                if (won >= wanted) {
-                    // Give back what this chunk won beyond the share, at once.
-                    List<String> extra = new ArrayList<>();
-                    List<String> extraTokens = new ArrayList<>();
-                    for (int j = i + 1; j < chunk.size(); j++) {
-                        if (tokens.get(j) != null) {
-                            extra.add(chunk.get(j));
-                            extraTokens.add(tokens.get(j));
-                        }
-                    }
-                    if (!extra.isEmpty()) {
-                        leases.release(extra, extraTokens);
-                    }
-                    break;
+            }
+            if (!extra.isEmpty()) {
+                leases.release(extra, extraTokens);
+            }
+            for (int at = 0; at < keys.size(); at += RECLAIM_CHUNK) {
+                List<String> some = keys.subList(at, Math.min(keys.size(), at + RECLAIM_CHUNK));
+                List<String> someTokens = keyTokens.subList(at, at + some.size());
+                // Earlier generations' pending entries move to the new tokens before the first read; a key that got
+                // none has nothing pending on its token (new with the generation), so it reads new entries at once.
+                long[] moved = leases.reclaim(category, some, someTokens);
+                if (owned.laneSuffix() != null) {
+                    // The lanes' too, as Protean's worker does; a lane reads its own pending entries first anyway.
+                    leases.reclaim(category, some.stream().map(owned::lane).toList(), someTokens);
+                }
+                for (int i = 0; i < some.size(); i++) {
+                    owned.add(new OwnedKey(PartitionedStreams.stream(category, some.get(i)), some.get(i),
+                            someTokens.get(i), owned.validUntil(sent), moved[i] > 0));
                 }
             }
         }

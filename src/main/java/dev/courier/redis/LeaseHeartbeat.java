@@ -8,7 +8,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A group's heartbeat, on a thread of its own apart from handlers, every fifth of the lease TTL: marks this owner
- * live, renews every lease in one script per chunk (so a slow handler never lets a lease lapse), records this
+ * live, renews every lease in one script per chunk (so a slow handler never lets a lease lapse), sends the acks held
+ * back (see {@link PartitionAcks#defer}), records this
  * instance's halts and carries out operators' requests, then discovers keys, balances toward the fair share (of the
  * live Courier owners and the other owners seen in the leases) and reaps cold keys.
  */
@@ -41,6 +42,7 @@ final class LeaseHeartbeat implements AutoCloseable {
     private final PartitionReaper reaper;
     private final ForeignOwners foreign;
     private final HaltedKeys halts;
+    private final PartitionAcks acks;
     private final ScheduledExecutorService thread;
     private boolean joined;
     private volatile int liveOwners = 1;
@@ -48,7 +50,7 @@ final class LeaseHeartbeat implements AutoCloseable {
 
     LeaseHeartbeat(String brokerName, String category, String group, String owner, RedisConnection connection,
                    PartitionLeases leases, OwnedKeys owned, KeyDiscovery discovery, FairShare share,
-                   ForeignOwners foreign, HaltedKeys halts, PartitionReaper reaper) {
+                   ForeignOwners foreign, HaltedKeys halts, PartitionAcks acks, PartitionReaper reaper) {
         this.brokerName = brokerName;
         this.category = category;
         this.group = group;
@@ -61,6 +63,7 @@ final class LeaseHeartbeat implements AutoCloseable {
         this.reaper = reaper;
         this.foreign = foreign;
         this.halts = halts;
+        this.acks = acks;
         this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "courier-partitions-" + brokerName + "-" + group);
             t.setDaemon(true);
@@ -105,6 +108,7 @@ final class LeaseHeartbeat implements AutoCloseable {
                 List.of(owners(group)), List.of(owner, Long.toString(owned.ttlMs())))).stream()
                 .map(o -> o instanceof byte[] b ? StreamEntries.utf8(b) : String.valueOf(o)).toList();
         renewAll();
+        acks.flush(); // a loop that stopped reading leaves no handled message unacknowledged past a beat
         halts.beat();
         discovery.discover();
         foreign.sample(couriers);

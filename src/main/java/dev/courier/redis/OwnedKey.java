@@ -3,25 +3,27 @@ package dev.courier.redis;
 import dev.courier.Message;
 
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /** What this instance knows of a partition key it owns; guarded by its {@link OwnedKeys}' monitor. */
 final class OwnedKey {
     final String key;
+    /** The key's stream, {@code <category>:<key>}: the stream of each of its messages. */
+    final String stream;
     final String token;
     /** The last entry id the group was given for the key: the blocking XREAD wakes after it. */
     String lastId = StreamEntries.ZERO;
     /** Entries read under the token (pending on it) and not handed out yet, in order. */
     final ArrayDeque<Message> buffer = new ArrayDeque<>();
     /**
-     * The messages handed out and not settled, in order (a retry waiting among them). One at most, unless the loop
-     * keeps them in order (see {@link PartitionReader}): then the loop runs them one after the other, and may have
-     * finished the first ones, their acks coming with its next read, when a later one fails.
+     * The messages handed out and not settled, by id, in order (a retry waiting among them). One at most, unless the
+     * loop keeps them in order (see {@link PartitionReader}): then the loop runs them one after the other, and may
+     * have finished the first ones, their acks coming with its next reads, when a later one fails.
      */
-    final List<Message> out = new ArrayList<>();
+    final Map<String, Message> out = new LinkedHashMap<>();
     /** Read own pending entries next, from {@link #pendingCursor}: after acquisition, until none is left. */
-    boolean pendingNext = true;
+    boolean pendingNext;
     String pendingCursor = "0";
     /** The one message of the key that failed and is not settled (retried, or halted on); null when none. */
     Message failing;
@@ -34,6 +36,8 @@ final class OwnedKey {
     boolean releaseWhenSettled;
     /** Its last read gave a full batch, or XREAD woke on it: read it again before waiting on all of them. */
     boolean ready;
+    /** Its last read of new entries was full: the next one asks for more (see {@link PartitionReader}). */
+    boolean backlog;
     /** The stream's last entry id is unknown (none read yet, or a read found nothing): the next read asks. */
     boolean lastUnknown = true;
     /** In its {@link OwnedKeys#toRead}, or in the reader's queues of keys to hand out and keys with messages out. */
@@ -58,33 +62,17 @@ final class OwnedKey {
 
     /** The message out with this entry id, or null. */
     Message out(String entryId) {
-        for (Message m : out) {
-            String id = m.id();
-            if (id.length() == key.length() + 1 + entryId.length() && id.endsWith(entryId)) {
-                return m;
-            }
-        }
-        return null;
+        return out.get(PartitionReader.messageId(key, entryId));
     }
 
     /** Whether this very message (not an equal one) is out. */
     boolean isOut(Message message) {
-        for (Message m : out) {
-            if (m == message) {
-                return true;
-            }
-        }
-        return false;
+        return out.get(message.id()) == message;
     }
 
-    /** Puts {@code again} in the place of {@code before}, out. */
+    /** Puts {@code again} in the place of {@code before}, out (the same message, handed out again). */
     void replace(Message before, Message again) {
-        for (int i = 0; i < out.size(); i++) {
-            if (out.get(i) == before) {
-                out.set(i, again);
-                return;
-            }
-        }
+        out.replace(before.id(), before, again);
     }
 
     /** Nothing handed out and unsettled (nor of its lane): a message boundary, where it may be released or reaped. */
@@ -106,9 +94,12 @@ final class OwnedKey {
         }
     }
 
-    OwnedKey(String key, String token, long validUntil) {
+    /** @param pending whether entries are pending on the token (reclaimed ones): they are read first */
+    OwnedKey(String stream, String key, String token, long validUntil, boolean pending) {
+        this.stream = stream;
         this.key = key;
         this.token = token;
         this.validUntil = validUntil;
+        this.pendingNext = pending;
     }
 }

@@ -106,7 +106,7 @@ final class OwnedKeys {
     synchronized void add(OwnedKey o) {
         if (laneSuffix != null) {
             // Read once the key's stream has nothing (PartitionReader), its own pending entries first.
-            o.lane = new OwnedKey(lane(o.key), o.token, o.validUntil);
+            o.lane = new OwnedKey(o.stream + ":" + laneSuffix, lane(o.key), o.token, o.validUntil, true);
             o.lane.parent = o;
         }
         owned.put(o.key, o);

@@ -17,6 +17,13 @@ import java.util.Map;
 final class PartitionAcks {
 
     private static final System.Logger LOG = System.getLogger("dev.courier.redis");
+    /**
+     * The acks a loop hands in with its reads wait for this many, or this long, before one fenced script sends them:
+     * a backlog over many keys would otherwise cost a round trip per read, whose other work is mostly the buffered
+     * messages' hand-out (no Redis call). Far inside any message-timeout and the lease TTL.
+     */
+    private static final int DEFER_MAX = 1000;
+    private static final long DEFER_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(20);
 
     private final String brokerName;
     private final String category;
@@ -27,6 +34,9 @@ final class PartitionAcks {
     private final ConsumerGroups groups;
     private final RetryPolicy policy;
     private final PartitionedGroup.Poison poison;
+    /** Handled messages' ids not acknowledged yet (see {@link #DEFER_MAX}), since {@link #deferredSince}. */
+    private final List<String> deferred = new ArrayList<>();
+    private long deferredSince;
 
     PartitionAcks(String brokerName, String category, String group, PartitionLeases leases, OwnedKeys owned,
                   DeadLetterQueue deadLetters, ConsumerGroups groups, RetryPolicy policy,
@@ -43,10 +53,56 @@ final class PartitionAcks {
     }
 
     /**
+     * The ids of messages handled, handed in with a read: acknowledged with later ones, when enough wait or the
+     * oldest has waited long enough ({@link #DEFER_MAX}), or when the reader has nothing else to do ({@link #flush}).
+     * Until then their keys count them as out, so no key is released or reaped with a handled message unacknowledged.
+     */
+    void defer(List<String> messageIds) {
+        List<String> due = null;
+        synchronized (deferred) {
+            if (deferred.isEmpty()) {
+                deferredSince = System.nanoTime();
+            }
+            deferred.addAll(messageIds);
+            if (deferred.size() >= DEFER_MAX || System.nanoTime() - deferredSince >= DEFER_NANOS) {
+                due = take();
+            }
+        }
+        if (due != null) {
+            send(due);
+        }
+    }
+
+    /** Sends the deferred acks now; whether there were any. */
+    boolean flush() {
+        List<String> due;
+        synchronized (deferred) {
+            due = take();
+        }
+        if (due.isEmpty()) {
+            return false;
+        }
+        send(due);
+        return true;
+    }
+
+    private List<String> take() {
+        List<String> due = new ArrayList<>(deferred);
+        deferred.clear();
+        return due;
+    }
+
+    /** Fenced XACK of the messages (after any deferred ones): how many of these were acknowledged. */
+    int ackAll(List<String> messageIds) {
+        flush();
+        return send(messageIds);
+    }
+
+    /**
      * Fenced XACK of the messages, in one script, with one XACK per key for all of its ids: a key whose lease moved
      * acknowledges nothing.
      */
-    int ackAll(List<String> messageIds) {
+    private int send(List<String> messageIds) {
         Map<OwnedKey, List<String>> byKey = new LinkedHashMap<>();
         synchronized (owned) {
             for (String id : messageIds) {
@@ -99,7 +155,7 @@ final class PartitionAcks {
         if (m == null) {
             return;
         }
-        o.out.remove(m);
+        o.out.remove(m.id());
         if (m == o.failing) {
             o.failing = null;
             o.attempts = 0;

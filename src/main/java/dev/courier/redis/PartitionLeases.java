@@ -57,20 +57,21 @@ final class PartitionLeases {
             """);
 
     /**
-     * KEYS: lease, stream, per key. ARGV: group, count, then token and id ({@code 0} own pending, {@code >} new) per
+     * KEYS: lease, stream, per key. ARGV: group, then token, id ({@code 0} own pending, {@code >} new) and count per
      * key. Per key: {@code {0}} fenced (the lease is not the token's); {@code {1, lastId}} nothing to read, with the
      * stream's last entry id (every entry is delivered, so a blocking XREAD after it wakes for new ones only);
      * {@code {2, entries}}; {@code {3}} no such group (the stream was reaped).
      */
     static final RedisConnection.LuaScript READ = RedisConnection.LuaScript.of("""
             local out = {}
+            local a = 2
             for i = 1, #KEYS, 2 do
-              local token = ARGV[i + 2]
+              local token = ARGV[a]
               if redis.call('GET', KEYS[i]) ~= token then
                 out[#out + 1] = {0}
               else
-                local ok, r = pcall(redis.call, 'XREADGROUP', 'GROUP', ARGV[1], token, 'COUNT', ARGV[2],
-                                    'STREAMS', KEYS[i + 1], ARGV[i + 3])
+                local ok, r = pcall(redis.call, 'XREADGROUP', 'GROUP', ARGV[1], token, 'COUNT', ARGV[a + 2],
+                                    'STREAMS', KEYS[i + 1], ARGV[a + 1])
                 if not ok then
                   out[#out + 1] = {3}
                 elseif r and r[1] and #r[1][2] > 0 then
@@ -80,6 +81,7 @@ final class PartitionLeases {
                   out[#out + 1] = {1, last[1] and last[1][1] or '0-0'}
                 end
               end
+              a = a + 3
             end
             return out
             """);
@@ -104,23 +106,28 @@ final class PartitionLeases {
             """);
 
     /**
-     * KEYS: stream. ARGV: group, token. Not fenced: after an acquisition, moves every earlier generation's pending
-     * entries to the new token (XAUTOCLAIM from 0-0 until the cursor comes back to 0-0). The number moved.
+     * KEYS: streams. ARGV: group, then one token per stream. Not fenced: after an acquisition, moves every earlier
+     * generation's pending entries of each stream to its new token (XAUTOCLAIM from 0-0 until the cursor comes back to
+     * 0-0). Per stream, the number moved. With one stream, what Protean does after an acquisition.
      */
     static final RedisConnection.LuaScript RECLAIM = RedisConnection.LuaScript.of("""
-            if redis.call('EXISTS', KEYS[1]) == 0 then
-              return 0
-            end
-            local moved, cursor = 0, '0-0'
-            repeat
-              local ok, r = pcall(redis.call, 'XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, cursor, 'COUNT', 100)
-              if not ok then
-                return moved
+            local out = {}
+            for i = 1, #KEYS do
+              local moved, cursor = 0, '0-0'
+              if redis.call('EXISTS', KEYS[i]) == 1 then
+                repeat
+                  local ok, r = pcall(redis.call, 'XAUTOCLAIM', KEYS[i], ARGV[1], ARGV[i + 1], 0, cursor,
+                                      'COUNT', 100)
+                  if not ok then
+                    break
+                  end
+                  cursor = r[1]
+                  moved = moved + #r[2]
+                until cursor == '0-0' or #r[2] == 0
               end
-              cursor = r[1]
-              moved = moved + #r[2]
-            until cursor == '0-0' or #r[2] == 0
-            return moved
+              out[i] = moved
+            end
+            return out
             """);
 
     /**
@@ -248,22 +255,22 @@ final class PartitionLeases {
      * refuses WATCH, MGET or MULTI, the script.
      */
     List<Object> read(String category, List<String> keys, List<String> tokens, List<String> ids, boolean[] askLast,
-                      int count) {
+                      int[] counts) {
         List<String> leases = leaseKeys(keys);
         for (int attempt = 0; attempt < 3 && !scriptOnly; attempt++) {
             List<Object> replies = connection.executeOn("fenced XREADGROUP", leases.get(0).getBytes(
                     java.nio.charset.StandardCharsets.UTF_8), false, c -> watchedRead(c, category, keys, tokens, ids,
-                    askLast, count, leases));
+                    askLast, counts, leases));
             if (replies != null) {
                 return replies;
             }
         }
-        return readByScript(category, keys, tokens, ids, count);
+        return readByScript(category, keys, tokens, ids, counts);
     }
 
     /** One WATCH, GET, MULTI/EXEC pass; null when EXEC was aborted. */
     private List<Object> watchedRead(redis.clients.jedis.Connection c, String category, List<String> keys,
-                                     List<String> tokens, List<String> ids, boolean[] askLast, int count,
+                                     List<String> tokens, List<String> ids, boolean[] askLast, int[] counts,
                                      List<String> leases) {
         c.sendCommand(Protocol.Command.WATCH, leases.toArray(String[]::new));
         c.sendCommand(Protocol.Command.MGET, leases.toArray(String[]::new));
@@ -297,7 +304,7 @@ final class PartitionLeases {
         for (int i : reading) {
             String stream = PartitionedStreams.stream(category, keys.get(i));
             c.sendCommand(Protocol.Command.XREADGROUP, "GROUP", group, tokens.get(i), "COUNT",
-                    Integer.toString(count), "STREAMS", stream, ids.get(i));
+                    Integer.toString(counts[i]), "STREAMS", stream, ids.get(i));
             queued++;
             if (askLast[i] && ">".equals(ids.get(i))) {
                 c.sendCommand(Protocol.Command.XREVRANGE, stream, "+", "-", "COUNT", "1");
@@ -344,16 +351,16 @@ final class PartitionLeases {
 
     /** The fenced read by {@link #READ}. */
     List<Object> readByScript(String category, List<String> keys, List<String> tokens, List<String> ids,
-                              int count) {
+                              int[] counts) {
         List<String> redisKeys = new ArrayList<>(keys.size() * 2);
-        List<String> args = new ArrayList<>(keys.size() * 2 + 2);
+        List<String> args = new ArrayList<>(keys.size() * 3 + 1);
         args.add(group);
-        args.add(Integer.toString(count));
         for (int i = 0; i < keys.size(); i++) {
             redisKeys.add(lease(group, keys.get(i)));
             redisKeys.add(PartitionedStreams.stream(category, keys.get(i)));
             args.add(tokens.get(i));
             args.add(ids.get(i));
+            args.add(Integer.toString(counts[i]));
         }
         return list(connection.eval("fenced XREADGROUP", READ, redisKeys, args));
     }
@@ -383,10 +390,24 @@ final class PartitionLeases {
         return acked;
     }
 
-    /** Moves earlier generations' pending entries of the key's stream to {@code token}; how many. */
-    long reclaim(String category, String key, String token) {
-        return ((Number) connection.eval("XAUTOCLAIM (reclaim)", RECLAIM,
-                List.of(PartitionedStreams.stream(category, key)), List.of(group, token))).longValue();
+    /**
+     * Moves earlier generations' pending entries of the keys' streams to their tokens, in one script; per key how
+     * many.
+     */
+    long[] reclaim(String category, List<String> keys, List<String> tokens) {
+        List<String> streams = new ArrayList<>(keys.size());
+        for (String key : keys) {
+            streams.add(PartitionedStreams.stream(category, key));
+        }
+        List<String> args = new ArrayList<>(tokens.size() + 1);
+        args.add(group);
+        args.addAll(tokens);
+        List<Object> replies = list(connection.eval("XAUTOCLAIM (reclaim)", RECLAIM, streams, args));
+        long[] moved = new long[replies.size()];
+        for (int i = 0; i < moved.length; i++) {
+            moved[i] = ((Number) replies.get(i)).longValue();
+        }
+        return moved;
     }
 
     /** {@link #REAP}: -1 fenced, 0 refused (not cold, or a group has not finished it), 1 reaped. */

@@ -24,6 +24,11 @@ final class PartitionReader {
     private static final System.Logger LOG = System.getLogger("dev.courier.redis");
     /** Entries read per key at once; handed out one at a time, so the key's order holds. */
     private static final int PREFETCH = 16;
+    /**
+     * Entries read at once for a key whose last read was full (a backlog): fewer XREADGROUPs and XACKs per message,
+     * which is what a partitioned backlog costs Redis beyond one stream's.
+     */
+    private static final int BACKLOG_PREFETCH = 64;
     /** Keys read per fenced read at most, whatever the loop asks for: one round trip serves many. */
     private static final int READ_BATCH = 64;
 
@@ -63,9 +68,10 @@ final class PartitionReader {
     /**
      * Hands out up to {@code max} messages, reading more where a key's buffer is empty, waiting up to blockMs. Keys
      * are read and handed out in turn (round-robin), so that under a backlog every owned key progresses; each step
-     * costs what it reads or hands out, not a pass over every owned key.
+     * costs what it reads or hands out, not a pass over every owned key. Before it would wait, {@code settle}
+     * sends the acks held back, whose keys then go on.
      */
-    List<Message> read(int max, long blockMs) {
+    List<Message> read(int max, long blockMs, java.util.function.BooleanSupplier settle) {
         List<Message> out = handOut(max);
         // Keys to read are read together: when the buffered ones fall short, or enough of them wait (one in 16 owned
         // keys, as many as drain their buffers while each other key hands out about one message, up to a batch).
@@ -78,6 +84,9 @@ final class PartitionReader {
         }
         if (!out.isEmpty() || read) {
             return out;
+        }
+        if (settle.getAsBoolean()) {
+            return read(max, blockMs, () -> false); // its keys may hand out or read again
         }
         Map<String, StreamEntryID> idle = idleStreams();
         if (idle.isEmpty()) {
@@ -112,7 +121,10 @@ final class PartitionReader {
 
     private boolean readsDue() {
         synchronized (owned) {
-            return owned.toRead.size() >= Math.min(READ_BATCH, Math.max(1, owned.size() / PREFETCH));
+            // Not ahead of the hand-out by more than two reads' keys: what is buffered stays bounded whatever the
+            // number of keys with a backlog (each key's buffer up to BACKLOG_PREFETCH).
+            return owned.toRead.size() >= Math.min(READ_BATCH, Math.max(1, owned.size() / PREFETCH))
+                    && toHand.size() < 2 * READ_BATCH;
         }
     }
 
@@ -239,7 +251,7 @@ final class PartitionReader {
                 int given = 0;
                 while (out.size() < limit && given++ < perKey && !o.buffer.isEmpty()) {
                     Message m = o.buffer.poll();
-                    o.out.add(m);
+                    o.out.put(m.id(), m);
                     out.add(m);
                 }
                 o.lastActive = nanos;
@@ -304,12 +316,12 @@ final class PartitionReader {
         synchronized (owned) {
             for (OwnedKey o : owned.values()) {
                 if (!o.halted && !o.pendingNext && o.buffer.isEmpty()) {
-                    idle.put(PartitionedStreams.stream(category, o.key), new StreamEntryID(o.lastId));
+                    idle.put(o.stream, new StreamEntryID(o.lastId));
                     OwnedKey lane = o.lane;
                     // The lane is waited on with its key's stream once that has nothing; one with its own pending
                     // entries left is read, not waited on (laneTurn queued it).
                     if (lane != null && idle(o) && !lane.halted && !lane.pendingNext && lane.buffer.isEmpty()) {
-                        idle.put(PartitionedStreams.stream(category, lane.key), new StreamEntryID(lane.lastId));
+                        idle.put(lane.stream, new StreamEntryID(lane.lastId));
                     }
                 }
             }
@@ -327,10 +339,12 @@ final class PartitionReader {
         List<OwnedKey> keys = new ArrayList<>(candidates.size());
         List<String> ids = new ArrayList<>(candidates.size());
         boolean[] askLast = new boolean[candidates.size()];
+        int[] counts = new int[candidates.size()];
         synchronized (owned) {
             for (OwnedKey o : candidates) {
                 if (owned.isCurrent(o) && !o.halted && o.buffer.isEmpty()) {
                     askLast[keys.size()] = !pending && o.lastUnknown;
+                    counts[keys.size()] = !pending && o.backlog ? BACKLOG_PREFETCH : PREFETCH;
                     keys.add(o);
                     ids.add(pending ? o.pendingCursor : ">");
                 }
@@ -341,7 +355,7 @@ final class PartitionReader {
         }
         List<Object> replies;
         try {
-            replies = leases.read(category, OwnedKeys.keys(keys), OwnedKeys.tokens(keys), ids, askLast, PREFETCH);
+            replies = leases.read(category, OwnedKeys.keys(keys), OwnedKeys.tokens(keys), ids, askLast, counts);
         } catch (RuntimeException e) {
             synchronized (owned) {
                 keys.forEach(this::queueRead); // their turn stays: read again at the next read
@@ -368,6 +382,7 @@ final class PartitionReader {
                         o.lastId = text(reply.get(1));
                         o.lastUnknown = false;
                         o.ready = false;
+                        o.backlog = false;
                         laneTurn(o);
                     } else {
                         o.lastUnknown = true; // another reader took them (a lapsed lease): ask again, at once
@@ -392,7 +407,8 @@ final class PartitionReader {
                     } else {
                         o.lastId = last;
                         o.lastUnknown = false;
-                        o.ready = entries.size() >= PREFETCH; // fewer: the stream's end, the XREAD waits after it
+                        o.ready = entries.size() >= counts[i]; // fewer: the stream's end, the XREAD waits after it
+                        o.backlog = o.ready;
                     }
                     o.lastActive = System.nanoTime();
                     if (!o.buffer.isEmpty()) {
@@ -415,7 +431,7 @@ final class PartitionReader {
                 data = text(fields.get(i + 1));
             }
         }
-        String stream = PartitionedStreams.stream(category, o.key);
+        String stream = o.stream;
         try {
             Map<String, Object> payload = data == null ? Map.of() : JsonCodec.parse(data);
             if (!payload.isEmpty()) {

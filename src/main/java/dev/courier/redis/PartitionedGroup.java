@@ -59,7 +59,7 @@ final class PartitionedGroup implements AutoCloseable {
                 new SharedHalts(connection, group));
         this.heartbeat = new LeaseHeartbeat(brokerName, category, group, owner, connection, leases, owned, discovery,
                 new FairShare(category, owner, leases, owned, discovery.known()),
-                new ForeignOwners(connection, group, discovery.known()), halted,
+                new ForeignOwners(connection, group, discovery.known()), halted, acks,
                 new PartitionReaper(brokerName, category, group, leases, owned, discovery, reapIdleMs,
                         lanes.suffix()));
         heartbeat.start();
@@ -83,14 +83,15 @@ final class PartitionedGroup implements AutoCloseable {
     }
 
     /**
-     * Settles {@code acks}, then hands out up to {@code max} messages, at most one per key, reading more where a
-     * key's buffer is empty and waiting up to {@code blockMs} when there is nothing.
+     * Settles {@code acks} (deferred: see {@link PartitionAcks#defer}), then hands out up to {@code max} messages, at
+     * most one per key, reading more where a key's buffer is empty and waiting up to {@code blockMs} when there is
+     * nothing (the deferred acks sent before it waits).
      */
     List<Message> read(int max, long blockMs, List<String> acks) {
         if (!acks.isEmpty()) {
-            this.acks.ackAll(acks);
+            this.acks.defer(acks);
         }
-        return reader.read(max, blockMs);
+        return reader.read(max, blockMs, this.acks::flush);
     }
 
     /**
@@ -133,10 +134,22 @@ final class PartitionedGroup implements AutoCloseable {
         return halted.resolve(key, resolution);
     }
 
+    /** Sends the acks held back (see {@link PartitionAcks#defer}); a failure is logged, those messages come again. */
+    void flushAcks() {
+        try {
+            acks.flush();
+        } catch (RuntimeException e) {
+            System.getLogger("dev.courier.redis").log(System.Logger.Level.WARNING, "group ''{0}'' of stream ''{1}'': "
+                    + "the acknowledgements held back failed ({2}); those messages come again", group, category,
+                    e.getClass().getSimpleName());
+        }
+    }
+
     /** Stops the heartbeat and gives back every lease, so that other instances take the keys on their next beat. */
     @Override
     public void close() {
         heartbeat.close();
+        flushAcks(); // what the loop handled is acknowledged before the leases go
         synchronized (owned) {
             List<OwnedKey> all = owned.snapshot();
             for (int from = 0; from < all.size(); from += CHUNK) {

@@ -155,6 +155,23 @@ final class PartitionedStreams implements AutoCloseable {
         return halted;
     }
 
+    /**
+     * How many keys the groups this instance consumes hold halted in any instance (their shared records,
+     * {@link SharedHalts#count}); -1 when it consumes no partitioned stream.
+     */
+    int sharedHaltedKeys() {
+        if (groups.isEmpty()) {
+            return -1;
+        }
+        int halted = 0;
+        java.util.Set<String> names = new java.util.TreeSet<>(); // one hash per group, whatever the categories
+        groups.values().forEach(g -> names.add(g.group()));
+        for (String name : names) {
+            halted += new SharedHalts(connection, name).count();
+        }
+        return halted;
+    }
+
     /** Gives back every lease held (compare-and-delete), so that other instances take the keys at once. */
     @Override
     public void close() {

@@ -93,6 +93,8 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
     private final PendingRecovery recovery;
     private final GroupReader reader;
     private final PartitionedStreams partitions;
+    /** The loop consuming each partitioned (stream, group) through this broker (see {@link #claimLoop}). */
+    private final Map<List<String>, Object> partitionedLoops = new java.util.concurrent.ConcurrentHashMap<>();
     private final PartitionSettings partitioning;
     private final LaneSettings lanes;
     /** Reads a plain stream with its backfill lane, with lanes on. */
@@ -120,7 +122,7 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         this.deadLetters = new DeadLetterQueue(name, connection, policy, consumer, counters);
         this.trimmer = new Trimmer(name, connection, groups, retention, maintenance);
         this.health = new RedisHealth(name, RedisBrokerProvider.NAME, connection, policy, consumer, groups, counters,
-                retention, maintenance, partitions::haltedKeys);
+                retention, maintenance, partitions::haltedKeys, partitions::sharedHaltedKeys);
         Delivery delivery = new Delivery(name, maxMessageSize, deadLetters);
         this.recovery = new PendingRecovery(name, connection, policy, consumer, groups, delivery, deadLetters,
                 counters);
@@ -214,6 +216,33 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
     public boolean keepsOrderPerStream(String stream, String group) {
         PartitionedGroup partitioned = partitioned(stream, group);
         return partitioned != null && partitioned.keepsOrderPerStream();
+    }
+
+    /** A partitioned group's keys are handed out by one reader: one loop of this broker consumes it. */
+    @Override
+    public void claimLoop(String stream, String group, Object loop) {
+        if (!partitions.isPartitioned(stream)) {
+            return;
+        }
+        Object other = partitionedLoops.putIfAbsent(List.of(stream, group), loop);
+        if (other != null && other != loop) {
+            throw new IllegalStateException("stream '" + stream + "' of broker '" + name() + "' is partitioned, and "
+                    + "group '" + group + "' would consume it in two loops of this instance (" + other + ", " + loop
+                    + "): a partitioned group's keys are handed out by one loop per broker, or a key's messages "
+                    + "would run in both at once; give one of the subscribers another group, or one broker each");
+        }
+    }
+
+    /** The loop stopped: the acks its reads handed in and the reader held back go now, not at the next heartbeat. */
+    @Override
+    public void releaseLoop(String stream, String group, Object loop) {
+        if (!partitionedLoops.remove(List.of(stream, group), loop)) {
+            return;
+        }
+        PartitionedGroup partitioned = partitions.existing(stream, group);
+        if (partitioned != null) {
+            partitioned.flushAcks();
+        }
     }
 
     @Override

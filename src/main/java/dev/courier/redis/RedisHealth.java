@@ -38,10 +38,12 @@ final class RedisHealth {
     private final GroupLag lags;
     /** Keys of partitioned streams halted on a poison message in this instance (partition-poison=halt). */
     private final java.util.function.IntSupplier haltedKeys;
+    /** The same in every instance, of the groups this one consumes (-1: none); read from Redis. */
+    private final java.util.function.IntSupplier sharedHaltedKeys;
 
     RedisHealth(String name, String provider, RedisConnection connection, RetryPolicy policy, String consumer,
                  ConsumerGroups groups, Counters counters, Retention retention, MaintenancePolicy maintenance,
-                 java.util.function.IntSupplier haltedKeys) {
+                 java.util.function.IntSupplier haltedKeys, java.util.function.IntSupplier sharedHaltedKeys) {
         this.name = name;
         this.provider = provider;
         this.connection = connection;
@@ -53,6 +55,7 @@ final class RedisHealth {
         this.maintenance = maintenance;
         this.lags = new GroupLag(name, connection);
         this.haltedKeys = haltedKeys;
+        this.sharedHaltedKeys = sharedHaltedKeys;
     }
 
     /** The broker's health: the server's (PING, INFO) and what this broker object has done. */
@@ -87,6 +90,16 @@ final class RedisHealth {
         details.put("enable_dlq", policy.deadLetterEnabled());
         details.put("discarded", counters.discarded.sum());
         details.put("halted_keys", (long) haltedKeys.getAsInt());
+        if (server.connected()) {
+            try {
+                int shared = sharedHaltedKeys.getAsInt();
+                if (shared >= 0) {
+                    details.put("group_halted_keys", (long) shared);
+                }
+            } catch (BrokerException e) {
+                // left out: the probe above reports the server
+            }
+        }
         details.put("max_length", retention.maxLength());
         details.put("retention_ms", retention.maxAge().toMillis());
         details.put("dead_letter_retention_ms", maintenance.deadLetterRetention().toMillis());

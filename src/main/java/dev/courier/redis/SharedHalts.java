@@ -125,4 +125,28 @@ final class SharedHalts {
         }
         return List.copyOf(out.values());
     }
+
+    /**
+     * How many keys of the group are halted in any instance: the records whose token still holds its lease (a stale
+     * one is not counted, and left for {@link #list} to remove). One HLEN while none is halted.
+     */
+    int count() {
+        long records = connection.execute("HLEN (halted)", j -> j.hlen(hash(group)));
+        if (records == 0) {
+            return 0;
+        }
+        Map<String, String> all = connection.execute("HGETALL (halted)", j -> j.hgetAll(hash(group)));
+        if (all.isEmpty()) {
+            return 0;
+        }
+        List<Halt> halts = new ArrayList<>(all.size());
+        all.forEach((key, value) -> halts.add(Halt.parse(key, value)));
+        List<String> leases = connection.execute("MGET (leases)", j -> j.mget(halts.stream()
+                .map(h -> PartitionLeases.lease(group, h.key())).toArray(String[]::new)));
+        int live = 0;
+        for (int i = 0; i < halts.size(); i++) {
+            live += halts.get(i).token().equals(leases.get(i)) ? 1 : 0;
+        }
+        return live;
+    }
 }

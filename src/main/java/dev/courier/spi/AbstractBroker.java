@@ -553,6 +553,21 @@ public abstract class AbstractBroker implements Broker {
     }
 
     /**
+     * Called by an engine for each of its loops before any of them starts: an adapter whose group can be consumed by
+     * one loop only in this instance (a partitioned stream's, whose keys one reader hands out) throws
+     * {@link IllegalStateException} naming the stream and group when another loop (of another engine on this broker)
+     * holds it. {@code loop} identifies the loop; {@link #releaseLoop} gives the group back. Nothing by default.
+     */
+    public void claimLoop(String stream, String group, Object loop) {
+        // any number of loops by default
+    }
+
+    /** The loop claimed by {@link #claimLoop} has stopped. Nothing by default. */
+    public void releaseLoop(String stream, String group, Object loop) {
+        // nothing claimed by default
+    }
+
+    /**
      * Where {@link #keepsOrderPerStream} said so, before a handler starts on a message handed out: whether it may
      * (the partition is surely still this consumer's). If not, the loop leaves the message unacknowledged and the
      * adapter sees to its redelivery. {@code true} by default.

@@ -222,6 +222,66 @@ class PartitionedConsumeTest {
         return g == null ? 0 : g.ownedKeys().size();
     }
 
+    /**
+     * The acks a loop hands in with its reads may be held back while it has buffered messages to hand out, but are
+     * sent at the latest at the next heartbeat (a fifth of the lease TTL) if the loop stops reading (and before the
+     * reader would wait); an explicit ack is sent at once.
+     */
+    @Test
+    void acks_handed_in_with_reads_are_sent_at_the_latest_at_the_next_heartbeat() {
+        RedisBroker broker = broker("d", 3, Map.of());
+        broker.read(category, group, 1); // the group reads: its keys are taken as they come
+        for (String key : List.of("a", "b", "c")) {
+            broker.publish(category, Map.of("k", key, "n", 0));
+            broker.publish(category, Map.of("k", key, "n", 1));
+        }
+        List<Message> first = new ArrayList<>();
+        await().atMost(Duration.ofSeconds(10)).until(() -> {
+            first.addAll(broker.read(category, group, 2 - first.size()));
+            return first.size() == 2;
+        });
+        Message done = first.get(0);
+        // Handed in with a read that hands out another key's message; then the loop reads no more.
+        assertEquals(1, broker.read(category, group, 1, Duration.ZERO, List.of(done.id())).size());
+        await().atMost(Duration.ofSeconds(5)).until(() -> pending(done.stream()) == 1); // its key's second one
+        Message other = first.get(1);
+        assertEquals(2, pending(other.stream()));
+        assertTrue(broker.ack(category, other.id(), group), "an explicit ack is sent at once");
+        assertEquals(1, pending(other.stream()));
+    }
+
+    private long pending(String stream) {
+        return ((Number) list(redis.command("XPENDING", stream, group)).get(0)).longValue();
+    }
+
+    /**
+     * Health's halted_keys counts this instance's halts; group_halted_keys the group's in every instance (the shared
+     * records whose lease holds), so that any instance's health shows a halt, and it goes when the halt ends.
+     */
+    @Test
+    void health_counts_the_group_s_halted_keys_of_every_instance() {
+        RedisBroker a = broker("a", 1, Map.of("partition-poison." + group, "halt"));
+        RedisBroker b = broker("b", 1, Map.of("partition-poison." + group, "halt"));
+        Map<String, List<Integer>> handled = new ConcurrentHashMap<>();
+        consume(a, m -> m.payload().containsKey("poison"), handled);
+        consume(b, m -> m.payload().containsKey("poison"), handled);
+        a.publish(category, Map.of("k", "p", "n", 0, "poison", true));
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> Long.valueOf(1).equals(
+                a.healthStats().details().get("group_halted_keys"))
+                && Long.valueOf(1).equals(b.healthStats().details().get("group_halted_keys")));
+        long here = (Long) a.healthStats().details().get("halted_keys")
+                + (Long) b.healthStats().details().get("halted_keys");
+        assertEquals(1L, here, "one instance holds the halt");
+        RedisBroker owner = (Long) a.healthStats().details().get("halted_keys") == 1L ? a : b;
+        RedisBroker other = owner == a ? b : a;
+        assertEquals(0L, other.healthStats().details().get("halted_keys"));
+        assertTrue(other.skip(category, group, "p"), "asked of the owner");
+        await().atMost(Duration.ofSeconds(20)).until(() -> Long.valueOf(0).equals(
+                owner.healthStats().details().get("group_halted_keys"))
+                && Long.valueOf(0).equals(other.healthStats().details().get("group_halted_keys")));
+    }
+
     @Test
     void under_halt_a_poison_message_stops_its_key_until_an_operator_skips_it() {
         RedisBroker broker = broker("h", 1, Map.of("partition-poison." + group, "halt"));

@@ -205,12 +205,39 @@ public final class CourierEngine implements Engine {
             telemetry.watch(this::metrics);
         }
         ThreadFactory threads = Threads.lookup();
+        claimLoops();
         for (ConsumptionLoop loop : loops) {
             loop.start(threads);
         }
         if (!loops.isEmpty()) {
             LOG.log(Level.INFO, "Courier engine started: {0} consumption loop(s) as consumer ''{1}'', mode {2}",
                     loops.size(), settings.consumerName(), settings.mode().label());
+        }
+    }
+
+    /**
+     * Each loop claims its group on its broker before any starts, so that a group one loop must consume alone (a
+     * partitioned stream's) fails the start, naming it, instead of two loops splitting its keys' messages.
+     */
+    private void claimLoops() {
+        List<ConsumptionLoop> claimed = new ArrayList<>();
+        try {
+            for (ConsumptionLoop loop : loops) {
+                if (loop.broker instanceof AbstractBroker adapter) {
+                    adapter.claimLoop(loop.stream, loop.group, loop);
+                    claimed.add(loop);
+                }
+            }
+        } catch (RuntimeException e) {
+            claimed.forEach(CourierEngine::releaseLoop);
+            started.set(false);
+            throw e;
+        }
+    }
+
+    private static void releaseLoop(ConsumptionLoop loop) {
+        if (loop.broker instanceof AbstractBroker adapter) {
+            adapter.releaseLoop(loop.stream, loop.group, loop);
         }
     }
 
@@ -243,6 +270,7 @@ public final class CourierEngine implements Engine {
                 abandon(loop);
             }
         }
+        loops.forEach(CourierEngine::releaseLoop);
         started.set(false);
         Jsonb current = jsonb;
         if (current != null) {

@@ -87,6 +87,43 @@ class ConcurrentLoopTest {
         }
     }
 
+    /**
+     * Two loops of one partitioned group on one broker (two engines here; one subscriber with workers, one without)
+     * would split a key's messages between them: the second start fails naming the stream and the group, and the
+     * group can be consumed again once the first loop stopped. A plain stream's group takes both.
+     */
+    @Test
+    void a_partitioned_group_is_consumed_by_one_loop_of_a_broker(RedisServer server) {
+        try (Broker broker = redis(server, "test-consumer")) {
+            String stream = "orders-" + System.nanoTime();
+            broker.partitionBy(stream, "order_id");
+            CourierEngine first = engine(broker, stream, new Concurrency(4, Subscribe.Ordering.NONE, "", 0),
+                    Duration.ofSeconds(5), argument -> { });
+            CourierEngine second = engine(broker, stream, Concurrency.SEQUENTIAL, Duration.ofSeconds(5),
+                    argument -> { });
+            first.start();
+            try {
+                IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                        second::start);
+                assertTrue(e.getMessage().contains("stream '" + stream + "'")
+                        && e.getMessage().contains("group '" + GROUP + "'"), e.getMessage());
+            } finally {
+                first.stop();
+            }
+            second.start();
+            second.stop();
+
+            String plain = "plain-" + System.nanoTime();
+            CourierEngine one = engine(broker, plain, Concurrency.SEQUENTIAL, Duration.ofSeconds(5), argument -> { });
+            CourierEngine other = engine(broker, plain, Concurrency.SEQUENTIAL, Duration.ofSeconds(5),
+                    argument -> { });
+            one.start();
+            other.start();
+            other.stop();
+            one.stop();
+        }
+    }
+
     private static void keyOrderThroughRetries(Broker broker) throws Exception {
         keyOrderThroughRetries(broker, Subscribe.Ordering.KEY, false);
     }
