@@ -108,6 +108,9 @@ final class OwnedKeys {
             // Read once the key's stream has nothing (PartitionReader), its own pending entries first.
             o.lane = new OwnedKey(o.stream + ":" + laneSuffix, lane(o.key), o.token, o.validUntil, true);
             o.lane.parent = o;
+            // Its stream read at once, even with nothing pending (which otherwise waits in the XREAD), so that its
+            // end is known and the lane's turn comes whether or not the stream ever gets an entry.
+            o.ready = true;
         }
         owned.put(o.key, o);
         o.toRead = true;

@@ -167,10 +167,10 @@ final class PartitionReader {
 
     /**
      * Priority lanes: whether a key's own stream has nothing for now (nothing buffered, none of its own pending
-     * entries left to read, its stream's end reached) and it is not halted, so that its lane may be read.
+     * entries left to read, its stream's end reached and known) and it is not halted, so that its lane may be read.
      */
     private static boolean idle(OwnedKey o) {
-        return !o.halted && !o.pendingNext && !o.ready && o.buffer.isEmpty();
+        return !o.halted && !o.pendingNext && !o.ready && !o.lastUnknown && o.buffer.isEmpty();
     }
 
     /** Priority lanes: the key's lane is read once its stream has nothing, if it may have entries. Holding the monitor. */
