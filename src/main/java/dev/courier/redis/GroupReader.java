@@ -50,11 +50,16 @@ final class GroupReader {
     }
 
     /**
-     * Lets the group's reads go ahead by up to {@code most} messages under a backlog, handing out nothing that was
-     * in flight for longer than {@code stale}; 0 ends it (see ReadAhead).
+     * Lets the group's reads go ahead by up to {@code most} messages under a backlog (0: none from now on), handing
+     * out nothing that was in flight for longer than {@code stale} (see ReadAhead).
      */
     void readAhead(String stream, String group, int most, java.time.Duration stale) {
         ahead.allow(groups.state(stream, group), most, stale);
+    }
+
+    /** Ends the group's read ahead: what is in flight stays pending, to be delivered again. */
+    void endReadAhead(String stream, String group) {
+        ahead.end(groups.state(stream, group));
     }
 
     /** Whether the group's next read is a plain XREADGROUP: no failure to recover from, nothing of the PEL due. */

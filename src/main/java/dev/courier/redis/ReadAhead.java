@@ -70,20 +70,24 @@ final class ReadAhead implements AutoCloseable {
     }
 
     /**
-     * Lets reads of the group go ahead by up to {@code most} messages; 0 ends it (the loop stopped): what is in
-     * flight is read, and what it gave is left pending, to be delivered again. What was in flight for longer than
-     * {@code stale} (well inside {@code message-timeout}, after which another consumer may claim it) is not handed
-     * out: it is delivered again by the left-over scan, whose XCLAIM min-idle leaves what was claimed since.
+     * Lets reads of the group go ahead by up to {@code most} messages from now on; 0 sends none ahead from now on
+     * (a loop whose window is full), what is in flight being handed out by the next read. What was in flight for
+     * longer than {@code stale} (well inside {@code message-timeout}, after which another consumer may claim it) is
+     * not handed out: it is delivered again by the left-over scan, whose XCLAIM min-idle leaves what was claimed
+     * since.
      */
     void allow(GroupState g, int most, Duration stale) {
-        if (most > 0) {
-            Ahead a = groups.computeIfAbsent(g, k -> new Ahead());
+        Ahead a = most > 0 ? groups.computeIfAbsent(g, k -> new Ahead()) : groups.get(g);
+        if (a != null) {
             synchronized (a) {
                 a.most = most;
                 a.staleNanos = stale.toNanos();
             }
-            return;
         }
+    }
+
+    /** Ends the group's read ahead (its loop stopped): what is in flight is read and left pending. */
+    void end(GroupState g) {
         Ahead a = groups.remove(g);
         if (a != null) {
             synchronized (a) {

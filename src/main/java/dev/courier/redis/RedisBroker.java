@@ -233,9 +233,16 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
         }
     }
 
-    /** The loop stopped: the acks its reads handed in and the reader held back go now, not at the next heartbeat. */
+    /**
+     * The loop stopped: its read ahead ends, what was read ahead left pending; on a partitioned stream the acks its
+     * reads handed in and the reader held back go now, not at the next heartbeat.
+     */
     @Override
     public void releaseLoop(String stream, String group, Object loop) {
+        if (!partitions.isPartitioned(stream)) {
+            reader.endReadAhead(stream, group);
+            return;
+        }
         if (!partitionedLoops.remove(List.of(stream, group), loop)) {
             return;
         }

@@ -562,7 +562,10 @@ public abstract class AbstractBroker implements Broker {
         // any number of loops by default
     }
 
-    /** The loop claimed by {@link #claimLoop} has stopped. Nothing by default. */
+    /**
+     * The loop claimed by {@link #claimLoop} has stopped (after its last read): its group is free, its read ahead
+     * ({@link #readAhead}) ends. Nothing by default.
+     */
     public void releaseLoop(String stream, String group, Object loop) {
         // nothing claimed by default
     }
@@ -577,12 +580,13 @@ public abstract class AbstractBroker implements Broker {
     }
 
     /**
-     * Called by a loop that handles each read's messages before it reads again (one handler at a time): before its
-     * first read of the group, with the messages it may hold beside a batch ({@code max}, a batch by default), and
-     * with 0 after its last read, at its stop. While a backlog lasts the adapter may then send the group's next read
-     * (of at most {@code max}, never waiting for messages) before it returns the one asked for, so that the broker
-     * prepares it while the loop handles these. What was read ahead and not returned when the loop stops must stay
-     * unacknowledged, to be delivered again. Does nothing by default: no read ahead.
+     * How many messages the loop of the group can hold beside its next read ({@code max}; 0 for none from now on):
+     * a loop that handles each read's messages before it reads again says it before its first read (a batch by
+     * default), a loop with workers before each read, as its window's room changes. While a backlog lasts the
+     * adapter may then send the group's next read (of at most {@code max}, never waiting for messages) before it
+     * returns the one asked for, so that the broker prepares it while the loop handles these; what is in flight
+     * when {@code max} drops is returned by the next read. What was read ahead and not returned when the loop stops
+     * ({@link #releaseLoop}) must stay unacknowledged, to be delivered again. Does nothing by default: no read ahead.
      */
     public void readAhead(String stream, String group, int max) {
     }

@@ -95,13 +95,41 @@ class RedisReadAheadTest {
             List<String> published = publish(broker, stream, 30);
             broker.readAhead(stream, "g", 10);
             List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
-            broker.readAhead(stream, "g", 0); // the loop's stop, its batch handled and acknowledged
             broker.ackAll(stream, ids(first), "g");
+            broker.releaseLoop(stream, "g", this); // the loop's stop, its batch handled and acknowledged
             assertEquals(10L, pendingOf(redis, stream), "what was read ahead stays pending");
 
             List<Message> next = broker.read(stream, "g", 10, BLOCK, List.of());
             assertEquals(published.subList(10, 20), ids(next), "delivered again at once, in order");
             assertEquals(2, next.get(0).deliveryCount());
+        }
+    }
+
+    /**
+     * A loop whose window fills says it has no room beside its next read: what is in flight is handed out by that
+     * read as it was read (not delivered again), and nothing more goes ahead until the loop has room again.
+     */
+    @Test
+    void no_room_beside_the_next_read_sends_nothing_more_ahead_and_hands_out_what_is_in_flight(RedisServer redis) {
+        String stream = "ahead-full-" + System.nanoTime();
+        try (RedisBroker broker = broker(redis, "full")) {
+            List<String> published = publish(broker, stream, 40);
+            broker.readAhead(stream, "g", 10);
+            List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
+            assertEquals(20L, pendingOf(redis, stream), "the next 10 were read ahead");
+
+            broker.readAhead(stream, "g", 0);
+            List<Message> second = broker.read(stream, "g", 10, BLOCK, ids(first));
+            assertEquals(published.subList(10, 20), ids(second));
+            assertEquals(1, second.get(0).deliveryCount(), "handed out as read, not delivered again");
+            // The first batch's XACK went alone, and no read went ahead with it.
+            await().atMost(Duration.ofSeconds(10)).until(() -> pendingOf(redis, stream) == 10L);
+
+            broker.readAhead(stream, "g", 10); // room again
+            List<Message> third = broker.read(stream, "g", 10, BLOCK, ids(second));
+            assertEquals(published.subList(20, 30), ids(third));
+            assertEquals(20L, pendingOf(redis, stream), "the last 10 read ahead again");
+            assertEquals(published.subList(30, 40), ids(broker.read(stream, "g", 10, BLOCK, ids(third))));
         }
     }
 

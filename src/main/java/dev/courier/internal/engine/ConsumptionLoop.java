@@ -89,6 +89,8 @@ final class ConsumptionLoop implements Runnable {
      * set at the start, before the workers run.
      */
     private boolean byStream;
+    /** With workers: the read ahead last allowed ({@link AbstractBroker#readAhead}); -1 before the first read. */
+    private int readAheadRoom = -1;
     private final List<Thread> workers = new java.util.concurrent.CopyOnWriteArrayList<>();
     private long nextStuckRead;
     private volatile long stopRequestedAt;
@@ -265,13 +267,6 @@ final class ConsumptionLoop implements Runnable {
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "{0}: the last acknowledgements failed ({1}); those messages come again", this,
                     BrokerSettings.maskUserInfo(String.valueOf(e)));
-        }
-        if (window == null && broker instanceof AbstractBroker adapter) {
-            try {
-                adapter.readAhead(stream, group, 0); // what was read ahead stays pending, to be delivered again
-            } catch (RuntimeException e) {
-                LOG.log(Level.DEBUG, () -> this + ": ending the read ahead failed: " + e.getClass().getName());
-            }
         }
     }
 
@@ -487,6 +482,13 @@ final class ConsumptionLoop implements Runnable {
             room = 1;
         }
         int max = circuit == CircuitBreaker.State.HALF_OPEN ? 1 : Math.min(settings.batchSize(), room);
+        // What the window has room for beside this read may be read ahead while it is handled (quick handlers run
+        // in this thread, one batch after the other, as a sequential loop does).
+        int ahead = room - max;
+        if (ahead != readAheadRoom && broker instanceof AbstractBroker adapter) {
+            adapter.readAhead(stream, group, ahead);
+            readAheadRoom = ahead;
+        }
         boolean idle = window.held() == 0;
         List<Message> batch = broker.read(stream, group, max,
                 blocking && idle ? settings.blockTimeout() : Duration.ZERO, window.takeAcks());
