@@ -20,9 +20,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * the next XREADGROUP (never with BLOCK) goes out at once, with the XACK of the batch before, on a connection the
  * group's reader holds until the backlog ends; the next read takes its reply. So Redis prepares batch N+1 while the
  * JVM parses and handles batch N, with no second thread. Only for groups whose loop allowed it ({@link #allow}), as
- * many as it allowed: one that handles each batch before it reads again, with room for one more. Only while the loop
- * handles a batch in half the time a batch may wait read ahead: a read ahead makes a batch wait pending for the one
- * before it, which with slow handlers would eat into {@code message-timeout} for a gain of nothing.
+ * many as it allowed. Only while the loop handles a batch quickly ({@link #QUICK_NANOS}): a read ahead makes a batch
+ * wait pending for the one before it, which with slow handlers would gain nothing. A batch that waited read ahead for
+ * longer than the caller's bound (half of {@code message-timeout}, before which no other consumer can have claimed
+ * it) is not handed out but delivered again, which counts as a delivery against {@code max-retries}: below that bound
+ * it is handed out as read, so slow handlers never cost a message one of its retries.
  *
  * <p>The at-least-once rule it keeps: the XACK carries only the ids the loop gave as handled, sent once. What was
  * read ahead and not handed out (the loop stopped first, or asked for fewer) stays pending for this consumer, and
@@ -36,6 +38,11 @@ final class ReadAhead implements AutoCloseable {
 
     private static final CommandObjects COMMANDS = new CommandObjects();
     private static final byte[] UNDELIVERED = SafeEncoder.encode(">");
+    /**
+     * The longest a loop may take over a batch and still read ahead: with slower handlers a batch read ahead would
+     * only wait, pending, for a gain of nothing.
+     */
+    private static final long QUICK_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(500);
 
     private final RedisConnection connection;
     private final byte[] consumerKey;
@@ -60,6 +67,8 @@ final class ReadAhead implements AutoCloseable {
         long returnedAt;
         /** Past this in flight, what was read ahead is left pending rather than handed out. */
         long staleNanos;
+        /** A batch handled within this is quick: only then does the next read go ahead. */
+        long quickNanos;
     }
 
     ReadAhead(RedisConnection connection, byte[] consumerKey, Delivery delivery, GroupReader reader) {
@@ -82,6 +91,7 @@ final class ReadAhead implements AutoCloseable {
             synchronized (a) {
                 a.most = most;
                 a.staleNanos = stale.toNanos();
+                a.quickNanos = Math.min(QUICK_NANOS, a.staleNanos / 2);
             }
         }
     }
@@ -109,7 +119,7 @@ final class ReadAhead implements AutoCloseable {
         synchronized (a) {
             long now = System.nanoTime();
             // The first read of a backlog goes ahead: a slow first batch leaves the next one stale, not handed out.
-            boolean quick = a.returnedAt == 0 || now - a.returnedAt < a.staleNanos / 2;
+            boolean quick = a.returnedAt == 0 || now - a.returnedAt < a.quickNanos;
             a.returnedAt = now;
             if (quick && a.most > 0 && a.held == null && reader.quiet(g)) {
                 send(g, a, null, Math.min(max, a.most));
@@ -141,7 +151,7 @@ final class ReadAhead implements AutoCloseable {
                 a.returnedAt = 0;
                 return false;
             }
-            boolean quick = now - a.returnedAt < a.staleNanos / 2; // its last batch took so long
+            boolean quick = now - a.returnedAt < a.quickNanos; // its last batch took so long
             int asked = a.count;
             List<Object> entries = entries(collect(g, a));
             if (entries.isEmpty() || connection.failures() != g.seenFailures) {

@@ -75,8 +75,6 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
     static final String DLQ_SUFFIX = ":dlq";
     /** The consumer that holds rejected entries while they wait for their retry. */
     static final String RETRY_CONSUMER = "courier-retry";
-    /** The longest a batch read ahead may wait for its loop and still be handed out (see {@link ReadAhead}). */
-    static final Duration MAX_READ_AHEAD_WAIT = Duration.ofSeconds(1);
 
     private final RedisConnection connection;
     /** One combiner per master (one on a single node or Sentinel), so that publishers to several masters overlap. */
@@ -265,10 +263,10 @@ final class RedisBroker extends AbstractBroker implements Maintained, Partitions
     @Override
     public void readAhead(String stream, String group, int max) {
         if (!partitions.isPartitioned(stream)) {
-            // Handed out well before message-timeout, after which another consumer may claim it.
+            // Handed out as read well before message-timeout, after which another consumer may claim it; never
+            // delivered again sooner, which would count against max-retries.
             Duration stale = policy.messageTimeout().dividedBy(2);
-            reader.readAhead(stream, group, Math.max(0, max), stale.compareTo(MAX_READ_AHEAD_WAIT) < 0 ? stale
-                    : MAX_READ_AHEAD_WAIT);
+            reader.readAhead(stream, group, Math.max(0, max), stale);
         }
     }
 

@@ -134,6 +134,31 @@ class RedisReadAheadTest {
     }
 
     /**
+     * A first batch whose handlers take 1.5 s, with no retries allowed: the batch read ahead behind it waited well
+     * inside half the message-timeout (5 s), so it is handed out as it was read, not delivered again, which would
+     * count as a retry and, with max-retries 0, dead-letter it unhandled.
+     */
+    @Test
+    void a_batch_read_ahead_behind_a_slow_one_is_handed_out_as_read_not_counted_as_a_retry(RedisServer redis)
+            throws InterruptedException {
+        String stream = "ahead-slow-" + System.nanoTime();
+        RetryPolicy noRetries = new RetryPolicy(0, Duration.ofMillis(100), 2.0, Duration.ofSeconds(10), true);
+        try (RedisBroker broker = (RedisBroker) new RedisBrokerProvider().create("slow", RedisBrokerContractTest
+                .settings(redis.uri(), noRetries, Map.of("consumer-name", "slow")))) {
+            List<String> published = publish(broker, stream, 20);
+            broker.readAhead(stream, "g", 10);
+            List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
+            await().atMost(Duration.ofSeconds(10)).until(() -> pendingOf(redis, stream) == 20L);
+            Thread.sleep(1_500); // the first batch's handlers at work: the time taken is the point, not a condition
+
+            List<Message> second = broker.read(stream, "g", 10, BLOCK, ids(first));
+            assertEquals(published.subList(10, 20), ids(second));
+            assertEquals(1, second.get(0).deliveryCount(), "handed out as read: not a retry");
+            assertEquals(0, broker.deadLetterDepth(stream));
+        }
+    }
+
+    /**
      * A loop held up past half the message-timeout (here 0.5 s of 1 s): the batch read ahead is not handed out as it
      * was read, but claimed again by the left-over scan (XCLAIM's min-idle would leave it to a consumer that claimed
      * it meanwhile), and comes in order.

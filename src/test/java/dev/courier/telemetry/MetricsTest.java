@@ -3,6 +3,7 @@ package dev.courier.telemetry;
 import dev.courier.Broker;
 import dev.courier.Brokers;
 import dev.courier.Message;
+import dev.courier.Subscribe;
 import dev.courier.engine.EngineMode;
 import dev.courier.engine.GroupMetrics;
 import dev.courier.inline.InlineBrokerProvider;
@@ -238,7 +239,9 @@ class MetricsTest {
                         argument -> {
                             inHandler.countDown();
                             release.await();
-                        }, CircuitBreakerSettings.OFF, Concurrency.SEQUENTIAL)), otel.telemetry);
+                        }, CircuitBreakerSettings.OFF,
+                        // max-in-flight 1: the loop holds what it handles and reads nothing ahead beside it
+                        new Concurrency(1, Subscribe.Ordering.STREAM, "", 1))), otel.telemetry);
         otel.closing((AutoCloseable) engine::stop);
         otel.closing((AutoCloseable) release::countDown);
         for (int i = 0; i < 5; i++) {
