@@ -11,6 +11,7 @@ import redis.clients.jedis.util.SafeEncoder;
 
 import java.lang.System.Logger.Level;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -69,6 +70,13 @@ final class ReadAhead implements AutoCloseable {
         long staleNanos;
         /** A batch handled within this is quick: only then does the next read go ahead. */
         long quickNanos;
+        /**
+         * Entries read ahead beyond what the read that took them asked for (its loop's window had less room, or
+         * the circuit breaker probed with one): handed out first by the next reads, as read; null when none.
+         */
+        List<Object> rest;
+        /** When the read that gave {@link #rest} was sent (System.nanoTime). */
+        long restSentAt;
     }
 
     ReadAhead(RedisConnection connection, byte[] consumerKey, Delivery delivery, GroupReader reader) {
@@ -141,6 +149,9 @@ final class ReadAhead implements AutoCloseable {
             return false;
         }
         synchronized (a) {
+            if (a.rest != null) {
+                return deliverRest(g, a, max, acks, out);
+            }
             if (a.held == null) {
                 return false;
             }
@@ -162,9 +173,12 @@ final class ReadAhead implements AutoCloseable {
             }
             boolean full = entries.size() >= asked;
             if (entries.size() > max) {
-                // Asked for fewer than were read ahead (a probe of the circuit breaker): the rest stay pending.
+                // Asked for fewer than were read ahead (a window with less room, a probe of the circuit breaker):
+                // the rest wait here for the next reads. Delivered again instead, they would count as a retry.
+                a.rest = new ArrayList<>(entries.subList(max, entries.size()));
+                a.restSentAt = a.sentAt;
                 entries = entries.subList(0, max);
-                redeliverHeld(g);
+                full = false; // nothing more goes ahead while some wait
             }
             byte[][] ids = acks.isEmpty() ? null : GroupReader.entryIds(acks);
             if (!full || !quick || a.most == 0 || !reader.quiet(g) || !send(g, a, ids, Math.min(max, a.most))) {
@@ -184,6 +198,35 @@ final class ReadAhead implements AutoCloseable {
             a.returnedAt = System.nanoTime();
             return true;
         }
+    }
+
+    /**
+     * Hands out up to {@code max} of the entries read ahead that an earlier read did not take, after the
+     * {@code acks}, sent alone; {@code false} when they waited too long, or a read failed meanwhile: then the
+     * caller's read delivers them again with whatever else this consumer holds.
+     */
+    private boolean deliverRest(GroupState g, Ahead a, int max, List<String> acks, List<Message> out) {
+        if (System.nanoTime() - a.restSentAt > a.staleNanos || connection.failures() != g.seenFailures) {
+            a.rest = null;
+            redeliverHeld(g);
+            return false;
+        }
+        if (!acks.isEmpty()) {
+            try {
+                reader.ackAll(g.stream, acks, g.group);
+            } catch (RuntimeException e) {
+                a.rest = null; // the next read delivers again what this consumer holds, these too
+                redeliverHeld(g);
+                throw e;
+            }
+        }
+        List<Object> taken = a.rest.size() <= max ? a.rest : a.rest.subList(0, max);
+        for (Object item : taken) {
+            delivery.first(g, StreamEntries.castList(item), out);
+        }
+        a.rest = taken == a.rest ? null : new ArrayList<>(a.rest.subList(max, a.rest.size()));
+        a.returnedAt = System.nanoTime();
+        return true;
     }
 
     /**
@@ -254,6 +297,10 @@ final class ReadAhead implements AutoCloseable {
 
     /** Reads what is in flight and leaves what it gave pending, delivered again by the group's next read. */
     private void drop(GroupState g, Ahead a) {
+        if (a.rest != null) {
+            a.rest = null;
+            redeliverHeld(g);
+        }
         if (a.held == null) {
             return;
         }

@@ -159,6 +159,38 @@ class RedisReadAheadTest {
     }
 
     /**
+     * A loop whose window has less room than was read ahead (or a circuit breaker's probe of one) asks for fewer:
+     * the rest are handed out by its next reads as they were read, none delivered again, which would count as a
+     * retry (with max-retries 0, a dead letter never handled).
+     */
+    @Test
+    void what_was_read_ahead_beyond_a_smaller_read_comes_with_the_next_reads_as_read(RedisServer redis) {
+        String stream = "ahead-fewer-" + System.nanoTime();
+        RetryPolicy noRetries = new RetryPolicy(0, Duration.ofMillis(100), 2.0, Duration.ofSeconds(10), true);
+        try (RedisBroker broker = (RedisBroker) new RedisBrokerProvider().create("fewer", RedisBrokerContractTest
+                .settings(redis.uri(), noRetries, Map.of("consumer-name", "fewer")))) {
+            List<String> published = publish(broker, stream, 20);
+            broker.readAhead(stream, "g", 10);
+            List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
+            await().atMost(Duration.ofSeconds(10)).until(() -> pendingOf(redis, stream) == 20L);
+
+            List<Message> got = new ArrayList<>();
+            List<String> acks = ids(first);
+            for (int size : new int[] {4, 1, 4, 4}) {
+                List<Message> batch = broker.read(stream, "g", size, BLOCK, acks);
+                assertTrue(batch.size() <= size, "asked for " + size + ", got " + batch.size());
+                got.addAll(batch);
+                acks = ids(batch);
+            }
+            assertEquals(published.subList(10, 20), ids(got), "in order, each once");
+            assertTrue(got.stream().allMatch(m -> m.deliveryCount() == 1), "handed out as read, not a retry");
+            broker.ackAll(stream, acks, "g");
+            assertEquals(0L, pendingOf(redis, stream));
+            assertEquals(0, broker.deadLetterDepth(stream));
+        }
+    }
+
+    /**
      * A loop held up past half the message-timeout (here 0.5 s of 1 s): the batch read ahead is not handed out as it
      * was read, but claimed again by the left-over scan (XCLAIM's min-idle would leave it to a consumer that claimed
      * it meanwhile), and comes in order.
