@@ -43,6 +43,9 @@ class RedisReadAheadTest {
     private static final RetryPolicy POLICY = new RetryPolicy(3, Duration.ofMillis(100), 2.0, Duration.ofMinutes(10),
             true);
     private static final Duration BLOCK = Duration.ofMillis(100);
+    /** No retries, a message-timeout of 10 s: a message delivered twice is dead-lettered. */
+    private static final RetryPolicy NO_RETRIES = new RetryPolicy(0, Duration.ofMillis(100), 2.0,
+            Duration.ofSeconds(10), true);
 
     @Test
     void a_full_batch_sends_the_next_read_whose_messages_come_next_in_order(RedisServer redis) {
@@ -139,17 +142,15 @@ class RedisReadAheadTest {
      * count as a retry and, with max-retries 0, dead-letter it unhandled.
      */
     @Test
-    void a_batch_read_ahead_behind_a_slow_one_is_handed_out_as_read_not_counted_as_a_retry(RedisServer redis)
-            throws InterruptedException {
+    void a_batch_read_ahead_behind_a_slow_one_is_handed_out_as_read_not_counted_as_a_retry(RedisServer redis) {
         String stream = "ahead-slow-" + System.nanoTime();
-        RetryPolicy noRetries = new RetryPolicy(0, Duration.ofMillis(100), 2.0, Duration.ofSeconds(10), true);
-        try (RedisBroker broker = (RedisBroker) new RedisBrokerProvider().create("slow", RedisBrokerContractTest
-                .settings(redis.uri(), noRetries, Map.of("consumer-name", "slow")))) {
+        try (RedisBroker broker = broker(redis, "slow", NO_RETRIES)) {
             List<String> published = publish(broker, stream, 20);
             broker.readAhead(stream, "g", 10);
             List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
             await().atMost(Duration.ofSeconds(10)).until(() -> pendingOf(redis, stream) == 20L);
-            Thread.sleep(1_500); // the first batch's handlers at work: the time taken is the point, not a condition
+            // The first batch's handlers at work until what went ahead has waited 1.5 s, by Redis's own count.
+            await().atMost(Duration.ofSeconds(10)).until(() -> idleOfNewest(redis, stream) >= 1_500);
 
             List<Message> second = broker.read(stream, "g", 10, BLOCK, ids(first));
             assertEquals(published.subList(10, 20), ids(second));
@@ -166,9 +167,7 @@ class RedisReadAheadTest {
     @Test
     void what_was_read_ahead_beyond_a_smaller_read_comes_with_the_next_reads_as_read(RedisServer redis) {
         String stream = "ahead-fewer-" + System.nanoTime();
-        RetryPolicy noRetries = new RetryPolicy(0, Duration.ofMillis(100), 2.0, Duration.ofSeconds(10), true);
-        try (RedisBroker broker = (RedisBroker) new RedisBrokerProvider().create("fewer", RedisBrokerContractTest
-                .settings(redis.uri(), noRetries, Map.of("consumer-name", "fewer")))) {
+        try (RedisBroker broker = broker(redis, "fewer", NO_RETRIES)) {
             List<String> published = publish(broker, stream, 20);
             broker.readAhead(stream, "g", 10);
             List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
@@ -199,8 +198,7 @@ class RedisReadAheadTest {
     void a_batch_read_ahead_that_waited_too_long_is_claimed_again_before_it_is_handed_out(RedisServer redis) {
         String stream = "ahead-stale-" + System.nanoTime();
         RetryPolicy shortTimeout = new RetryPolicy(3, Duration.ofMillis(100), 2.0, Duration.ofSeconds(1), true);
-        try (RedisBroker broker = (RedisBroker) new RedisBrokerProvider().create("stale", RedisBrokerContractTest
-                .settings(redis.uri(), shortTimeout, Map.of("consumer-name", "stale")))) {
+        try (RedisBroker broker = broker(redis, "stale", shortTimeout)) {
             List<String> published = publish(broker, stream, 30);
             broker.readAhead(stream, "g", 10);
             List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
@@ -364,10 +362,19 @@ class RedisReadAheadTest {
     }
 
     private static RedisBroker broker(RedisServer redis, String consumer, Map<String, String> options) {
+        return broker(redis, consumer, POLICY, options);
+    }
+
+    private static RedisBroker broker(RedisServer redis, String consumer, RetryPolicy policy) {
+        return broker(redis, consumer, policy, Map.of());
+    }
+
+    private static RedisBroker broker(RedisServer redis, String consumer, RetryPolicy policy,
+                                      Map<String, String> options) {
         Map<String, String> all = new HashMap<>(options);
         all.put("consumer-name", consumer);
         return (RedisBroker) new RedisBrokerProvider().create(consumer, RedisBrokerContractTest.settings(
-                redis.uri(), POLICY, all));
+                redis.uri(), policy, all));
     }
 
     private static List<String> publish(Broker broker, String stream, int n) {
