@@ -508,10 +508,12 @@ final class ConsumptionLoop implements Runnable {
     /** Runs ready messages in the reader's thread while their handlers are quick: no hand-over costs more. */
     private void runQuick() {
         long last = 0;
-        for (InFlight.Entry entry; !stopping && (entry = window.takeQuick(last)) != null; ) {
-            long started = System.nanoTime();
+        long now = System.nanoTime();
+        for (InFlight.Entry entry; !stopping && (entry = window.takeQuick(last, now)) != null; ) {
             run(entry);
-            last = Math.max(1, System.nanoTime() - started);
+            long end = System.nanoTime();
+            last = Math.max(1, end - now);
+            now = end;
         }
     }
 

@@ -27,10 +27,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * between cores). So while the ready work is short by the handlers' recent times (at most
  * {@link #WAKE_BACKLOG_NANOS}), the reader runs it itself ({@link #takeQuick}), as a loop without workers would; and
  * a parked worker is woken only when the ready messages are more work than the threads running handlers clear within
- * that time: with slow handlers, every worker. At most {@code concurrency} messages run at once, the reader's
- * included. Each thread takes one message at a time, so a ready message waits behind a handler that turns slow only
- * until an idle worker sees the stall (see {@link #watch}); a handler that turns slow in the reader holds up the
- * reading until it returns, and then the reader runs none of the next {@link #SLOW_MEMORY}.
+ * that time: with slow handlers, every worker; a worker leaves the ready messages to the reader while it runs them
+ * (see {@link #readerRunsThem}). One time far above the average moves it little (see {@link #measured}). At most
+ * {@code concurrency} messages run at once, the reader's included. Each thread takes one message at a time, so a
+ * ready message waits behind a handler that turns slow only until an idle worker sees the stall (see {@link #watch});
+ * a handler that turns slow in the reader holds up the reading until it returns, and then the reader runs none of
+ * the next {@link #SLOW_MEMORY}.
  */
 final class InFlight {
 
@@ -66,7 +68,12 @@ final class InFlight {
     private boolean watchHandedOver;
     private long lastAddAt;
     /** Recent handling time per message (a moving average): the work that the ready messages stand for. */
-    private long handlingNanos = STALL_NANOS;
+    private long handlingNanos = TimeUnit.MILLISECONDS.toNanos(1);
+    /** Whether the last time measured was more than {@link #OUTLIER} times the average (see {@link #measured}). */
+    private boolean lastOutlier;
+    /** The reader runs ready messages itself ({@link #takeQuick}), the last one since then. */
+    private boolean readerQuick;
+    private long quickSince;
     /** Until {@link #progress} reaches it, no message runs in the reader: a handler was slow. */
     private long quickFrom;
     /** Messages finished or rejected so far: the watcher's measure of progress. */
@@ -113,14 +120,21 @@ final class InFlight {
      */
     static final long WAKE_BACKLOG_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
 
-    /** No message finished this long while some are ready: the watching worker takes one. */
-    static final long STALL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
-
     /**
      * A handler that took this long is slow: more than a thread descheduled on a busy machine, far more than a quick
      * handler.
      */
     static final long SLOW_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+
+    /**
+     * No message finished this long while some are ready: the watching worker takes one. As long as a slow handler:
+     * a shorter stall is as often the reader descheduled or a GC pause, and a worker taking over then only adds
+     * hand-overs and wake-ups to a busy machine.
+     */
+    static final long STALL_NANOS = SLOW_NANOS;
+
+    /** A handling time this many times the average is far above it: alone, it counts as this many times. */
+    static final int OUTLIER = 4;
 
     /**
      * After a handler took longer than {@link #SLOW_NANOS}, the reader runs none of the next this many messages: a
@@ -219,11 +233,13 @@ final class InFlight {
      * {@link #rejected}) before it takes the next.
      *
      * @param lastNanos how long its last message took, 0 for none
+     * @param now       {@link System#nanoTime}: when the reader runs the message it takes
      */
-    Entry takeQuick(long lastNanos) {
+    Entry takeQuick(long lastNanos, long now) {
         lock.lock();
         try {
             measured(lastNanos);
+            readerQuick = false;
             if (closed || !handable()) {
                 return null;
             }
@@ -231,10 +247,20 @@ final class InFlight {
                 wakeIfNeeded();
                 return null;
             }
+            readerQuick = true;
+            quickSince = now;
             return handOut();
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Whether the reader runs ready messages itself now and will run these too: it is in its quick run, the ready
+     * work is short, and its message has not stalled. A worker leaves them to it: taking them only adds hand-overs.
+     */
+    private boolean readerRunsThem() {
+        return readerQuick && quick() && System.nanoTime() - quickSince < STALL_NANOS;
     }
 
     /**
@@ -250,7 +276,7 @@ final class InFlight {
             while (!closed) {
                 if (watchHandedOver && !watched) {
                     watchHandedOver = false;
-                } else if (handable()) {
+                } else if (handable() && !readerRunsThem()) {
                     Entry entry = handOut();
                     wakeIfNeeded();
                     return entry;
@@ -310,9 +336,12 @@ final class InFlight {
                 seenAt = System.nanoTime();
                 continue;
             }
+            long lookedAt = System.nanoTime();
             watch.awaitNanos(STALL_NANOS);
             long now = System.nanoTime();
-            if (progress != seen) {
+            if (progress != seen || now - lookedAt >= 2 * STALL_NANOS) {
+                // Progress, or this thread was held up itself (a GC pause, a busy machine): the handlers were not
+                // seen stalling.
                 seen = progress;
                 seenAt = now;
             } else if (handable() && now - seenAt >= STALL_NANOS) {
@@ -323,7 +352,13 @@ final class InFlight {
 
     private void measured(long lastNanos) {
         if (lastNanos > 0) {
-            handlingNanos += (lastNanos - handlingNanos) / 8;
+            // One call far above the average is as often its thread descheduled or a GC pause as a slower handler:
+            // it counts in full when the next one is far above too.
+            long bound = OUTLIER * handlingNanos;
+            boolean outlier = lastNanos > bound;
+            long sample = outlier && !lastOutlier ? bound : lastNanos;
+            lastOutlier = outlier;
+            handlingNanos += (sample - handlingNanos) / 8;
             if (lastNanos > SLOW_NANOS) {
                 quickFrom = progress + SLOW_MEMORY;
             }
