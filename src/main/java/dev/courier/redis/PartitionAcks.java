@@ -13,8 +13,13 @@ import java.util.Map;
  * Settles the messages handed out: fenced acknowledgements (a key whose lease moved acknowledges nothing), rejections
  * (the head again after the retry delay, before the key's next message) and, past {@code max-retries}, the poison
  * rule: halt the key, or dead-letter the head and go on.
+ *
+ * <p>The acks a loop's reads hand in are sent in batches ({@link #defer}), each on a thread of its own while the loop
+ * reads and hands out on: the fenced XACK script is a third of what a partitioned backlog costs Redis, and the loop
+ * would otherwise wait for it. One batch is in flight at most; a batch's keys count its messages as out until its
+ * reply, and a batch that failed fails the loop's next read, as a read that sent it would have.
  */
-final class PartitionAcks {
+final class PartitionAcks implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger("dev.courier.redis");
     /**
@@ -37,6 +42,11 @@ final class PartitionAcks {
     /** Handled messages' ids not acknowledged yet (see {@link #DEFER_MAX}), since {@link #deferredSince}. */
     private final List<String> deferred = new ArrayList<>();
     private long deferredSince;
+    /** Sends the batches that came due with a read (see {@link #defer}); started with the first. */
+    private java.util.concurrent.ExecutorService sender;
+    /** The batch in flight, or {@code null}; under this object's monitor. */
+    private java.util.concurrent.Future<?> sending;
+    private boolean closed;
 
     PartitionAcks(String brokerName, String category, String group, PartitionLeases leases, OwnedKeys owned,
                   DeadLetterQueue deadLetters, ConsumerGroups groups, RetryPolicy policy,
@@ -69,21 +79,98 @@ final class PartitionAcks {
             }
         }
         if (due != null) {
-            send(due);
+            sendOn(due);
         }
     }
 
-    /** Sends the deferred acks now; whether there were any. */
+    /** Sends the deferred acks now, after the batch in flight; whether there were any. */
     boolean flush() {
+        boolean waited = awaitSending();
         List<String> due;
         synchronized (deferred) {
             due = take();
         }
         if (due.isEmpty()) {
-            return false;
+            return waited;
         }
         send(due);
         return true;
+    }
+
+    /** Sends a batch on the sender thread, once the one before it is done: the reader goes on meanwhile. */
+    private void sendOn(List<String> due) {
+        try {
+            awaitSending();
+        } catch (RuntimeException e) {
+            synchronized (deferred) {
+                deferred.addAll(0, due); // not sent: the next batch takes them
+            }
+            throw e;
+        }
+        synchronized (this) {
+            if (!closed) {
+                if (sender == null) {
+                    sender = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                        Thread t = new Thread(r, "courier-acks-" + brokerName + "-" + group);
+                        t.setDaemon(true);
+                        return t;
+                    });
+                }
+                sending = sender.submit(() -> send(due));
+                return;
+            }
+        }
+        send(due); // the group is closing: in this thread
+    }
+
+    /**
+     * Waits for the batch in flight, if any; whether there was one. Its failure is thrown here: its messages stay out
+     * and pending, and come again, as when the read that would have sent it failed.
+     */
+    private boolean awaitSending() {
+        java.util.concurrent.Future<?> batch;
+        synchronized (this) {
+            batch = sending;
+        }
+        if (batch == null) {
+            return false;
+        }
+        try {
+            batch.get();
+            return true;
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r
+                    : new IllegalStateException("acknowledging failed", e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while acknowledging", e);
+        } finally {
+            synchronized (this) {
+                if (sending == batch && batch.isDone()) {
+                    sending = null;
+                }
+            }
+        }
+    }
+
+    /** Ends the sender thread, after the batch in flight; later batches are sent in the caller's thread. */
+    @Override
+    public void close() {
+        java.util.concurrent.ExecutorService s;
+        synchronized (this) {
+            closed = true;
+            s = sender;
+        }
+        try {
+            awaitSending();
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "broker ''{0}'': the last acknowledgements of group ''{1}'' of stream ''{2}'' "
+                    + "failed ({3}); those messages come again", brokerName, group, category,
+                    e.getClass().getSimpleName());
+        }
+        if (s != null) {
+            s.shutdown();
+        }
     }
 
     private List<String> take() {
@@ -104,6 +191,7 @@ final class PartitionAcks {
      */
     private int send(List<String> messageIds) {
         Map<OwnedKey, List<String>> byKey = new LinkedHashMap<>();
+        Map<OwnedKey, List<String>> idsByKey = new java.util.HashMap<>(); // the same, as message ids
         synchronized (owned) {
             for (String id : messageIds) {
                 int colon = id.lastIndexOf(':');
@@ -114,6 +202,7 @@ final class PartitionAcks {
                             category);
                 } else {
                     byKey.computeIfAbsent(o, k -> new ArrayList<>()).add(id.substring(colon + 1));
+                    idsByKey.computeIfAbsent(o, k -> new ArrayList<>()).add(id);
                 }
             }
         }
@@ -138,10 +227,11 @@ final class PartitionAcks {
                     continue;
                 }
                 acknowledged += (int) acked[i];
-                for (String entryId : entryIds) {
-                    settled(o, entryId);
+                for (String id : idsByKey.get(o)) {
+                    settle(o, o.out.get(id));
                 }
             }
+            owned.wake();
         }
         return acknowledged;
     }
@@ -151,7 +241,12 @@ final class PartitionAcks {
      * nothing of it is out. Called holding the monitor.
      */
     void settled(OwnedKey o, String entryId) {
-        Message m = o.out(entryId);
+        settle(o, o.out(entryId));
+        owned.wake();
+    }
+
+    /** As {@link #settled}, for the message out (null: none), waking no one: the caller wakes the reader once. */
+    private void settle(OwnedKey o, Message m) {
         if (m == null) {
             return;
         }
@@ -166,7 +261,6 @@ final class PartitionAcks {
         if (unit.releaseWhenSettled && unit.settled()) {
             owned.release(List.of(unit));
         }
-        owned.wake();
     }
 
     /** The message out with the entry id, with the loop (not waiting for its retry); null when none. */

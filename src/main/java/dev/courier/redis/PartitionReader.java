@@ -17,7 +17,8 @@ import java.util.Map;
 /**
  * Reads the owned keys into their buffers and hands messages out, at most one per key in flight: one fenced-read
  * script takes entries under each key's token (own pending ones first after an acquisition), and one blocking XREAD
- * over the idle owned streams wakes on new entries, so that idle keys cost no polling.
+ * over the idle owned streams wakes on new entries, so that idle keys cost no polling. Under a backlog the next keys
+ * are read ahead, while the loop handles what a read handed out ({@link #readAhead}).
  */
 final class PartitionReader {
 
@@ -31,6 +32,7 @@ final class PartitionReader {
     private static final int BACKLOG_PREFETCH = 64;
     /** Keys read per fenced read at most, whatever the loop asks for: one round trip serves many. */
     private static final int READ_BATCH = 64;
+    private static final byte[] DATA = RedisBroker.DATA.getBytes(java.nio.charset.StandardCharsets.UTF_8);
 
     private final String brokerName;
     private final String category;
@@ -45,6 +47,10 @@ final class PartitionReader {
     /** Keys with buffered messages, in turn; and keys with messages out (a retry among them). Under the monitor. */
     private final ArrayDeque<OwnedKey> toHand = new ArrayDeque<>();
     private final ArrayDeque<OwnedKey> withOut = new ArrayDeque<>();
+    /** The read ahead in flight ({@link #readAhead}), on {@link #readers}, started with the first; under the monitor. */
+    private java.util.concurrent.Future<?> ahead;
+    private java.util.concurrent.ExecutorService readers;
+    private boolean closed;
 
     PartitionReader(String brokerName, String category, String group, RedisConnection connection,
                     PartitionLeases leases, OwnedKeys owned, KeyDiscovery discovery, DeadLetterQueue deadLetters,
@@ -72,17 +78,22 @@ final class PartitionReader {
      * sends the acks held back, whose keys then go on.
      */
     List<Message> read(int max, long blockMs, java.util.function.BooleanSupplier settle) {
+        awaitAhead(); // the read sent ahead with the last one: what it read is in its keys' buffers
         List<Message> out = handOut(max);
-        // Keys to read are read together: when the buffered ones fall short, or enough of them wait (one in 16 owned
-        // keys, as many as drain their buffers while each other key hands out about one message, up to a batch).
+        // Keys to read are read together, ahead of the next read (readAhead); here only when the buffered ones fall
+        // short.
         boolean read = false;
-        if (out.size() < max || readsDue()) {
+        if (out.size() < max) {
             read = readInTurn();
-            if (read && out.size() < max) {
+            if (read) {
                 out.addAll(handOut(max - out.size()));
             }
         }
-        if (!out.isEmpty() || read) {
+        if (!out.isEmpty()) {
+            readAhead();
+            return out;
+        }
+        if (read) {
             return out;
         }
         if (settle.getAsBoolean()) {
@@ -117,6 +128,71 @@ final class PartitionReader {
         }
         readInTurn();
         return handOut(max);
+    }
+
+    /**
+     * While the loop handles what this read hands out, the keys due for a read ({@link #readsDue}) are read on a
+     * thread of the group's, and the next read takes them in: Redis serves that read while these messages are
+     * parsed and handled, instead of idling between reads. One read is in flight at most, and it never runs beside
+     * another (the next read waits for it first), so a key is never read twice at once and its buffer stays in order.
+     */
+    private void readAhead() {
+        synchronized (owned) {
+            if (ahead != null || closed || !readsDue()) {
+                return;
+            }
+            if (readers == null) {
+                readers = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                    Thread t = new Thread(r, "courier-reads-" + brokerName + "-" + group);
+                    t.setDaemon(true);
+                    return t;
+                });
+            }
+            ahead = readers.submit(this::readInTurn);
+        }
+    }
+
+    /** Waits for the read ahead in flight, if any; its failure is the loop's read's (its keys are read again). */
+    private void awaitAhead() {
+        java.util.concurrent.Future<?> f;
+        synchronized (owned) {
+            f = ahead;
+        }
+        if (f == null) {
+            return;
+        }
+        try {
+            f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r
+                    : new IllegalStateException("reading ahead failed", e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while a read ahead was in flight", e);
+        } finally {
+            synchronized (owned) {
+                if (ahead == f && f.isDone()) {
+                    ahead = null;
+                }
+            }
+        }
+    }
+
+    /** Ends the reads ahead, after the one in flight (its messages stay pending for this token). */
+    void close() {
+        java.util.concurrent.ExecutorService r;
+        synchronized (owned) {
+            closed = true;
+            r = readers;
+        }
+        if (r != null) {
+            r.shutdown();
+            try {
+                awaitAhead();
+            } catch (RuntimeException e) {
+                // the group is closing: what it read stays pending, reclaimed by the next owner
+            }
+        }
     }
 
     private boolean readsDue() {
@@ -427,7 +503,8 @@ final class PartitionReader {
     private Message message(OwnedKey o, String entryId, List<Object> fields) {
         String data = null;
         for (int i = 0; i + 1 < fields.size(); i += 2) {
-            if (RedisBroker.DATA.equals(text(fields.get(i)))) {
+            Object name = fields.get(i);
+            if (name instanceof byte[] b ? java.util.Arrays.equals(b, DATA) : RedisBroker.DATA.equals(text(name))) {
                 data = text(fields.get(i + 1));
             }
         }

@@ -150,6 +150,8 @@ final class PartitionedGroup implements AutoCloseable {
     public void close() {
         heartbeat.close();
         flushAcks(); // what the loop handled is acknowledged before the leases go
+        acks.close();
+        reader.close();
         synchronized (owned) {
             List<OwnedKey> all = owned.snapshot();
             for (int from = 0; from < all.size(); from += CHUNK) {

@@ -24,7 +24,11 @@ final class PartitionedStreams implements AutoCloseable {
     private final RedisConnection connection;
     /** Category to key field. */
     private final Map<String, String> keyFields = new ConcurrentHashMap<>();
-    private final Map<String, PartitionedGroup> groups = new ConcurrentHashMap<>();
+    private final Map<GroupKey, PartitionedGroup> groups = new ConcurrentHashMap<>();
+
+    /** A group of a category: its hash is its names' (cached in them), with no string made per lookup. */
+    private record GroupKey(String category, String group) {
+    }
 
     PartitionedStreams(RedisConnection connection, Map<String, String> keyFields) {
         this.connection = connection;
@@ -138,12 +142,12 @@ final class PartitionedStreams implements AutoCloseable {
     /** The group's consumer on a partitioned category, made on its first use. */
     PartitionedGroup group(String category, String group, java.util.function.BiFunction<String, String,
             PartitionedGroup> factory) {
-        return groups.computeIfAbsent(category + "\n" + group, k -> factory.apply(category, group));
+        return groups.computeIfAbsent(new GroupKey(category, group), k -> factory.apply(category, group));
     }
 
     /** The group's consumer if this instance made one (it reads the category), else null; never makes one. */
     PartitionedGroup existing(String category, String group) {
-        return groups.get(category + "\n" + group);
+        return groups.get(new GroupKey(category, group));
     }
 
     /** How many keys the groups of this instance hold halted on a poison message. */

@@ -410,6 +410,68 @@ class PartitionedConsumeTest {
         assertEquals(keys, lastRead.size(), "every key handed out");
     }
 
+    /**
+     * A backlog over many keys, read as the engine does, with the acks handed in with the reads: the next keys are
+     * read ahead on the group's reads thread and the acks sent in batches on its acks thread, while each key's
+     * messages still come in order, once each; closing the broker acknowledges what was handled and ends both
+     * threads.
+     */
+    @Test
+    void a_backlog_is_read_ahead_and_acked_on_the_group_s_threads_in_order_and_they_end_with_the_broker() {
+        int keys = 300;
+        int perKey = 40;
+        RedisBroker broker = broker("ahead-" + category, 3, Map.of());
+        // As the engine's loops ask (a key's messages kept in order through retries): several of a key at once, so
+        // that the acks handed in add up to batches
+        List<Map<String, Object>> batch = new ArrayList<>();
+        for (int n = 0; n < perKey; n++) {
+            for (int k = 0; k < keys; k++) {
+                batch.add(Map.of("k", "key-" + k, "n", n));
+            }
+        }
+        broker.publishAll(category, batch);
+        assertTrue(broker.keepsOrderPerStream(category, group));
+        Map<String, List<Integer>> handled = new HashMap<>();
+        Set<String> threads = new java.util.HashSet<>();
+        List<String> acks = List.of();
+        int total = 0;
+        for (int reads = 0; total < keys * perKey && reads < 10_000; reads++) {
+            List<Message> got = broker.read(category, group, 100, Duration.ofMillis(100), acks);
+            for (Message m : got) {
+                handled.computeIfAbsent((String) m.payload().get("k"), k -> new ArrayList<>())
+                        .add(((Number) m.payload().get("n")).intValue());
+            }
+            total += got.size();
+            acks = got.stream().map(Message::id).toList();
+            threads.addAll(groupThreads(broker));
+        }
+        List<Integer> inOrder = java.util.stream.IntStream.range(0, perKey).boxed().toList();
+        for (int k = 0; k < keys; k++) {
+            assertEquals(inOrder, handled.get("key-" + k), "key-" + k + ": in order, none lost, none twice");
+        }
+        assertTrue(threads.contains("courier-reads-" + broker.name() + "-" + group), "read ahead: " + threads);
+        assertTrue(threads.contains("courier-acks-" + broker.name() + "-" + group), "acks sent apart: " + threads);
+        broker.ackAll(category, acks, group);
+        broker.close();
+        await().atMost(Duration.ofSeconds(10)).until(() -> groupThreads(broker).isEmpty());
+        for (int k = 0; k < keys; k++) {
+            assertEquals(0L, pending(category + ":key-" + k), "key-" + k + ": every handled message acknowledged");
+        }
+    }
+
+    /** The names of the live threads of the broker's partitioned groups that read ahead and send acks. */
+    private static Set<String> groupThreads(RedisBroker broker) {
+        Set<String> names = new java.util.HashSet<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            String name = t.getName();
+            if (t.isAlive() && (name.startsWith("courier-reads-" + broker.name() + "-")
+                    || name.startsWith("courier-acks-" + broker.name() + "-"))) {
+                names.add(name);
+            }
+        }
+        return names;
+    }
+
     private List<Message> readSome(RedisBroker broker) {
         return await().atMost(Duration.ofSeconds(10)).until(() -> broker.read(category, group, 50,
                 Duration.ofMillis(100)), batch -> !batch.isEmpty());
