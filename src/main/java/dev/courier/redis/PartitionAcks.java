@@ -42,11 +42,8 @@ final class PartitionAcks implements AutoCloseable {
     /** Handled messages' ids not acknowledged yet (see {@link #DEFER_MAX}), since {@link #deferredSince}. */
     private final List<String> deferred = new ArrayList<>();
     private long deferredSince;
-    /** Sends the batches that came due with a read (see {@link #defer}); started with the first. */
-    private java.util.concurrent.ExecutorService sender;
-    /** The batch in flight, or {@code null}; under this object's monitor. */
-    private java.util.concurrent.Future<?> sending;
-    private boolean closed;
+    /** Sends the batches that came due with a read (see {@link #defer}). */
+    private final GroupTask sender;
 
     PartitionAcks(String brokerName, String category, String group, PartitionLeases leases, OwnedKeys owned,
                   DeadLetterQueue deadLetters, ConsumerGroups groups, RetryPolicy policy,
@@ -60,6 +57,7 @@ final class PartitionAcks implements AutoCloseable {
         this.groups = groups;
         this.policy = policy;
         this.poison = poison;
+        this.sender = new GroupTask("courier-acks-" + brokerName + "-" + group);
     }
 
     /**
@@ -85,7 +83,7 @@ final class PartitionAcks implements AutoCloseable {
 
     /** Sends the deferred acks now, after the batch in flight; whether there were any. */
     boolean flush() {
-        boolean waited = awaitSending();
+        boolean waited = sender.await();
         List<String> due;
         synchronized (deferred) {
             due = take();
@@ -97,79 +95,34 @@ final class PartitionAcks implements AutoCloseable {
         return true;
     }
 
-    /** Sends a batch on the sender thread, once the one before it is done: the reader goes on meanwhile. */
+    /**
+     * Sends a batch on the sender thread, once the one before it is done: the reader goes on meanwhile. The one
+     * before's failure is thrown here: its messages stay out and pending, and come again, as when the read that
+     * would have sent it failed; this batch waits for the next.
+     */
     private void sendOn(List<String> due) {
         try {
-            awaitSending();
+            sender.await();
         } catch (RuntimeException e) {
             synchronized (deferred) {
-                deferred.addAll(0, due); // not sent: the next batch takes them
+                deferred.addAll(0, due);
             }
             throw e;
         }
-        synchronized (this) {
-            if (!closed) {
-                if (sender == null) {
-                    sender = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-                        Thread t = new Thread(r, "courier-acks-" + brokerName + "-" + group);
-                        t.setDaemon(true);
-                        return t;
-                    });
-                }
-                sending = sender.submit(() -> send(due));
-                return;
-            }
-        }
-        send(due); // the group is closing: in this thread
-    }
-
-    /**
-     * Waits for the batch in flight, if any; whether there was one. Its failure is thrown here: its messages stay out
-     * and pending, and come again, as when the read that would have sent it failed.
-     */
-    private boolean awaitSending() {
-        java.util.concurrent.Future<?> batch;
-        synchronized (this) {
-            batch = sending;
-        }
-        if (batch == null) {
-            return false;
-        }
-        try {
-            batch.get();
-            return true;
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw e.getCause() instanceof RuntimeException r ? r
-                    : new IllegalStateException("acknowledging failed", e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while acknowledging", e);
-        } finally {
-            synchronized (this) {
-                if (sending == batch && batch.isDone()) {
-                    sending = null;
-                }
-            }
+        if (!sender.start(() -> send(due))) {
+            send(due); // the group is closing: in this thread
         }
     }
 
     /** Ends the sender thread, after the batch in flight; later batches are sent in the caller's thread. */
     @Override
     public void close() {
-        java.util.concurrent.ExecutorService s;
-        synchronized (this) {
-            closed = true;
-            s = sender;
-        }
         try {
-            awaitSending();
+            sender.close();
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "broker ''{0}'': the last acknowledgements of group ''{1}'' of stream ''{2}'' "
                     + "failed ({3}); those messages come again", brokerName, group, category,
                     e.getClass().getSimpleName());
-        }
-        if (s != null) {
-            s.shutdown();
         }
     }
 

@@ -47,10 +47,8 @@ final class PartitionReader {
     /** Keys with buffered messages, in turn; and keys with messages out (a retry among them). Under the monitor. */
     private final ArrayDeque<OwnedKey> toHand = new ArrayDeque<>();
     private final ArrayDeque<OwnedKey> withOut = new ArrayDeque<>();
-    /** The read ahead in flight ({@link #readAhead}), on {@link #readers}, started with the first; under the monitor. */
-    private java.util.concurrent.Future<?> ahead;
-    private java.util.concurrent.ExecutorService readers;
-    private boolean closed;
+    /** The reads ahead ({@link #readAhead}). */
+    private final GroupTask ahead;
 
     PartitionReader(String brokerName, String category, String group, RedisConnection connection,
                     PartitionLeases leases, OwnedKeys owned, KeyDiscovery discovery, DeadLetterQueue deadLetters,
@@ -64,6 +62,7 @@ final class PartitionReader {
         this.discovery = discovery;
         this.deadLetters = deadLetters;
         this.groups = groups;
+        this.ahead = new GroupTask("courier-reads-" + brokerName + "-" + group);
     }
 
     /** A message's id: the key and the entry id (a key has no colon, an entry id neither). */
@@ -78,7 +77,7 @@ final class PartitionReader {
      * sends the acks held back, whose keys then go on.
      */
     List<Message> read(int max, long blockMs, java.util.function.BooleanSupplier settle) {
-        awaitAhead(); // the read sent ahead with the last one: what it read is in its keys' buffers
+        ahead.await(); // the read sent ahead with the last one: what it read is in its keys' buffers
         List<Message> out = handOut(max);
         // Keys to read are read together, ahead of the next read (readAhead); here only when the buffered ones fall
         // short.
@@ -137,61 +136,17 @@ final class PartitionReader {
      * another (the next read waits for it first), so a key is never read twice at once and its buffer stays in order.
      */
     private void readAhead() {
-        synchronized (owned) {
-            if (ahead != null || closed || !readsDue()) {
-                return;
-            }
-            if (readers == null) {
-                readers = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-                    Thread t = new Thread(r, "courier-reads-" + brokerName + "-" + group);
-                    t.setDaemon(true);
-                    return t;
-                });
-            }
-            ahead = readers.submit(this::readInTurn);
-        }
-    }
-
-    /** Waits for the read ahead in flight, if any; its failure is the loop's read's (its keys are read again). */
-    private void awaitAhead() {
-        java.util.concurrent.Future<?> f;
-        synchronized (owned) {
-            f = ahead;
-        }
-        if (f == null) {
-            return;
-        }
-        try {
-            f.get();
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw e.getCause() instanceof RuntimeException r ? r
-                    : new IllegalStateException("reading ahead failed", e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while a read ahead was in flight", e);
-        } finally {
-            synchronized (owned) {
-                if (ahead == f && f.isDone()) {
-                    ahead = null;
-                }
-            }
+        if (readsDue()) {
+            ahead.start(this::readInTurn);
         }
     }
 
     /** Ends the reads ahead, after the one in flight (its messages stay pending for this token). */
     void close() {
-        java.util.concurrent.ExecutorService r;
-        synchronized (owned) {
-            closed = true;
-            r = readers;
-        }
-        if (r != null) {
-            r.shutdown();
-            try {
-                awaitAhead();
-            } catch (RuntimeException e) {
-                // the group is closing: what it read stays pending, reclaimed by the next owner
-            }
+        try {
+            ahead.close();
+        } catch (RuntimeException e) {
+            // the group is closing: what it read stays pending, reclaimed by the next owner
         }
     }
 
