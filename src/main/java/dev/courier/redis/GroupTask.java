@@ -21,7 +21,10 @@ final class GroupTask implements AutoCloseable {
         this.threadName = threadName;
     }
 
-    /** Starts the task unless one is in flight or this is closed; whether it started. */
+    /**
+     * Starts the task unless one is in flight, or done and not taken in ({@link #await}, {@link #takeDone}), or this
+     * is closed; whether it started.
+     */
     synchronized boolean start(Runnable task) {
         if (closed || inFlight != null) {
             return false;
@@ -35,6 +38,16 @@ final class GroupTask implements AutoCloseable {
         }
         inFlight = thread.submit(task);
         return true;
+    }
+
+    /** Takes in the task if it is done, throwing its failure; waits for nothing. */
+    void takeDone() {
+        synchronized (this) {
+            if (inFlight == null || !inFlight.isDone()) {
+                return;
+            }
+        }
+        await();
     }
 
     /** Waits for the task in flight, if any, throwing its failure; whether there was one. */

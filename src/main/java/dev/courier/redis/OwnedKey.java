@@ -42,6 +42,8 @@ final class OwnedKey {
     boolean lastUnknown = true;
     /** In its {@link OwnedKeys#toRead}, or in the reader's queues of keys to hand out and keys with messages out. */
     boolean toRead;
+    /** A fenced read of it is in flight (see {@link PartitionReader}): no other starts before its reply is in. */
+    boolean reading;
     boolean toHand;
     boolean withOut;
     /** When it was acquired or last gave a message (System.nanoTime): a reap waits for reap-idle after it. */

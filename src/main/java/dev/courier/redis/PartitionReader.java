@@ -49,6 +49,12 @@ final class PartitionReader {
     private final ArrayDeque<OwnedKey> withOut = new ArrayDeque<>();
     /** The reads ahead ({@link #readAhead}). */
     private final GroupTask ahead;
+    /**
+     * Reads since the read ahead in flight started (the loop's thread's); past {@link #AHEAD_READS} the next read
+     * waits for it, so that the keys it holds lose no more than that many turns to the keys handed out meanwhile.
+     */
+    private int readsSinceAhead;
+    private static final int AHEAD_READS = 2;
 
     PartitionReader(String brokerName, String category, String group, RedisConnection connection,
                     PartitionLeases leases, OwnedKeys owned, KeyDiscovery discovery, DeadLetterQueue deadLetters,
@@ -77,13 +83,25 @@ final class PartitionReader {
      * sends the acks held back, whose keys then go on.
      */
     List<Message> read(int max, long blockMs, java.util.function.BooleanSupplier settle) {
-        ahead.await(); // the read sent ahead with the last one: what it read is in its keys' buffers
+        if (++readsSinceAhead > AHEAD_READS) {
+            ahead.await(); // a key in it waits no longer than this for its turn (round-robin)
+        }
+        ahead.takeDone(); // a read ahead that failed fails this read, before anything is handed out
         List<Message> out = handOut(max);
-        // Keys to read are read together, ahead of the next read (readAhead); here only when the buffered ones fall
-        // short.
+        // Keys to read are read together, ahead (readAhead); here only when the buffered ones fall short: the keys
+        // that the read in flight does not hold, beside it, or else what it brings.
         boolean read = false;
         if (out.size() < max) {
-            read = readInTurn();
+            try {
+                read = readInTurn() || ahead.await();
+            } catch (RuntimeException e) {
+                if (out.isEmpty()) {
+                    throw e;
+                }
+                // What was handed out goes to the loop (out on its keys, it would otherwise wait for a lease to
+                // move); the keys are read again by the next read, which meets the failure if it lasts.
+                return out;
+            }
             if (read) {
                 out.addAll(handOut(max - out.size()));
             }
@@ -98,6 +116,7 @@ final class PartitionReader {
         if (settle.getAsBoolean()) {
             return read(max, blockMs, () -> false); // its keys may hand out or read again
         }
+        ahead.await(); // nothing in flight while this waits on the idle streams
         Map<String, StreamEntryID> idle = idleStreams();
         if (idle.isEmpty()) {
             if (blockMs > 0) {
@@ -131,13 +150,13 @@ final class PartitionReader {
 
     /**
      * While the loop handles what this read hands out, the keys due for a read ({@link #readsDue}) are read on a
-     * thread of the group's, and the next read takes them in: Redis serves that read while these messages are
-     * parsed and handled, instead of idling between reads. One read is in flight at most, and it never runs beside
-     * another (the next read waits for it first), so a key is never read twice at once and its buffer stays in order.
+     * thread of the group's: Redis serves that read, and the JVM parses it, while these messages are handled. One
+     * read ahead is in flight at most; the loop's own reads, when what is buffered falls short, take the keys it does
+     * not hold. A key is read by one read at a time ({@link OwnedKey#reading}), so its buffer stays in order.
      */
     private void readAhead() {
-        if (readsDue()) {
-            ahead.start(this::readInTurn);
+        if (readsDue() && ahead.start(this::readInTurn)) {
+            readsSinceAhead = 0;
         }
     }
 
@@ -167,13 +186,18 @@ final class PartitionReader {
             while (pending.size() + fresh.size() < READ_BATCH && !owned.toRead.isEmpty()) {
                 OwnedKey o = owned.toRead.poll();
                 o.toRead = false;
+                if (o.reading) {
+                    continue; // its read's reply queues it again if need be
+                }
                 if (o.parent != null && !idle(o.parent)) {
                     continue; // a lane waits while its key's stream has something: laneTurn queues it then
                 }
                 if (owned.isCurrent(o) && !o.halted && o.buffer.isEmpty()) {
                     if (o.pendingNext) {
+                        o.reading = true;
                         pending.add(o);
                     } else if (o.ready) {
+                        o.reading = true;
                         fresh.add(o);
                     }
                 }
@@ -378,6 +402,8 @@ final class PartitionReader {
                     counts[keys.size()] = !pending && o.backlog ? BACKLOG_PREFETCH : PREFETCH;
                     keys.add(o);
                     ids.add(pending ? o.pendingCursor : ">");
+                } else {
+                    o.reading = false;
                 }
             }
         }
@@ -389,12 +415,16 @@ final class PartitionReader {
             replies = leases.read(category, OwnedKeys.keys(keys), OwnedKeys.tokens(keys), ids, askLast, counts);
         } catch (RuntimeException e) {
             synchronized (owned) {
-                keys.forEach(this::queueRead); // their turn stays: read again at the next read
+                for (OwnedKey o : keys) {
+                    o.reading = false;
+                    queueRead(o); // its turn stays: read again at the next read
+                }
             }
             throw e;
         }
         List<String> vanished = new ArrayList<>();
         synchronized (owned) {
+            keys.forEach(o -> o.reading = false);
             for (int i = 0; i < replies.size(); i++) {
                 List<Object> reply = PartitionLeases.list(replies.get(i));
                 OwnedKey o = keys.get(i);
