@@ -204,7 +204,17 @@ final class PartitionReader {
             }
         }
         if (!pending.isEmpty()) {
-            fencedRead(pending, true);
+            try {
+                fencedRead(pending, true);
+            } catch (RuntimeException e) {
+                synchronized (owned) {
+                    for (OwnedKey o : fresh) {
+                        o.reading = false;
+                        queueRead(o); // not read: its turn stays
+                    }
+                }
+                throw e;
+            }
         }
         if (!fresh.isEmpty()) {
             fencedRead(fresh, false);

@@ -460,6 +460,60 @@ class PartitionedConsumeTest {
         }
     }
 
+    /**
+     * Fenced reads that fail for a while (here Redis refuses XREADGROUP to the broker's user) lose no key and no
+     * message: reads in between still hand out what is buffered, and once reads work again every key's messages come
+     * in order, once each.
+     */
+    @Test
+    void fenced_reads_that_fail_for_a_while_lose_no_key_and_keep_each_key_s_order() {
+        String user = "flaky-" + group;
+        redis.command("ACL", "SETUSER", user, "on", ">pw", "~*", "&*", "+@all");
+        RedisBroker broker = (RedisBroker) new RedisBrokerProvider().create("flaky", RedisBrokerContractTest.settings(
+                redis.uri(user, "pw"), new RetryPolicy(3, Duration.ofMillis(20), 1.0, Duration.ofSeconds(30), true),
+                Map.of("partition-key." + category, "k", "partition-lease-ttl", "2")));
+        brokers.add(broker);
+        int keys = 100;
+        int perKey = 30;
+        List<Map<String, Object>> batch = new ArrayList<>();
+        for (int n = 0; n < perKey; n++) {
+            for (int k = 0; k < keys; k++) {
+                batch.add(Map.of("k", "key-" + k, "n", n));
+            }
+        }
+        broker.publishAll(category, batch);
+        assertTrue(broker.keepsOrderPerStream(category, group));
+        Map<String, List<Integer>> handled = new HashMap<>();
+        List<String> acks = new ArrayList<>();
+        int failed = 0;
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        for (int reads = 0; total(handled) < keys * perKey && System.nanoTime() < deadline; reads++) {
+            if (reads == 20) {
+                redis.command("ACL", "SETUSER", user, "-xreadgroup");
+            } else if (reads == 40) {
+                redis.command("ACL", "SETUSER", user, "+xreadgroup");
+            }
+            List<Message> got;
+            try {
+                got = broker.read(category, group, 50, Duration.ofMillis(50), List.copyOf(acks));
+                acks.clear();
+            } catch (RuntimeException e) {
+                failed++;
+                continue; // the acks handed in were taken (held back) or come again with the next read
+            }
+            for (Message m : got) {
+                handled.computeIfAbsent((String) m.payload().get("k"), k -> new ArrayList<>())
+                        .add(((Number) m.payload().get("n")).intValue());
+                acks.add(m.id());
+            }
+        }
+        assertTrue(failed > 0, "reads failed while Redis refused XREADGROUP");
+        List<Integer> inOrder = java.util.stream.IntStream.range(0, perKey).boxed().toList();
+        for (int k = 0; k < keys; k++) {
+            assertEquals(inOrder, handled.get("key-" + k), "key-" + k + ": in order, none lost, none twice");
+        }
+    }
+
     /** The names of the live threads of the broker's partitioned groups that read ahead and send acks. */
     private static Set<String> groupThreads(RedisBroker broker) {
         Set<String> names = new java.util.HashSet<>();
