@@ -42,11 +42,14 @@ final class PartitionBench {
             return;
         }
         int n = Bench.n(100_000);
-        // Warm-up of both sides, as the other sections have: a full round each, as the partitioned side's rounds
-        // still got faster after one of a fifth (its code was still being compiled).
+        // Warm-up of both sides, as the other sections have: two full rounds each, as the partitioned side's first
+        // measured round was still the slowest after one (the JIT compiler still at work: its JVM CPU a message was
+        // higher in that round).
         System.err.println("    warm-up:");
-        consume(n, false);
-        consume(n, true);
+        for (int i = 0; i < 2; i++) {
+            consume(n, false);
+            consume(n, true);
+        }
         double[][] r = Bench.rounds(() -> consume(n, false), () -> consume(n, true));
         Bench.ratioRow(String.format(Locale.ROOT, "partitioned consume, 1,000 keys, concurrency 8, %,d messages", n),
                 Bench.median(r[1]), Bench.median(r[0]), "one stream, concurrency 8", 0.6);
