@@ -143,8 +143,7 @@ final class PartitionAcks implements AutoCloseable {
      * acknowledges nothing.
      */
     private int send(List<String> messageIds) {
-        Map<OwnedKey, List<String>> byKey = new LinkedHashMap<>();
-        Map<OwnedKey, List<String>> idsByKey = new java.util.HashMap<>(); // the same, as message ids
+        Map<OwnedKey, List<String>> byKey = new LinkedHashMap<>(); // message ids
         synchronized (owned) {
             for (String id : messageIds) {
                 int colon = id.lastIndexOf(':');
@@ -154,8 +153,7 @@ final class PartitionAcks implements AutoCloseable {
                             + "this instance no longer owns its key of stream ''{3}''", brokerName, id, group,
                             category);
                 } else {
-                    byKey.computeIfAbsent(o, k -> new ArrayList<>()).add(id.substring(colon + 1));
-                    idsByKey.computeIfAbsent(o, k -> new ArrayList<>()).add(id);
+                    byKey.computeIfAbsent(o, k -> new ArrayList<>()).add(id);
                 }
             }
         }
@@ -163,24 +161,27 @@ final class PartitionAcks implements AutoCloseable {
             return 0;
         }
         List<OwnedKey> keys = new ArrayList<>(byKey.keySet());
-        long[] acked = leases.ack(category, OwnedKeys.keys(keys), OwnedKeys.tokens(keys),
-                new ArrayList<>(byKey.values()));
+        List<List<String>> entryIds = new ArrayList<>(keys.size());
+        for (OwnedKey o : keys) {
+            entryIds.add(byKey.get(o).stream().map(id -> id.substring(o.key.length() + 1)).toList());
+        }
+        long[] acked = leases.ack(category, OwnedKeys.keys(keys), OwnedKeys.tokens(keys), entryIds);
         int acknowledged = 0;
         synchronized (owned) {
             for (int i = 0; i < acked.length; i++) {
                 OwnedKey o = keys.get(i);
-                List<String> entryIds = byKey.get(o);
+                List<String> ids = byKey.get(o);
                 if (acked[i] < 0) {
                     LOG.log(Level.WARNING, "broker ''{0}'': {1} message(s) of group ''{2}'' fenced, from {3}: the "
-                            + "lease of key ''{4}'' moved, so they were not acknowledged", brokerName,
-                            entryIds.size(), group, PartitionReader.messageId(o.key, entryIds.get(0)), o.key);
+                            + "lease of key ''{4}'' moved, so they were not acknowledged", brokerName, ids.size(),
+                            group, ids.get(0), o.key);
                     if (owned.isCurrent(o)) {
                         owned.drop(o.key);
                     }
                     continue;
                 }
                 acknowledged += (int) acked[i];
-                for (String id : idsByKey.get(o)) {
+                for (String id : ids) {
                     settle(o, o.out.get(id));
                 }
             }

@@ -84,8 +84,7 @@ class PartitionedConsumeTest {
                     if (fails.test(m)) {
                         broker.nack(category, m.id(), group);
                     } else {
-                        handled.computeIfAbsent((String) m.payload().get("k"), k -> new CopyOnWriteArrayList<>())
-                                .add(((Number) m.payload().get("n")).intValue());
+                        record(handled, m);
                         broker.ack(category, m.id(), group);
                     }
                 }
@@ -94,6 +93,31 @@ class PartitionedConsumeTest {
         t.setDaemon(true);
         t.start();
         consumers.add(t);
+    }
+
+    /** {@code perKey} messages for each of {@code keys} keys, numbered per key, in publishing order. */
+    private static List<Map<String, Object>> backlog(int keys, int perKey) {
+        List<Map<String, Object>> batch = new ArrayList<>();
+        for (int n = 0; n < perKey; n++) {
+            for (int k = 0; k < keys; k++) {
+                batch.add(Map.of("k", "key-" + k, "n", n));
+            }
+        }
+        return batch;
+    }
+
+    /** Notes a message handled, under its key, by its number. */
+    private static void record(Map<String, List<Integer>> handled, Message m) {
+        handled.computeIfAbsent((String) m.payload().get("k"), k -> new CopyOnWriteArrayList<>())
+                .add(((Number) m.payload().get("n")).intValue());
+    }
+
+    /** Each key's messages handled in order, none lost, none twice. */
+    private static void assertEachKeyInOrder(Map<String, List<Integer>> handled, int keys, int perKey) {
+        List<Integer> inOrder = java.util.stream.IntStream.range(0, perKey).boxed().toList();
+        for (int k = 0; k < keys; k++) {
+            assertEquals(inOrder, handled.get("key-" + k), "key-" + k + ": in order, none lost, none twice");
+        }
     }
 
     private static int total(Map<String, List<Integer>> handled) {
@@ -118,13 +142,7 @@ class PartitionedConsumeTest {
             publisher.publishAll(category, batch);
         }
         await().atMost(Duration.ofSeconds(90)).until(() -> total(handled) >= keys * perKey);
-        List<Integer> inOrder = new ArrayList<>();
-        for (int n = 0; n < perKey; n++) {
-            inOrder.add(n);
-        }
-        for (int k = 0; k < keys; k++) {
-            assertEquals(inOrder, handled.get("key-" + k), "key-" + k + ": in order, none lost, none twice");
-        }
+        assertEachKeyInOrder(handled, keys, perKey);
         for (int k = 0; k < keys; k += 37) {
             assertEquals(0L, ((List<?>) redis.command("XPENDING", category + ":key-" + k, group)).get(0));
         }
@@ -378,13 +396,7 @@ class PartitionedConsumeTest {
         int keys = 40;
         int max = 8;
         RedisBroker broker = broker("c0", 3, Map.of());
-        List<Map<String, Object>> batch = new ArrayList<>();
-        for (int n = 0; n < 20; n++) {
-            for (int k = 0; k < keys; k++) {
-                batch.add(Map.of("k", "key-" + k, "n", n));
-            }
-        }
-        broker.publishAll(category, batch);
+        broker.publishAll(category, backlog(keys, 20));
         if (several) {
             assertTrue(broker.keepsOrderPerStream(category, group));
         }
@@ -424,13 +436,7 @@ class PartitionedConsumeTest {
         RedisBroker broker = broker("ahead-" + category, 3, Map.of());
         // As the engine's loops ask (a key's messages kept in order through retries): several of a key at once, so
         // that the acks handed in add up to batches
-        List<Map<String, Object>> batch = new ArrayList<>();
-        for (int n = 0; n < perKey; n++) {
-            for (int k = 0; k < keys; k++) {
-                batch.add(Map.of("k", "key-" + k, "n", n));
-            }
-        }
-        broker.publishAll(category, batch);
+        broker.publishAll(category, backlog(keys, perKey));
         assertTrue(broker.keepsOrderPerStream(category, group));
         Map<String, List<Integer>> handled = new HashMap<>();
         Set<String> threads = new java.util.HashSet<>();
@@ -439,17 +445,13 @@ class PartitionedConsumeTest {
         for (int reads = 0; total < keys * perKey && reads < 10_000; reads++) {
             List<Message> got = broker.read(category, group, 100, Duration.ofMillis(100), acks);
             for (Message m : got) {
-                handled.computeIfAbsent((String) m.payload().get("k"), k -> new ArrayList<>())
-                        .add(((Number) m.payload().get("n")).intValue());
+                record(handled, m);
             }
             total += got.size();
             acks = got.stream().map(Message::id).toList();
             threads.addAll(groupThreads(broker));
         }
-        List<Integer> inOrder = java.util.stream.IntStream.range(0, perKey).boxed().toList();
-        for (int k = 0; k < keys; k++) {
-            assertEquals(inOrder, handled.get("key-" + k), "key-" + k + ": in order, none lost, none twice");
-        }
+        assertEachKeyInOrder(handled, keys, perKey);
         assertTrue(threads.contains("courier-reads-" + broker.name() + "-" + group), "read ahead: " + threads);
         assertTrue(threads.contains("courier-acks-" + broker.name() + "-" + group), "acks sent apart: " + threads);
         broker.ackAll(category, acks, group);
@@ -475,13 +477,7 @@ class PartitionedConsumeTest {
         brokers.add(broker);
         int keys = 100;
         int perKey = 30;
-        List<Map<String, Object>> batch = new ArrayList<>();
-        for (int n = 0; n < perKey; n++) {
-            for (int k = 0; k < keys; k++) {
-                batch.add(Map.of("k", "key-" + k, "n", n));
-            }
-        }
-        broker.publishAll(category, batch);
+        broker.publishAll(category, backlog(keys, perKey));
         assertTrue(broker.keepsOrderPerStream(category, group));
         Map<String, List<Integer>> handled = new HashMap<>();
         List<String> acks = new ArrayList<>();
@@ -502,16 +498,12 @@ class PartitionedConsumeTest {
                 continue; // the acks handed in were taken (held back) or come again with the next read
             }
             for (Message m : got) {
-                handled.computeIfAbsent((String) m.payload().get("k"), k -> new ArrayList<>())
-                        .add(((Number) m.payload().get("n")).intValue());
+                record(handled, m);
                 acks.add(m.id());
             }
         }
         assertTrue(failed > 0, "reads failed while Redis refused XREADGROUP");
-        List<Integer> inOrder = java.util.stream.IntStream.range(0, perKey).boxed().toList();
-        for (int k = 0; k < keys; k++) {
-            assertEquals(inOrder, handled.get("key-" + k), "key-" + k + ": in order, none lost, none twice");
-        }
+        assertEachKeyInOrder(handled, keys, perKey);
     }
 
     /** The names of the live threads of the broker's partitioned groups that read ahead and send acks. */

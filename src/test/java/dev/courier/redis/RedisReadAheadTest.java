@@ -60,9 +60,7 @@ class RedisReadAheadTest {
         try (RedisBroker broker = (RedisBroker) new RedisBrokerProvider().create("ahead", RedisBrokerContractTest
                 .settings(uri, POLICY, Map.of("consumer-name", "ahead")))) {
             List<String> published = publish(broker, stream, 25);
-            broker.readAhead(stream, "g", 10);
-
-            List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
+            List<Message> first = firstTenReadingAhead(broker, stream);
             assertEquals(published.subList(0, 10), ids(first));
             assertEquals(20L, pending.applyAsLong(stream), "the next 10 were read ahead with the full batch");
 
@@ -96,8 +94,7 @@ class RedisReadAheadTest {
         String stream = "ahead-stop-" + System.nanoTime();
         try (RedisBroker broker = broker(redis, "stopping")) {
             List<String> published = publish(broker, stream, 30);
-            broker.readAhead(stream, "g", 10);
-            List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
+            List<Message> first = firstTenReadingAhead(broker, stream);
             broker.ackAll(stream, ids(first), "g");
             broker.releaseLoop(stream, "g", this); // the loop's stop, its batch handled and acknowledged
             assertEquals(10L, pendingOf(redis, stream), "what was read ahead stays pending");
@@ -117,8 +114,7 @@ class RedisReadAheadTest {
         String stream = "ahead-full-" + System.nanoTime();
         try (RedisBroker broker = broker(redis, "full")) {
             List<String> published = publish(broker, stream, 40);
-            broker.readAhead(stream, "g", 10);
-            List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
+            List<Message> first = firstTenReadingAhead(broker, stream);
             assertEquals(20L, pendingOf(redis, stream), "the next 10 were read ahead");
 
             broker.readAhead(stream, "g", 0);
@@ -146,8 +142,7 @@ class RedisReadAheadTest {
         String stream = "ahead-slow-" + System.nanoTime();
         try (RedisBroker broker = broker(redis, "slow", NO_RETRIES)) {
             List<String> published = publish(broker, stream, 20);
-            broker.readAhead(stream, "g", 10);
-            List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
+            List<Message> first = firstTenReadingAhead(broker, stream);
             await().atMost(Duration.ofSeconds(10)).until(() -> pendingOf(redis, stream) == 20L);
             // The first batch's handlers at work until what went ahead has waited 1.5 s, by Redis's own count.
             await().atMost(Duration.ofSeconds(10)).until(() -> idleOfNewest(redis, stream) >= 1_500);
@@ -169,8 +164,7 @@ class RedisReadAheadTest {
         String stream = "ahead-fewer-" + System.nanoTime();
         try (RedisBroker broker = broker(redis, "fewer", NO_RETRIES)) {
             List<String> published = publish(broker, stream, 20);
-            broker.readAhead(stream, "g", 10);
-            List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
+            List<Message> first = firstTenReadingAhead(broker, stream);
             await().atMost(Duration.ofSeconds(10)).until(() -> pendingOf(redis, stream) == 20L);
 
             List<Message> got = new ArrayList<>();
@@ -200,8 +194,7 @@ class RedisReadAheadTest {
         RetryPolicy shortTimeout = new RetryPolicy(3, Duration.ofMillis(100), 2.0, Duration.ofSeconds(1), true);
         try (RedisBroker broker = broker(redis, "stale", shortTimeout)) {
             List<String> published = publish(broker, stream, 30);
-            broker.readAhead(stream, "g", 10);
-            List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
+            List<Message> first = firstTenReadingAhead(broker, stream);
             assertEquals(20L, pendingOf(redis, stream));
             await().atMost(Duration.ofSeconds(10)).until(() -> idleOfNewest(redis, stream) > 600);
 
@@ -222,8 +215,7 @@ class RedisReadAheadTest {
         String stream = "ahead-broken-" + System.nanoTime();
         try (RedisBroker broker = broker(redis, "broken")) {
             List<String> published = publish(broker, stream, 30);
-            broker.readAhead(stream, "g", 10);
-            List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
+            List<Message> first = firstTenReadingAhead(broker, stream);
             redis.command("CLIENT", "PAUSE", "10000", "WRITE");
             List<Message> second;
             try {
@@ -266,8 +258,7 @@ class RedisReadAheadTest {
         String stream = "ahead-lost-" + System.nanoTime();
         try (RedisBroker broker = broker(redis, "lost", Map.of("socket-timeout", "0.3", "block-timeout", "0.2"))) {
             List<String> published = publish(broker, stream, 30);
-            broker.readAhead(stream, "g", 10);
-            List<Message> first = broker.read(stream, "g", 10, BLOCK, List.of());
+            List<Message> first = firstTenReadingAhead(broker, stream);
             await().atMost(Duration.ofSeconds(10)).until(() -> pendingOf(redis, stream) == 20L);
             List<Message> second;
             redis.pause();
@@ -383,6 +374,12 @@ class RedisReadAheadTest {
             messages.add(Map.of("n", i));
         }
         return broker.publishAll(stream, messages);
+    }
+
+    /** The group's first read of 10, with the next 10 allowed to go ahead of it. */
+    private static List<Message> firstTenReadingAhead(RedisBroker broker, String stream) {
+        broker.readAhead(stream, "g", 10);
+        return broker.read(stream, "g", 10, BLOCK, List.of());
     }
 
     private static List<String> ids(List<Message> messages) {
